@@ -1,0 +1,274 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+	"unicode/utf8"
+)
+
+// Config tunes the core. Zero values take the documented defaults.
+type Config struct {
+	// BusinessNumbers are the E.164 numbers messages may be sent from; the
+	// first is the default sender.
+	BusinessNumbers []string
+	// Workers is the number of concurrent sends (default 4).
+	Workers int
+	// MaxAttempts bounds tries on temporary errors (default 8).
+	MaxAttempts int
+	// BackoffInitial and BackoffMax shape the exponential retry delay (1s, 5m).
+	BackoffInitial, BackoffMax time.Duration
+	// Lease is how long a claimed job stays with its worker (default 60s).
+	Lease time.Duration
+	// ReconcileWindow is how long a send whose outcome is unknown waits for
+	// status webhooks echoing its id before it is sent again (default 2m).
+	ReconcileWindow time.Duration
+	// PollInterval is how often the outbox is scanned when nothing wakes it (1s).
+	PollInterval time.Duration
+	// Window is the customer-service window (24h).
+	Window time.Duration
+	// SendTimeout bounds one provider call (default 30s).
+	SendTimeout time.Duration
+}
+
+func (c *Config) setDefaults() {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	if c.Workers <= 0 {
+		c.Workers = 4
+	}
+	if c.MaxAttempts <= 0 {
+		c.MaxAttempts = 8
+	}
+	def(&c.BackoffInitial, time.Second)
+	def(&c.BackoffMax, 5*time.Minute)
+	def(&c.Lease, time.Minute)
+	def(&c.ReconcileWindow, 2*time.Minute)
+	def(&c.PollInterval, time.Second)
+	def(&c.Window, 24*time.Hour)
+	def(&c.SendTimeout, 30*time.Second)
+}
+
+// Observer receives counts for metrics. Methods must be cheap and safe for
+// concurrent use. A nil Observer counts nothing.
+type Observer interface {
+	// MessageStatus is called once each time a message enters a status.
+	MessageStatus(dir Direction, ch Channel, st Status)
+	// SendOutcome is called after each provider call with its classified result.
+	SendOutcome(action string, code int)
+	// Reconciled counts sends whose unknown outcome was settled: "webhook"
+	// (a status echoed our id) or "resend".
+	Reconciled(how string)
+}
+
+// Bridge is the core: it accepts outbound messages, takes provider events,
+// keeps the customer-service window and drives the outbox.
+type Bridge struct {
+	cfg       Config
+	store     Store
+	sender    Sender
+	log       *slog.Logger
+	obs       Observer
+	now       func() time.Time
+	reporters []StatusReporter
+	consumers []InboundConsumer
+	wake      chan struct{}
+	mu        sync.Mutex
+	running   bool
+}
+
+// Option changes a Bridge at construction.
+type Option func(*Bridge)
+
+// WithObserver sets the metrics observer.
+func WithObserver(o Observer) Option { return func(b *Bridge) { b.obs = o } }
+
+// WithClock replaces time.Now (tests).
+func WithClock(now func() time.Time) Option { return func(b *Bridge) { b.now = now } }
+
+// WithReporters adds edges that report outcomes to a message's origin.
+func WithReporters(r ...StatusReporter) Option {
+	return func(b *Bridge) { b.reporters = append(b.reporters, r...) }
+}
+
+// WithConsumers adds edges that deliver inbound messages.
+func WithConsumers(c ...InboundConsumer) Option {
+	return func(b *Bridge) { b.consumers = append(b.consumers, c...) }
+}
+
+// New returns a Bridge over store that sends through sender.
+func New(cfg Config, store Store, sender Sender, log *slog.Logger, opts ...Option) (*Bridge, error) {
+	cfg.setDefaults()
+	if store == nil || sender == nil {
+		return nil, errors.New("bridge: store and sender are required")
+	}
+	if len(cfg.BusinessNumbers) == 0 {
+		return nil, errors.New("bridge: at least one business number is required")
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	b := &Bridge{cfg: cfg, store: store, sender: sender, log: log, now: time.Now, wake: make(chan struct{}, 1)}
+	for _, o := range opts {
+		o(b)
+	}
+	return b, nil
+}
+
+// MaxTextLength is WhatsApp's limit for a text message body, in characters.
+const MaxTextLength = 4096
+
+// Submit validates an outbound message, commits it with its send job and
+// returns its id; it returns only after the commit. A repeated idempotency
+// key (same origin) returns the original id with created == false and sends
+// nothing. Refusals known now are *RefusedError.
+func (b *Bridge) Submit(ctx context.Context, m *Message) (id MessageID, created bool, err error) {
+	if err := b.validate(m); err != nil {
+		return "", false, err
+	}
+	now := b.now()
+	m.ID = NewID(now)
+	m.Direction, m.Channel, m.Status = Outbound, ChannelWhatsApp, StatusQueued
+	m.CreatedAt, m.UpdatedAt = now, now
+	m.History = []HistoryEntry{{Status: StatusQueued, At: now}}
+	id, created, err = b.store.CreateOutbound(ctx, m)
+	if err != nil {
+		return "", false, fmt.Errorf("bridge: submit: %w", err)
+	}
+	if created {
+		b.observe(Outbound, ChannelWhatsApp, StatusQueued)
+		b.Wake()
+	}
+	return id, created, nil
+}
+
+func (b *Bridge) validate(m *Message) error {
+	if m.Business == "" {
+		m.Business = b.cfg.BusinessNumbers[0]
+	}
+	if !slices.Contains(b.cfg.BusinessNumbers, m.Business) {
+		return &RefusedError{Reason: ReasonInvalid, Field: "from", Msg: "not a configured business number"}
+	}
+	if m.Customer.IsZero() {
+		return &RefusedError{Reason: ReasonInvalid, Field: "to", Msg: "recipient is required"}
+	}
+	if m.Customer.Phone != "" && NormalizePhone(m.Customer.Phone) != m.Customer.Phone {
+		return &RefusedError{Reason: ReasonInvalid, Field: "to", Msg: "not an E.164 number"}
+	}
+	switch m.Kind {
+	case KindText:
+		if m.Content.Text == "" {
+			return &RefusedError{Reason: ReasonInvalid, Field: "text", Msg: "text is empty"}
+		}
+		if n := utf8.RuneCountInString(m.Content.Text); n > MaxTextLength {
+			return &RefusedError{Reason: ReasonInvalid, Field: "text",
+				Msg: fmt.Sprintf("%d characters; WhatsApp allows %d", n, MaxTextLength)}
+		}
+	case KindTemplate:
+		t := m.Content.Template
+		if t == nil || t.Name == "" {
+			return &RefusedError{Reason: ReasonInvalid, Field: "template.name", Msg: "template name is required"}
+		}
+		if t.Language == "" {
+			return &RefusedError{Reason: ReasonInvalid, Field: "template.language", Msg: "template language is required"}
+		}
+		if len(t.Params) > 0 && len(t.NamedParams) > 0 {
+			return &RefusedError{Reason: ReasonInvalid, Field: "template.params", Msg: "use positional or named parameters, not both"}
+		}
+	default:
+		return &RefusedError{Reason: ReasonInvalid, Field: "type", Msg: fmt.Sprintf("%q messages are not supported", m.Kind)}
+	}
+	return nil
+}
+
+// Message returns a message by wabridge id or wamid.
+func (b *Bridge) Message(ctx context.Context, idOrWAMID string) (*Message, error) {
+	return b.store.Message(ctx, idOrWAMID)
+}
+
+// HandleEvents commits a batch of provider webhook events (durably, once
+// per natural key) and then tells the origins and consumers. The caller
+// acknowledges the webhook only after a nil error.
+func (b *Bridge) HandleEvents(ctx context.Context, events []Event) (IngestResult, error) {
+	out, err := b.store.Ingest(ctx, events)
+	if err != nil {
+		return IngestResult{}, fmt.Errorf("bridge: ingest: %w", err)
+	}
+	for _, m := range out.Inbound {
+		b.observe(Inbound, m.Channel, StatusReceived)
+		for _, c := range b.consumers {
+			c.Deliver(ctx, m)
+		}
+	}
+	for _, m := range out.Changed {
+		b.observe(m.Direction, m.Channel, m.Status)
+		b.report(ctx, m)
+	}
+	return out.IngestResult, nil
+}
+
+// HandleInbound commits one inbound message; see HandleEvents.
+func (b *Bridge) HandleInbound(ctx context.Context, m *Message) error {
+	_, err := b.HandleEvents(ctx, []Event{{Inbound: m}})
+	return err
+}
+
+// HandleStatus commits one status update; see HandleEvents.
+func (b *Bridge) HandleStatus(ctx context.Context, s *StatusUpdate) error {
+	_, err := b.HandleEvents(ctx, []Event{{Status: s}})
+	return err
+}
+
+func (b *Bridge) report(ctx context.Context, m *Message) {
+	for _, r := range b.reporters {
+		if r.Owns(m.Origin) {
+			r.Report(ctx, m)
+		}
+	}
+}
+
+func (b *Bridge) observe(dir Direction, ch Channel, st Status) {
+	if b.obs != nil {
+		b.obs.MessageStatus(dir, ch, st)
+	}
+}
+
+// WindowState describes a customer-service window.
+type WindowState struct {
+	Business    string
+	Customer    string
+	Open        bool
+	LastInbound time.Time
+	ExpiresAt   time.Time // zero when the customer never wrote
+	Remaining   time.Duration
+}
+
+// Window returns the customer-service window of (business, customer key).
+func (b *Bridge) Window(ctx context.Context, business, customer string) (WindowState, error) {
+	last, err := b.store.LastInbound(ctx, business, customer)
+	if err != nil {
+		return WindowState{}, err
+	}
+	w := WindowState{Business: business, Customer: customer, LastInbound: last}
+	if last.IsZero() {
+		return w, nil
+	}
+	w.ExpiresAt = last.Add(b.cfg.Window)
+	w.Remaining = w.ExpiresAt.Sub(b.now())
+	if w.Remaining > 0 {
+		w.Open = true
+	} else {
+		w.Remaining = 0
+	}
+	return w, nil
+}
+
+// BusinessNumbers returns the configured sender numbers, default first.
+func (b *Bridge) BusinessNumbers() []string { return slices.Clone(b.cfg.BusinessNumbers) }

@@ -1,0 +1,391 @@
+package bridge_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/wabridge/wabridge/bridge"
+	"github.com/wabridge/wabridge/internal/store"
+)
+
+const business = "+15550100001"
+
+// scriptedSender answers sends from a queue of results (nil = accepted).
+type scriptedSender struct {
+	mu      sync.Mutex
+	results []error
+	sent    []*bridge.Message
+	n       int
+}
+
+func (s *scriptedSender) Send(_ context.Context, m *bridge.Message) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sent = append(s.sent, m)
+	s.n++
+	if len(s.results) > 0 {
+		err := s.results[0]
+		s.results = s.results[1:]
+		if err != nil {
+			return "", err
+		}
+	}
+	return fmt.Sprintf("wamid.%d", s.n), nil
+}
+
+func (s *scriptedSender) count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.sent)
+}
+
+// clock is the real clock plus an offset tests can move forward.
+type clock struct {
+	mu     sync.Mutex
+	offset time.Duration
+}
+
+func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return time.Now().Add(c.offset) }
+func (c *clock) add(d time.Duration) {
+	c.mu.Lock()
+	c.offset += d
+	c.mu.Unlock()
+}
+
+type env struct {
+	t      *testing.T
+	st     *store.SQLite
+	b      *bridge.Bridge
+	sender *scriptedSender
+	clk    *clock
+	path   string
+}
+
+func newEnv(t *testing.T, sender *scriptedSender, path string) *env {
+	t.Helper()
+	if path == "" {
+		path = filepath.Join(t.TempDir(), "w.db")
+	}
+	st, err := store.OpenSQLite(context.Background(), store.SQLiteConfig{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	clk := &clock{}
+	b, err := bridge.New(bridge.Config{
+		BusinessNumbers: []string{business}, Workers: 2, MaxAttempts: 3,
+		BackoffInitial: time.Millisecond, BackoffMax: 5 * time.Millisecond,
+		ReconcileWindow: time.Minute, PollInterval: 5 * time.Millisecond,
+	}, st, sender, nil, bridge.WithClock(clk.now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &env{t: t, st: st, b: b, sender: sender, clk: clk, path: path}
+}
+
+// run starts the send loop until the test ends.
+func (e *env) run() {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = e.b.Run(ctx); close(done) }()
+	e.t.Cleanup(func() { cancel(); <-done })
+}
+
+func (e *env) inbound(customer, wamid string) {
+	e.t.Helper()
+	err := e.b.HandleInbound(context.Background(), &bridge.Message{
+		Business: business, Customer: bridge.Customer{Phone: customer}, Kind: bridge.KindText,
+		Content: bridge.Content{Text: "hi"}, WAMID: wamid, Channel: bridge.ChannelWhatsApp,
+		Timestamp: e.clk.now(),
+	})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+func (e *env) waitFor(id bridge.MessageID, cond func(*bridge.Message) bool) *bridge.Message {
+	e.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		m, err := e.st.Message(context.Background(), string(id))
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		if cond(m) {
+			return m
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("message %s: condition not met; status %s reason %s wamid %q", id, m.Status, m.Reason, m.WAMID)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func text(to, body string) *bridge.Message {
+	return &bridge.Message{Customer: bridge.Customer{Phone: to}, Kind: bridge.KindText, Content: bridge.Content{Text: body}}
+}
+
+func TestSendInsideWindowThenStatuses(t *testing.T) {
+	e := newEnv(t, &scriptedSender{}, "")
+	e.inbound("+4915112345678", "wamid.in1")
+	e.run()
+	id, created, err := e.b.Submit(context.Background(), text("+4915112345678", "hello"))
+	if err != nil || !created {
+		t.Fatalf("submit: %v %v", created, err)
+	}
+	m := e.waitFor(id, func(m *bridge.Message) bool { return m.WAMID != "" })
+	for _, st := range []string{"sent", "delivered", "read", "delivered", "sent"} { // late duplicates at the end
+		s, _ := bridge.ParseStatus(st)
+		if err := e.b.HandleStatus(context.Background(), &bridge.StatusUpdate{WAMID: m.WAMID, Status: s, RawStatus: st, Timestamp: e.clk.now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m = e.waitFor(id, func(m *bridge.Message) bool { return m.Status == bridge.StatusRead })
+	var hist []bridge.Status
+	for _, h := range m.History {
+		hist = append(hist, h.Status)
+	}
+	if fmt.Sprint(hist) != "[queued sent delivered read]" {
+		t.Errorf("history = %v", hist)
+	}
+}
+
+func TestFreeformOutsideWindowFailsWindowClosed(t *testing.T) {
+	e := newEnv(t, &scriptedSender{}, "")
+	e.run()
+	id, _, err := e.b.Submit(context.Background(), text("+4915112345678", "hello"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := e.waitFor(id, func(m *bridge.Message) bool { return m.Status == bridge.StatusFailed })
+	if m.Reason != bridge.ReasonWindowClosed || e.sender.count() != 0 {
+		t.Errorf("reason %s, sends %d", m.Reason, e.sender.count())
+	}
+	// An expired window counts as closed too.
+	e.inbound("+4915112345679", "wamid.old")
+	e.clk.add(24*time.Hour + time.Second)
+	id, _, _ = e.b.Submit(context.Background(), text("+4915112345679", "late"))
+	m = e.waitFor(id, func(m *bridge.Message) bool { return m.Status == bridge.StatusFailed })
+	if m.Reason != bridge.ReasonWindowClosed {
+		t.Errorf("expired window: reason %s", m.Reason)
+	}
+}
+
+func TestTemplateOutsideWindowIsSent(t *testing.T) {
+	e := newEnv(t, &scriptedSender{}, "")
+	e.run()
+	id, _, err := e.b.Submit(context.Background(), &bridge.Message{Customer: bridge.Customer{Phone: "+4915112345678"},
+		Kind: bridge.KindTemplate, Content: bridge.Content{Template: &bridge.Template{Name: "order_update", Language: "en_US", Params: []string{"1", "2"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.waitFor(id, func(m *bridge.Message) bool { return m.WAMID != "" })
+}
+
+func TestRetryThenGiveUp(t *testing.T) {
+	tmp := &bridge.SendError{Code: 131000, Action: bridge.ActionRetry, Reason: bridge.ReasonUpstreamError, Title: "Something went wrong"}
+	e := newEnv(t, &scriptedSender{results: []error{tmp, tmp, tmp}}, "")
+	e.inbound("+4915112345678", "wamid.in1")
+	e.run()
+	id, _, _ := e.b.Submit(context.Background(), text("+4915112345678", "x"))
+	m := e.waitFor(id, func(m *bridge.Message) bool { return m.Status == bridge.StatusFailed })
+	if m.Reason != bridge.ReasonUpstreamError || m.ErrorCode != 131000 || e.sender.count() != 3 {
+		t.Errorf("reason %s code %d sends %d", m.Reason, m.ErrorCode, e.sender.count())
+	}
+}
+
+func TestRetryThenSucceed(t *testing.T) {
+	tmp := &bridge.SendError{Code: 130429, Action: bridge.ActionRetry, Reason: bridge.ReasonUpstreamError}
+	e := newEnv(t, &scriptedSender{results: []error{tmp}}, "")
+	e.inbound("+4915112345678", "wamid.in1")
+	e.run()
+	id, _, _ := e.b.Submit(context.Background(), text("+4915112345678", "x"))
+	e.waitFor(id, func(m *bridge.Message) bool { return m.WAMID != "" })
+	if e.sender.count() != 2 {
+		t.Errorf("sends = %d", e.sender.count())
+	}
+}
+
+func TestPermanentAndFallbackErrorsFail(t *testing.T) {
+	for _, se := range []*bridge.SendError{
+		{Code: 131026, Action: bridge.ActionFallback, Reason: bridge.ReasonNotOnWhatsApp},
+		{Code: 190, Action: bridge.ActionFallback, Reason: bridge.ReasonAccountError},
+		{Code: 132001, Action: bridge.ActionTemplateInvalid, Reason: bridge.ReasonTemplateError},
+		{Code: 131047, Action: bridge.ActionTemplateOrFallback, Reason: bridge.ReasonWindowClosed},
+		{Code: 100, Action: bridge.ActionPermanent, Reason: bridge.ReasonUpstreamError},
+	} {
+		e := newEnv(t, &scriptedSender{results: []error{se}}, "")
+		e.inbound("+4915112345678", "wamid.in1")
+		e.run()
+		id, _, _ := e.b.Submit(context.Background(), text("+4915112345678", "x"))
+		m := e.waitFor(id, func(m *bridge.Message) bool { return m.Status == bridge.StatusFailed })
+		if m.Reason != se.Reason || m.ErrorCode != se.Code || e.sender.count() != 1 {
+			t.Errorf("code %d: reason %s code %d sends %d", se.Code, m.Reason, m.ErrorCode, e.sender.count())
+		}
+	}
+}
+
+func TestIdempotencyKey(t *testing.T) {
+	e := newEnv(t, &scriptedSender{}, "")
+	m1 := text("+4915112345678", "x")
+	m1.IdempotencyKey, m1.Origin = "k1", "api"
+	id1, created1, err := e.b.Submit(context.Background(), m1)
+	if err != nil || !created1 {
+		t.Fatal(created1, err)
+	}
+	m2 := text("+4915112345678", "x")
+	m2.IdempotencyKey, m2.Origin = "k1", "api"
+	id2, created2, err := e.b.Submit(context.Background(), m2)
+	if err != nil || created2 || id2 != id1 {
+		t.Fatalf("repeat: id %s (want %s) created %v err %v", id2, id1, created2, err)
+	}
+	if n, _ := e.st.OutboxDepth(context.Background()); n != 1 {
+		t.Errorf("outbox depth %d, want 1", n)
+	}
+}
+
+func TestSubmitRefusals(t *testing.T) {
+	e := newEnv(t, &scriptedSender{}, "")
+	cases := map[string]*bridge.Message{
+		"to":            text("12", "x"),
+		"text":          text("+4915112345678", ""),
+		"from":          {Business: "+15559999999", Customer: bridge.Customer{Phone: "+4915112345678"}, Kind: bridge.KindText, Content: bridge.Content{Text: "x"}},
+		"template.name": {Customer: bridge.Customer{Phone: "+4915112345678"}, Kind: bridge.KindTemplate, Content: bridge.Content{Template: &bridge.Template{}}},
+	}
+	long := make([]rune, bridge.MaxTextLength+1)
+	for i := range long {
+		long[i] = 'é'
+	}
+	cases["text "] = text("+4915112345678", string(long))
+	for field, m := range cases {
+		_, _, err := e.b.Submit(context.Background(), m)
+		var re *bridge.RefusedError
+		if !errors.As(err, &re) {
+			t.Errorf("%s: err = %v, want RefusedError", field, err)
+			continue
+		}
+		if want := field; want != "text " && re.Field != want {
+			t.Errorf("%s: field %q", field, re.Field)
+		}
+	}
+}
+
+// A status echoing our id settles a send whose wamid was never recorded:
+// the job is closed without a second send.
+func TestReconcileFromEchoedStatus(t *testing.T) {
+	e := newEnv(t, &scriptedSender{}, "")
+	e.inbound("+4915112345678", "wamid.in1")
+	id, _, _ := e.b.Submit(context.Background(), text("+4915112345678", "x"))
+	// Simulate a crash after the request left: the attempt started, no outcome.
+	jobs, err := e.st.ClaimSends(context.Background(), e.clk.now(), 10, time.Minute)
+	if err != nil || len(jobs) != 1 {
+		t.Fatal(len(jobs), err)
+	}
+	if err := e.st.StartAttempt(context.Background(), id, e.clk.now()); err != nil {
+		t.Fatal(err)
+	}
+	e.st.Close()
+	e2 := newEnv(t, &scriptedSender{}, e.path) // "restart": leases released
+	e2.run()
+	// Inside the reconcile window nothing is sent.
+	time.Sleep(50 * time.Millisecond)
+	if e2.sender.count() != 0 {
+		t.Fatalf("sent %d times during reconciliation", e2.sender.count())
+	}
+	if err := e2.b.HandleStatus(context.Background(), &bridge.StatusUpdate{WAMID: "wamid.meta", Status: bridge.StatusSent,
+		RawStatus: "sent", CallbackData: string(id), Timestamp: e2.clk.now()}); err != nil {
+		t.Fatal(err)
+	}
+	m := e2.waitFor(id, func(m *bridge.Message) bool { return m.Status == bridge.StatusSent })
+	if m.WAMID != "wamid.meta" {
+		t.Errorf("wamid %q", m.WAMID)
+	}
+	e2.clk.add(2 * time.Minute)
+	e2.b.Wake()
+	time.Sleep(50 * time.Millisecond)
+	if e2.sender.count() != 0 {
+		t.Errorf("resent a reconciled message")
+	}
+	if n, _ := e2.st.OutboxDepth(context.Background()); n != 0 {
+		t.Errorf("outbox depth %d", n)
+	}
+}
+
+// With no echo inside the reconcile window, the message is sent again.
+func TestReconcileTimeoutResends(t *testing.T) {
+	e := newEnv(t, &scriptedSender{}, "")
+	e.inbound("+4915112345678", "wamid.in1")
+	id, _, _ := e.b.Submit(context.Background(), text("+4915112345678", "x"))
+	if _, err := e.st.ClaimSends(context.Background(), e.clk.now(), 10, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.st.StartAttempt(context.Background(), id, e.clk.now()); err != nil {
+		t.Fatal(err)
+	}
+	e.clk.add(time.Minute + time.Second)
+	e.run()
+	e.waitFor(id, func(m *bridge.Message) bool { return m.WAMID != "" })
+	if e.sender.count() != 1 {
+		t.Errorf("sends = %d", e.sender.count())
+	}
+}
+
+// A status that arrives before the send's wamid is committed (no callback
+// data) is kept and applied when the wamid is recorded.
+func TestStatusBeforeWAMIDIsApplied(t *testing.T) {
+	e := newEnv(t, &scriptedSender{}, "")
+	e.inbound("+4915112345678", "wamid.in1")
+	if err := e.b.HandleStatus(context.Background(), &bridge.StatusUpdate{WAMID: "wamid.1", Status: bridge.StatusDelivered, RawStatus: "delivered", Timestamp: e.clk.now()}); err != nil {
+		t.Fatal(err)
+	}
+	e.run()
+	id, _, _ := e.b.Submit(context.Background(), text("+4915112345678", "x"))
+	m := e.waitFor(id, func(m *bridge.Message) bool { return m.Status == bridge.StatusDelivered })
+	if m.WAMID != "wamid.1" {
+		t.Errorf("wamid %q", m.WAMID)
+	}
+}
+
+func TestFailedThenDeliveredKeepsHistory(t *testing.T) {
+	e := newEnv(t, &scriptedSender{}, "")
+	e.inbound("+4915112345678", "wamid.in1")
+	e.run()
+	id, _, _ := e.b.Submit(context.Background(), text("+4915112345678", "x"))
+	m := e.waitFor(id, func(m *bridge.Message) bool { return m.WAMID != "" })
+	ctx := context.Background()
+	_ = e.b.HandleStatus(ctx, &bridge.StatusUpdate{WAMID: m.WAMID, Status: bridge.StatusFailed, RawStatus: "failed",
+		Errors: []bridge.UpstreamError{{Code: 131026, Title: "Message undeliverable"}}, Reason: bridge.ReasonNotOnWhatsApp, Action: bridge.ActionFallback})
+	_ = e.b.HandleStatus(ctx, &bridge.StatusUpdate{WAMID: m.WAMID, Status: bridge.StatusDelivered, RawStatus: "delivered"})
+	m, _ = e.st.Message(ctx, string(id))
+	if m.Status != bridge.StatusFailed || m.Reason != bridge.ReasonNotOnWhatsApp || m.ErrorCode != 131026 {
+		t.Errorf("status %s reason %s code %d", m.Status, m.Reason, m.ErrorCode)
+	}
+	last := m.History[len(m.History)-1]
+	if last.Status != bridge.StatusDelivered {
+		t.Errorf("delivery not in history: %+v", m.History)
+	}
+}
+
+func TestInboundIdempotentAndWindow(t *testing.T) {
+	e := newEnv(t, &scriptedSender{}, "")
+	ctx := context.Background()
+	in := &bridge.Message{Business: business, Customer: bridge.Customer{BSUID: "US.13491208655302741918"},
+		Kind: bridge.KindText, Content: bridge.Content{Text: "hi"}, WAMID: "wamid.bsuid", Channel: bridge.ChannelWhatsApp, Timestamp: e.clk.now()}
+	res, err := e.b.HandleEvents(ctx, []bridge.Event{{Inbound: in}, {Inbound: in}})
+	if err != nil || res.Inbound != 1 || res.Duplicates != 1 {
+		t.Fatalf("res %+v err %v", res, err)
+	}
+	w, err := e.b.Window(ctx, business, "US.13491208655302741918")
+	if err != nil || !w.Open || w.Remaining <= 23*time.Hour {
+		t.Errorf("window %+v err %v", w, err)
+	}
+	w, _ = e.b.Window(ctx, business, "+4915100000000")
+	if w.Open || !w.ExpiresAt.IsZero() {
+		t.Errorf("unknown customer window %+v", w)
+	}
+}

@@ -1,0 +1,33 @@
+package bridge
+
+import "context"
+
+// Sender sends outbound messages through one provider (Meta's Cloud API,
+// Twilio). Send may block on network I/O and must honour ctx. It returns the
+// provider's message id on acceptance (acceptance is not delivery). A failure
+// is a *SendError carrying the action the core should take; any other error
+// is treated as retryable. Send must put m.ID where the provider echoes it
+// back in status webhooks (Meta: biz_opaque_callback_data).
+type Sender interface {
+	Send(ctx context.Context, m *Message) (providerID string, err error)
+}
+
+// ReadMarker is implemented by senders that can mark an inbound message read.
+type ReadMarker interface {
+	MarkRead(ctx context.Context, business, wamid string) error
+}
+
+// StatusReporter is implemented by edges that report outcomes to the origin
+// of a message (SMPP receipts, mail bounces). Report is called after the
+// status is committed, once per status change, for messages whose Origin the
+// reporter owns; it must not block for long.
+type StatusReporter interface {
+	Owns(origin string) bool
+	Report(ctx context.Context, m *Message)
+}
+
+// InboundConsumer is implemented by edges that deliver customers' messages
+// (IMAP mailboxes, SMPP receivers). Deliver is called after commit.
+type InboundConsumer interface {
+	Deliver(ctx context.Context, m *Message)
+}

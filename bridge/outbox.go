@@ -1,0 +1,247 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Wake tells the send loop there is new work (never blocks).
+func (b *Bridge) Wake() {
+	select {
+	case b.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run drives the outbox until ctx is cancelled: it claims due send jobs and
+// sends them with up to Workers in flight. After cancellation it claims
+// nothing more and returns once in-flight sends have finished (each bounded
+// by SendTimeout), so every outcome is committed.
+func (b *Bridge) Run(ctx context.Context) error {
+	b.mu.Lock()
+	if b.running {
+		b.mu.Unlock()
+		return errors.New("bridge: already running")
+	}
+	b.running = true
+	b.mu.Unlock()
+
+	slots := make(chan struct{}, b.cfg.Workers)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	ticker := time.NewTicker(b.cfg.PollInterval)
+	defer ticker.Stop()
+	for {
+		free := b.cfg.Workers - len(slots)
+		if free > 0 {
+			jobs, err := b.store.ClaimSends(context.WithoutCancel(ctx), b.now(), free, b.cfg.Lease)
+			if err != nil && ctx.Err() == nil {
+				b.log.Error("claim send jobs", "err", err)
+			}
+			for _, job := range jobs {
+				slots <- struct{}{}
+				wg.Add(1)
+				go func(job SendJob) {
+					defer wg.Done()
+					defer func() { <-slots }()
+					defer func() {
+						if r := recover(); r != nil {
+							b.log.Error("send worker panic", "message_id", job.Message.ID, "panic", fmt.Sprint(r))
+						}
+					}()
+					b.process(job)
+					b.Wake() // a slot is free: look for more work
+				}(job)
+			}
+			if len(jobs) == free {
+				// There may be more due work; go round again at once.
+				select {
+				case <-ctx.Done():
+					return nil
+				default:
+					continue
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-b.wake:
+		case <-ticker.C:
+		}
+	}
+}
+
+// process takes one claimed job to its next state. Its writes use a context
+// that outlives shutdown so an outcome learned from the provider is
+// always committed.
+func (b *Bridge) process(job SendJob) {
+	ctx := context.Background()
+	m := job.Message
+	log := b.log.With("message_id", m.ID)
+	now := b.now()
+
+	if m.Status != StatusQueued || m.WAMID != "" {
+		// A status webhook settled it already (reconciliation by echo).
+		var err error
+		if m.WAMID != "" {
+			_, err = b.store.Accepted(ctx, m.ID, m.WAMID, now)
+		} else {
+			_, _, err = b.store.Fail(ctx, m.ID, m.Reason, m.ErrorCode, m.ErrorMessage, now)
+		}
+		if err != nil {
+			log.Error("close settled job", "err", err)
+		}
+		if !job.AttemptStarted.IsZero() && b.obs != nil {
+			b.obs.Reconciled("webhook")
+		}
+		return
+	}
+	if !job.AttemptStarted.IsZero() {
+		// An earlier attempt's outcome is unknown (crash or lost answer).
+		// Wait for status webhooks echoing our id before sending again, so a
+		// message Meta accepted is not sent twice.
+		until := job.AttemptStarted.Add(b.cfg.ReconcileWindow)
+		if now.Before(until) {
+			if err := b.store.Defer(ctx, m.ID, until, "awaiting reconciliation"); err != nil {
+				log.Error("defer for reconciliation", "err", err)
+			}
+			return
+		}
+		log.Warn("no status echoed an unknown send within the reconcile window; sending again",
+			"attempt_started", job.AttemptStarted)
+		if b.obs != nil {
+			b.obs.Reconciled("resend")
+		}
+	}
+
+	if reason, ok := b.policy(ctx, m, now); !ok {
+		b.fail(ctx, m.ID, reason, 0, "", now)
+		return
+	}
+
+	if err := b.store.StartAttempt(ctx, m.ID, now); err != nil {
+		log.Error("record attempt", "err", err)
+		return // the lease expires and the job is claimed again
+	}
+	sendCtx, cancel := context.WithTimeout(ctx, b.cfg.SendTimeout)
+	wamid, err := b.sender.Send(sendCtx, m)
+	cancel()
+	now = b.now()
+	if err == nil {
+		if b.obs != nil {
+			b.obs.SendOutcome("accepted", 0)
+		}
+		if _, err := b.store.Accepted(ctx, m.ID, wamid, now); err != nil {
+			// Left as an unknown attempt: the echoed status settles it.
+			log.Error("record accepted send", "wamid", wamid, "err", err)
+		}
+		return
+	}
+	b.handleSendError(ctx, job, err, now, log)
+}
+
+// policy decides whether m may be sent now on WhatsApp. Freeform content
+// needs an open customer-service window; templates do not. Later issues
+// resolve templates and fall back to SMS here.
+func (b *Bridge) policy(ctx context.Context, m *Message, now time.Time) (Reason, bool) {
+	if m.Kind == KindTemplate {
+		return "", true
+	}
+	last, err := b.store.LastInbound(ctx, m.Business, m.Customer.Key())
+	if err != nil {
+		b.log.Error("read window", "message_id", m.ID, "err", err)
+		return "", true // let the provider decide (it answers 131047)
+	}
+	if last.IsZero() || now.Sub(last) >= b.cfg.Window {
+		return ReasonWindowClosed, false
+	}
+	return "", true
+}
+
+func (b *Bridge) handleSendError(ctx context.Context, job SendJob, err error, now time.Time, log *slog.Logger) {
+	m := job.Message
+	se := AsSendError(err)
+	if b.obs != nil {
+		b.obs.SendOutcome(se.Action.String(), se.Code)
+	}
+	attempts := job.Attempts + 1
+	switch se.Action {
+	case ActionRetry:
+		if attempts >= b.cfg.MaxAttempts {
+			log.Warn("giving up after temporary errors", "attempts", attempts, "err", se)
+			b.fail(ctx, m.ID, se.Reason, se.Code, se.Title, now)
+			return
+		}
+		delay := Backoff(b.cfg.BackoffInitial, b.cfg.BackoffMax, attempts)
+		if se.RetryAfter > delay {
+			delay = se.RetryAfter
+		}
+		if outcomeUnknown(se) {
+			// The request may have reached the provider: keep the attempt
+			// open so a resend waits for reconciliation.
+			if delay < b.cfg.ReconcileWindow {
+				delay = b.cfg.ReconcileWindow
+			}
+			log.Warn("send outcome unknown; will reconcile", "err", se, "retry_in", delay)
+			if err := b.store.Defer(ctx, m.ID, now.Add(delay), se.Error()); err != nil {
+				log.Error("defer send", "err", err)
+			}
+			return
+		}
+		log.Info("temporary send error; retrying", "code", se.Code, "attempt", attempts, "retry_in", delay)
+		if err := b.store.Retry(ctx, m.ID, now.Add(delay), se.Error()); err != nil {
+			log.Error("reschedule send", "err", err)
+		}
+	case ActionTemplateOrFallback:
+		// No template resolution or fallback yet: the message fails.
+		b.fail(ctx, m.ID, ReasonWindowClosed, se.Code, se.Title, now)
+	default:
+		reason := se.Reason
+		if reason == "" {
+			reason = ReasonUpstreamError
+		}
+		log.Info("send refused", "code", se.Code, "reason", reason, "action", se.Action.String())
+		b.fail(ctx, m.ID, reason, se.Code, se.Title, now)
+	}
+}
+
+// outcomeUnknown reports whether a failed call may still have been acted
+// on by the provider: a transport error after the request could have been
+// sent. A refused connection or an answered error is a definite failure.
+func outcomeUnknown(se *SendError) bool {
+	if se.Err == nil || se.Code != 0 {
+		return false
+	}
+	return !errors.Is(se.Err, syscall.ECONNREFUSED)
+}
+
+func (b *Bridge) fail(ctx context.Context, id MessageID, reason Reason, code int, msg string, now time.Time) {
+	m, changed, err := b.store.Fail(ctx, id, reason, code, msg, now)
+	if err != nil {
+		b.log.Error("record failure", "message_id", id, "err", err)
+		return
+	}
+	if changed {
+		b.observe(m.Direction, m.Channel, m.Status)
+		b.report(ctx, m)
+	}
+}
+
+// Backoff returns the delay before retry number attempt (1-based):
+// initial·2^(attempt-1), capped at max.
+func Backoff(initial, max time.Duration, attempt int) time.Duration {
+	d := initial
+	for i := 1; i < attempt && d < max; i++ {
+		d *= 2
+	}
+	if d > max {
+		d = max
+	}
+	return d
+}

@@ -1,0 +1,76 @@
+package bridge
+
+import (
+	"context"
+	"time"
+)
+
+// Store is the durable state behind the bridge. Every method that returns
+// without error has committed its change (durable before acknowledge);
+// implementations batch concurrent writers into shared commits (group commit).
+// All times are wall-clock; implementations keep millisecond precision.
+type Store interface {
+	// CreateOutbound commits m (status queued, one history entry) together
+	// with its send job, due at m.CreatedAt. When m.IdempotencyKey is set and
+	// a message with the same origin and key exists, nothing is written and
+	// that message's id is returned with created == false.
+	CreateOutbound(ctx context.Context, m *Message) (id MessageID, created bool, err error)
+
+	// Message returns a message with its history by wabridge id, or by
+	// provider id (wamid) when no id matches. ErrNotFound when neither does.
+	Message(ctx context.Context, idOrWAMID string) (*Message, error)
+
+	// Ingest commits a batch of webhook events atomically. Inbound messages
+	// are stored once per wamid and refresh the customer-service window;
+	// status events are stored once per (wamid, status), matched to their
+	// message by callback data (our id) or wamid, and applied with Advance;
+	// raw events are stored once per key. A status whose message is not yet
+	// known is kept and applied when Accepted records its wamid. The outcome
+	// lists the messages whose status changed and the new inbound messages.
+	Ingest(ctx context.Context, events []Event) (IngestOutcome, error)
+
+	// LastInbound returns the time of the customer's last message to the
+	// business number, zero when there was none.
+	LastInbound(ctx context.Context, business, customerKey string) (time.Time, error)
+
+	// ClaimSends leases up to limit send jobs due at now for lease.
+	ClaimSends(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]SendJob, error)
+	// StartAttempt records that a send attempt begins now: until Accepted,
+	// Retry or Fail, its outcome is unknown (see reconciliation in Bridge).
+	StartAttempt(ctx context.Context, id MessageID, at time.Time) error
+	// Accepted records the provider id of a sent message and ends its job.
+	// It is idempotent, and applies status events that arrived first.
+	Accepted(ctx context.Context, id MessageID, wamid string, at time.Time) (*Message, error)
+	// Retry reschedules the job after a definite failure (the attempt is over).
+	Retry(ctx context.Context, id MessageID, runAt time.Time, lastErr string) error
+	// Defer reschedules the job keeping the unknown attempt (reconciliation wait).
+	Defer(ctx context.Context, id MessageID, runAt time.Time, lastErr string) error
+	// Fail marks the message failed (if it is not final already), records
+	// why and ends its job. changed reports whether the status moved.
+	Fail(ctx context.Context, id MessageID, reason Reason, code int, msg string, at time.Time) (m *Message, changed bool, err error)
+
+	// OutboxDepth counts send jobs not yet done.
+	OutboxDepth(ctx context.Context) (int, error)
+	// Purge removes message bodies older than before; it returns how many.
+	Purge(ctx context.Context, before time.Time) (int, error)
+	// Ping checks the store can be used.
+	Ping(ctx context.Context) error
+}
+
+// SendJob is a leased send: the message and what is known of earlier attempts.
+type SendJob struct {
+	Message  *Message
+	Attempts int
+	// AttemptStarted is set when an earlier attempt began and its outcome
+	// was never recorded (a crash or a lost answer).
+	AttemptStarted time.Time
+}
+
+// IngestOutcome is what a committed batch of events changed.
+type IngestOutcome struct {
+	IngestResult
+	// Changed are outbound messages whose status moved, after the change.
+	Changed []*Message
+	// Inbound are the newly stored inbound messages.
+	Inbound []*Message
+}

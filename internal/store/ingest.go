@@ -1,0 +1,230 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/wabridge/wabridge/bridge"
+)
+
+// Ingest implements bridge.Store. The whole batch is one operation of one
+// group commit.
+func (s *SQLite) Ingest(ctx context.Context, events []bridge.Event) (bridge.IngestOutcome, error) {
+	var out bridge.IngestOutcome
+	now := time.Now()
+	err := s.commit.write(ctx, func(tx *sql.Tx) error {
+		out = bridge.IngestOutcome{}
+		changed := map[bridge.MessageID]int{}
+		for _, ev := range events {
+			switch {
+			case ev.Inbound != nil:
+				isNew, err := ingestInbound(tx, ev.Inbound, now)
+				if err != nil {
+					return err
+				}
+				if isNew {
+					out.Inbound = append(out.Inbound, ev.Inbound)
+					out.IngestResult.Inbound++
+				} else {
+					out.Duplicates++
+				}
+			case ev.Status != nil:
+				isNew, m, err := ingestStatus(ctx, tx, ev.Status, now)
+				if err != nil {
+					return err
+				}
+				if !isNew {
+					out.Duplicates++
+					continue
+				}
+				out.Statuses++
+				if m != nil {
+					if i, ok := changed[m.ID]; ok {
+						out.Changed[i] = m
+					} else {
+						changed[m.ID] = len(out.Changed)
+						out.Changed = append(out.Changed, m)
+					}
+				}
+			case ev.Other != nil:
+				isNew, err := ingestRaw(tx, ev.Other, now)
+				if err != nil {
+					return err
+				}
+				if isNew {
+					out.Other++
+				} else {
+					out.Duplicates++
+				}
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+func ingestInbound(tx *sql.Tx, m *bridge.Message, now time.Time) (bool, error) {
+	if m.ID == "" {
+		m.ID = bridge.NewID(now)
+	}
+	if m.CreatedAt.IsZero() {
+		m.CreatedAt = now
+	}
+	m.UpdatedAt = now
+	if m.Status == "" {
+		m.Status = bridge.StatusReceived
+	}
+	content, err := json.Marshal(m.Content)
+	if err != nil {
+		return false, fmt.Errorf("store: encode content: %w", err)
+	}
+	res, err := tx.Exec(`INSERT INTO messages (id, direction, business, customer, customer_phone, customer_bsuid,
+		kind, content, wamid, channel, status, profile_name, ts, created_at, updated_at)
+		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(wamid) DO NOTHING`,
+		m.ID, bridge.Inbound, m.Business, m.Customer.Key(), m.Customer.Phone, m.Customer.BSUID,
+		m.Kind, string(content), nullable(m.WAMID), m.Channel, m.Status, m.ProfileName,
+		ms(m.Timestamp), ms(m.CreatedAt), ms(m.UpdatedAt))
+	if err != nil {
+		return false, fmt.Errorf("store: insert inbound: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return false, nil
+	}
+	if err := addHistory(tx, m.ID, m.Status, m.CreatedAt, 0); err != nil {
+		return false, err
+	}
+	// The window opens at the customer's message time; a timestamp from the
+	// future (clock skew) counts as now.
+	at := m.Timestamp
+	if at.IsZero() || at.After(now) {
+		at = now
+	}
+	if m.Business != "" && !m.Customer.IsZero() {
+		_, err = tx.Exec(`INSERT INTO windows (business, customer, last_inbound) VALUES (?,?,?)
+			ON CONFLICT(business, customer) DO UPDATE SET last_inbound = MAX(last_inbound, excluded.last_inbound)`,
+			m.Business, m.Customer.Key(), ms(at))
+		if err != nil {
+			return false, fmt.Errorf("store: window: %w", err)
+		}
+	}
+	return true, nil
+}
+
+// ingestStatus stores a status event once and applies it to its message
+// when the message is known. It returns the message when its status moved.
+func ingestStatus(ctx context.Context, tx *sql.Tx, st *bridge.StatusUpdate, now time.Time) (bool, *bridge.Message, error) {
+	if st.WAMID == "" {
+		return false, nil, errors.New("store: status event without id")
+	}
+	raw, err := json.Marshal(st)
+	if err != nil {
+		return false, nil, fmt.Errorf("store: encode status: %w", err)
+	}
+	ts := st.Timestamp
+	if ts.IsZero() {
+		ts = now
+	}
+	res, err := tx.Exec(`INSERT INTO status_events (wamid, status, ts, callback, received_at, event)
+		VALUES (?,?,?,?,?,?) ON CONFLICT(wamid, status) DO NOTHING`,
+		st.WAMID, st.RawStatus, ms(ts), st.CallbackData, ms(now), string(raw))
+	if err != nil {
+		return false, nil, fmt.Errorf("store: insert status: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return false, nil, nil
+	}
+	// Find the message: our id echoed back first (it also covers a send
+	// whose wamid we never recorded), then the wamid.
+	var m *bridge.Message
+	if st.CallbackData != "" {
+		m, err = loadMessage(ctx, tx, `id = ? AND direction = 'outbound'`, st.CallbackData)
+		if err != nil && !errors.Is(err, bridge.ErrNotFound) {
+			return false, nil, err
+		}
+	}
+	if m == nil {
+		m, err = loadMessage(ctx, tx, `wamid = ?`, st.WAMID)
+		if errors.Is(err, bridge.ErrNotFound) {
+			return true, nil, nil // kept; applied when the wamid is recorded
+		}
+		if err != nil {
+			return false, nil, err
+		}
+	}
+	if m.WAMID == "" {
+		if _, err := tx.Exec(`UPDATE messages SET wamid = ? WHERE id = ? AND wamid IS NULL`, st.WAMID, m.ID); err != nil {
+			return false, nil, fmt.Errorf("store: record wamid: %w", err)
+		}
+		m.WAMID = st.WAMID
+	}
+	// Any status about a send proves the send happened: its job is over.
+	if _, err := tx.Exec(`DELETE FROM jobs WHERE kind = ? AND ref = ?`, jobSend, m.ID); err != nil {
+		return false, nil, err
+	}
+	moved, err := applyStatus(tx, m, st, ts, now)
+	if err != nil {
+		return false, nil, err
+	}
+	if !moved {
+		return true, nil, nil
+	}
+	return true, m, nil
+}
+
+// applyStatus records one observed status on m (history always, status
+// through bridge.Advance) and marks the event applied.
+func applyStatus(tx *sql.Tx, m *bridge.Message, st *bridge.StatusUpdate, ts, now time.Time) (bool, error) {
+	if _, err := tx.Exec(`UPDATE status_events SET applied = 1 WHERE wamid = ? AND status = ?`, st.WAMID, st.RawStatus); err != nil {
+		return false, err
+	}
+	if st.Status == "" {
+		return false, nil // a word the machine does not know: stored, not applied
+	}
+	code := 0
+	if len(st.Errors) > 0 {
+		code = st.Errors[0].Code
+	}
+	if err := addHistory(tx, m.ID, st.Status, ts, code); err != nil {
+		return false, err
+	}
+	m.History = append(m.History, bridge.HistoryEntry{Status: st.Status, At: ts, Code: code})
+	next := bridge.Advance(m.Status, st.Status)
+	if next == m.Status {
+		return false, nil
+	}
+	m.Status = next
+	m.UpdatedAt = now
+	if next == bridge.StatusFailed {
+		m.Reason, m.ErrorCode = st.Reason, code
+		if m.Reason == "" {
+			m.Reason = bridge.ReasonUpstreamError
+		}
+		if len(st.Errors) > 0 {
+			m.ErrorMessage = st.Errors[0].Title
+			if st.Errors[0].Details != "" {
+				m.ErrorMessage = st.Errors[0].Details
+			}
+		}
+	}
+	_, err := tx.Exec(`UPDATE messages SET status = ?, reason = ?, error_code = ?, error_message = ?, updated_at = ? WHERE id = ?`,
+		m.Status, m.Reason, m.ErrorCode, m.ErrorMessage, ms(now), m.ID)
+	return true, err
+}
+
+func ingestRaw(tx *sql.Tx, ev *bridge.RawEvent, now time.Time) (bool, error) {
+	key := ev.Key
+	if key == "" {
+		key = "anon:" + string(bridge.NewID(now))
+	}
+	res, err := tx.Exec(`INSERT INTO raw_events (key, field, type, raw, received_at) VALUES (?,?,?,?,?)
+		ON CONFLICT(key) DO NOTHING`, key, ev.Field, ev.Type, string(ev.Raw), ms(now))
+	if err != nil {
+		return false, fmt.Errorf("store: insert raw event: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return n > 0, nil
+}

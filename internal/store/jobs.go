@@ -1,0 +1,166 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/wabridge/wabridge/bridge"
+)
+
+// ClaimSends implements bridge.Store.
+func (s *SQLite) ClaimSends(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]bridge.SendJob, error) {
+	var jobs []bridge.SendJob
+	err := s.commit.write(ctx, func(tx *sql.Tx) error {
+		jobs = jobs[:0]
+		rows, err := tx.Query(`UPDATE jobs SET lease_until = ?
+			WHERE kind = ? AND ref IN (SELECT ref FROM jobs WHERE kind = ? AND run_at <= ? AND lease_until <= ?
+				ORDER BY run_at LIMIT ?)
+			RETURNING ref, attempts, attempt_started`,
+			ms(now.Add(lease)), jobSend, jobSend, ms(now), ms(now), limit)
+		if err != nil {
+			return fmt.Errorf("store: claim: %w", err)
+		}
+		type claimed struct {
+			ref      string
+			attempts int
+			started  int64
+		}
+		var cs []claimed
+		for rows.Next() {
+			var c claimed
+			if err := rows.Scan(&c.ref, &c.attempts, &c.started); err != nil {
+				rows.Close()
+				return err
+			}
+			cs = append(cs, c)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, c := range cs {
+			m, err := loadMessage(ctx, tx, `id = ?`, c.ref)
+			if errors.Is(err, bridge.ErrNotFound) {
+				if _, err := tx.Exec(`DELETE FROM jobs WHERE kind = ? AND ref = ?`, jobSend, c.ref); err != nil {
+					return err
+				}
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			jobs = append(jobs, bridge.SendJob{Message: m, Attempts: c.attempts, AttemptStarted: fromMS(c.started)})
+		}
+		return nil
+	})
+	return jobs, err
+}
+
+// StartAttempt implements bridge.Store.
+func (s *SQLite) StartAttempt(ctx context.Context, id bridge.MessageID, at time.Time) error {
+	return s.commit.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.Exec(`UPDATE jobs SET attempt_started = ?, attempts = attempts + 1 WHERE kind = ? AND ref = ?`,
+			ms(at), jobSend, id)
+		return err
+	})
+}
+
+// Accepted implements bridge.Store.
+func (s *SQLite) Accepted(ctx context.Context, id bridge.MessageID, wamid string, at time.Time) (*bridge.Message, error) {
+	var out *bridge.Message
+	err := s.commit.write(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.Exec(`DELETE FROM jobs WHERE kind = ? AND ref = ?`, jobSend, id); err != nil {
+			return err
+		}
+		if wamid == "" {
+			return errors.New("store: accepted without a provider id")
+		}
+		if _, err := tx.Exec(`UPDATE messages SET wamid = ?, updated_at = ? WHERE id = ? AND wamid IS NULL`,
+			wamid, ms(at), id); err != nil {
+			return fmt.Errorf("store: record wamid: %w", err)
+		}
+		m, err := loadMessage(ctx, tx, `id = ?`, id)
+		if err != nil {
+			return err
+		}
+		// Apply status events that arrived before we knew the wamid.
+		rows, err := tx.Query(`SELECT event FROM status_events WHERE wamid = ? AND applied = 0 ORDER BY ts`, wamid)
+		if err != nil {
+			return err
+		}
+		var pending []*bridge.StatusUpdate
+		for rows.Next() {
+			var raw string
+			if err := rows.Scan(&raw); err != nil {
+				rows.Close()
+				return err
+			}
+			var st bridge.StatusUpdate
+			if err := json.Unmarshal([]byte(raw), &st); err == nil {
+				pending = append(pending, &st)
+			}
+		}
+		rows.Close()
+		for _, st := range pending {
+			if _, err := applyStatus(tx, m, st, st.Timestamp, at); err != nil {
+				return err
+			}
+		}
+		out = m
+		return nil
+	})
+	return out, err
+}
+
+// Retry implements bridge.Store.
+func (s *SQLite) Retry(ctx context.Context, id bridge.MessageID, runAt time.Time, lastErr string) error {
+	return s.commit.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.Exec(`UPDATE jobs SET run_at = ?, lease_until = 0, attempt_started = 0, last_error = ?
+			WHERE kind = ? AND ref = ?`, ms(runAt), lastErr, jobSend, id)
+		return err
+	})
+}
+
+// Defer implements bridge.Store.
+func (s *SQLite) Defer(ctx context.Context, id bridge.MessageID, runAt time.Time, lastErr string) error {
+	return s.commit.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.Exec(`UPDATE jobs SET run_at = ?, lease_until = 0, last_error = ? WHERE kind = ? AND ref = ?`,
+			ms(runAt), lastErr, jobSend, id)
+		return err
+	})
+}
+
+// Fail implements bridge.Store.
+func (s *SQLite) Fail(ctx context.Context, id bridge.MessageID, reason bridge.Reason, code int, msg string, at time.Time) (*bridge.Message, bool, error) {
+	var (
+		out     *bridge.Message
+		changed bool
+	)
+	err := s.commit.write(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.Exec(`DELETE FROM jobs WHERE kind = ? AND ref = ?`, jobSend, id); err != nil {
+			return err
+		}
+		m, err := loadMessage(ctx, tx, `id = ?`, id)
+		if err != nil {
+			return err
+		}
+		out, changed = m, false
+		if bridge.Advance(m.Status, bridge.StatusFailed) != bridge.StatusFailed || m.Status == bridge.StatusFailed {
+			return nil
+		}
+		if err := addHistory(tx, id, bridge.StatusFailed, at, code); err != nil {
+			return err
+		}
+		m.Status, m.Reason, m.ErrorCode, m.ErrorMessage, m.UpdatedAt = bridge.StatusFailed, reason, code, msg, at
+		m.History = append(m.History, bridge.HistoryEntry{Status: bridge.StatusFailed, At: at, Code: code})
+		changed = true
+		_, err = tx.Exec(`UPDATE messages SET status = ?, reason = ?, error_code = ?, error_message = ?, updated_at = ? WHERE id = ?`,
+			m.Status, m.Reason, m.ErrorCode, m.ErrorMessage, ms(at), id)
+		return err
+	})
+	return out, changed, err
+}

@@ -1,0 +1,196 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/wabridge/wabridge/bridge"
+)
+
+const jobSend = "send"
+
+func ms(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+func fromMS(v int64) time.Time {
+	if v == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(v).UTC()
+}
+
+func nullable(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// queryer is what both *sql.Tx and *sql.DB offer for reads.
+type queryer interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+const messageColumns = `id, direction, business, customer_phone, customer_bsuid, kind, content,
+	COALESCE(wamid, ''), channel, status, reason, error_code, error_message, origin,
+	COALESCE(idempotency_key, ''), profile_name, ts, created_at, updated_at`
+
+func scanMessage(row interface{ Scan(...any) error }) (*bridge.Message, error) {
+	var (
+		m                   bridge.Message
+		content             string
+		ts, created, update int64
+	)
+	err := row.Scan(&m.ID, &m.Direction, &m.Business, &m.Customer.Phone, &m.Customer.BSUID,
+		&m.Kind, &content, &m.WAMID, &m.Channel, &m.Status, &m.Reason, &m.ErrorCode,
+		&m.ErrorMessage, &m.Origin, &m.IdempotencyKey, &m.ProfileName, &ts, &created, &update)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, bridge.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: read message: %w", err)
+	}
+	if content != "" {
+		if err := json.Unmarshal([]byte(content), &m.Content); err != nil {
+			return nil, fmt.Errorf("store: message %s content: %w", m.ID, err)
+		}
+	}
+	m.Timestamp, m.CreatedAt, m.UpdatedAt = fromMS(ts), fromMS(created), fromMS(update)
+	return &m, nil
+}
+
+func loadMessage(ctx context.Context, q queryer, where string, arg any) (*bridge.Message, error) {
+	m, err := scanMessage(q.QueryRowContext(ctx, `SELECT `+messageColumns+` FROM messages WHERE `+where, arg))
+	if err != nil {
+		return nil, err
+	}
+	rows, err := q.QueryContext(ctx, `SELECT status, at, code FROM history WHERE message_id = ? ORDER BY seq`, m.ID)
+	if err != nil {
+		return nil, fmt.Errorf("store: read history: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var h bridge.HistoryEntry
+		var at int64
+		if err := rows.Scan(&h.Status, &at, &h.Code); err != nil {
+			return nil, fmt.Errorf("store: read history: %w", err)
+		}
+		h.At = fromMS(at)
+		m.History = append(m.History, h)
+	}
+	return m, rows.Err()
+}
+
+func insertMessage(tx *sql.Tx, m *bridge.Message) error {
+	content, err := json.Marshal(m.Content)
+	if err != nil {
+		return fmt.Errorf("store: encode content: %w", err)
+	}
+	_, err = tx.Exec(`INSERT INTO messages (id, direction, business, customer, customer_phone, customer_bsuid,
+		kind, content, wamid, channel, status, reason, error_code, error_message, origin, idempotency_key,
+		profile_name, ts, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+		m.ID, m.Direction, m.Business, m.Customer.Key(), m.Customer.Phone, m.Customer.BSUID,
+		m.Kind, string(content), nullable(m.WAMID), m.Channel, m.Status, m.Reason, m.ErrorCode,
+		m.ErrorMessage, m.Origin, nullable(m.IdempotencyKey), m.ProfileName, ms(m.Timestamp),
+		ms(m.CreatedAt), ms(m.UpdatedAt))
+	return err
+}
+
+func addHistory(tx *sql.Tx, id bridge.MessageID, st bridge.Status, at time.Time, code int) error {
+	_, err := tx.Exec(`INSERT INTO history (message_id, status, at, code) VALUES (?,?,?,?)`, id, st, ms(at), code)
+	return err
+}
+
+// CreateOutbound implements bridge.Store.
+func (s *SQLite) CreateOutbound(ctx context.Context, m *bridge.Message) (bridge.MessageID, bool, error) {
+	id, created := m.ID, true
+	err := s.commit.write(ctx, func(tx *sql.Tx) error {
+		if m.IdempotencyKey != "" {
+			var existing string
+			err := tx.QueryRow(`SELECT id FROM messages WHERE origin = ? AND idempotency_key = ?`,
+				m.Origin, m.IdempotencyKey).Scan(&existing)
+			if err == nil {
+				id, created = bridge.MessageID(existing), false
+				return nil
+			}
+			if !errors.Is(err, sql.ErrNoRows) {
+				return err
+			}
+		}
+		if err := insertMessage(tx, m); err != nil {
+			return fmt.Errorf("store: insert message: %w", err)
+		}
+		if err := addHistory(tx, m.ID, m.Status, m.CreatedAt, 0); err != nil {
+			return err
+		}
+		_, err := tx.Exec(`INSERT INTO jobs (kind, ref, run_at) VALUES (?,?,?)`, jobSend, m.ID, ms(m.CreatedAt))
+		return err
+	})
+	if err != nil {
+		return "", false, err
+	}
+	return id, created, nil
+}
+
+// Message implements bridge.Store.
+func (s *SQLite) Message(ctx context.Context, idOrWAMID string) (*bridge.Message, error) {
+	m, err := loadMessage(ctx, s.reader, `id = ?`, idOrWAMID)
+	if errors.Is(err, bridge.ErrNotFound) {
+		return loadMessage(ctx, s.reader, `wamid = ?`, idOrWAMID)
+	}
+	return m, err
+}
+
+// LastInbound implements bridge.Store.
+func (s *SQLite) LastInbound(ctx context.Context, business, customer string) (time.Time, error) {
+	var v int64
+	err := s.reader.QueryRowContext(ctx, `SELECT last_inbound FROM windows WHERE business = ? AND customer = ?`,
+		business, customer).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return time.Time{}, nil
+	}
+	if err != nil {
+		return time.Time{}, fmt.Errorf("store: window: %w", err)
+	}
+	return fromMS(v), nil
+}
+
+// OutboxDepth implements bridge.Store.
+func (s *SQLite) OutboxDepth(ctx context.Context) (int, error) {
+	var n int
+	err := s.reader.QueryRowContext(ctx, `SELECT COUNT(*) FROM jobs WHERE kind = ?`, jobSend).Scan(&n)
+	return n, err
+}
+
+// Purge implements bridge.Store: bodies of messages created before the
+// cut-off are emptied (the record, status and history stay).
+func (s *SQLite) Purge(ctx context.Context, before time.Time) (int, error) {
+	var n int64
+	err := s.commit.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.Exec(`UPDATE messages SET content = '{}', purged = 1
+			WHERE purged = 0 AND created_at < ? AND id NOT IN (SELECT ref FROM jobs WHERE kind = ?)`,
+			ms(before), jobSend)
+		if err != nil {
+			return err
+		}
+		if n, err = res.RowsAffected(); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(`DELETE FROM raw_events WHERE received_at < ?`, ms(before)); err != nil {
+			return err
+		}
+		// Status events stay (they are the idempotency record); their JSON goes.
+		_, err = tx.Exec(`UPDATE status_events SET event = '{}' WHERE received_at < ? AND event <> '{}'`, ms(before))
+		return err
+	})
+	return int(n), err
+}

@@ -1,0 +1,152 @@
+// Package store holds wabridge's durable state behind bridge.Store: SQLite
+// (embedded, one node) now, PostgreSQL (several nodes) later, with one
+// schema applied by embedded migrations.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/pressly/goose/v3"
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"github.com/wabridge/wabridge/bridge"
+)
+
+//go:embed migrations/sqlite/*.sql
+var sqliteMigrations embed.FS
+
+// SQLiteConfig configures the embedded store.
+type SQLiteConfig struct {
+	// Path is the database file; its directory is created if missing.
+	Path string
+	// CommitBatch caps operations per group commit (default 256).
+	CommitBatch int
+	// CommitDelay lets a commit wait for more work (default 0: commit as
+	// soon as the writer is free; batches still form under load).
+	CommitDelay time.Duration
+}
+
+// SQLite is the embedded store: one file, WAL journal, synchronous=FULL (a
+// commit is on disk before it returns), one writer goroutine doing group
+// commits and a pool of readers. One process owns the file.
+type SQLite struct {
+	writer *sql.DB
+	reader *sql.DB
+	commit *committer
+}
+
+var _ bridge.Store = (*SQLite)(nil)
+
+func sqliteDSN(path string) string {
+	q := url.Values{}
+	for _, p := range []string{
+		"journal_mode(WAL)",
+		"synchronous(FULL)",
+		"busy_timeout(10000)",
+		"foreign_keys(1)",
+	} {
+		q.Add("_pragma", p)
+	}
+	q.Set("_txlock", "immediate")
+	return "file:" + path + "?" + q.Encode()
+}
+
+// OpenSQLite opens (creating if needed) the database at cfg.Path, applies
+// migrations and releases the leases a previous process held: with one
+// process per file, a lease left behind is always from a crash.
+func OpenSQLite(ctx context.Context, cfg SQLiteConfig) (*SQLite, error) {
+	if cfg.Path == "" {
+		return nil, errors.New("store: sqlite path is empty")
+	}
+	if dir := filepath.Dir(cfg.Path); dir != "." {
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return nil, fmt.Errorf("store: %w", err)
+		}
+	}
+	dsn := sqliteDSN(cfg.Path)
+	writer, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", cfg.Path, err)
+	}
+	writer.SetMaxOpenConns(1)
+	writer.SetMaxIdleConns(1)
+	writer.SetConnMaxLifetime(0)
+	if err := migrateSQLite(ctx, writer); err != nil {
+		writer.Close()
+		return nil, err
+	}
+	reader, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		writer.Close()
+		return nil, fmt.Errorf("store: open %s: %w", cfg.Path, err)
+	}
+	reader.SetMaxOpenConns(8)
+	s := &SQLite{writer: writer, reader: reader, commit: newCommitter(writer, cfg.CommitBatch, cfg.CommitDelay)}
+	if _, err := writer.ExecContext(ctx, `UPDATE jobs SET lease_until = 0 WHERE lease_until > 0`); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("store: release leases: %w", err)
+	}
+	return s, nil
+}
+
+func migrateSQLite(ctx context.Context, db *sql.DB) error {
+	sub, err := fs.Sub(sqliteMigrations, "migrations/sqlite")
+	if err != nil {
+		return fmt.Errorf("store: migrations: %w", err)
+	}
+	p, err := goose.NewProvider(goose.DialectSQLite3, db, sub, goose.WithDisableGlobalRegistry(true))
+	if err != nil {
+		return fmt.Errorf("store: migrations: %w", err)
+	}
+	if _, err := p.Up(ctx); err != nil {
+		return fmt.Errorf("store: migrate: %w", err)
+	}
+	return nil
+}
+
+// Close stops the writer (pending writes fail with an error) and closes the
+// database. It may be called more than once.
+func (s *SQLite) Close() error {
+	s.commit.close()
+	err1 := s.reader.Close()
+	err2 := s.writer.Close()
+	return errors.Join(err1, err2)
+}
+
+// Stats are counters that make group commit visible.
+type Stats struct {
+	// Commits counts committed write transactions. With WAL and
+	// synchronous=FULL SQLite syncs the log once per commit, so this is
+	// also the number of fsyncs spent on commits (checkpoints aside).
+	Commits int64
+	// Operations counts write operations (webhooks, submits, job updates)
+	// carried by those commits.
+	Operations int64
+}
+
+// Stats returns the counters since Open.
+func (s *SQLite) Stats() Stats {
+	return Stats{Commits: s.commit.commits.Load(), Operations: s.commit.operations.Load()}
+}
+
+// Pragma returns the value of a PRAGMA on the writer connection (for tests
+// and check-config output).
+func (s *SQLite) Pragma(ctx context.Context, name string) (string, error) {
+	var v string
+	err := s.writer.QueryRowContext(ctx, "PRAGMA "+name).Scan(&v)
+	return v, err
+}
+
+// Ping implements bridge.Store.
+func (s *SQLite) Ping(ctx context.Context) error {
+	return s.reader.PingContext(ctx)
+}

@@ -1,0 +1,174 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/wabridge/wabridge/bridge"
+)
+
+func open(t *testing.T) *SQLite {
+	t.Helper()
+	s, err := OpenSQLite(context.Background(), SQLiteConfig{Path: filepath.Join(t.TempDir(), "sub", "w.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// Durability rests on these settings: WAL with synchronous=FULL syncs the
+// log before a commit returns.
+func TestDurabilityPragmas(t *testing.T) {
+	s := open(t)
+	ctx := context.Background()
+	for name, want := range map[string]string{"journal_mode": "wal", "synchronous": "2"} {
+		got, err := s.Pragma(ctx, name)
+		if err != nil || got != want {
+			t.Errorf("PRAGMA %s = %q (%v), want %q (2 = FULL)", name, got, err, want)
+		}
+	}
+	// The readers use the same settings.
+	var sync string
+	if err := s.reader.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&sync); err != nil || sync != "2" {
+		t.Errorf("reader synchronous = %q (%v)", sync, err)
+	}
+}
+
+func TestGroupCommitBatchesConcurrentWriters(t *testing.T) {
+	s := open(t)
+	ctx := context.Background()
+	const writers = 400
+	var wg sync.WaitGroup
+	for i := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := s.Ingest(ctx, []bridge.Event{{Inbound: &bridge.Message{
+				Business: "+15550100001", Customer: bridge.Customer{Phone: "+4915112345678"},
+				Kind: bridge.KindText, Content: bridge.Content{Text: "x"}, WAMID: fmt.Sprintf("wamid.%d", i),
+				Channel: bridge.ChannelWhatsApp,
+			}}})
+			if err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	st := s.Stats()
+	if st.Operations < writers {
+		t.Fatalf("operations %d < %d", st.Operations, writers)
+	}
+	if st.Commits >= st.Operations {
+		t.Errorf("no batching: %d commits for %d operations", st.Commits, st.Operations)
+	}
+	t.Logf("%d operations in %d commits", st.Operations, st.Commits)
+}
+
+// A failing operation is rolled back alone; the others in its batch commit.
+func TestFailingOperationIsIsolated(t *testing.T) {
+	s := open(t)
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	errs := make([]error, 20)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = s.commit.write(ctx, func(tx *sql.Tx) error {
+				if _, err := tx.Exec(`INSERT INTO raw_events (key, field, raw, received_at) VALUES (?, 'f', '{}', 0)`, fmt.Sprint(i)); err != nil {
+					return err
+				}
+				if i%2 == 1 {
+					return errors.New("boom")
+				}
+				if i == 4 {
+					panic("bad op")
+				}
+				return nil
+			})
+		}()
+	}
+	wg.Wait()
+	var n int
+	if err := s.reader.QueryRow(`SELECT COUNT(*) FROM raw_events`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 9 {
+		t.Errorf("%d rows committed, want 9 (even ones but the panicking one)", n)
+	}
+	if errs[4] == nil || errs[1] == nil || errs[2] != nil {
+		t.Errorf("errors: %v", errs[:5])
+	}
+}
+
+func TestIngestDeduplicatesByNaturalKeys(t *testing.T) {
+	s := open(t)
+	ctx := context.Background()
+	st := &bridge.StatusUpdate{WAMID: "wamid.x", Status: bridge.StatusSent, RawStatus: "sent", Timestamp: time.Now()}
+	raw := &bridge.RawEvent{Field: "message_template_status_update", Key: "k1", Raw: []byte(`{"event":"APPROVED"}`)}
+	for i := range 2 {
+		out, err := s.Ingest(ctx, []bridge.Event{{Status: st}, {Other: raw}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 && (out.Statuses != 1 || out.Other != 1) || i == 1 && out.Duplicates != 2 {
+			t.Errorf("round %d: %+v", i, out.IngestResult)
+		}
+	}
+}
+
+func TestPurgeKeepsRecordsDropsBodies(t *testing.T) {
+	s := open(t)
+	ctx := context.Background()
+	old := time.Now().Add(-48 * time.Hour)
+	in := &bridge.Message{Business: "+15550100001", Customer: bridge.Customer{Phone: "+4915112345678"},
+		Kind: bridge.KindText, Content: bridge.Content{Text: "secret body"}, WAMID: "wamid.old",
+		Channel: bridge.ChannelWhatsApp, CreatedAt: old}
+	if _, err := s.Ingest(ctx, []bridge.Event{{Inbound: in}}); err != nil {
+		t.Fatal(err)
+	}
+	n, err := s.Purge(ctx, time.Now().Add(-24*time.Hour))
+	if err != nil || n != 1 {
+		t.Fatalf("purged %d, %v", n, err)
+	}
+	m, err := s.Message(ctx, "wamid.old")
+	if err != nil || m.Content.Text != "" || m.Status != bridge.StatusReceived {
+		t.Errorf("after purge: %+v %v", m, err)
+	}
+}
+
+func TestReopenKeepsDataAndReleasesLeases(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "w.db")
+	ctx := context.Background()
+	s, err := OpenSQLite(ctx, SQLiteConfig{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	m := &bridge.Message{ID: bridge.NewID(now), Direction: bridge.Outbound, Business: "+15550100001",
+		Customer: bridge.Customer{Phone: "+4915112345678"}, Kind: bridge.KindText, Content: bridge.Content{Text: "x"},
+		Channel: bridge.ChannelWhatsApp, Status: bridge.StatusQueued, CreatedAt: now, UpdatedAt: now}
+	if _, _, err := s.CreateOutbound(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	if jobs, err := s.ClaimSends(ctx, now, 10, time.Hour); err != nil || len(jobs) != 1 {
+		t.Fatal(len(jobs), err)
+	}
+	s.Close()
+	s, err = OpenSQLite(ctx, SQLiteConfig{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	jobs, err := s.ClaimSends(ctx, now, 10, time.Hour)
+	if err != nil || len(jobs) != 1 || jobs[0].Message.Content.Text != "x" {
+		t.Fatalf("after reopen: %d jobs, %v", len(jobs), err)
+	}
+}
