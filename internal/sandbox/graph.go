@@ -1,0 +1,588 @@
+package sandbox
+
+import (
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// graphError is an error answered in Meta's Graph shape:
+// {"error":{"message","type","code","error_subcode","error_data":{"messaging_product","details"},"fbtrace_id"}}.
+type graphError struct {
+	status  int    // HTTP status, default 400
+	typ     string // default "OAuthException"
+	code    int
+	subcode int
+	message string
+	details string
+}
+
+func (e *graphError) write(w http.ResponseWriter) {
+	status, typ := e.status, e.typ
+	if status == 0 {
+		status = http.StatusBadRequest
+	}
+	if typ == "" {
+		typ = "OAuthException"
+	}
+	body := map[string]any{"message": e.message, "type": typ, "code": e.code, "fbtrace_id": newTraceID()}
+	if e.subcode != 0 {
+		body["error_subcode"] = e.subcode
+	}
+	if e.details != "" {
+		body["error_data"] = map[string]string{"messaging_product": "whatsapp", "details": e.details}
+	}
+	if e.code == 190 {
+		w.Header().Set("WWW-Authenticate", `OAuth "Facebook Platform" "invalid_token" "`+e.message+`"`)
+	}
+	writeJSON(w, status, map[string]any{"error": body})
+}
+
+// errInvalidParam is Meta's generic (#100) validation error.
+func errInvalidParam(details string) *graphError {
+	return &graphError{code: 100, message: "(#100) Invalid parameter", details: details}
+}
+
+// errRequired is (#100) for a missing parameter.
+func errRequired(param string) *graphError {
+	return &graphError{code: 100, message: fmt.Sprintf("(#100) The parameter %s is required.", param)}
+}
+
+// errParamCount is (#132000).
+func errParamCount(details string) *graphError {
+	return &graphError{code: 132000, message: "(#132000) Number of parameters does not match the expected number of params", details: details}
+}
+
+// errUnknownObject is what Graph answers for an id it cannot resolve.
+func errUnknownObject(method, id string) *graphError {
+	return &graphError{
+		typ: "GraphMethodException", code: 100, subcode: 33,
+		message: fmt.Sprintf("Unsupported %s request. Object with ID '%s' does not exist, cannot be loaded due to missing permissions, or does not support this operation. Please read the Graph API documentation at https://developers.facebook.com/docs/graph-api", strings.ToLower(method), id),
+	}
+}
+
+var versionRE = regexp.MustCompile(`^v\d+(\.\d+)?$`)
+
+// serveGraph dispatches /{ver?}/{id}[/{edge}] after checking the bearer token.
+func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request) {
+	segs := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
+	if len(segs) > 0 && versionRE.MatchString(segs[0]) {
+		segs = segs[1:]
+	}
+	if e := s.checkToken(r); e != nil {
+		e.write(w)
+		return
+	}
+	if len(segs) == 0 || segs[0] == "" || len(segs) > 2 {
+		(&graphError{code: 2500, message: "Unknown path components: " + r.URL.Path}).write(w)
+		return
+	}
+	id := segs[0]
+	edge := ""
+	if len(segs) == 2 {
+		edge = segs[1]
+	}
+	switch {
+	case edge == "messages" && r.Method == http.MethodPost && s.byID[id] != nil:
+		s.handleMessages(w, r, s.byID[id])
+	case edge == "message_templates" && r.Method == http.MethodGet && id == s.cfg.WABAID:
+		s.handleTemplateList(w, r)
+	case edge == "phone_numbers" && r.Method == http.MethodGet && id == s.cfg.WABAID:
+		var data []map[string]any
+		for _, n := range s.numbers {
+			data = append(data, phoneNumberJSON(n))
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"data": data})
+	case edge == "" && r.Method == http.MethodGet && s.byID[id] != nil:
+		writeJSON(w, http.StatusOK, phoneNumberJSON(s.byID[id]))
+	case edge == "" && r.Method == http.MethodGet && id == s.cfg.WABAID:
+		writeJSON(w, http.StatusOK, map[string]any{"id": id, "name": "Sandbox WABA", "currency": "USD", "timezone_id": "1", "message_template_namespace": "sandbox_namespace"})
+	default:
+		errUnknownObject(r.Method, id).write(w)
+	}
+}
+
+func phoneNumberJSON(n *Number) map[string]any {
+	return map[string]any{
+		"verified_name": "Sandbox Business", "code_verification_status": "VERIFIED",
+		"display_phone_number": n.BusinessNumber, "quality_rating": "GREEN",
+		"platform_type": "CLOUD_API", "throughput": map[string]string{"level": "STANDARD"},
+		"id": n.PhoneNumberID,
+	}
+}
+
+// checkToken accepts "Authorization: Bearer <AccessToken>" or the
+// access_token query parameter; anything else is (#190), HTTP 401.
+func (s *Server) checkToken(r *http.Request) *graphError {
+	tok := ""
+	if h := r.Header.Get("Authorization"); h != "" {
+		scheme, rest, ok := strings.Cut(h, " ")
+		if ok && (strings.EqualFold(scheme, "Bearer") || strings.EqualFold(scheme, "OAuth")) {
+			tok = strings.TrimSpace(rest)
+		}
+	} else {
+		tok = r.URL.Query().Get("access_token")
+	}
+	if tok != "" && subtle.ConstantTimeCompare([]byte(tok), []byte(s.cfg.AccessToken)) == 1 {
+		return nil
+	}
+	msg := "Invalid OAuth access token - Cannot parse access token"
+	if tok == "" {
+		msg = "An active access token must be used to query information about the current user."
+	}
+	return &graphError{status: http.StatusUnauthorized, code: 190, message: msg}
+}
+
+// readBody reads the capped request body and reports whether it exceeded maxBodyBytes.
+func readBody(r *http.Request) ([]byte, bool, error) {
+	b, err := io.ReadAll(r.Body)
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return nil, true, err
+	}
+	return b, false, err
+}
+
+// sendRequest is the body of POST /{phone_number_id}/messages (send or mark-read).
+type sendRequest struct {
+	MessagingProduct string       `json:"messaging_product"`
+	RecipientType    string       `json:"recipient_type"`
+	To               string       `json:"to"`
+	Type             string       `json:"type"`
+	BizOpaque        string       `json:"biz_opaque_callback_data"`
+	Status           string       `json:"status"`
+	MessageID        string       `json:"message_id"`
+	Context          *struct{}    `json:"context"`
+	Text             *textReq     `json:"text"`
+	Template         *templateReq `json:"template"`
+}
+
+type textReq struct {
+	Body       string `json:"body"`
+	PreviewURL bool   `json:"preview_url"`
+}
+
+// freeformTypes are the non-template message types Meta accepts, with
+// whether their object needs an id or link (media).
+var freeformTypes = map[string]bool{
+	"text": false, "image": true, "video": true, "audio": true, "document": true, "sticker": true,
+	"location": false, "contacts": false, "interactive": false, "reaction": false,
+}
+
+const (
+	maxTextBody     = 4096
+	maxCallbackData = 512
+)
+
+// handleMessages serves POST /{phone_number_id}/messages: a send, or the
+// mark-as-read form {"messaging_product","status":"read","message_id"}.
+func (s *Server) handleMessages(w http.ResponseWriter, r *http.Request, num *Number) {
+	raw, tooLarge, err := readBody(r)
+	if tooLarge {
+		(&graphError{status: http.StatusRequestEntityTooLarge, code: 100, message: "(#100) Request body too large", details: fmt.Sprintf("request bodies are limited to %d bytes", maxBodyBytes)}).write(w)
+		return
+	}
+	if err != nil {
+		errInvalidParam("could not read the request body").write(w)
+		return
+	}
+	var req sendRequest
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &fields); err != nil {
+		errInvalidParam("the request body is not a JSON object").write(w)
+		return
+	}
+	if err := json.Unmarshal(raw, &req); err != nil {
+		errInvalidParam("invalid request body: " + err.Error()).write(w)
+		return
+	}
+	if req.MessagingProduct == "" {
+		s.reject(w, errRequired("messaging_product"))
+		return
+	}
+	if req.MessagingProduct != "whatsapp" {
+		s.reject(w, &graphError{code: 100, message: fmt.Sprintf("(#100) Param messaging_product must be one of {WHATSAPP} - got %q.", req.MessagingProduct)})
+		return
+	}
+	if _, ok := fields["status"]; ok {
+		s.markRead(w, num, &req)
+		return
+	}
+	use, e := s.validateSend(&req, fields)
+	if e != nil {
+		s.reject(w, e)
+		return
+	}
+	s.accept(w, num, &req, raw, use)
+}
+
+func (s *Server) reject(w http.ResponseWriter, e *graphError) {
+	s.mu.Lock()
+	s.stats.RejectedSends++
+	s.mu.Unlock()
+	e.write(w)
+}
+
+// markRead marks an inbound message of this number as read.
+func (s *Server) markRead(w http.ResponseWriter, num *Number, req *sendRequest) {
+	if req.Status != "read" {
+		errInvalidParam(fmt.Sprintf("Param status must be one of {READ} - got %q.", req.Status)).write(w)
+		return
+	}
+	if req.MessageID == "" {
+		errRequired("message_id").write(w)
+		return
+	}
+	s.mu.Lock()
+	rec := s.byWamid[req.MessageID]
+	ok := rec != nil && rec.Direction == "inbound" && rec.PhoneNumberID == num.PhoneNumberID
+	if ok {
+		rec.ReadMarked = true
+		s.stats.MarkRead++
+	}
+	s.mu.Unlock()
+	if !ok {
+		errInvalidParam(fmt.Sprintf("Invalid message_id: no incoming message %s for phone number %s", req.MessageID, num.PhoneNumberID)).write(w)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]bool{"success": true})
+}
+
+// validateSend applies Meta's request validation. For a template send it
+// returns what the template resolved to.
+func (s *Server) validateSend(req *sendRequest, fields map[string]json.RawMessage) (*templateUse, *graphError) {
+	if req.To == "" {
+		return nil, errRequired("to")
+	}
+	if _, ok := normalizePhone(req.To); !ok {
+		return nil, errInvalidParam("Invalid parameter: to must be a phone number with 8 to 15 digits")
+	}
+	if req.RecipientType != "" && req.RecipientType != "individual" {
+		return nil, &graphError{code: 100, message: fmt.Sprintf("(#100) Param recipient_type must be one of {INDIVIDUAL} - got %q.", req.RecipientType)}
+	}
+	if utf8.RuneCountInString(req.BizOpaque) > maxCallbackData {
+		return nil, &graphError{code: 100, message: fmt.Sprintf("(#100) Param biz_opaque_callback_data must be at most %d characters long.", maxCallbackData)}
+	}
+	if req.Type == "" {
+		req.Type = "text"
+	}
+	switch req.Type {
+	case "text":
+		if req.Text == nil || req.Text.Body == "" {
+			return nil, errRequired("text['body']")
+		}
+		if utf8.RuneCountInString(req.Text.Body) > maxTextBody {
+			return nil, &graphError{code: 100, message: fmt.Sprintf("(#100) Param text['body'] must be at most %d characters long.", maxTextBody)}
+		}
+		return nil, nil
+	case "template":
+		return s.validateTemplate(req.Template)
+	}
+	media, ok := freeformTypes[req.Type]
+	if !ok {
+		return nil, &graphError{code: 100, message: fmt.Sprintf("(#100) Param type must be one of {AUDIO, CONTACTS, DOCUMENT, IMAGE, INTERACTIVE, LOCATION, REACTION, STICKER, TEMPLATE, TEXT, VIDEO} - got %q.", req.Type)}
+	}
+	obj, ok := fields[req.Type]
+	if !ok || string(obj) == "null" {
+		return nil, errRequired(req.Type)
+	}
+	if media {
+		var ref mediaRef
+		if json.Unmarshal(obj, &ref) != nil || (ref.ID == "" && ref.Link == "") {
+			return nil, errInvalidParam(fmt.Sprintf("Param %s must contain either id or link", req.Type))
+		}
+	}
+	return nil, nil
+}
+
+func (s *Server) validateTemplate(t *templateReq) (*templateUse, *graphError) {
+	if t == nil {
+		return nil, errRequired("template")
+	}
+	if t.Name == "" {
+		return nil, errRequired("template['name']")
+	}
+	if t.Language.Code == "" {
+		return nil, errRequired("template['language']['code']")
+	}
+	tpl := s.findTemplate(t.Name, t.Language.Code)
+	switch {
+	case tpl == nil:
+		return nil, &graphError{code: 132001, message: "(#132001) Template name does not exist in the translation",
+			details: fmt.Sprintf("template name (%s) does not exist in %s", t.Name, t.Language.Code)}
+	case tpl.Status == "PAUSED":
+		return nil, &graphError{code: 132015, message: "(#132015) Template is Paused",
+			details: fmt.Sprintf("template (%s) is paused due to low quality so it cannot be sent in a template message", t.Name)}
+	case tpl.Status == "DISABLED":
+		return nil, &graphError{code: 132016, message: "(#132016) Template is Disabled",
+			details: fmt.Sprintf("template (%s) has been paused too many times due to low quality and is now permanently disabled", t.Name)}
+	case tpl.Status != "APPROVED":
+		return nil, &graphError{code: 132001, message: "(#132001) Template name does not exist in the translation",
+			details: fmt.Sprintf("template name (%s) does not exist in %s (status %s)", t.Name, t.Language.Code, tpl.Status)}
+	}
+	return tpl.checkSend(t.Components)
+}
+
+// accept records a valid send, answers 200 and schedules its statuses.
+func (s *Server) accept(w http.ResponseWriter, num *Number, req *sendRequest, raw []byte, use *templateUse) {
+	customer, _ := normalizePhone(req.To)
+	now := time.Now()
+	rec := &record{
+		Wamid:         newWamid(customer),
+		Direction:     "outbound",
+		PhoneNumberID: num.PhoneNumberID,
+		From:          num.BusinessNumber,
+		To:            "+" + customer,
+		Type:          req.Type,
+		CallbackData:  req.BizOpaque,
+		Status:        "accepted",
+		ReceivedAt:    now,
+		Request:       json.RawMessage(raw),
+		customer:      customer,
+	}
+	switch {
+	case use != nil:
+		rec.Text = use.body
+		rec.Template = &templateInfo{Name: use.tpl.Name, Language: use.tpl.Language, Params: use.params}
+		if rec.Template.Params == nil {
+			rec.Template.Params = []string{}
+		}
+	case req.Type == "text":
+		rec.Text = req.Text.Body
+	default:
+		rec.Text = captionOf(req.Type, raw)
+	}
+
+	s.mu.Lock()
+	open, _ := s.windowOpenLocked(windowKey{num.PhoneNumberID, customer}, now)
+	plan := s.planStatuses(req.Type, customer, open)
+	pricing := pricingFor(use, open)
+	s.messages = append(s.messages, rec)
+	s.byWamid[rec.Wamid] = rec
+	s.stats.Sends++
+	epoch := s.epoch
+	s.mu.Unlock()
+
+	s.log.Debug("sandbox accepted send", "wamid", rec.Wamid, "type", rec.Type, "to", rec.To, "phone_number_id", num.PhoneNumberID)
+	msg := map[string]string{"id": rec.Wamid}
+	if use != nil {
+		msg["message_status"] = "accepted"
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"messaging_product": "whatsapp",
+		"contacts":          []map[string]string{{"input": req.To, "wa_id": customer}},
+		"messages":          []map[string]string{msg},
+	})
+	s.scheduleStatuses(num, rec, epoch, plan, pricing)
+}
+
+// captionOf pulls a caption (media) or body (interactive) for the record's text.
+func captionOf(typ string, raw []byte) string {
+	var fields map[string]json.RawMessage
+	var o struct {
+		Caption string `json:"caption"`
+		Body    *struct {
+			Text string `json:"text"`
+		} `json:"body"`
+		Emoji string `json:"emoji"`
+	}
+	if json.Unmarshal(raw, &fields) != nil || json.Unmarshal(fields[typ], &o) != nil {
+		return ""
+	}
+	switch {
+	case o.Caption != "":
+		return o.Caption
+	case o.Body != nil:
+		return o.Body.Text
+	}
+	return o.Emoji
+}
+
+// statusStep is one status webhook to emit for a send.
+type statusStep struct {
+	status string
+	err    *statusErr
+}
+
+// statusErr is one element of a failed status's "errors".
+type statusErr struct {
+	Code      int    `json:"code"`
+	Title     string `json:"title"`
+	Message   string `json:"message"`
+	ErrorData struct {
+		Details string `json:"details"`
+	} `json:"error_data"`
+	Href string `json:"href"`
+}
+
+func newStatusErr(code int, title, details string) *statusErr {
+	e := &statusErr{Code: code, Title: title, Message: title, Href: "https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes/"}
+	e.ErrorData.Details = details
+	return e
+}
+
+// planStatuses decides the status webhooks of a send. Called with s.mu held.
+func (s *Server) planStatuses(typ, customer string, windowOpen bool) []statusStep {
+	switch {
+	case s.notOnWA[customer]:
+		return []statusStep{{status: "failed", err: newStatusErr(131026, "Message undeliverable", "Message Undeliverable.")}}
+	case typ != "template" && !windowOpen:
+		return []statusStep{{status: "failed", err: newStatusErr(131047, "Re-engagement message",
+			"Message failed to send because more than 24 hours have passed since the customer last replied to this number.")}}
+	case typ == "reaction":
+		return []statusStep{{status: "sent"}}
+	}
+	steps := []statusStep{{status: "sent"}, {status: "delivered"}}
+	if !s.cfg.NoAutoRead {
+		steps = append(steps, statusStep{status: "read"})
+	}
+	return steps
+}
+
+// pricing is the per-message pricing object of status webhooks (PMP, v24).
+type pricing struct {
+	Billable     bool   `json:"billable"`
+	PricingModel string `json:"pricing_model"`
+	Type         string `json:"type"`
+	Category     string `json:"category"`
+}
+
+// pricingFor follows Meta's per-message pricing: non-template (service)
+// messages and utility templates sent inside an open customer-service window
+// are free_customer_service; other templates are regular and billable.
+func pricingFor(use *templateUse, windowOpen bool) pricing {
+	if use == nil {
+		return pricing{Billable: false, PricingModel: "PMP", Type: "free_customer_service", Category: "service"}
+	}
+	cat := strings.ToLower(use.tpl.Category)
+	if cat == "utility" && windowOpen {
+		return pricing{Billable: false, PricingModel: "PMP", Type: "free_customer_service", Category: cat}
+	}
+	return pricing{Billable: true, PricingModel: "PMP", Type: "regular", Category: cat}
+}
+
+// --- template catalogue -------------------------------------------------------
+
+const defaultListLimit = 25
+
+// handleTemplateList serves GET /{waba_id}/message_templates with Meta's
+// cursor paging and the status, name, language and category filters.
+func (s *Server) handleTemplateList(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	s.stats.TemplateListCalls++
+	s.mu.Unlock()
+
+	q := r.URL.Query()
+	limit := defaultListLimit
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			errInvalidParam("Param limit must be a positive integer").write(w)
+			return
+		}
+		limit = min(n, 1000)
+	}
+	statuses := map[string]bool{}
+	for _, v := range strings.Split(q.Get("status"), ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			statuses[strings.ToUpper(v)] = true
+		}
+	}
+	name := strings.ToLower(q.Get("name"))
+	lang := q.Get("language")
+	cat := strings.ToUpper(q.Get("category"))
+
+	var all []*tmpl
+	for _, t := range s.templates {
+		if (len(statuses) > 0 && !statuses[t.Status]) ||
+			(name != "" && !strings.Contains(strings.ToLower(t.Name), name)) ||
+			(lang != "" && t.Language != lang) ||
+			(cat != "" && t.Category != cat) {
+			continue
+		}
+		all = append(all, t)
+	}
+
+	start, end := 0, 0
+	switch {
+	case q.Get("after") != "":
+		i, ok := decodeCursor(q.Get("after"))
+		if !ok {
+			errInvalidParam("Param after is not a valid cursor").write(w)
+			return
+		}
+		start = i + 1
+		end = start + limit
+	case q.Get("before") != "":
+		i, ok := decodeCursor(q.Get("before"))
+		if !ok {
+			errInvalidParam("Param before is not a valid cursor").write(w)
+			return
+		}
+		end = i
+		start = end - limit
+	default:
+		end = limit
+	}
+	start = max(0, min(start, len(all)))
+	end = max(start, min(end, len(all)))
+
+	data := make([]templateJSON, 0, end-start)
+	for _, t := range all[start:end] {
+		data = append(data, t.listingJSON())
+	}
+	resp := map[string]any{"data": data}
+	if len(data) > 0 {
+		paging := map[string]any{"cursors": map[string]string{"before": encodeCursor(start), "after": encodeCursor(end - 1)}}
+		if end < len(all) {
+			paging["next"] = pageURL(r, "after", encodeCursor(end-1))
+		}
+		if start > 0 {
+			paging["previous"] = pageURL(r, "before", encodeCursor(start))
+		}
+		resp["paging"] = paging
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// Cursors are opaque to clients; here they encode an index into the filtered list.
+func encodeCursor(i int) string {
+	return base64.RawURLEncoding.EncodeToString([]byte("sandbox:" + strconv.Itoa(i)))
+}
+
+func decodeCursor(c string) (int, bool) {
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil {
+		return 0, false
+	}
+	v, ok := strings.CutPrefix(string(b), "sandbox:")
+	if !ok {
+		return 0, false
+	}
+	i, err := strconv.Atoi(v)
+	return i, err == nil && i >= 0
+}
+
+// pageURL is the request's absolute URL with the paging parameter replaced.
+func pageURL(r *http.Request, key, cursor string) string {
+	q := r.URL.Query()
+	q.Del("after")
+	q.Del("before")
+	q.Set(key, cursor)
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	u := url.URL{Scheme: scheme, Host: r.Host, Path: r.URL.Path, RawQuery: q.Encode()}
+	return u.String()
+}

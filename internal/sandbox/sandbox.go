@@ -1,0 +1,415 @@
+// Package sandbox simulates Meta's WhatsApp Cloud API over real HTTP.
+//
+// It serves the Graph endpoints a WhatsApp client uses (send messages, mark
+// inbound messages read, list message templates), validates requests the way
+// Meta documents, answers with Meta's JSON shapes and error codes, and posts
+// signed webhooks (status updates, inbound customer messages) to a configured
+// URL with Meta-like re-delivery. A small unauthenticated control API under
+// /sandbox/v1/ lets tests inject inbound messages and inspect what was sent.
+//
+// The package deliberately shares no types with the rest of the repository:
+// it speaks only JSON over HTTP, as Meta does. All state is kept in memory and
+// every method is safe for concurrent use.
+package sandbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Number is one business phone number registered on the simulated WABA.
+type Number struct {
+	// PhoneNumberID is the Graph object id used in /{id}/messages.
+	PhoneNumberID string
+	// BusinessNumber is the E.164 number, e.g. "+15550100001".
+	BusinessNumber string
+}
+
+// Config configures a Server. Zero durations take the documented defaults.
+type Config struct {
+	Listen        string        // listen address for Start, default "127.0.0.1:0"
+	WebhookURL    string        // where signed webhooks are POSTed; may be set later with SetWebhookURL
+	AppSecret     string        // HMAC key for X-Hub-Signature-256 (required)
+	AccessToken   string        // the only bearer token accepted on Graph endpoints (required)
+	WABAID        string        // WhatsApp Business Account id (required)
+	Numbers       []Number      // at least one
+	Templates     []Template    // nil → DefaultTemplates()
+	NotOnWhatsApp []string      // E.164 numbers whose sends fail with 131026
+	StatusDelay   time.Duration // gap between accept→sent→delivered→read; default 100ms
+	NoAutoRead    bool          // when true the customer never reads (no read status)
+
+	WebhookRetryInitial time.Duration // first re-delivery delay, default 1s (doubles)
+	WebhookRetryMax     time.Duration // cap of the re-delivery delay, default 30s
+	WebhookRetryFor     time.Duration // give up re-delivering after this long, default 7*24h
+
+	Window time.Duration // customer-service window, default 24h
+}
+
+// Defaults applied by New.
+const (
+	defaultListen      = "127.0.0.1:0"
+	defaultStatusDelay = 100 * time.Millisecond
+	defaultRetryInit   = time.Second
+	defaultRetryMax    = 30 * time.Second
+	defaultRetryFor    = 7 * 24 * time.Hour
+	defaultWindow      = 24 * time.Hour
+
+	// maxBodyBytes bounds every request body; larger bodies get HTTP 413.
+	maxBodyBytes = 4 << 20
+	// webhookWorkers is the size of the delivery pool.
+	webhookWorkers = 4
+	// webhookTimeout bounds one delivery attempt.
+	webhookTimeout = 10 * time.Second
+)
+
+// Server is the simulator. Create it with New, then either Start it (real
+// listener) or mount Handler in an httptest server. Close stops everything.
+type Server struct {
+	cfg       Config
+	log       *slog.Logger
+	handler   http.Handler
+	numbers   []*Number          // in configuration order; BusinessNumber normalised to +digits
+	byID      map[string]*Number // phone_number_id → number
+	byDigits  map[string]*Number // business digits → number
+	notOnWA   map[string]bool    // customer digits
+	templates []*tmpl            // catalogue in configuration order
+	client    *http.Client
+
+	mu         sync.Mutex // guards everything below
+	webhookURL string
+	epoch      uint64 // bumped by reset; stale async work checks it
+	messages   []*record
+	byWamid    map[string]*record
+	windows    map[windowKey]time.Time // last inbound time
+	stats      counters
+	parked     []*job // webhooks waiting for a webhook URL
+
+	queue *queue
+
+	// lifecycle
+	lifeMu      sync.Mutex
+	started     bool
+	closed      bool
+	workersOn   bool
+	ln          net.Listener
+	srv         *http.Server
+	done        chan struct{} // closed by Close
+	ctx         context.Context
+	cancel      context.CancelFunc
+	wg          sync.WaitGroup // workers, status schedulers, retry timers
+	serveErr    chan error
+	closeResult error
+}
+
+// New validates cfg, applies defaults and builds a Server. It does not
+// listen; call Start or use Handler.
+func New(cfg Config, log *slog.Logger) (*Server, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Listen == "" {
+		cfg.Listen = defaultListen
+	}
+	if cfg.AccessToken == "" {
+		return nil, errors.New("sandbox: AccessToken is required")
+	}
+	if cfg.AppSecret == "" {
+		return nil, errors.New("sandbox: AppSecret is required")
+	}
+	if cfg.WABAID == "" {
+		return nil, errors.New("sandbox: WABAID is required")
+	}
+	if len(cfg.Numbers) == 0 {
+		return nil, errors.New("sandbox: at least one Number is required")
+	}
+	for name, d := range map[string]*time.Duration{
+		"StatusDelay": &cfg.StatusDelay, "WebhookRetryInitial": &cfg.WebhookRetryInitial,
+		"WebhookRetryMax": &cfg.WebhookRetryMax, "WebhookRetryFor": &cfg.WebhookRetryFor, "Window": &cfg.Window,
+	} {
+		if *d < 0 {
+			return nil, fmt.Errorf("sandbox: %s must not be negative", name)
+		}
+	}
+	setDefault(&cfg.StatusDelay, defaultStatusDelay)
+	setDefault(&cfg.WebhookRetryInitial, defaultRetryInit)
+	setDefault(&cfg.WebhookRetryMax, defaultRetryMax)
+	setDefault(&cfg.WebhookRetryFor, defaultRetryFor)
+	setDefault(&cfg.Window, defaultWindow)
+	if cfg.WebhookRetryMax < cfg.WebhookRetryInitial {
+		cfg.WebhookRetryMax = cfg.WebhookRetryInitial
+	}
+
+	s := &Server{
+		cfg:        cfg,
+		log:        log,
+		byID:       map[string]*Number{},
+		byDigits:   map[string]*Number{},
+		notOnWA:    map[string]bool{},
+		webhookURL: cfg.WebhookURL,
+		byWamid:    map[string]*record{},
+		windows:    map[windowKey]time.Time{},
+		queue:      newQueue(),
+		done:       make(chan struct{}),
+		client:     &http.Client{Timeout: webhookTimeout},
+	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+
+	for i, n := range cfg.Numbers {
+		if n.PhoneNumberID == "" {
+			return nil, fmt.Errorf("sandbox: Numbers[%d]: PhoneNumberID is required", i)
+		}
+		digits, ok := normalizePhone(n.BusinessNumber)
+		if !ok || !strings.HasPrefix(strings.TrimSpace(n.BusinessNumber), "+") {
+			return nil, fmt.Errorf("sandbox: Numbers[%d]: BusinessNumber %q is not E.164", i, n.BusinessNumber)
+		}
+		if s.byID[n.PhoneNumberID] != nil {
+			return nil, fmt.Errorf("sandbox: duplicate PhoneNumberID %q", n.PhoneNumberID)
+		}
+		if s.byDigits[digits] != nil {
+			return nil, fmt.Errorf("sandbox: duplicate BusinessNumber %q", n.BusinessNumber)
+		}
+		num := &Number{PhoneNumberID: n.PhoneNumberID, BusinessNumber: "+" + digits}
+		s.numbers = append(s.numbers, num)
+		s.byID[num.PhoneNumberID] = num
+		s.byDigits[digits] = num
+	}
+	for _, p := range cfg.NotOnWhatsApp {
+		digits, ok := normalizePhone(p)
+		if !ok {
+			return nil, fmt.Errorf("sandbox: NotOnWhatsApp: %q is not a phone number", p)
+		}
+		s.notOnWA[digits] = true
+	}
+	tpls := cfg.Templates
+	if tpls == nil {
+		tpls = DefaultTemplates()
+	}
+	compiled, err := compileTemplates(tpls)
+	if err != nil {
+		return nil, err
+	}
+	s.templates = compiled
+	s.handler = s.routes()
+	return s, nil
+}
+
+func setDefault(d *time.Duration, def time.Duration) {
+	if *d == 0 {
+		*d = def
+	}
+}
+
+// Start listens on Config.Listen, serves in the background and starts the
+// webhook delivery workers. It may be called once.
+func (s *Server) Start() error {
+	s.lifeMu.Lock()
+	defer s.lifeMu.Unlock()
+	if s.closed {
+		return errors.New("sandbox: server is closed")
+	}
+	if s.started {
+		return errors.New("sandbox: already started")
+	}
+	ln, err := net.Listen("tcp", s.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("sandbox: listen %s: %w", s.cfg.Listen, err)
+	}
+	s.ln = ln
+	s.srv = &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	s.started = true
+	s.serveErr = make(chan error, 1)
+	go func() { s.serveErr <- s.srv.Serve(ln) }()
+	s.startWorkersLocked()
+	s.log.Info("sandbox listening", "addr", ln.Addr().String(), "waba_id", s.cfg.WABAID)
+	return nil
+}
+
+// Addr is the listening address ("127.0.0.1:PORT") after Start, else "".
+func (s *Server) Addr() string {
+	s.lifeMu.Lock()
+	defer s.lifeMu.Unlock()
+	if s.ln == nil {
+		return ""
+	}
+	return s.ln.Addr().String()
+}
+
+// URL is "http://" + Addr() after Start, else "".
+func (s *Server) URL() string {
+	a := s.Addr()
+	if a == "" {
+		return ""
+	}
+	return "http://" + a
+}
+
+// Handler serves the Graph and control endpoints. Using it without Start
+// (e.g. in httptest) starts the webhook workers lazily on first need; Close
+// still has to be called to stop them.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// SetWebhookURL changes where webhooks are posted. Webhooks produced while no
+// URL was set are delivered once one is.
+func (s *Server) SetWebhookURL(u string) {
+	s.mu.Lock()
+	s.webhookURL = u
+	var parked []*job
+	if u != "" {
+		parked, s.parked = s.parked, nil
+	}
+	s.mu.Unlock()
+	for _, j := range parked {
+		s.queue.push(j)
+	}
+}
+
+// Close stops listening, cancels in-flight webhook deliveries and waits for
+// the background goroutines, or for ctx. Calling it again returns the first
+// result.
+func (s *Server) Close(ctx context.Context) error {
+	s.lifeMu.Lock()
+	if s.closed {
+		s.lifeMu.Unlock()
+		return s.closeResult
+	}
+	s.closed = true
+	srv := s.srv
+	s.lifeMu.Unlock()
+
+	var errs []error
+	if srv != nil {
+		if err := srv.Shutdown(ctx); err != nil {
+			errs = append(errs, err)
+			_ = srv.Close()
+		}
+		if err := <-s.serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errs = append(errs, err)
+		}
+	}
+	close(s.done)
+	s.cancel()
+	s.queue.close()
+
+	waited := make(chan struct{})
+	go func() { s.wg.Wait(); close(waited) }()
+	select {
+	case <-waited:
+	case <-ctx.Done():
+		errs = append(errs, ctx.Err())
+	}
+	err := errors.Join(errs...)
+	s.lifeMu.Lock()
+	s.closeResult = err
+	s.lifeMu.Unlock()
+	return err
+}
+
+// goAsync runs f in a tracked goroutine unless the server is closed. It
+// reports whether f was started.
+func (s *Server) goAsync(f func()) bool {
+	s.lifeMu.Lock()
+	defer s.lifeMu.Unlock()
+	if s.closed {
+		return false
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		f()
+	}()
+	return true
+}
+
+// ensureWorkers starts the delivery pool if it is not running yet.
+func (s *Server) ensureWorkers() {
+	s.lifeMu.Lock()
+	defer s.lifeMu.Unlock()
+	if !s.closed {
+		s.startWorkersLocked()
+	}
+}
+
+func (s *Server) startWorkersLocked() {
+	if s.workersOn {
+		return
+	}
+	s.workersOn = true
+	for range webhookWorkers {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.worker()
+		}()
+	}
+}
+
+// routes builds the top-level handler: control API under /sandbox/, Graph
+// everywhere else, every body capped at maxBodyBytes.
+func (s *Server) routes() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
+		if r.URL.Path == "/sandbox" || strings.HasPrefix(r.URL.Path, "/sandbox/") {
+			s.serveControl(w, r)
+			return
+		}
+		s.serveGraph(w, r)
+	})
+}
+
+// windowKey identifies a customer-service window: one business number, one customer.
+type windowKey struct {
+	phoneNumberID string
+	customer      string // digits
+}
+
+// windowOpenLocked reports whether the customer wrote to the number within Window.
+func (s *Server) windowOpenLocked(k windowKey, now time.Time) (bool, time.Time) {
+	last, ok := s.windows[k]
+	if !ok {
+		return false, time.Time{}
+	}
+	exp := last.Add(s.cfg.Window)
+	return now.Before(exp), exp
+}
+
+// numberFor resolves a business number given as phone_number_id, E.164 or digits.
+func (s *Server) numberFor(v string) *Number {
+	if n := s.byID[v]; n != nil {
+		return n
+	}
+	if d, ok := normalizePhone(v); ok {
+		return s.byDigits[d]
+	}
+	return nil
+}
+
+// normalizePhone strips '+', spaces, dashes and brackets and returns the
+// digits when 8–15 of them remain and nothing else does.
+func normalizePhone(v string) (string, bool) {
+	var b strings.Builder
+	for _, r := range v {
+		switch {
+		case r >= '0' && r <= '9':
+			b.WriteRune(r)
+		case r == '+' || r == ' ' || r == '-' || r == '(' || r == ')' || r == '[' || r == ']' || r == '\t':
+		default:
+			return "", false
+		}
+	}
+	d := b.String()
+	if len(d) < 8 || len(d) > 15 {
+		return "", false
+	}
+	return d, true
+}

@@ -1,0 +1,84 @@
+package sandbox
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"time"
+)
+
+// record is one message the sandbox knows: an accepted send (outbound) or an
+// injected customer message (inbound). Fields are guarded by Server.mu; the
+// JSON form is what GET /sandbox/v1/messages returns.
+type record struct {
+	Wamid         string          `json:"wamid"`
+	Direction     string          `json:"direction"` // "outbound" or "inbound"
+	PhoneNumberID string          `json:"phone_number_id"`
+	From          string          `json:"from"` // +E.164
+	To            string          `json:"to"`   // +E.164
+	Type          string          `json:"type"`
+	Text          string          `json:"text"` // text body, rendered template body, or caption
+	Template      *templateInfo   `json:"template"`
+	CallbackData  string          `json:"callback_data"`
+	ProfileName   string          `json:"profile_name,omitempty"` // inbound only
+	Status        string          `json:"status"`                 // accepted|sent|delivered|read|failed (outbound), received (inbound)
+	ErrorCode     int             `json:"error_code"`
+	ReadMarked    bool            `json:"read_marked"` // inbound: the business marked it read
+	ReceivedAt    time.Time       `json:"received_at"`
+	Request       json.RawMessage `json:"request"` // the raw JSON the client sent
+
+	customer string // customer digits
+}
+
+// templateInfo summarises a template send for the control API.
+type templateInfo struct {
+	Name     string   `json:"name"`
+	Language string   `json:"language"`
+	Params   []string `json:"params"`
+}
+
+// counters are the numbers GET /sandbox/v1/stats reports.
+type counters struct {
+	Sends             int `json:"sends"`               // accepted message sends (not mark-read)
+	RejectedSends     int `json:"rejected_sends"`      // sends answered with a Graph error
+	TemplateListCalls int `json:"template_list_calls"` // GET message_templates calls that passed auth
+	WebhooksSent      int `json:"webhooks_sent"`       // delivery attempts (HTTP POSTs), retries included
+	WebhooksDelivered int `json:"webhooks_delivered"`  // webhooks acknowledged with 2xx
+	WebhooksPending   int `json:"webhooks_pending"`    // produced, not yet delivered nor given up
+	WebhookFailures   int `json:"webhook_failures"`    // attempts that got no 2xx
+	WebhooksEnqueued  int `json:"webhooks_enqueued"`   // webhooks produced
+	WebhooksDropped   int `json:"webhooks_dropped"`    // given up after WebhookRetryFor
+	MarkRead          int `json:"mark_read"`           // successful mark-as-read calls
+	Inbound           int `json:"inbound"`             // injected customer messages
+}
+
+// newWamid returns a message id shaped like Meta's: "wamid." + base64 of a
+// small binary record holding the customer number and random hex.
+func newWamid(customer string) string {
+	const hex = "0123456789ABCDEF"
+	r := make([]byte, 18)
+	_, _ = rand.Read(r)
+	b := []byte{0x1c, 0x18, byte(len(customer))}
+	b = append(b, customer...)
+	b = append(b, 0x15, 0x02, 0x00, 0x11, 0x18, 0x12)
+	for _, c := range r {
+		b = append(b, hex[c&0x0f])
+	}
+	b = append(b, 0x00)
+	return "wamid." + base64.StdEncoding.EncodeToString(b)
+}
+
+// newTraceID returns an fbtrace_id-like token.
+func newTraceID() string {
+	r := make([]byte, 16)
+	_, _ = rand.Read(r)
+	return "A" + base64.RawURLEncoding.EncodeToString(r)[:22]
+}
+
+// writeJSON writes v as JSON with the given status.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}

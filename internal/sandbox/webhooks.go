@@ -1,0 +1,321 @@
+package sandbox
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// --- payloads -------------------------------------------------------------------
+
+// envelope is the outer shape of every webhook Meta posts for WhatsApp.
+type envelope struct {
+	Object string  `json:"object"`
+	Entry  []entry `json:"entry"`
+}
+
+type entry struct {
+	ID      string   `json:"id"`
+	Changes []change `json:"changes"`
+}
+
+type change struct {
+	Value changeValue `json:"value"`
+	Field string      `json:"field"`
+}
+
+type changeValue struct {
+	MessagingProduct string          `json:"messaging_product"`
+	Metadata         metadata        `json:"metadata"`
+	Contacts         []contactJSON   `json:"contacts,omitempty"`
+	Messages         []inboundJSON   `json:"messages,omitempty"`
+	Statuses         []statusPayload `json:"statuses,omitempty"`
+}
+
+type metadata struct {
+	DisplayPhoneNumber string `json:"display_phone_number"`
+	PhoneNumberID      string `json:"phone_number_id"`
+}
+
+type contactJSON struct {
+	Profile struct {
+		Name string `json:"name"`
+	} `json:"profile"`
+	WaID string `json:"wa_id"`
+}
+
+// inboundJSON is one customer message. Exactly one type-specific field is set
+// (only text so far); add fields here for more inbound types.
+type inboundJSON struct {
+	Context   *contextJSON `json:"context,omitempty"`
+	From      string       `json:"from"`
+	ID        string       `json:"id"`
+	Timestamp string       `json:"timestamp"`
+	Type      string       `json:"type"`
+	Text      *textBody    `json:"text,omitempty"`
+}
+
+type contextJSON struct {
+	From string `json:"from"`
+	ID   string `json:"id"`
+}
+
+type textBody struct {
+	Body string `json:"body"`
+}
+
+// statusPayload is one element of "statuses".
+type statusPayload struct {
+	ID          string       `json:"id"`
+	Status      string       `json:"status"`
+	Timestamp   string       `json:"timestamp"`
+	RecipientID string       `json:"recipient_id"`
+	Pricing     *pricing     `json:"pricing,omitempty"`
+	BizOpaque   string       `json:"biz_opaque_callback_data,omitempty"`
+	Errors      []*statusErr `json:"errors,omitempty"`
+}
+
+// webhookBody wraps one change value for num into Meta's envelope.
+func (s *Server) webhookBody(num *Number, v changeValue) []byte {
+	v.MessagingProduct = "whatsapp"
+	v.Metadata = metadata{DisplayPhoneNumber: strings.TrimPrefix(num.BusinessNumber, "+"), PhoneNumberID: num.PhoneNumberID}
+	b, err := json.Marshal(envelope{
+		Object: "whatsapp_business_account",
+		Entry:  []entry{{ID: s.cfg.WABAID, Changes: []change{{Value: v, Field: "messages"}}}},
+	})
+	if err != nil {
+		panic(fmt.Sprintf("sandbox: marshal webhook: %v", err)) // static types: cannot happen
+	}
+	return b
+}
+
+func unixString(t time.Time) string { return strconv.FormatInt(t.Unix(), 10) }
+
+// sign is the X-Hub-Signature-256 value for body.
+func sign(secret string, body []byte) string {
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write(body)
+	return "sha256=" + hex.EncodeToString(m.Sum(nil))
+}
+
+// --- status scheduling ------------------------------------------------------------
+
+// scheduleStatuses emits the planned status webhooks of rec, StatusDelay
+// apart, updating rec as it goes. A reset (epoch change) or Close stops it.
+func (s *Server) scheduleStatuses(num *Number, rec *record, epoch uint64, plan []statusStep, price pricing) {
+	s.ensureWorkers()
+	s.goAsync(func() {
+		t := time.NewTimer(s.cfg.StatusDelay)
+		defer t.Stop()
+		for i, step := range plan {
+			if i > 0 {
+				t.Reset(s.cfg.StatusDelay)
+			}
+			select {
+			case <-t.C:
+			case <-s.done:
+				return
+			}
+			s.mu.Lock()
+			if s.epoch != epoch {
+				s.mu.Unlock()
+				return
+			}
+			rec.Status = step.status
+			st := statusPayload{
+				ID: rec.Wamid, Status: step.status, Timestamp: unixString(time.Now()),
+				RecipientID: rec.customer, BizOpaque: rec.CallbackData,
+			}
+			if step.err != nil {
+				rec.ErrorCode = step.err.Code
+				st.Errors = []*statusErr{step.err}
+			} else {
+				p := price
+				st.Pricing = &p
+			}
+			s.enqueueLocked(s.webhookBody(num, changeValue{Statuses: []statusPayload{st}}), "status "+step.status)
+			s.mu.Unlock()
+		}
+	})
+}
+
+// --- delivery ---------------------------------------------------------------------
+
+// job is one webhook to deliver, with its retry state.
+type job struct {
+	body     []byte
+	desc     string
+	epoch    uint64
+	first    time.Time // first attempt, for WebhookRetryFor
+	attempts int
+}
+
+// enqueueLocked queues a webhook for delivery. Called with s.mu held.
+func (s *Server) enqueueLocked(body []byte, desc string) {
+	s.stats.WebhooksEnqueued++
+	s.stats.WebhooksPending++
+	s.queue.push(&job{body: body, desc: desc, epoch: s.epoch})
+}
+
+// worker delivers queued webhooks until the queue is closed.
+func (s *Server) worker() {
+	for {
+		j := s.queue.pop()
+		if j == nil {
+			return
+		}
+		s.deliver(j)
+	}
+}
+
+// deliver makes one attempt. Without a webhook URL the job is parked until
+// SetWebhookURL; on failure it is re-queued after an exponential backoff
+// unless WebhookRetryFor has passed since the first attempt.
+func (s *Server) deliver(j *job) {
+	s.mu.Lock()
+	if j.epoch != s.epoch {
+		s.mu.Unlock()
+		return
+	}
+	target := s.webhookURL
+	if target == "" {
+		s.parked = append(s.parked, j)
+		s.mu.Unlock()
+		return
+	}
+	s.stats.WebhooksSent++
+	s.mu.Unlock()
+
+	if j.attempts == 0 {
+		j.first = time.Now()
+	}
+	j.attempts++
+	err := s.post(target, j.body)
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if j.epoch != s.epoch {
+		return
+	}
+	if err == nil {
+		s.stats.WebhooksDelivered++
+		s.stats.WebhooksPending--
+		return
+	}
+	s.stats.WebhookFailures++
+	if s.ctx.Err() != nil {
+		return // closing
+	}
+	delay := s.backoff(j.attempts)
+	if time.Since(j.first)+delay > s.cfg.WebhookRetryFor {
+		s.stats.WebhooksDropped++
+		s.stats.WebhooksPending--
+		s.log.Warn("sandbox gave up delivering webhook", "what", j.desc, "attempts", j.attempts, "error", err)
+		return
+	}
+	s.log.Debug("sandbox webhook delivery failed, will retry", "what", j.desc, "attempt", j.attempts, "retry_in", delay, "error", err)
+	s.goAsync(func() {
+		t := time.NewTimer(delay)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			s.queue.push(j)
+		case <-s.done:
+		}
+	})
+}
+
+// backoff is WebhookRetryInitial doubled per failed attempt, capped at WebhookRetryMax.
+func (s *Server) backoff(attempts int) time.Duration {
+	d := s.cfg.WebhookRetryInitial
+	for i := 1; i < attempts && d < s.cfg.WebhookRetryMax; i++ {
+		d *= 2
+	}
+	return min(d, s.cfg.WebhookRetryMax)
+}
+
+// post sends one signed webhook; only a 2xx answer counts as delivered.
+func (s *Server) post(target string, body []byte) error {
+	req, err := http.NewRequestWithContext(s.ctx, http.MethodPost, target, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Hub-Signature-256", sign(s.cfg.AppSecret, body))
+	req.Header.Set("User-Agent", "facebookexternalua")
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return err
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	_ = resp.Body.Close()
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return fmt.Errorf("webhook answered HTTP %d", resp.StatusCode)
+	}
+	return nil
+}
+
+// queue is an unbounded FIFO of jobs shared by the workers.
+type queue struct {
+	mu     sync.Mutex
+	cond   *sync.Cond
+	items  []*job
+	closed bool
+}
+
+func newQueue() *queue {
+	q := &queue{}
+	q.cond = sync.NewCond(&q.mu)
+	return q
+}
+
+// push appends j; it is a no-op once the queue is closed.
+func (q *queue) push(j *job) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.closed {
+		return
+	}
+	q.items = append(q.items, j)
+	q.cond.Signal()
+}
+
+// pop blocks for the next job; nil means the queue was closed.
+func (q *queue) pop() *job {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for len(q.items) == 0 && !q.closed {
+		q.cond.Wait()
+	}
+	if q.closed {
+		return nil
+	}
+	j := q.items[0]
+	q.items[0] = nil
+	q.items = q.items[1:]
+	return j
+}
+
+// clear drops every queued job.
+func (q *queue) clear() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.items = nil
+}
+
+func (q *queue) close() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.closed = true
+	q.items = nil
+	q.cond.Broadcast()
+}
