@@ -1,0 +1,257 @@
+// Package config loads and validates wabridge's configuration: a strict TOML
+// file (unknown keys are errors) on top of embedded defaults, with *_file
+// twins for every secret, reporting every problem at once with its line.
+//
+// The defaults run as is: SQLite and the built-in WhatsApp sandbox. See
+// config.example.toml at the repository root for every key.
+package config
+
+import (
+	"net"
+	"time"
+)
+
+// Config is the whole configuration. Field names follow the TOML keys.
+type Config struct {
+	Log      LogConfig      `toml:"log"`
+	Daemon   DaemonConfig   `toml:"daemon"`
+	Store    StoreConfig    `toml:"store"`
+	HTTP     HTTPConfig     `toml:"http"`
+	API      APIConfig      `toml:"api"`
+	WhatsApp WhatsAppConfig `toml:"whatsapp"`
+	Outbox   OutboxConfig   `toml:"outbox"`
+	Sandbox  SandboxConfig  `toml:"sandbox"`
+}
+
+// LogConfig is [log].
+type LogConfig struct {
+	Level  string `toml:"level"`  // debug|info|warn|error
+	Format string `toml:"format"` // text|json
+}
+
+// DaemonConfig is [daemon].
+type DaemonConfig struct {
+	// ShutdownTimeout bounds the graceful stop on SIGTERM: stop accepting,
+	// finish in-flight work within this, exit 0.
+	ShutdownTimeout Duration `toml:"shutdown_timeout"`
+}
+
+// StoreConfig is [store].
+type StoreConfig struct {
+	Driver      string   `toml:"driver"`   // "sqlite" ("postgres" comes later)
+	Path        string   `toml:"path"`     // SQLite file, relative to the working directory
+	DSN         Secret   `toml:"dsn"`      // PostgreSQL DSN (accepted, unused for now)
+	DSNFile     string   `toml:"dsn_file"` // file holding DSN; after loading, the resolved path
+	Retention   Duration `toml:"retention"`
+	CommitBatch int      `toml:"commit_batch"`
+	CommitDelay Duration `toml:"commit_delay"`
+}
+
+// HTTPConfig is [http].
+type HTTPConfig struct {
+	Listen       string   `toml:"listen"`
+	PublicURL    string   `toml:"public_url"`
+	MaxBodyBytes Size     `toml:"max_body_bytes"`
+	ReadTimeout  Duration `toml:"read_timeout"`
+	WriteTimeout Duration `toml:"write_timeout"`
+}
+
+// APIConfig is [api].
+type APIConfig struct {
+	// Tokens are the bearer tokens accepted by /api/v1: those of tokens plus
+	// those read from tokens_file. Empty means the daemon generates one.
+	Tokens     []Secret `toml:"tokens"`
+	TokensFile string   `toml:"tokens_file"` // after loading, the resolved path
+}
+
+// WhatsAppConfig is [whatsapp].
+type WhatsAppConfig struct {
+	Provider string `toml:"provider"` // "cloud"
+	GraphURL string `toml:"graph_url"`
+	// GraphURLSet reports whether graph_url was given in the file. When it was
+	// not and the sandbox is enabled, the daemon points the client at the sandbox.
+	GraphURLSet     bool     `toml:"-"`
+	APIVersion      string   `toml:"api_version"`
+	WABAID          string   `toml:"waba_id"`
+	AccessToken     Secret   `toml:"access_token"`
+	AccessTokenFile string   `toml:"access_token_file"`
+	AppSecret       Secret   `toml:"app_secret"`
+	AppSecretFile   string   `toml:"app_secret_file"`
+	VerifyToken     Secret   `toml:"verify_token"`
+	VerifyTokenFile string   `toml:"verify_token_file"`
+	MediaHosts      []string `toml:"media_hosts"`
+	Timeout         Duration `toml:"timeout"`
+	// PhoneNumberID and BusinessNumber are the one-number shorthand. After
+	// loading they are always empty: the number has moved to Numbers[0].
+	PhoneNumberID  string `toml:"phone_number_id"`
+	BusinessNumber string `toml:"business_number"`
+	// Numbers are the business numbers of the WABA ([[whatsapp.numbers]]).
+	Numbers []Number `toml:"numbers"`
+}
+
+// Number is one WhatsApp business phone number.
+type Number struct {
+	PhoneNumberID  string `toml:"phone_number_id"` // Meta's id for the number (digits)
+	BusinessNumber string `toml:"business_number"` // E.164, e.g. "+15550100001"
+}
+
+// OutboxConfig is [outbox].
+type OutboxConfig struct {
+	Workers         int      `toml:"workers"`
+	MaxAttempts     int      `toml:"max_attempts"`
+	BackoffInitial  Duration `toml:"backoff_initial"`
+	BackoffMax      Duration `toml:"backoff_max"`
+	Lease           Duration `toml:"lease"`
+	ReconcileWindow Duration `toml:"reconcile_window"`
+	PollInterval    Duration `toml:"poll_interval"`
+}
+
+// SandboxConfig is [sandbox], the built-in WhatsApp Cloud API simulator.
+type SandboxConfig struct {
+	Enabled             bool              `toml:"enabled"`
+	Listen              string            `toml:"listen"`
+	WebhookURL          string            `toml:"webhook_url"` // empty: see Config.SandboxWebhookURL
+	StatusDelay         Duration          `toml:"status_delay"`
+	AutoRead            bool              `toml:"auto_read"`
+	NotOnWhatsApp       []string          `toml:"not_on_whatsapp"`
+	WebhookRetryInitial Duration          `toml:"webhook_retry_initial"`
+	WebhookRetryMax     Duration          `toml:"webhook_retry_max"`
+	Templates           []SandboxTemplate `toml:"templates"` // empty: the sandbox's built-in samples
+}
+
+// SandboxTemplate is one [[sandbox.templates]] entry.
+type SandboxTemplate struct {
+	Name            string `toml:"name"`             // ^[a-z0-9_]+$
+	Language        string `toml:"language"`         // e.g. en_US
+	Category        string `toml:"category"`         // MARKETING|UTILITY|AUTHENTICATION
+	Status          string `toml:"status"`           // APPROVED (default)|PENDING|REJECTED|PAUSED|DISABLED
+	ParameterFormat string `toml:"parameter_format"` // POSITIONAL (default)|NAMED
+	HeaderFormat    string `toml:"header_format"`    // ""|TEXT|IMAGE|VIDEO|DOCUMENT
+	HeaderText      string `toml:"header_text"`
+	Body            string `toml:"body"`
+	Footer          string `toml:"footer"`
+}
+
+// The sandbox's sample identity. It is used only while the sandbox is enabled.
+const (
+	SandboxWABAID         = "100000000000001"
+	SandboxPhoneNumberID  = "100000000000002"
+	SandboxBusinessNumber = "+15550100001"
+	SandboxAccessToken    = "sandbox-access-token"
+	SandboxAppSecret      = "sandbox-app-secret"
+	SandboxVerifyToken    = "sandbox-verify-token"
+)
+
+// Default returns the embedded defaults: SQLite and the built-in sandbox with
+// its sample WhatsApp identity. The daemon runs on these as is.
+func Default() *Config {
+	c := base()
+	c.applySandboxIdentity()
+	return c
+}
+
+// base is Default without the sandbox's sample identity: what a file is
+// decoded on top of.
+func base() *Config {
+	return &Config{
+		Log:    LogConfig{Level: "info", Format: "text"},
+		Daemon: DaemonConfig{ShutdownTimeout: Duration(15 * time.Second)},
+		Store: StoreConfig{
+			Driver:      "sqlite",
+			Path:        "wabridge.db",
+			Retention:   Duration(720 * time.Hour),
+			CommitBatch: 256,
+			CommitDelay: 0,
+		},
+		HTTP: HTTPConfig{
+			Listen:       "127.0.0.1:8080",
+			MaxBodyBytes: 4 << 20,
+			ReadTimeout:  Duration(10 * time.Second),
+			WriteTimeout: Duration(10 * time.Second),
+		},
+		API: APIConfig{Tokens: []Secret{}},
+		WhatsApp: WhatsAppConfig{
+			Provider:   "cloud",
+			GraphURL:   "https://graph.facebook.com",
+			APIVersion: "v24.0",
+			MediaHosts: []string{"lookaside.fbsbx.com"},
+			Timeout:    Duration(30 * time.Second),
+			Numbers:    []Number{},
+		},
+		Outbox: OutboxConfig{
+			Workers:         4,
+			MaxAttempts:     8,
+			BackoffInitial:  Duration(time.Second),
+			BackoffMax:      Duration(5 * time.Minute),
+			Lease:           Duration(60 * time.Second),
+			ReconcileWindow: Duration(2 * time.Minute),
+			PollInterval:    Duration(time.Second),
+		},
+		Sandbox: SandboxConfig{
+			Enabled:             true,
+			Listen:              "127.0.0.1:8081",
+			StatusDelay:         Duration(100 * time.Millisecond),
+			AutoRead:            true,
+			NotOnWhatsApp:       []string{},
+			WebhookRetryInitial: Duration(time.Second),
+			WebhookRetryMax:     Duration(30 * time.Second),
+			Templates:           []SandboxTemplate{},
+		},
+	}
+}
+
+// applySandboxIdentity fills the WhatsApp identity keys left empty with the
+// sandbox's sample values.
+func (c *Config) applySandboxIdentity() {
+	w := &c.WhatsApp
+	if w.WABAID == "" {
+		w.WABAID = SandboxWABAID
+	}
+	if w.AccessToken == "" {
+		w.AccessToken = SandboxAccessToken
+	}
+	if w.AppSecret == "" {
+		w.AppSecret = SandboxAppSecret
+	}
+	if w.VerifyToken == "" {
+		w.VerifyToken = SandboxVerifyToken
+	}
+	if len(w.Numbers) == 0 && w.PhoneNumberID == "" && w.BusinessNumber == "" {
+		w.Numbers = []Number{{PhoneNumberID: SandboxPhoneNumberID, BusinessNumber: SandboxBusinessNumber}}
+	}
+}
+
+// BusinessNumbers returns the E.164 business numbers of all configured numbers, in order.
+func (c *Config) BusinessNumbers() []string {
+	out := make([]string, 0, len(c.WhatsApp.Numbers))
+	for _, n := range c.WhatsApp.Numbers {
+		out = append(out, n.BusinessNumber)
+	}
+	return out
+}
+
+// SandboxWebhookURL is where the sandbox delivers webhooks: sandbox.webhook_url,
+// or http://<http.listen>/webhooks/whatsapp when that is empty (an unspecified
+// listen host becomes 127.0.0.1). A daemon listening on port 0 must substitute
+// the real address itself.
+func (c *Config) SandboxWebhookURL() string {
+	if c.Sandbox.WebhookURL != "" {
+		return c.Sandbox.WebhookURL
+	}
+	return "http://" + dialable(c.HTTP.Listen) + "/webhooks/whatsapp"
+}
+
+// dialable turns a listen address into one a local client can dial.
+func dialable(listen string) string {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return listen
+	}
+	switch host {
+	case "", "0.0.0.0":
+		host = "127.0.0.1"
+	case "::":
+		host = "::1"
+	}
+	return net.JoinHostPort(host, port)
+}

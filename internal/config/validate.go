@@ -1,0 +1,333 @@
+package config
+
+import (
+	"net"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+var (
+	reDigits       = regexp.MustCompile(`^[0-9]+$`)
+	reE164         = regexp.MustCompile(`^\+[1-9][0-9]{7,14}$`)
+	reTemplateName = regexp.MustCompile(`^[a-z0-9_]+$`)
+	reAPIVersion   = regexp.MustCompile(`^v[0-9]+\.[0-9]+$`)
+	rePlaceholder  = regexp.MustCompile(`\{\{\s*([^{}]*?)\s*\}\}`)
+	reNamedParam   = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
+)
+
+func (l *loader) validate(c *Config) {
+	l.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
+	l.oneOf("log.format", c.Log.Format, "text", "json")
+
+	l.positive("daemon.shutdown_timeout", c.Daemon.ShutdownTimeout)
+
+	switch c.Store.Driver {
+	case "sqlite":
+		if c.Store.Path == "" {
+			l.problem("store.path", "must not be empty with driver \"sqlite\"")
+		}
+	case "postgres":
+		l.problem("store.driver", "\"postgres\" is not supported yet; comes in a later release")
+	default:
+		l.oneOf("store.driver", c.Store.Driver, "sqlite", "postgres")
+	}
+	l.notNegative("store.retention", c.Store.Retention)
+	if c.Store.CommitBatch < 1 || c.Store.CommitBatch > 10000 {
+		l.problem("store.commit_batch", "must be between 1 and 10000, got %d", c.Store.CommitBatch)
+	}
+	l.notNegative("store.commit_delay", c.Store.CommitDelay)
+
+	l.listen("http.listen", c.HTTP.Listen)
+	if c.HTTP.PublicURL != "" {
+		l.url("http.public_url", c.HTTP.PublicURL)
+	}
+	if c.HTTP.MaxBodyBytes <= 0 {
+		l.problem("http.max_body_bytes", "must be positive")
+	}
+	l.positive("http.read_timeout", c.HTTP.ReadTimeout)
+	l.positive("http.write_timeout", c.HTTP.WriteTimeout)
+
+	l.validateTokens(c)
+	l.validateWhatsApp(c)
+
+	o := c.Outbox
+	if o.Workers < 1 {
+		l.problem("outbox.workers", "must be at least 1, got %d", o.Workers)
+	}
+	if o.MaxAttempts < 1 {
+		l.problem("outbox.max_attempts", "must be at least 1, got %d", o.MaxAttempts)
+	}
+	l.positive("outbox.backoff_initial", o.BackoffInitial)
+	l.positive("outbox.backoff_max", o.BackoffMax)
+	if o.BackoffInitial > 0 && o.BackoffMax > 0 && o.BackoffMax < o.BackoffInitial {
+		l.problem("outbox.backoff_max", "must not be less than backoff_initial (%s)", o.BackoffInitial)
+	}
+	l.positive("outbox.lease", o.Lease)
+	l.positive("outbox.reconcile_window", o.ReconcileWindow)
+	l.positive("outbox.poll_interval", o.PollInterval)
+
+	l.validateSandbox(c)
+}
+
+func (l *loader) validateTokens(c *Config) {
+	key := func(i int) string {
+		if l.set["api.tokens_file"] {
+			return "api.tokens_file"
+		}
+		return indexKey("api.tokens", i)
+	}
+	seen := map[Secret]bool{}
+	for i, t := range c.API.Tokens {
+		switch {
+		case t == "":
+			l.problem(key(i), "token must not be empty")
+		case strings.ContainsAny(t.Value(), " \t\r\n"):
+			l.problem(key(i), "token %d must not contain whitespace", i+1)
+		case seen[t]:
+			l.problem(key(i), "token %d is a duplicate", i+1)
+		}
+		seen[t] = true
+	}
+}
+
+func (l *loader) validateWhatsApp(c *Config) {
+	w := c.WhatsApp
+	switch w.Provider {
+	case "cloud":
+	case "twilio":
+		l.problem("whatsapp.provider", "\"twilio\" is not supported yet")
+	default:
+		l.oneOf("whatsapp.provider", w.Provider, "cloud", "twilio")
+	}
+	l.url("whatsapp.graph_url", w.GraphURL)
+	if !reAPIVersion.MatchString(w.APIVersion) {
+		l.problem("whatsapp.api_version", "%q is not a Graph API version such as \"v24.0\"", w.APIVersion)
+	}
+	if w.WABAID != "" && !reDigits.MatchString(w.WABAID) {
+		l.problem("whatsapp.waba_id", "must be digits only")
+	}
+	for i, h := range w.MediaHosts {
+		if h == "" || strings.ContainsAny(h, "/:@ \t") {
+			l.problem(indexKey("whatsapp.media_hosts", i), "%q is not a host name", h)
+		}
+	}
+	l.positive("whatsapp.timeout", w.Timeout)
+
+	ids := map[string]string{}
+	nums := map[string]string{}
+	for i, n := range w.Numbers {
+		origin := "whatsapp.numbers"
+		if i < len(l.numbers) {
+			origin = l.numbers[i]
+		}
+		idKey, numKey := origin+".phone_number_id", origin+".business_number"
+		switch {
+		case n.PhoneNumberID == "":
+			l.problem(idKey, "is required")
+		case !reDigits.MatchString(n.PhoneNumberID):
+			l.problem(idKey, "%q must be digits only", n.PhoneNumberID)
+		case ids[n.PhoneNumberID] != "":
+			l.problem(idKey, "duplicate phone_number_id %q (also %s)", n.PhoneNumberID, ids[n.PhoneNumberID])
+		default:
+			ids[n.PhoneNumberID] = idKey
+		}
+		switch {
+		case n.BusinessNumber == "":
+			l.problem(numKey, "is required (E.164, e.g. \"+15550100001\")")
+		case !reE164.MatchString(n.BusinessNumber):
+			l.problem(numKey, "%q is not an E.164 number (+ then 8 to 15 digits, the first not 0)", n.BusinessNumber)
+		case nums[n.BusinessNumber] != "":
+			l.problem(numKey, "duplicate business_number %q (also %s)", n.BusinessNumber, nums[n.BusinessNumber])
+		default:
+			nums[n.BusinessNumber] = numKey
+		}
+	}
+
+	if c.Sandbox.Enabled {
+		return
+	}
+	// Without the sandbox the real identity is required, and the sandbox's
+	// sample values must not leak into production.
+	const why = "is required when the sandbox is disabled"
+	const sample = "is the sandbox's sample value; set the real one (the sandbox is disabled)"
+	req := func(key, fileKey string, empty, isSample bool) {
+		if l.hasProblem(key) || fileKey != "" && l.hasProblem(fileKey) {
+			return // already reported: a type error or an unreadable file
+		}
+		switch {
+		case empty:
+			if fileKey != "" {
+				l.add(key, l.pos.line("whatsapp"), "%s (set %s or %s)", why, lastSeg(key), lastSeg(fileKey))
+			} else {
+				l.add(key, l.pos.line("whatsapp"), "%s", why)
+			}
+		case isSample:
+			k := key
+			if fileKey != "" && l.set[fileKey] {
+				k = fileKey
+			}
+			l.problem(k, "%s", sample)
+		}
+	}
+	req("whatsapp.waba_id", "", w.WABAID == "", w.WABAID == SandboxWABAID)
+	req("whatsapp.access_token", "whatsapp.access_token_file", w.AccessToken == "", w.AccessToken == SandboxAccessToken)
+	req("whatsapp.app_secret", "whatsapp.app_secret_file", w.AppSecret == "", w.AppSecret == SandboxAppSecret)
+	req("whatsapp.verify_token", "whatsapp.verify_token_file", w.VerifyToken == "", w.VerifyToken == SandboxVerifyToken)
+	if len(w.Numbers) == 0 {
+		l.add("whatsapp.numbers", l.pos.line("whatsapp"), "at least one number %s (set phone_number_id and business_number, or [[whatsapp.numbers]])", why)
+	}
+	for i, n := range w.Numbers {
+		if n.PhoneNumberID == SandboxPhoneNumberID {
+			l.problem(l.numbers[i]+".phone_number_id", "%s", sample)
+		}
+	}
+}
+
+func (l *loader) hasProblem(key string) bool {
+	for _, p := range l.problems {
+		if p.Key == key {
+			return true
+		}
+	}
+	return false
+}
+
+func lastSeg(key string) string { return key[strings.LastIndexByte(key, '.')+1:] }
+
+func (l *loader) validateSandbox(c *Config) {
+	s := c.Sandbox
+	if s.Enabled {
+		l.listen("sandbox.listen", s.Listen)
+		if s.Listen == c.HTTP.Listen && !strings.HasSuffix(s.Listen, ":0") {
+			l.problem("sandbox.listen", "must differ from http.listen")
+		}
+	} else if s.Listen != "" {
+		l.listen("sandbox.listen", s.Listen)
+	}
+	if s.WebhookURL != "" {
+		l.url("sandbox.webhook_url", s.WebhookURL)
+	}
+	l.notNegative("sandbox.status_delay", s.StatusDelay)
+	for i, n := range s.NotOnWhatsApp {
+		if !reE164.MatchString(n) {
+			l.problem(indexKey("sandbox.not_on_whatsapp", i), "%q is not an E.164 number (+ then 8 to 15 digits, the first not 0)", n)
+		}
+	}
+	l.positive("sandbox.webhook_retry_initial", s.WebhookRetryInitial)
+	l.positive("sandbox.webhook_retry_max", s.WebhookRetryMax)
+	if s.WebhookRetryInitial > 0 && s.WebhookRetryMax > 0 && s.WebhookRetryMax < s.WebhookRetryInitial {
+		l.problem("sandbox.webhook_retry_max", "must not be less than webhook_retry_initial (%s)", s.WebhookRetryInitial)
+	}
+
+	seen := map[string]string{}
+	for i, t := range s.Templates {
+		k := indexKey("sandbox.templates", i)
+		if !reTemplateName.MatchString(t.Name) {
+			l.problem(k+".name", "%q must match ^[a-z0-9_]+$", t.Name)
+		}
+		if t.Language == "" {
+			l.problem(k+".language", "is required (e.g. \"en_US\")")
+		}
+		if t.Name != "" && t.Language != "" {
+			id := t.Name + "/" + t.Language
+			if prev, dup := seen[id]; dup {
+				l.problem(k+".name", "duplicate template %q in language %q (also %s)", t.Name, t.Language, prev)
+			}
+			seen[id] = k
+		}
+		l.oneOf(k+".category", t.Category, "MARKETING", "UTILITY", "AUTHENTICATION")
+		l.oneOf(k+".status", t.Status, "APPROVED", "PENDING", "REJECTED", "PAUSED", "DISABLED")
+		l.oneOf(k+".parameter_format", t.ParameterFormat, "POSITIONAL", "NAMED")
+		l.oneOf(k+".header_format", t.HeaderFormat, "", "TEXT", "IMAGE", "VIDEO", "DOCUMENT")
+		if t.HeaderFormat == "TEXT" && t.HeaderText == "" {
+			l.problem(k+".header_text", "is required with header_format \"TEXT\"")
+		}
+		if t.HeaderFormat != "TEXT" && t.HeaderText != "" {
+			l.problem(k+".header_text", "is only allowed with header_format \"TEXT\"")
+		}
+		if strings.TrimSpace(t.Body) == "" {
+			l.problem(k+".body", "must not be empty")
+		} else {
+			l.placeholders(k, t)
+		}
+	}
+}
+
+// placeholders checks that {{…}} parameters fit the parameter format:
+// {{1}}, {{2}} … in order for POSITIONAL, {{snake_case}} names for NAMED.
+func (l *loader) placeholders(k string, t SandboxTemplate) {
+	for _, part := range []struct{ key, text string }{{k + ".header_text", t.HeaderText}, {k + ".body", t.Body}} {
+		next := 1
+		for _, m := range rePlaceholder.FindAllStringSubmatch(part.text, -1) {
+			p := m[1]
+			switch t.ParameterFormat {
+			case "POSITIONAL":
+				n, err := strconv.Atoi(p)
+				if err != nil || !reDigits.MatchString(p) {
+					l.problem(part.key, "placeholder {{%s}} must be a number with parameter_format \"POSITIONAL\"", p)
+				} else if n != next {
+					l.problem(part.key, "placeholder {{%d}} out of order: expected {{%d}}", n, next)
+				}
+				next++
+			case "NAMED":
+				if !reNamedParam.MatchString(p) {
+					l.problem(part.key, "placeholder {{%s}} must be a lowercase name with parameter_format \"NAMED\"", p)
+				}
+			}
+		}
+	}
+}
+
+func (l *loader) oneOf(key, v string, allowed ...string) {
+	for _, a := range allowed {
+		if v == a {
+			return
+		}
+	}
+	quoted := make([]string, len(allowed))
+	for i, a := range allowed {
+		quoted[i] = strconv.Quote(a)
+	}
+	l.problem(key, "%q is not one of %s", v, strings.Join(quoted, ", "))
+}
+
+func (l *loader) positive(key string, d Duration) {
+	if d <= 0 {
+		l.problem(key, "must be a positive duration, got %q", d.String())
+	}
+}
+
+func (l *loader) notNegative(key string, d Duration) {
+	if d < 0 {
+		l.problem(key, "must not be negative, got %q", d.String())
+	}
+}
+
+func (l *loader) listen(key, addr string) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		l.problem(key, "%q is not a host:port address (e.g. \"127.0.0.1:8080\", \":8080\")", addr)
+		return
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		if _, err := net.LookupPort("tcp", port); err != nil {
+			l.problem(key, "%q has an invalid port", addr)
+		}
+	}
+	if strings.ContainsAny(host, " /") {
+		l.problem(key, "%q has an invalid host", addr)
+	}
+}
+
+func (l *loader) url(key, s string) {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		if strings.Contains(s, "@") { // may hold credentials: do not quote it
+			l.problem(key, "is not an http(s) URL")
+			return
+		}
+		l.problem(key, "%q is not an http(s) URL", s)
+	}
+}
