@@ -40,6 +40,29 @@ func (a Action) String() string {
 	return "unknown"
 }
 
+// MarshalText writes the action's name (for stored events and JSON).
+func (a Action) MarshalText() ([]byte, error) {
+	if a == 0 {
+		return []byte{}, nil
+	}
+	return []byte(a.String()), nil
+}
+
+// UnmarshalText reads a name written by MarshalText.
+func (a *Action) UnmarshalText(b []byte) error {
+	for c := ActionRetry; c <= ActionTemplateInvalid; c++ {
+		if c.String() == string(b) {
+			*a = c
+			return nil
+		}
+	}
+	*a = 0
+	if len(b) == 0 {
+		return nil
+	}
+	return fmt.Errorf("bridge: unknown action %q", b)
+}
+
 // SendError is a classified failure from a provider. The decision to retry,
 // fall back or give up travels with it.
 type SendError struct {

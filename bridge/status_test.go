@@ -93,3 +93,17 @@ func TestNormalizePhone(t *testing.T) {
 		}
 	}
 }
+
+func TestActionTextRoundTrip(t *testing.T) {
+	for a := ActionRetry; a <= ActionTemplateInvalid; a++ {
+		b, _ := a.MarshalText()
+		var back Action
+		if err := back.UnmarshalText(b); err != nil || back != a {
+			t.Errorf("%s: round trip gave %v, %v", a, back, err)
+		}
+	}
+	var z Action
+	if err := z.UnmarshalText([]byte("nonsense")); err == nil {
+		t.Error("unknown action accepted")
+	}
+}
