@@ -1,0 +1,198 @@
+// Command wabridge runs the WhatsApp bridge daemon.
+//
+//	wabridge serve [-config FILE]          run the daemon (embedded defaults without -config)
+//	wabridge check-config -config FILE     validate a config file; exit 1 listing every problem
+//	wabridge sandbox [-config FILE]        run only the WhatsApp Cloud API simulator
+//	wabridge version                       print the version
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+
+	"github.com/wabridge/wabridge/internal/app"
+	"github.com/wabridge/wabridge/internal/config"
+	"github.com/wabridge/wabridge/internal/sandbox"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = ""
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, `usage: wabridge <command> [flags]
+
+commands:
+  serve [-config FILE]          run the daemon (embedded defaults: SQLite + WhatsApp sandbox)
+  check-config -config FILE     validate a config file; exit 1 listing every problem
+  sandbox [-config FILE]        run only the WhatsApp Cloud API simulator
+  version                       print the version
+`)
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		usage(stderr)
+		return 2
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "serve":
+		return serve(rest, stderr)
+	case "check-config":
+		return checkConfig(rest, stdout, stderr)
+	case "sandbox":
+		return runSandbox(rest, stderr)
+	case "version", "-version", "--version":
+		fmt.Fprintln(stdout, "wabridge", versionString())
+		return 0
+	case "help", "-h", "-help", "--help":
+		usage(stdout)
+		return 0
+	}
+	fmt.Fprintf(stderr, "wabridge: unknown command %q\n", cmd)
+	usage(stderr)
+	return 2
+}
+
+func versionString() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
+}
+
+// loadConfig reads -config, or returns the embedded defaults when path is "".
+func loadConfig(path string) (*config.Config, error) {
+	if path == "" {
+		return config.Default(), nil
+	}
+	return config.Load(path)
+}
+
+func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.Log.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.Log.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func serve(args []string, stderr io.Writer) int {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", "", "config file (default: embedded defaults)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	cfg, err := loadConfig(*path)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	log := newLogger(cfg, stderr)
+	a, err := app.New(cfg, log)
+	if err != nil {
+		log.Error("start", "err", err)
+		return 1
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := a.Start(ctx); err != nil {
+		log.Error("start", "err", err)
+		return 1
+	}
+	if f := a.APITokenFile(); f != "" {
+		log.Info("REST API token file", "file", f)
+	}
+	<-ctx.Done()
+	stop()
+	log.Info("shutting down", "timeout", cfg.Daemon.ShutdownTimeout.D())
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.Daemon.ShutdownTimeout.D())
+	defer cancel()
+	if err := a.Stop(sctx); err != nil {
+		log.Error("shutdown", "err", err)
+		return 1
+	}
+	log.Info("stopped")
+	return 0
+}
+
+func checkConfig(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("check-config", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", "", "config file to check")
+	verbose := fs.Bool("v", false, "print the effective configuration (secrets redacted)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *path == "" {
+		fmt.Fprintln(stderr, "check-config: -config FILE is required")
+		return 2
+	}
+	cfg, err := config.Load(*path)
+	if err != nil {
+		var probs config.Errors
+		if errors.As(err, &probs) {
+			fmt.Fprintf(stderr, "%s: %d problem(s)\n", *path, len(probs))
+		}
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	if *verbose {
+		fmt.Fprint(stdout, cfg.String())
+	}
+	fmt.Fprintf(stdout, "%s: ok\n", *path)
+	return 0
+}
+
+func runSandbox(args []string, stderr io.Writer) int {
+	fs := flag.NewFlagSet("sandbox", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", "", "config file: its [sandbox] and [whatsapp] sections (default: embedded defaults)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	cfg, err := loadConfig(*path)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	log := newLogger(cfg, stderr)
+	sb, err := sandbox.New(app.SandboxConfig(cfg), log.With("component", "sandbox"))
+	if err != nil {
+		log.Error("sandbox", "err", err)
+		return 1
+	}
+	if err := sb.Start(); err != nil {
+		log.Error("sandbox", "err", err)
+		return 1
+	}
+	log.Info("whatsapp sandbox listening", "url", sb.URL(), "webhook_url", app.SandboxConfig(cfg).WebhookURL)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	<-ctx.Done()
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.Daemon.ShutdownTimeout.D())
+	defer cancel()
+	if err := sb.Close(sctx); err != nil {
+		log.Error("sandbox shutdown", "err", err)
+		return 1
+	}
+	return 0
+}

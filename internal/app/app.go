@@ -1,0 +1,313 @@
+// Package app wires wabridge together and runs its lifecycle. It is
+// embeddable: tests start a whole daemon in-process on ":0" ports and read
+// the real addresses back.
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/wabridge/wabridge/adapters/whatsapp"
+	"github.com/wabridge/wabridge/bridge"
+	"github.com/wabridge/wabridge/internal/config"
+	"github.com/wabridge/wabridge/internal/httpd"
+	"github.com/wabridge/wabridge/internal/metrics"
+	"github.com/wabridge/wabridge/internal/sandbox"
+	"github.com/wabridge/wabridge/internal/store"
+)
+
+// App is one running daemon.
+type App struct {
+	cfg     *config.Config
+	log     *slog.Logger
+	metrics *metrics.Metrics
+	store   *store.SQLite
+	sandbox *sandbox.Server
+	client  *whatsapp.Client
+	bridge  *bridge.Bridge
+	http    *httpd.Server
+
+	tokenFile string
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	stopOnce  sync.Once
+	stopErr   error
+}
+
+// New checks cfg and prepares the daemon; Start opens the store and listens.
+func New(cfg *config.Config, log *slog.Logger) (*App, error) {
+	if cfg == nil {
+		return nil, errors.New("app: config is nil")
+	}
+	if cfg.Store.Driver != "sqlite" {
+		return nil, fmt.Errorf("app: store driver %q is not supported", cfg.Store.Driver)
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &App{cfg: cfg, log: log, metrics: metrics.New()}, nil
+}
+
+// Start brings the daemon up: store, sandbox (when enabled), WhatsApp
+// client, core, HTTP listener, then the outbox loop and housekeeping.
+// On error everything started so far is stopped.
+func (a *App) Start(ctx context.Context) (err error) {
+	defer func() {
+		if err != nil {
+			_ = a.Stop(context.Background())
+		}
+	}()
+	cfg := a.cfg
+	a.store, err = store.OpenSQLite(ctx, store.SQLiteConfig{
+		Path: cfg.Store.Path, CommitBatch: cfg.Store.CommitBatch, CommitDelay: cfg.Store.CommitDelay.D(),
+	})
+	if err != nil {
+		return err
+	}
+	a.metrics.StoreFuncs(
+		func() float64 { return float64(a.store.Stats().Commits) },
+		func() float64 { return float64(a.store.Stats().Operations) },
+		func() float64 {
+			c, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			n, _ := a.store.OutboxDepth(c)
+			return float64(n)
+		})
+
+	graphURL := cfg.WhatsApp.GraphURL
+	if cfg.Sandbox.Enabled {
+		a.sandbox, err = sandbox.New(SandboxConfig(cfg), a.log.With("component", "sandbox"))
+		if err != nil {
+			return err
+		}
+		if err := a.sandbox.Start(); err != nil {
+			return err
+		}
+		if !cfg.WhatsApp.GraphURLSet {
+			graphURL = a.sandbox.URL()
+		}
+		a.log.Info("whatsapp sandbox listening", "url", a.sandbox.URL())
+	}
+
+	numbers := make([]whatsapp.Number, 0, len(cfg.WhatsApp.Numbers))
+	for _, n := range cfg.WhatsApp.Numbers {
+		numbers = append(numbers, whatsapp.Number{PhoneNumberID: n.PhoneNumberID, BusinessNumber: n.BusinessNumber})
+	}
+	a.client, err = whatsapp.NewClient(whatsapp.Config{
+		GraphURL: graphURL, APIVersion: cfg.WhatsApp.APIVersion, WABAID: cfg.WhatsApp.WABAID,
+		AccessToken: cfg.WhatsApp.AccessToken.Value(), Numbers: numbers, Timeout: cfg.WhatsApp.Timeout.D(),
+		Observe: func(op string, d time.Duration, code int, err error) {
+			a.metrics.ObserveUpstream("meta", op, d, code, err)
+		},
+	}, a.log.With("component", "whatsapp"))
+	if err != nil {
+		return err
+	}
+
+	a.bridge, err = bridge.New(bridge.Config{
+		BusinessNumbers: cfg.BusinessNumbers(),
+		Workers:         cfg.Outbox.Workers,
+		MaxAttempts:     cfg.Outbox.MaxAttempts,
+		BackoffInitial:  cfg.Outbox.BackoffInitial.D(),
+		BackoffMax:      cfg.Outbox.BackoffMax.D(),
+		Lease:           cfg.Outbox.Lease.D(),
+		ReconcileWindow: cfg.Outbox.ReconcileWindow.D(),
+		PollInterval:    cfg.Outbox.PollInterval.D(),
+		SendTimeout:     cfg.WhatsApp.Timeout.D(),
+	}, a.store, a.client, a.log.With("component", "bridge"), bridge.WithObserver(a.metrics))
+	if err != nil {
+		return err
+	}
+
+	tokens, err := a.apiTokens()
+	if err != nil {
+		return err
+	}
+	a.http, err = httpd.New(httpd.Config{
+		Listen: cfg.HTTP.Listen, MaxBodyBytes: int(cfg.HTTP.MaxBodyBytes.Bytes()),
+		ReadTimeout: cfg.HTTP.ReadTimeout.D(), WriteTimeout: cfg.HTTP.WriteTimeout.D(),
+		Tokens: tokens, AppSecret: cfg.WhatsApp.AppSecret.Value(), VerifyToken: cfg.WhatsApp.VerifyToken.Value(),
+	}, httpd.Deps{
+		Bridge: a.bridge, Parser: whatsapp.NewParser(numbers), Metrics: a.metrics, Ready: a.ready,
+	}, a.log.With("component", "http"))
+	if err != nil {
+		return err
+	}
+	if err := a.http.Start(); err != nil {
+		return err
+	}
+	if a.sandbox != nil && cfg.Sandbox.WebhookURL == "" {
+		a.sandbox.SetWebhookURL("http://" + a.http.Addr() + "/webhooks/whatsapp")
+	}
+
+	runCtx, cancel := context.WithCancel(context.Background())
+	a.cancel = cancel
+	a.wg.Add(2)
+	go func() {
+		defer a.wg.Done()
+		if err := a.bridge.Run(runCtx); err != nil {
+			a.log.Error("outbox stopped", "err", err)
+		}
+	}()
+	go func() {
+		defer a.wg.Done()
+		a.purgeLoop(runCtx)
+	}()
+	a.log.Info("wabridge started", "http", a.http.Addr(), "store", cfg.Store.Path,
+		"numbers", strings.Join(cfg.BusinessNumbers(), ","), "sandbox", cfg.Sandbox.Enabled)
+	return nil
+}
+
+// Stop shuts down in order: stop accepting HTTP (in-flight requests finish
+// and commit), stop claiming sends and wait for in-flight ones, then close
+// the sandbox and the store. ctx bounds the wait; Stop may be called twice.
+func (a *App) Stop(ctx context.Context) error {
+	a.stopOnce.Do(func() {
+		var errs []error
+		if a.http != nil {
+			if err := a.http.Shutdown(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("http: %w", err))
+			}
+		}
+		if a.cancel != nil {
+			a.cancel()
+			done := make(chan struct{})
+			go func() { a.wg.Wait(); close(done) }()
+			select {
+			case <-done:
+			case <-ctx.Done():
+				errs = append(errs, errors.New("app: in-flight sends did not finish in time"))
+			}
+		}
+		if a.sandbox != nil {
+			if err := a.sandbox.Close(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("sandbox: %w", err))
+			}
+		}
+		if a.store != nil {
+			if err := a.store.Close(); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		a.stopErr = errors.Join(errs...)
+	})
+	return a.stopErr
+}
+
+// HTTPAddr is the HTTP listener's address after Start.
+func (a *App) HTTPAddr() string { return a.http.Addr() }
+
+// SandboxURL is the embedded sandbox's base URL ("" when disabled).
+func (a *App) SandboxURL() string {
+	if a.sandbox == nil {
+		return ""
+	}
+	return a.sandbox.URL()
+}
+
+// Store exposes the store (tests).
+func (a *App) Store() *store.SQLite { return a.store }
+
+// APITokenFile is where a generated API token was written ("" when tokens
+// come from the config).
+func (a *App) APITokenFile() string { return a.tokenFile }
+
+func (a *App) ready(ctx context.Context) error {
+	return a.store.Ping(ctx)
+}
+
+// apiTokens returns the configured tokens. With none configured it reads,
+// or on first start creates, a random token in a 0600 file beside the
+// database, and logs the file's path (never the token).
+func (a *App) apiTokens() ([]string, error) {
+	var out []string
+	for _, t := range a.cfg.API.Tokens {
+		out = append(out, t.Value())
+	}
+	if len(out) > 0 {
+		return out, nil
+	}
+	path := strings.TrimSuffix(a.cfg.Store.Path, filepath.Ext(a.cfg.Store.Path)) + ".api-token"
+	a.tokenFile = path
+	if data, err := os.ReadFile(path); err == nil {
+		if t := strings.TrimSpace(string(data)); t != "" {
+			a.log.Info("no [api] tokens configured; using the generated token", "file", path)
+			return []string{t}, nil
+		}
+	}
+	var b [24]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return nil, err
+	}
+	tok := hex.EncodeToString(b[:])
+	if err := os.WriteFile(path, []byte(tok+"\n"), 0o600); err != nil {
+		return nil, fmt.Errorf("app: write generated API token: %w", err)
+	}
+	a.log.Warn("no [api] tokens configured; generated one", "file", path)
+	return []string{tok}, nil
+}
+
+// purgeLoop empties message bodies older than [store] retention, hourly
+// (or more often for short retentions).
+func (a *App) purgeLoop(ctx context.Context) {
+	retention := a.cfg.Store.Retention.D()
+	if retention <= 0 {
+		return
+	}
+	every := min(time.Hour, max(retention/10, time.Second))
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			n, err := a.store.Purge(ctx, time.Now().Add(-retention))
+			if err != nil && ctx.Err() == nil {
+				a.log.Error("purge", "err", err)
+			} else if n > 0 {
+				a.log.Info("purged message bodies past retention", "count", n)
+			}
+		}
+	}
+}
+
+// SandboxConfig maps the daemon's configuration to the simulator's: the
+// same WABA, numbers and secrets, so each side accepts the other.
+func SandboxConfig(cfg *config.Config) sandbox.Config {
+	sc := sandbox.Config{
+		Listen:              cfg.Sandbox.Listen,
+		WebhookURL:          cfg.Sandbox.WebhookURL,
+		AppSecret:           cfg.WhatsApp.AppSecret.Value(),
+		AccessToken:         cfg.WhatsApp.AccessToken.Value(),
+		WABAID:              cfg.WhatsApp.WABAID,
+		NotOnWhatsApp:       cfg.Sandbox.NotOnWhatsApp,
+		StatusDelay:         cfg.Sandbox.StatusDelay.D(),
+		NoAutoRead:          !cfg.Sandbox.AutoRead,
+		WebhookRetryInitial: cfg.Sandbox.WebhookRetryInitial.D(),
+		WebhookRetryMax:     cfg.Sandbox.WebhookRetryMax.D(),
+	}
+	if sc.WebhookURL == "" {
+		sc.WebhookURL = cfg.SandboxWebhookURL()
+	}
+	for _, n := range cfg.WhatsApp.Numbers {
+		sc.Numbers = append(sc.Numbers, sandbox.Number{PhoneNumberID: n.PhoneNumberID, BusinessNumber: n.BusinessNumber})
+	}
+	for _, t := range cfg.Sandbox.Templates {
+		sc.Templates = append(sc.Templates, sandbox.Template{
+			Name: t.Name, Language: t.Language, Category: t.Category, Status: t.Status,
+			ParameterFormat: t.ParameterFormat, HeaderFormat: t.HeaderFormat, HeaderText: t.HeaderText,
+			Body: t.Body, Footer: t.Footer,
+		})
+	}
+	return sc
+}

@@ -1,0 +1,349 @@
+package httpd
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/wabridge/wabridge/bridge"
+)
+
+// errorBody is every API error: {"error": {"reason", "message", "field"?}}.
+type errorBody struct {
+	Error struct {
+		Reason  string `json:"reason"`
+		Message string `json:"message"`
+		Field   string `json:"field,omitempty"`
+	} `json:"error"`
+}
+
+func writeError(ctx *fasthttp.RequestCtx, code int, reason, field, msg string) {
+	var b errorBody
+	b.Error.Reason, b.Error.Field, b.Error.Message = reason, field, msg
+	writeJSON(ctx, code, b)
+}
+
+func writeJSON(ctx *fasthttp.RequestCtx, code int, v any) {
+	ctx.SetStatusCode(code)
+	ctx.SetContentType("application/json")
+	data, err := json.Marshal(v)
+	if err != nil {
+		ctx.SetStatusCode(fasthttp.StatusInternalServerError)
+		data = []byte(`{"error":{"reason":"internal","message":"encode failed"}}`)
+	}
+	ctx.SetBody(append(data, '\n'))
+}
+
+// api wraps an /api/v1 handler with bearer authentication and counting.
+func (s *Server) api(route string, h fasthttp.RequestHandler) fasthttp.RequestHandler {
+	return func(ctx *fasthttp.RequestCtx) {
+		if !s.authorized(ctx) {
+			ctx.Response.Header.Set("WWW-Authenticate", `Bearer realm="wabridge"`)
+			writeError(ctx, fasthttp.StatusUnauthorized, "unauthorized", "", "missing or invalid bearer token")
+		} else {
+			h(ctx)
+		}
+		s.deps.Metrics.APIRequests.WithLabelValues(route, strconv.Itoa(ctx.Response.StatusCode())).Inc()
+	}
+}
+
+// sendRequest is the body of POST /api/v1/messages.
+type sendRequest struct {
+	To             string           `json:"to"`
+	From           string           `json:"from"`
+	Text           *string          `json:"text"`
+	PreviewURL     bool             `json:"preview_url"`
+	Template       *templateRequest `json:"template"`
+	Media          json.RawMessage  `json:"media"`
+	Location       json.RawMessage  `json:"location"`
+	Contacts       json.RawMessage  `json:"contacts"`
+	Interactive    json.RawMessage  `json:"interactive"`
+	Reaction       json.RawMessage  `json:"reaction"`
+	ReplyTo        string           `json:"reply_to"`
+	IdempotencyKey string           `json:"idempotency_key"`
+}
+
+type templateRequest struct {
+	Name     string          `json:"name"`
+	Language string          `json:"language"`
+	Params   json.RawMessage `json:"params"`
+	Header   *struct {
+		Type     string `json:"type"` // text, image, video, document
+		Text     string `json:"text"`
+		ID       string `json:"id"`
+		Link     string `json:"link"`
+		Filename string `json:"filename"`
+	} `json:"header"`
+	Buttons []bridge.TemplateButton `json:"buttons"`
+}
+
+type refusal struct {
+	code          int
+	reason, field string
+	msg           string
+}
+
+func (r *refusal) Error() string { return r.msg }
+
+func badField(field, format string, args ...any) *refusal {
+	return &refusal{code: fasthttp.StatusBadRequest, reason: string(bridge.ReasonInvalid), field: field, msg: fmt.Sprintf(format, args...)}
+}
+
+// decodeStrict decodes one JSON object, refusing unknown fields and
+// trailing data, and names the offending field in its error.
+func decodeStrict(body []byte, v any) *refusal {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return badField("", "request body is empty")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var te *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &te):
+			return badField(te.Field, "%s must be a %s", te.Field, te.Type.String())
+		case strings.HasPrefix(err.Error(), "json: unknown field "):
+			f := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+			return badField(f, "unknown field %q", f)
+		}
+		return badField("", "malformed JSON: %v", err)
+	}
+	if dec.More() {
+		return badField("", "trailing data after the JSON object")
+	}
+	return nil
+}
+
+// toMessage turns a request into a bridge message, resolving reply_to.
+func (s *Server) toMessage(c context.Context, req *sendRequest) (*bridge.Message, *refusal) {
+	m := &bridge.Message{Origin: "api", IdempotencyKey: req.IdempotencyKey}
+	if req.To == "" {
+		return nil, badField("to", "to is required")
+	}
+	if strings.Contains(req.To, ".") && !strings.HasPrefix(req.To, "+") && bridge.NormalizePhone(req.To) == "" {
+		m.Customer.BSUID = req.To // a business-scoped user id, "US.1349…"
+	} else if m.Customer.Phone = bridge.NormalizePhone(req.To); m.Customer.Phone == "" {
+		return nil, badField("to", "%q is not an E.164 phone number", req.To)
+	}
+	if req.From != "" {
+		if m.Business = bridge.NormalizePhone(req.From); m.Business == "" {
+			return nil, badField("from", "%q is not an E.164 phone number", req.From)
+		}
+	}
+	if len(req.IdempotencyKey) > 200 {
+		return nil, badField("idempotency_key", "longer than 200 characters")
+	}
+	kinds := 0
+	for _, present := range []bool{req.Text != nil, req.Template != nil, req.Media != nil, req.Location != nil,
+		req.Contacts != nil, req.Interactive != nil, req.Reaction != nil} {
+		if present {
+			kinds++
+		}
+	}
+	if kinds != 1 {
+		return nil, badField("", "give exactly one of text, template, media, location, contacts, interactive, reaction")
+	}
+	switch {
+	case req.Text != nil:
+		m.Kind, m.Content.Text, m.Content.PreviewURL = bridge.KindText, *req.Text, req.PreviewURL
+	case req.Template != nil:
+		t, r := toTemplate(req.Template)
+		if r != nil {
+			return nil, r
+		}
+		m.Kind, m.Content.Template = bridge.KindTemplate, t
+	default:
+		field := map[bool]string{req.Media != nil: "media", req.Location != nil: "location", req.Contacts != nil: "contacts",
+			req.Interactive != nil: "interactive", req.Reaction != nil: "reaction"}[true]
+		return nil, &refusal{code: fasthttp.StatusUnprocessableEntity, reason: string(bridge.ReasonInvalid), field: field,
+			msg: field + " messages are not supported by this version"}
+	}
+	if req.ReplyTo != "" {
+		orig, err := s.deps.Bridge.Message(c, req.ReplyTo)
+		if err != nil || orig.WAMID == "" {
+			return nil, badField("reply_to", "no message with id or wamid %q", req.ReplyTo)
+		}
+		m.Content.Context = &bridge.Context{WAMID: orig.WAMID}
+	}
+	return m, nil
+}
+
+func toTemplate(tr *templateRequest) (*bridge.Template, *refusal) {
+	t := &bridge.Template{Name: tr.Name, Language: tr.Language, Buttons: tr.Buttons}
+	if p := bytes.TrimSpace(tr.Params); len(p) > 0 && !bytes.Equal(p, []byte("null")) {
+		switch p[0] {
+		case '[':
+			if err := json.Unmarshal(p, &t.Params); err != nil {
+				return nil, badField("template.params", "params must be a list of strings or an object of strings")
+			}
+		case '{':
+			if err := json.Unmarshal(p, &t.NamedParams); err != nil {
+				return nil, badField("template.params", "params must be a list of strings or an object of strings")
+			}
+		default:
+			return nil, badField("template.params", "params must be a list of strings or an object of strings")
+		}
+	}
+	if h := tr.Header; h != nil {
+		switch h.Type {
+		case "text":
+			t.HeaderText = h.Text
+		case "image", "video", "document":
+			if h.ID == "" && h.Link == "" {
+				return nil, badField("template.header", "a media header needs id or link")
+			}
+			t.HeaderMedia = &bridge.TemplateMedia{Type: h.Type, ID: h.ID, Link: h.Link, Filename: h.Filename}
+		default:
+			return nil, badField("template.header.type", "header type must be text, image, video or document")
+		}
+	}
+	for i, b := range t.Buttons {
+		switch b.SubType {
+		case "quick_reply", "url", "copy_code":
+		default:
+			return nil, badField(fmt.Sprintf("template.buttons[%d].sub_type", i), "sub_type must be quick_reply, url or copy_code")
+		}
+	}
+	return t, nil
+}
+
+// postMessage: POST /api/v1/messages → 202 {"id"} once committed; a
+// repeated idempotency_key → 200 with the original id, nothing sent.
+func (s *Server) postMessage(ctx *fasthttp.RequestCtx) {
+	var req sendRequest
+	if r := decodeStrict(ctx.PostBody(), &req); r != nil {
+		writeError(ctx, r.code, r.reason, r.field, r.msg)
+		return
+	}
+	c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	m, r := s.toMessage(c, &req)
+	if r != nil {
+		writeError(ctx, r.code, r.reason, r.field, r.msg)
+		return
+	}
+	id, created, err := s.deps.Bridge.Submit(c, m)
+	var re *bridge.RefusedError
+	switch {
+	case errors.As(err, &re):
+		writeError(ctx, fasthttp.StatusBadRequest, string(re.Reason), re.Field, re.Msg)
+		return
+	case err != nil:
+		s.log.Error("submit failed", "err", err)
+		writeError(ctx, fasthttp.StatusServiceUnavailable, "internal", "", "not accepted; retry")
+		return
+	}
+	code := fasthttp.StatusAccepted
+	if !created {
+		code = fasthttp.StatusOK
+	}
+	ctx.Response.Header.Set("Location", "/api/v1/messages/"+string(id))
+	writeJSON(ctx, code, map[string]string{"id": string(id)})
+}
+
+type messageView struct {
+	ID        string           `json:"id"`
+	Direction string           `json:"direction"`
+	Kind      string           `json:"type"`
+	To        string           `json:"to"`
+	From      string           `json:"from"`
+	Channel   string           `json:"channel"`
+	Status    string           `json:"status"`
+	WAMID     string           `json:"wamid,omitempty"`
+	Text      string           `json:"text,omitempty"`
+	Template  *bridge.Template `json:"template,omitempty"`
+	Error     *errorView       `json:"error"`
+	History   []historyView    `json:"history"`
+	CreatedAt time.Time        `json:"created_at"`
+	UpdatedAt time.Time        `json:"updated_at"`
+}
+
+type errorView struct {
+	Code    int    `json:"code"`
+	Reason  string `json:"reason"`
+	Message string `json:"message,omitempty"`
+}
+
+type historyView struct {
+	Status string    `json:"status"`
+	At     time.Time `json:"at"`
+	Code   int       `json:"code,omitempty"`
+}
+
+func viewMessage(m *bridge.Message) messageView {
+	v := messageView{ID: string(m.ID), Direction: string(m.Direction), Kind: string(m.Kind), Channel: string(m.Channel),
+		Status: string(m.Status), WAMID: m.WAMID, Text: m.Content.Text, Template: m.Content.Template,
+		CreatedAt: m.CreatedAt, UpdatedAt: m.UpdatedAt, History: []historyView{}}
+	customer := m.Customer.Key()
+	if m.Direction == bridge.Outbound {
+		v.To, v.From = customer, m.Business
+	} else {
+		v.To, v.From = m.Business, customer
+	}
+	if m.Status == bridge.StatusFailed || m.Reason != "" {
+		v.Error = &errorView{Code: m.ErrorCode, Reason: string(m.Reason), Message: m.ErrorMessage}
+	}
+	for _, h := range m.History {
+		v.History = append(v.History, historyView{Status: string(h.Status), At: h.At, Code: h.Code})
+	}
+	return v
+}
+
+// getMessage: GET /api/v1/messages/{id} (a wabridge id or a wamid).
+func (s *Server) getMessage(ctx *fasthttp.RequestCtx) {
+	id, _ := ctx.UserValue("id").(string)
+	m, err := s.deps.Bridge.Message(context.Background(), id)
+	if errors.Is(err, bridge.ErrNotFound) {
+		writeError(ctx, fasthttp.StatusNotFound, "not_found", "id", "no message with that id")
+		return
+	}
+	if err != nil {
+		s.log.Error("read message", "err", err)
+		writeError(ctx, fasthttp.StatusInternalServerError, "internal", "", "read failed")
+		return
+	}
+	writeJSON(ctx, fasthttp.StatusOK, viewMessage(m))
+}
+
+// getConversation: GET /api/v1/conversations/{number}?from=+business —
+// the customer-service window of that customer with that business number.
+func (s *Server) getConversation(ctx *fasthttp.RequestCtx) {
+	raw, _ := ctx.UserValue("number").(string)
+	customer := bridge.NormalizePhone(raw)
+	if customer == "" {
+		if strings.Contains(raw, ".") {
+			customer = raw // BSUID
+		} else {
+			writeError(ctx, fasthttp.StatusBadRequest, "invalid", "number", "not an E.164 phone number or BSUID")
+			return
+		}
+	}
+	business := s.deps.Bridge.BusinessNumbers()[0]
+	if f := ctx.QueryArgs().Peek("from"); len(f) > 0 {
+		business = bridge.NormalizePhone(string(f))
+		if business == "" {
+			writeError(ctx, fasthttp.StatusBadRequest, "invalid", "from", "not an E.164 phone number")
+			return
+		}
+	}
+	w, err := s.deps.Bridge.Window(context.Background(), business, customer)
+	if err != nil {
+		s.log.Error("read window", "err", err)
+		writeError(ctx, fasthttp.StatusInternalServerError, "internal", "", "read failed")
+		return
+	}
+	out := map[string]any{"number": customer, "from": business, "window_open": w.Open,
+		"expires_at": nil, "seconds_left": int64(w.Remaining / time.Second)}
+	if !w.ExpiresAt.IsZero() {
+		out["expires_at"] = w.ExpiresAt.UTC().Format(time.RFC3339)
+		out["last_inbound_at"] = w.LastInbound.UTC().Format(time.RFC3339)
+	}
+	writeJSON(ctx, fasthttp.StatusOK, out)
+}

@@ -1,0 +1,195 @@
+// Package httpd is wabridge's fasthttp front door: provider webhooks, the
+// REST API (/api/v1), health checks and Prometheus metrics.
+package httpd
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/fasthttp/router"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/valyala/fasthttp"
+	"github.com/valyala/fasthttp/fasthttpadaptor"
+
+	"github.com/wabridge/wabridge/adapters/whatsapp"
+	"github.com/wabridge/wabridge/bridge"
+	"github.com/wabridge/wabridge/internal/metrics"
+)
+
+// Config configures the listener and the credentials it checks.
+type Config struct {
+	Listen       string
+	MaxBodyBytes int
+	ReadTimeout  time.Duration
+	WriteTimeout time.Duration
+	// Tokens are the bearer tokens accepted on /api/v1.
+	Tokens []string
+	// AppSecret signs Meta's webhooks (X-Hub-Signature-256).
+	AppSecret string
+	// VerifyToken answers Meta's subscription handshake.
+	VerifyToken string
+}
+
+// Deps are the parts the handlers call.
+type Deps struct {
+	Bridge  *bridge.Bridge
+	Parser  *whatsapp.Parser
+	Metrics *metrics.Metrics
+	// Ready reports whether the daemon can take work (for /readyz).
+	Ready func(ctx context.Context) error
+}
+
+// Server is the HTTP listener. Handlers hold no fasthttp.RequestCtx past
+// their return: what goroutines need is copied first.
+type Server struct {
+	cfg    Config
+	deps   Deps
+	log    *slog.Logger
+	srv    *fasthttp.Server
+	ln     net.Listener
+	tokens [][]byte
+}
+
+// New builds the server; Start listens.
+func New(cfg Config, deps Deps, log *slog.Logger) (*Server, error) {
+	if deps.Bridge == nil || deps.Parser == nil || deps.Metrics == nil {
+		return nil, errors.New("httpd: bridge, parser and metrics are required")
+	}
+	if len(cfg.Tokens) == 0 {
+		return nil, errors.New("httpd: at least one API token is required")
+	}
+	if cfg.AppSecret == "" {
+		return nil, errors.New("httpd: the webhook app secret is required")
+	}
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = 4 << 20
+	}
+	s := &Server{cfg: cfg, deps: deps, log: log}
+	for _, t := range cfg.Tokens {
+		s.tokens = append(s.tokens, []byte(t))
+	}
+	r := router.New()
+	r.GET("/webhooks/whatsapp", s.whatsappVerify)
+	r.POST("/webhooks/whatsapp", s.whatsappWebhook)
+	r.POST("/api/v1/messages", s.api("send", s.postMessage))
+	r.GET("/api/v1/messages/{id}", s.api("message", s.getMessage))
+	r.GET("/api/v1/conversations/{number}", s.api("conversation", s.getConversation))
+	r.GET("/healthz", func(ctx *fasthttp.RequestCtx) { ctx.SetBodyString("ok\n") })
+	r.GET("/readyz", s.readyz)
+	r.GET("/metrics", fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(deps.Metrics.Registry, promhttp.HandlerOpts{})))
+	r.NotFound = func(ctx *fasthttp.RequestCtx) {
+		writeError(ctx, fasthttp.StatusNotFound, "not_found", "", "no such route")
+	}
+	r.MethodNotAllowed = func(ctx *fasthttp.RequestCtx) {
+		writeError(ctx, fasthttp.StatusMethodNotAllowed, "method_not_allowed", "", "method not allowed")
+	}
+	s.srv = &fasthttp.Server{
+		Handler:                      s.recoverer(r.Handler),
+		Name:                         "wabridge",
+		MaxRequestBodySize:           cfg.MaxBodyBytes,
+		ReadTimeout:                  cfg.ReadTimeout,
+		WriteTimeout:                 cfg.WriteTimeout,
+		IdleTimeout:                  2 * time.Minute,
+		DisablePreParseMultipartForm: true,
+		NoDefaultServerHeader:        false,
+		CloseOnShutdown:              true,
+		Logger:                       fasthttpLogger{log},
+		ErrorHandler:                 requestError,
+	}
+	return s, nil
+}
+
+// Start listens on cfg.Listen and serves in the background.
+func (s *Server) Start() error {
+	ln, err := net.Listen("tcp", s.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("httpd: listen %s: %w", s.cfg.Listen, err)
+	}
+	s.ln = ln
+	go func() {
+		if err := s.srv.Serve(ln); err != nil {
+			s.log.Error("http server stopped", "err", err)
+		}
+	}()
+	return nil
+}
+
+// Addr is the listening address ("127.0.0.1:8080") after Start.
+func (s *Server) Addr() string {
+	if s.ln == nil {
+		return ""
+	}
+	return s.ln.Addr().String()
+}
+
+// Shutdown stops accepting, lets in-flight requests finish (their commits
+// complete, so an acknowledged webhook is durable) and closes connections.
+func (s *Server) Shutdown(ctx context.Context) error {
+	return s.srv.ShutdownWithContext(ctx)
+}
+
+func (s *Server) recoverer(next fasthttp.RequestHandler) fasthttp.RequestHandler {
+	return func(ctx *fasthttp.RequestCtx) {
+		defer func() {
+			if r := recover(); r != nil {
+				s.log.Error("handler panic", "path", string(ctx.Path()), "panic", fmt.Sprint(r))
+				writeError(ctx, fasthttp.StatusInternalServerError, "internal", "", "internal error")
+			}
+		}()
+		next(ctx)
+	}
+}
+
+// authorized checks "Authorization: Bearer <token>" in constant time
+// against every configured token.
+func (s *Server) authorized(ctx *fasthttp.RequestCtx) bool {
+	h := ctx.Request.Header.Peek("Authorization")
+	const prefix = "Bearer "
+	if len(h) <= len(prefix) || string(h[:len(prefix)]) != prefix {
+		return false
+	}
+	got := h[len(prefix):]
+	ok := 0
+	for _, t := range s.tokens {
+		ok |= subtle.ConstantTimeCompare(got, t)
+	}
+	return ok == 1
+}
+
+func (s *Server) readyz(ctx *fasthttp.RequestCtx) {
+	if s.deps.Ready != nil {
+		c, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		if err := s.deps.Ready(c); err != nil {
+			ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
+			ctx.SetBodyString("not ready\n")
+			return
+		}
+	}
+	ctx.SetBodyString("ok\n")
+}
+
+// requestError answers requests fasthttp could not read: 413 for a body
+// over the limit, 408 for a timeout, 400 otherwise; always JSON.
+func requestError(ctx *fasthttp.RequestCtx, err error) {
+	var te interface{ Timeout() bool }
+	switch {
+	case errors.Is(err, fasthttp.ErrBodyTooLarge):
+		writeError(ctx, fasthttp.StatusRequestEntityTooLarge, "too_large", "", "request body exceeds the configured limit")
+	case errors.As(err, &te) && te.Timeout():
+		writeError(ctx, fasthttp.StatusRequestTimeout, "timeout", "", "request not received in time")
+	default:
+		writeError(ctx, fasthttp.StatusBadRequest, "invalid", "", "malformed HTTP request")
+	}
+}
+
+type fasthttpLogger struct{ log *slog.Logger }
+
+func (l fasthttpLogger) Printf(format string, args ...any) {
+	l.log.Debug("fasthttp", "msg", fmt.Sprintf(format, args...))
+}

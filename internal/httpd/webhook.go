@@ -1,0 +1,57 @@
+package httpd
+
+import (
+	"context"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/wabridge/wabridge/adapters/whatsapp"
+)
+
+// whatsappVerify answers Meta's subscription handshake: the challenge on a
+// matching verify token, 403 otherwise.
+func (s *Server) whatsappVerify(ctx *fasthttp.RequestCtx) {
+	args := ctx.QueryArgs()
+	challenge, ok := whatsapp.VerifySubscription(string(args.Peek("hub.mode")), string(args.Peek("hub.verify_token")),
+		string(args.Peek("hub.challenge")), s.cfg.VerifyToken)
+	if !ok || s.cfg.VerifyToken == "" {
+		ctx.SetStatusCode(fasthttp.StatusForbidden)
+		ctx.SetBodyString("forbidden\n")
+		return
+	}
+	ctx.SetContentType("text/plain; charset=utf-8")
+	ctx.SetBodyString(challenge)
+}
+
+// whatsappWebhook checks the signature over the raw body, parses every
+// entry and change, and answers 200 only after the events are committed
+// (group commit with concurrent webhooks). Meta re-delivers anything that
+// got no 2xx, and duplicates are dropped by their natural keys.
+func (s *Server) whatsappWebhook(ctx *fasthttp.RequestCtx) {
+	body := ctx.PostBody()
+	if !whatsapp.VerifySignature(s.cfg.AppSecret, body, string(ctx.Request.Header.Peek("X-Hub-Signature-256"))) {
+		s.deps.Metrics.WebhookRequests.WithLabelValues("meta", "bad_signature").Inc()
+		writeError(ctx, fasthttp.StatusUnauthorized, "unauthorized", "X-Hub-Signature-256", "missing or invalid signature")
+		return
+	}
+	events, err := s.deps.Parser.Parse(body)
+	if err != nil {
+		s.deps.Metrics.WebhookRequests.WithLabelValues("meta", "bad_request").Inc()
+		writeError(ctx, fasthttp.StatusBadRequest, "invalid", "", err.Error())
+		return
+	}
+	c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	res, err := s.deps.Bridge.HandleEvents(c, events)
+	if err != nil {
+		s.log.Error("webhook not stored", "err", err)
+		s.deps.Metrics.WebhookRequests.WithLabelValues("meta", "error").Inc()
+		writeError(ctx, fasthttp.StatusInternalServerError, "internal", "", "not stored; retry")
+		return
+	}
+	s.deps.Metrics.WebhookRequests.WithLabelValues("meta", "ok").Inc()
+	s.deps.Metrics.WebhookResult("meta", res)
+	ctx.SetStatusCode(fasthttp.StatusOK)
+	ctx.SetBodyString("ok\n")
+}

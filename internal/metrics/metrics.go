@@ -1,0 +1,127 @@
+// Package metrics defines wabridge's Prometheus metrics on a registry of
+// its own (no global state) and implements bridge.Observer.
+package metrics
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/wabridge/wabridge/bridge"
+)
+
+// Metrics holds every collector. Create one per daemon with New.
+type Metrics struct {
+	Registry        *prometheus.Registry
+	Messages        *prometheus.CounterVec
+	WebhookEvents   *prometheus.CounterVec
+	WebhookRequests *prometheus.CounterVec
+	UpstreamLatency *prometheus.HistogramVec
+	UpstreamErrors  *prometheus.CounterVec
+	SendOutcomes    *prometheus.CounterVec
+	Reconciles      *prometheus.CounterVec
+	APIRequests     *prometheus.CounterVec
+}
+
+var _ bridge.Observer = (*Metrics)(nil)
+
+// New registers wabridge's collectors plus the Go and process collectors.
+func New() *Metrics {
+	r := prometheus.NewRegistry()
+	m := &Metrics{
+		Registry: r,
+		Messages: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "wabridge_messages_total",
+			Help: "Messages entering a status, by direction, channel and status.",
+		}, []string{"direction", "channel", "status"}),
+		WebhookEvents: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "wabridge_webhook_events_total",
+			Help: "Webhook events by type (message, status, other) and result (new, duplicate).",
+		}, []string{"provider", "type", "result"}),
+		WebhookRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "wabridge_webhook_requests_total",
+			Help: "Webhook HTTP requests by result (ok, bad_signature, bad_request, error).",
+		}, []string{"provider", "result"}),
+		UpstreamLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "wabridge_upstream_request_duration_seconds",
+			Help:    "Latency of calls to the WhatsApp provider, by operation.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+		}, []string{"provider", "op"}),
+		UpstreamErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "wabridge_upstream_errors_total",
+			Help: "Errors from the WhatsApp provider by operation and code (0 = transport).",
+		}, []string{"provider", "op", "code"}),
+		SendOutcomes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "wabridge_send_outcomes_total",
+			Help: "Send attempts by classified outcome (accepted, retry, fallback, permanent, …).",
+		}, []string{"outcome"}),
+		Reconciles: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "wabridge_send_reconciled_total",
+			Help: "Sends whose outcome a crash or lost answer hid, by how they were settled (webhook, resend).",
+		}, []string{"how"}),
+		APIRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "wabridge_api_requests_total",
+			Help: "REST API requests by route and HTTP status code.",
+		}, []string{"route", "code"}),
+	}
+	r.MustRegister(m.Messages, m.WebhookEvents, m.WebhookRequests, m.UpstreamLatency, m.UpstreamErrors,
+		m.SendOutcomes, m.Reconciles, m.APIRequests,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// MessageStatus implements bridge.Observer.
+func (m *Metrics) MessageStatus(dir bridge.Direction, ch bridge.Channel, st bridge.Status) {
+	m.Messages.WithLabelValues(string(dir), string(ch), string(st)).Inc()
+}
+
+// SendOutcome implements bridge.Observer.
+func (m *Metrics) SendOutcome(action string, _ int) { m.SendOutcomes.WithLabelValues(action).Inc() }
+
+// Reconciled implements bridge.Observer.
+func (m *Metrics) Reconciled(how string) { m.Reconciles.WithLabelValues(how).Inc() }
+
+// ObserveUpstream records one provider call (the adapters' Observe hook).
+func (m *Metrics) ObserveUpstream(provider, op string, d time.Duration, code int, err error) {
+	m.UpstreamLatency.WithLabelValues(provider, op).Observe(d.Seconds())
+	if err != nil {
+		m.UpstreamErrors.WithLabelValues(provider, op, strconv.Itoa(code)).Inc()
+	}
+}
+
+// WebhookResult counts the events of one committed webhook.
+func (m *Metrics) WebhookResult(provider string, res bridge.IngestResult) {
+	add := func(typ, result string, n int) {
+		if n > 0 {
+			m.WebhookEvents.WithLabelValues(provider, typ, result).Add(float64(n))
+		}
+	}
+	add("message", "new", res.Inbound)
+	add("status", "new", res.Statuses)
+	add("other", "new", res.Other)
+	add("any", "duplicate", res.Duplicates)
+}
+
+// StoreFuncs exposes the store's counters and the outbox depth, read at scrape time.
+func (m *Metrics) StoreFuncs(commits, operations func() float64, outboxDepth func() float64) {
+	m.Registry.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "wabridge_store_commits_total",
+			Help: "Committed write transactions (group commits).",
+		}, commits),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "wabridge_store_fsyncs_total",
+			Help: "Log syncs spent on commits: one per commit under WAL with synchronous=FULL.",
+		}, commits),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "wabridge_store_operations_total",
+			Help: "Write operations carried by the commits; operations/commits is the batching factor.",
+		}, operations),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "wabridge_outbox_depth",
+			Help: "Send jobs not yet done.",
+		}, outboxDepth),
+	)
+}
