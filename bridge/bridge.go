@@ -211,6 +211,11 @@ func (b *Bridge) HandleEvents(ctx context.Context, events []Event) (IngestResult
 		b.observe(m.Direction, m.Channel, m.Status)
 		b.report(ctx, m)
 	}
+	if b.obs != nil {
+		for range out.Reconciled {
+			b.obs.Reconciled("webhook")
+		}
+	}
 	return out.IngestResult, nil
 }
 

@@ -73,4 +73,7 @@ type IngestOutcome struct {
 	Changed []*Message
 	// Inbound are the newly stored inbound messages.
 	Inbound []*Message
+	// Reconciled counts send jobs whose attempt had an unknown outcome
+	// and that a status echoing the message settled.
+	Reconciled int
 }

@@ -33,9 +33,12 @@ func (s *SQLite) Ingest(ctx context.Context, events []bridge.Event) (bridge.Inge
 					out.Duplicates++
 				}
 			case ev.Status != nil:
-				isNew, m, err := ingestStatus(ctx, tx, ev.Status, now)
+				isNew, m, settled, err := ingestStatus(ctx, tx, ev.Status, now)
 				if err != nil {
 					return err
+				}
+				if settled {
+					out.Reconciled++
 				}
 				if !isNew {
 					out.Duplicates++
@@ -115,14 +118,15 @@ func ingestInbound(tx *sql.Tx, m *bridge.Message, now time.Time) (bool, error) {
 }
 
 // ingestStatus stores a status event once and applies it to its message
-// when the message is known. It returns the message when its status moved.
-func ingestStatus(ctx context.Context, tx *sql.Tx, st *bridge.StatusUpdate, now time.Time) (bool, *bridge.Message, error) {
+// when the message is known. It returns the message when its status moved,
+// and settled when it closed a send job whose attempt had an unknown outcome.
+func ingestStatus(ctx context.Context, tx *sql.Tx, st *bridge.StatusUpdate, now time.Time) (isNew bool, moved *bridge.Message, settled bool, err error) {
 	if st.WAMID == "" {
-		return false, nil, errors.New("store: status event without id")
+		return false, nil, false, errors.New("store: status event without id")
 	}
 	raw, err := json.Marshal(st)
 	if err != nil {
-		return false, nil, fmt.Errorf("store: encode status: %w", err)
+		return false, nil, false, fmt.Errorf("store: encode status: %w", err)
 	}
 	ts := st.Timestamp
 	if ts.IsZero() {
@@ -132,10 +136,10 @@ func ingestStatus(ctx context.Context, tx *sql.Tx, st *bridge.StatusUpdate, now 
 		VALUES (?,?,?,?,?,?) ON CONFLICT(wamid, status) DO NOTHING`,
 		st.WAMID, st.RawStatus, ms(ts), st.CallbackData, ms(now), string(raw))
 	if err != nil {
-		return false, nil, fmt.Errorf("store: insert status: %w", err)
+		return false, nil, false, fmt.Errorf("store: insert status: %w", err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return false, nil, nil
+		return false, nil, false, nil
 	}
 	// Find the message: our id echoed back first (it also covers a send
 	// whose wamid we never recorded), then the wamid.
@@ -143,36 +147,43 @@ func ingestStatus(ctx context.Context, tx *sql.Tx, st *bridge.StatusUpdate, now 
 	if st.CallbackData != "" {
 		m, err = loadMessage(ctx, tx, `id = ? AND direction = 'outbound'`, st.CallbackData)
 		if err != nil && !errors.Is(err, bridge.ErrNotFound) {
-			return false, nil, err
+			return false, nil, false, err
 		}
 	}
 	if m == nil {
 		m, err = loadMessage(ctx, tx, `wamid = ?`, st.WAMID)
 		if errors.Is(err, bridge.ErrNotFound) {
-			return true, nil, nil // kept; applied when the wamid is recorded
+			return true, nil, false, nil // kept; applied when the wamid is recorded
 		}
 		if err != nil {
-			return false, nil, err
+			return false, nil, false, err
 		}
 	}
 	if m.WAMID == "" {
 		if _, err := tx.Exec(`UPDATE messages SET wamid = ? WHERE id = ? AND wamid IS NULL`, st.WAMID, m.ID); err != nil {
-			return false, nil, fmt.Errorf("store: record wamid: %w", err)
+			return false, nil, false, fmt.Errorf("store: record wamid: %w", err)
 		}
 		m.WAMID = st.WAMID
 	}
 	// Any status about a send proves the send happened: its job is over.
-	if _, err := tx.Exec(`DELETE FROM jobs WHERE kind = ? AND ref = ?`, jobSend, m.ID); err != nil {
-		return false, nil, err
-	}
-	moved, err := applyStatus(tx, m, st, ts, now)
+	res, err = tx.Exec(`DELETE FROM jobs WHERE kind = ? AND ref = ? AND attempt_started > 0`, jobSend, m.ID)
 	if err != nil {
-		return false, nil, err
+		return false, nil, false, err
 	}
-	if !moved {
-		return true, nil, nil
+	if n, _ := res.RowsAffected(); n > 0 {
+		settled = true
 	}
-	return true, m, nil
+	if _, err := tx.Exec(`DELETE FROM jobs WHERE kind = ? AND ref = ?`, jobSend, m.ID); err != nil {
+		return false, nil, false, err
+	}
+	changed, err := applyStatus(tx, m, st, ts, now)
+	if err != nil {
+		return false, nil, false, err
+	}
+	if !changed {
+		return true, nil, settled, nil
+	}
+	return true, m, settled, nil
 }
 
 // applyStatus records one observed status on m (history always, status
