@@ -140,9 +140,11 @@ func TestBinaryCommands(t *testing.T) {
 	if err != nil || !strings.HasPrefix(string(out), "wabridge ") {
 		t.Errorf("version: %v %s", err, out)
 	}
-	out, err = exec.Command(bin, "check-config", "-config", "../config.example.toml").CombinedOutput()
-	if err != nil {
-		t.Errorf("example config: %v\n%s", err, out)
+	for _, f := range []string{"../config.example.toml", "../deploy/container.toml"} {
+		out, err = exec.Command(bin, "check-config", "-config", f).CombinedOutput()
+		if err != nil {
+			t.Errorf("%s: %v\n%s", f, err, out)
+		}
 	}
 	bad := writeFile(t, filepath.Join(t.TempDir(), "bad.toml"), "[http]\nlisten = \"127.0.0.1:8080\"\nlisen = \"x\"\n\n[whatsapp]\nbusiness_number = \"12\"\n")
 	out, err = exec.Command(bin, "check-config", "-config", bad).CombinedOutput()

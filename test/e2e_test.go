@@ -1,6 +1,7 @@
 package test
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -288,5 +289,50 @@ func TestHealthAndReadiness(t *testing.T) {
 		if code := do(t, "GET", d.base+p, "", nil, nil); code != 200 {
 			t.Errorf("%s: %d", p, code)
 		}
+	}
+}
+
+// reply_to (a wamid or our id) makes the send a WhatsApp reply: the
+// sandbox receives context.message_id of the customer's message.
+func TestReplyToSendsContext(t *testing.T) {
+	d := startDaemon(t, testConfig(t))
+	wamid := d.inject(customer, "Which colour is it?")
+	id := d.send(map[string]any{"to": customer, "text": "Blue.", "reply_to": wamid})
+	d.waitStatus(id, "read")
+	got := sandboxMessages(t, d.sandbox, "?callback="+id)
+	if len(got) != 1 {
+		t.Fatalf("sandbox got %d messages", len(got))
+	}
+	var req struct {
+		Context struct {
+			MessageID string `json:"message_id"`
+		} `json:"context"`
+	}
+	if err := json.Unmarshal(got[0].Request, &req); err != nil || req.Context.MessageID != wamid {
+		t.Errorf("context = %+v (%v), want %s", req.Context, err, wamid)
+	}
+}
+
+// Message bodies older than [store] retention are purged by the daemon's
+// background job; the record and its status stay.
+func TestRetentionPurgesBodies(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Store.Retention = config.Duration(time.Second)
+	d := startDaemon(t, cfg)
+	wamid := d.inject(customer, "a private message")
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		var m struct {
+			Text   string `json:"text"`
+			Status string `json:"status"`
+		}
+		do(t, "GET", d.base+"/api/v1/messages/"+wamid, apiToken, nil, &m)
+		if m.Text == "" && m.Status == "received" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("body not purged: %+v", m)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# The README's curl walk-through, run with curl against the real binary and
+# its embedded sandbox: inject a customer reply, see the window, send, follow
+# the status to read, get refused outside the window, read the metrics.
+source "$(dirname "$0")/lib.sh"
+start_daemon
+
+CUSTOMER=+4915112345678
+
+t_inbound() {
+	curl -fsS "$SANDBOX/sandbox/v1/inbound" -d "{\"from\":\"$CUSTOMER\",\"name\":\"Anna\",\"text\":\"Where is my order?\"}" | jq -e '.wamid | startswith("wamid.")'
+}
+t_window() {
+	sleep 0.2
+	api GET "/api/v1/conversations/$CUSTOMER" | jq -e '.window_open == true and .seconds_left > 86000'
+}
+t_send_read() {
+	local id
+	id=$(api POST /api/v1/messages "{\"to\":\"$CUSTOMER\",\"text\":\"It ships today.\"}" | jq -r .id)
+	[ -n "$id" ] && [ "$id" != null ] || { echo "no id"; return 1; }
+	wait_status "$id" read || return 1
+	api GET "/api/v1/messages/$id" | jq -e '[.history[].status] == ["queued","sent","delivered","read"] and .channel == "whatsapp"'
+}
+t_closed_window() {
+	local id
+	id=$(api POST /api/v1/messages '{"to":"+4915100000001","text":"out of the blue"}' | jq -r .id)
+	wait_status "$id" failed || return 1
+	api GET "/api/v1/messages/$id" | jq -e '.error.reason == "window_closed"'
+}
+t_template() {
+	local id
+	id=$(api POST /api/v1/messages '{"to":"+4915100000001","template":{"name":"order_update","language":"en_US","params":["12345","Monday"]}}' | jq -r .id)
+	wait_status "$id" read
+}
+t_errors() {
+	[ "$(curl -s -o /dev/null -w '%{http_code}' -X POST "$BASE/api/v1/messages" -d '{}')" = 401 ] || { echo "no token not 401"; return 1; }
+	api POST /api/v1/messages '{"to":"12","text":"x"}' | jq -e '.error.field == "to" and .error.reason == "invalid"' || return 1
+	[ "$(curl -s -o /dev/null -w '%{http_code}' -X POST "$BASE/webhooks/whatsapp" -d '{"object":"whatsapp_business_account"}')" = 401 ]
+}
+t_handshake() {
+	[ "$(curl -fsS "$BASE/webhooks/whatsapp?hub.mode=subscribe&hub.challenge=1158201444&hub.verify_token=sandbox-verify-token")" = 1158201444 ] || return 1
+	[ "$(curl -s -o /dev/null -w '%{http_code}' "$BASE/webhooks/whatsapp?hub.mode=subscribe&hub.challenge=1&hub.verify_token=nope")" = 403 ]
+}
+t_metrics() {
+	curl -fsS "$BASE/metrics" | grep -E '^wabridge_messages_total\{channel="whatsapp",direction="outbound",status="read"\} [1-9]' &&
+		curl -fsS "$BASE/metrics" | grep -q '^wabridge_store_fsyncs_total'
+}
+
+check curl_inject_reply t_inbound
+check curl_window_open t_window
+check curl_send_to_read t_send_read
+check curl_window_closed t_closed_window
+check curl_template_outside_window t_template
+check curl_clear_errors t_errors
+check curl_webhook_handshake t_handshake
+check curl_metrics t_metrics
+finish
