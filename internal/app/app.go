@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -136,6 +137,7 @@ func (a *App) Start(ctx context.Context) (err error) {
 		Listen: cfg.HTTP.Listen, MaxBodyBytes: int(cfg.HTTP.MaxBodyBytes.Bytes()),
 		ReadTimeout: cfg.HTTP.ReadTimeout.D(), WriteTimeout: cfg.HTTP.WriteTimeout.D(),
 		Tokens: tokens, AppSecret: cfg.WhatsApp.AppSecret.Value(), VerifyToken: cfg.WhatsApp.VerifyToken.Value(),
+		CertFile: cfg.HTTP.CertFile, KeyFile: cfg.HTTP.KeyFile,
 	}, httpd.Deps{
 		Bridge: a.bridge, Parser: whatsapp.NewParser(numbers), Metrics: a.metrics, Ready: a.ready,
 	}, a.log.With("component", "http"))
@@ -145,8 +147,15 @@ func (a *App) Start(ctx context.Context) (err error) {
 	if err := a.http.Start(); err != nil {
 		return err
 	}
+	scheme := "http"
+	if cfg.HTTP.CertFile != "" {
+		scheme = "https"
+	} else if !isLoopback(a.http.Addr()) {
+		a.log.Warn("the HTTP API is reachable beyond loopback without TLS: bearer tokens travel in clear text; "+
+			"set [http] cert_file and key_file or put a TLS proxy in front", "listen", a.http.Addr())
+	}
 	if a.sandbox != nil && cfg.Sandbox.WebhookURL == "" {
-		a.sandbox.SetWebhookURL("http://" + a.http.Addr() + "/webhooks/whatsapp")
+		a.sandbox.SetWebhookURL(scheme + "://" + a.http.Addr() + "/webhooks/whatsapp")
 	}
 
 	runCtx, cancel := context.WithCancel(context.Background())
@@ -220,6 +229,16 @@ func (a *App) Store() *store.SQLite { return a.store }
 // APITokenFile is where a generated API token was written ("" when tokens
 // come from the config).
 func (a *App) APITokenFile() string { return a.tokenFile }
+
+// isLoopback reports whether a listening address is on the loopback interface.
+func isLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
 
 func (a *App) ready(ctx context.Context) error {
 	return a.store.Ping(ctx)

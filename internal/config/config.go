@@ -54,6 +54,10 @@ type HTTPConfig struct {
 	MaxBodyBytes Size     `toml:"max_body_bytes"`
 	ReadTimeout  Duration `toml:"read_timeout"`
 	WriteTimeout Duration `toml:"write_timeout"`
+	// CertFile and KeyFile (PEM) switch the listener to HTTPS; after
+	// loading they are resolved against the config file's directory.
+	CertFile string `toml:"cert_file"`
+	KeyFile  string `toml:"key_file"`
 }
 
 // APIConfig is [api].

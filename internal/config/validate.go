@@ -1,8 +1,10 @@
 package config
 
 import (
+	"crypto/tls"
 	"net"
 	"net/url"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -48,6 +50,7 @@ func (l *loader) validate(c *Config) {
 	}
 	l.positive("http.read_timeout", c.HTTP.ReadTimeout)
 	l.positive("http.write_timeout", c.HTTP.WriteTimeout)
+	l.keyPair("http", &c.HTTP.CertFile, &c.HTTP.KeyFile)
 
 	l.validateTokens(c)
 	l.validateWhatsApp(c)
@@ -329,5 +332,30 @@ func (l *loader) url(key, s string) {
 			return
 		}
 		l.problem(key, "%q is not an http(s) URL", s)
+	}
+}
+
+// keyPair checks a section's cert_file and key_file: both or neither, and
+// together a loadable PEM certificate and key. Paths are resolved against
+// the config file's directory.
+func (l *loader) keyPair(section string, cert, key *string) {
+	if *cert == "" && *key == "" {
+		return
+	}
+	if *cert == "" || *key == "" {
+		missing := section + ".cert_file"
+		if *key == "" {
+			missing = section + ".key_file"
+		}
+		l.problem(missing, "set both cert_file and key_file, or neither")
+		return
+	}
+	for _, p := range []*string{cert, key} {
+		if !filepath.IsAbs(*p) {
+			*p = filepath.Join(l.dir, *p)
+		}
+	}
+	if _, err := tls.LoadX509KeyPair(*cert, *key); err != nil {
+		l.problem(section+".cert_file", "cannot load the certificate and key: %v", err)
 	}
 }

@@ -33,6 +33,8 @@ type Config struct {
 	AppSecret string
 	// VerifyToken answers Meta's subscription handshake.
 	VerifyToken string
+	// CertFile and KeyFile, when set, make the listener serve HTTPS.
+	CertFile, KeyFile string
 }
 
 // Deps are the parts the handlers call.
@@ -112,7 +114,13 @@ func (s *Server) Start() error {
 	}
 	s.ln = ln
 	go func() {
-		if err := s.srv.Serve(ln); err != nil {
+		var err error
+		if s.cfg.CertFile != "" {
+			err = s.srv.ServeTLS(ln, s.cfg.CertFile, s.cfg.KeyFile)
+		} else {
+			err = s.srv.Serve(ln)
+		}
+		if err != nil {
 			s.log.Error("http server stopped", "err", err)
 		}
 	}()
