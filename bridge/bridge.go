@@ -204,7 +204,9 @@ func (b *Bridge) HandleEvents(ctx context.Context, events []Event) (IngestResult
 	for _, m := range out.Inbound {
 		b.observe(Inbound, m.Channel, StatusReceived)
 		for _, c := range b.consumers {
-			c.Deliver(ctx, m)
+			if c.Wants(m.Business) {
+				c.Deliver(ctx, m)
+			}
 		}
 	}
 	for _, m := range out.Changed {

@@ -389,3 +389,83 @@ func TestInboundIdempotentAndWindow(t *testing.T) {
 		t.Errorf("unknown customer window %+v", w)
 	}
 }
+
+type fakeConsumer struct {
+	numbers []string
+	mu      sync.Mutex
+	got     []bridge.MessageID
+}
+
+func (f *fakeConsumer) Wants(business string) bool {
+	for _, n := range f.numbers {
+		if n == business {
+			return true
+		}
+	}
+	return false
+}
+
+func (f *fakeConsumer) Deliver(_ context.Context, m *bridge.Message) {
+	f.mu.Lock()
+	f.got = append(f.got, m.ID)
+	f.mu.Unlock()
+}
+
+type fakeReporter struct {
+	origin string
+	mu     sync.Mutex
+	got    []bridge.Status
+}
+
+func (f *fakeReporter) Owns(origin string) bool { return origin == f.origin }
+func (f *fakeReporter) Report(_ context.Context, m *bridge.Message) {
+	f.mu.Lock()
+	f.got = append(f.got, m.Status)
+	f.mu.Unlock()
+}
+
+// Inbound messages go to every consumer listing the business number;
+// status reports go only to the message's origin.
+func TestRouting(t *testing.T) {
+	const other = "+15550100002"
+	path := filepath.Join(t.TempDir(), "w.db")
+	st, err := store.OpenSQLite(context.Background(), store.SQLiteConfig{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	both := &fakeConsumer{numbers: []string{business, other}}
+	onlyFirst := &fakeConsumer{numbers: []string{business}}
+	onlyOther := &fakeConsumer{numbers: []string{other}}
+	api, smpp := &fakeReporter{origin: "api"}, &fakeReporter{origin: "smpp:acme"}
+	b, err := bridge.New(bridge.Config{BusinessNumbers: []string{business, other}}, st, &scriptedSender{}, nil,
+		bridge.WithConsumers(both, onlyFirst, onlyOther), bridge.WithReporters(api, smpp))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for i, biz := range []string{business, other, business} {
+		if err := b.HandleInbound(ctx, &bridge.Message{Business: biz, Customer: bridge.Customer{Phone: "+4915112345678"},
+			Kind: bridge.KindText, Content: bridge.Content{Text: "x"}, WAMID: fmt.Sprintf("wamid.r%d", i), Channel: bridge.ChannelWhatsApp}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(both.got) != 3 || len(onlyFirst.got) != 2 || len(onlyOther.got) != 1 {
+		t.Errorf("deliveries: both %d, first %d, other %d", len(both.got), len(onlyFirst.got), len(onlyOther.got))
+	}
+	m := text("+4915112345678", "x")
+	m.Origin = "smpp:acme"
+	id, _, err := b.Submit(ctx, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Accepted(ctx, id, "wamid.out", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.HandleStatus(ctx, &bridge.StatusUpdate{WAMID: "wamid.out", Status: bridge.StatusDelivered, RawStatus: "delivered"}); err != nil {
+		t.Fatal(err)
+	}
+	if len(api.got) != 0 || len(smpp.got) != 1 || smpp.got[0] != bridge.StatusDelivered {
+		t.Errorf("reports: api %v, smpp %v", api.got, smpp.got)
+	}
+}

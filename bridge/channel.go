@@ -27,7 +27,10 @@ type StatusReporter interface {
 }
 
 // InboundConsumer is implemented by edges that deliver customers' messages
-// (IMAP mailboxes, SMPP receivers). Deliver is called after commit.
+// (an IMAP mailbox user, an SMPP account). Wants reports whether the
+// consumer lists the business number; every consumer that does gets the
+// message. Deliver is called after commit and must not block for long.
 type InboundConsumer interface {
+	Wants(business string) bool
 	Deliver(ctx context.Context, m *Message)
 }
