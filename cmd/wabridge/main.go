@@ -94,19 +94,28 @@ func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-func serve(args []string, stderr io.Writer) int {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+// setup parses a command's -config flag and loads the config and logger;
+// code is non-zero when the command must exit with it.
+func setup(name, usage string, args []string, stderr io.Writer) (cfg *config.Config, log *slog.Logger, code int) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	path := fs.String("config", "", "config file (default: embedded defaults)")
+	path := fs.String("config", "", usage)
 	if err := fs.Parse(args); err != nil {
-		return 2
+		return nil, nil, 2
 	}
 	cfg, err := loadConfig(*path)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
-		return 1
+		return nil, nil, 1
 	}
-	log := newLogger(cfg, stderr)
+	return cfg, newLogger(cfg, stderr), 0
+}
+
+func serve(args []string, stderr io.Writer) int {
+	cfg, log, code := setup("serve", "config file (default: embedded defaults)", args, stderr)
+	if code != 0 {
+		return code
+	}
 	a, err := app.New(cfg, log)
 	if err != nil {
 		log.Error("start", "err", err)
@@ -163,18 +172,10 @@ func checkConfig(args []string, stdout, stderr io.Writer) int {
 }
 
 func runSandbox(args []string, stderr io.Writer) int {
-	fs := flag.NewFlagSet("sandbox", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	path := fs.String("config", "", "config file: its [sandbox] and [whatsapp] sections (default: embedded defaults)")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	cfg, log, code := setup("sandbox", "config file: its [sandbox] and [whatsapp] sections (default: embedded defaults)", args, stderr)
+	if code != 0 {
+		return code
 	}
-	cfg, err := loadConfig(*path)
-	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return 1
-	}
-	log := newLogger(cfg, stderr)
 	sb, err := sandbox.New(app.SandboxConfig(cfg), log.With("component", "sandbox"))
 	if err != nil {
 		log.Error("sandbox", "err", err)
