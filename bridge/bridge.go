@@ -66,6 +66,9 @@ type Observer interface {
 	// Reconciled counts sends whose unknown outcome was settled: "webhook"
 	// (a status echoed our id) or "resend".
 	Reconciled(how string)
+	// Failed is called once when a message fails, with its reason and the
+	// upstream code (0 when wabridge decided), whichever path reported it.
+	Failed(reason Reason, code int)
 }
 
 // Bridge is the core: it accepts outbound messages, takes provider events,
@@ -210,7 +213,7 @@ func (b *Bridge) HandleEvents(ctx context.Context, events []Event) (IngestResult
 		}
 	}
 	for _, m := range out.Changed {
-		b.observe(m.Direction, m.Channel, m.Status)
+		b.observeMessage(m)
 		b.report(ctx, m)
 	}
 	if b.obs != nil {
@@ -244,6 +247,17 @@ func (b *Bridge) report(ctx context.Context, m *Message) {
 func (b *Bridge) observe(dir Direction, ch Channel, st Status) {
 	if b.obs != nil {
 		b.obs.MessageStatus(dir, ch, st)
+	}
+}
+
+// observeMessage counts a message entering its current status.
+func (b *Bridge) observeMessage(m *Message) {
+	if b.obs == nil {
+		return
+	}
+	b.obs.MessageStatus(m.Direction, m.Channel, m.Status)
+	if m.Status == StatusFailed {
+		b.obs.Failed(m.Reason, m.ErrorCode)
 	}
 }
 

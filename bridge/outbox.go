@@ -228,7 +228,7 @@ func (b *Bridge) fail(ctx context.Context, id MessageID, reason Reason, code int
 		return
 	}
 	if changed {
-		b.observe(m.Direction, m.Channel, m.Status)
+		b.observeMessage(m)
 		b.report(ctx, m)
 	}
 }

@@ -115,6 +115,18 @@ func TestUpstreamFailuresAreClassified(t *testing.T) {
 			t.Errorf("%v: error %+v, want %s %d", c.body, m.Error, c.reason, c.code)
 		}
 	}
+	resp, err := http.Get(d.base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, c := range cases {
+		want := fmt.Sprintf(`wabridge_message_failures_total{code="%d",reason="%s"} `, c.code, c.reason)
+		if !strings.Contains(string(raw), want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
 }
 
 // A repeated idempotency_key returns the original id with 200 and sends nothing more.

@@ -23,6 +23,7 @@ type Metrics struct {
 	SendOutcomes    *prometheus.CounterVec
 	Reconciles      *prometheus.CounterVec
 	APIRequests     *prometheus.CounterVec
+	Failures        *prometheus.CounterVec
 }
 
 var _ bridge.Observer = (*Metrics)(nil)
@@ -61,13 +62,17 @@ func New() *Metrics {
 			Name: "wabridge_send_reconciled_total",
 			Help: "Sends whose outcome a crash or lost answer hid, by how they were settled (webhook, resend).",
 		}, []string{"how"}),
+		Failures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "wabridge_message_failures_total",
+			Help: "Messages that failed, by reason and upstream code (0 = decided by wabridge), from API answers and status webhooks alike.",
+		}, []string{"reason", "code"}),
 		APIRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "wabridge_api_requests_total",
 			Help: "REST API requests by route and HTTP status code.",
 		}, []string{"route", "code"}),
 	}
 	r.MustRegister(m.Messages, m.WebhookEvents, m.WebhookRequests, m.UpstreamLatency, m.UpstreamErrors,
-		m.SendOutcomes, m.Reconciles, m.APIRequests,
+		m.SendOutcomes, m.Reconciles, m.APIRequests, m.Failures,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -82,6 +87,11 @@ func (m *Metrics) SendOutcome(action string, _ int) { m.SendOutcomes.WithLabelVa
 
 // Reconciled implements bridge.Observer.
 func (m *Metrics) Reconciled(how string) { m.Reconciles.WithLabelValues(how).Inc() }
+
+// Failed implements bridge.Observer.
+func (m *Metrics) Failed(reason bridge.Reason, code int) {
+	m.Failures.WithLabelValues(string(reason), strconv.Itoa(code)).Inc()
+}
 
 // ObserveUpstream records one provider call (the adapters' Observe hook).
 func (m *Metrics) ObserveUpstream(provider, op string, d time.Duration, code int, err error) {
