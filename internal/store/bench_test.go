@@ -1,0 +1,172 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/wabridge/wabridge/bridge"
+)
+
+// The store benchmarks run against a real file with the production
+// settings (WAL, synchronous=FULL): every commit waits for an fsync, so the
+// numbers depend on the disk under the test's temporary directory.
+
+func openBench(b *testing.B) *SQLite {
+	b.Helper()
+	s, err := OpenSQLite(context.Background(), SQLiteConfig{Path: filepath.Join(b.TempDir(), "bench.db")})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	return s
+}
+
+func benchOutbound(now time.Time, i int) *bridge.Message {
+	return &bridge.Message{ID: bridge.NewID(now), Direction: bridge.Outbound, Business: "+15550100001",
+		Customer: bridge.Customer{Phone: fmt.Sprintf("+49151%08d", i)}, Kind: bridge.KindText,
+		Content: bridge.Content{Text: "Your order #42 ships on Tuesday."}, Channel: bridge.ChannelWhatsApp,
+		Status: bridge.StatusQueued, Origin: "api", CreatedAt: now, UpdatedAt: now,
+		History: []bridge.HistoryEntry{{Status: bridge.StatusQueued, At: now}}}
+}
+
+// sentMessages stores n outbound messages that were accepted by the
+// provider (wamid recorded, status queued, no job), in a few large
+// transactions outside the timer, and returns the status events that
+// deliver them.
+func sentMessages(b *testing.B, s *SQLite, n int) []*bridge.StatusUpdate {
+	b.Helper()
+	now := time.Now()
+	events := make([]*bridge.StatusUpdate, n)
+	for start := 0; start < n; start += 5000 {
+		end := min(start+5000, n)
+		err := s.commit.write(context.Background(), func(tx *sql.Tx) error {
+			for i := start; i < end; i++ {
+				m := benchOutbound(now, i)
+				m.WAMID = fmt.Sprintf("wamid.bench.%d", i)
+				if err := insertMessage(tx, m); err != nil {
+					return err
+				}
+				if err := addHistory(tx, m.ID, m.Status, now, 0); err != nil {
+					return err
+				}
+				events[i] = &bridge.StatusUpdate{WAMID: m.WAMID, Status: bridge.StatusDelivered, RawStatus: "delivered",
+					Timestamp: now, Business: m.Business, Recipient: m.Customer, CallbackData: string(m.ID),
+					PricingCategory: "utility"}
+			}
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	return events
+}
+
+// reportCommits reports operations per commit since before.
+func reportCommits(b *testing.B, s *SQLite, before Stats) {
+	after := s.Stats()
+	commits, ops := after.Commits-before.Commits, after.Operations-before.Operations
+	if commits > 0 {
+		b.ReportMetric(float64(ops)/float64(commits), "ops/commit")
+	}
+}
+
+// BenchmarkIngestStatusSerial: one status webhook at a time, each its own
+// commit (one fsync per event): the latency floor of a webhook's 200.
+func BenchmarkIngestStatusSerial(b *testing.B) {
+	s := openBench(b)
+	events := sentMessages(b, s, b.N)
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	before := s.Stats()
+	for i := range b.N {
+		out, err := s.Ingest(ctx, []bridge.Event{{Status: events[i]}})
+		if err != nil || out.Statuses != 1 || len(out.Changed) != 1 {
+			b.Fatalf("ingest: %+v %v", out.IngestResult, err)
+		}
+	}
+	b.StopTimer()
+	reportCommits(b, s, before)
+}
+
+// BenchmarkIngestStatusParallel: many concurrent webhooks. Group commit
+// puts the waiting ones into one transaction, so ops/commit rises above 1
+// and throughput with it.
+func BenchmarkIngestStatusParallel(b *testing.B) {
+	s := openBench(b)
+	events := sentMessages(b, s, b.N)
+	ctx := context.Background()
+	var next atomic.Int64
+	b.ReportAllocs()
+	b.SetParallelism(32) // webhooks in flight per GOMAXPROCS
+	b.ResetTimer()
+	before := s.Stats()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			i := next.Add(1) - 1
+			out, err := s.Ingest(ctx, []bridge.Event{{Status: events[i]}})
+			if err != nil || out.Statuses != 1 {
+				b.Errorf("ingest: %+v %v", out.IngestResult, err)
+				return
+			}
+		}
+	})
+	b.StopTimer()
+	reportCommits(b, s, before)
+}
+
+// BenchmarkCreateOutbound: one REST/SMPP/SMTP submit at a time (message,
+// history entry and send job in one commit).
+func BenchmarkCreateOutbound(b *testing.B) {
+	s := openBench(b)
+	ctx := context.Background()
+	msgs := make([]*bridge.Message, b.N)
+	now := time.Now()
+	for i := range msgs {
+		msgs[i] = benchOutbound(now, i)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	before := s.Stats()
+	for _, m := range msgs {
+		if _, created, err := s.CreateOutbound(ctx, m); err != nil || !created {
+			b.Fatalf("create: %v %v", created, err)
+		}
+	}
+	b.StopTimer()
+	reportCommits(b, s, before)
+}
+
+// BenchmarkCreateOutboundParallel: concurrent submits sharing commits.
+func BenchmarkCreateOutboundParallel(b *testing.B) {
+	s := openBench(b)
+	ctx := context.Background()
+	msgs := make([]*bridge.Message, b.N)
+	now := time.Now()
+	for i := range msgs {
+		msgs[i] = benchOutbound(now, i)
+		msgs[i].IdempotencyKey = fmt.Sprintf("key-%d", i)
+	}
+	var next atomic.Int64
+	b.ReportAllocs()
+	b.SetParallelism(32)
+	b.ResetTimer()
+	before := s.Stats()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			m := msgs[next.Add(1)-1]
+			if _, created, err := s.CreateOutbound(ctx, m); err != nil || !created {
+				b.Errorf("create: %v %v", created, err)
+				return
+			}
+		}
+	})
+	b.StopTimer()
+	reportCommits(b, s, before)
+}
