@@ -165,6 +165,9 @@ func (b *Bridge) validate(m *Message) error {
 	if m.Customer.Phone != "" && NormalizePhone(m.Customer.Phone) != m.Customer.Phone {
 		return &RefusedError{Reason: ReasonInvalid, Field: "to", Msg: "not an E.164 number"}
 	}
+	if m.Customer.Phone == "" && !IsBSUID(m.Customer.BSUID) {
+		return &RefusedError{Reason: ReasonInvalid, Field: "to", Msg: "not a business-scoped user id"}
+	}
 	switch m.Kind {
 	case KindText:
 		if m.Content.Text == "" {
@@ -182,11 +185,52 @@ func (b *Bridge) validate(m *Message) error {
 		if t.Language == "" {
 			return &RefusedError{Reason: ReasonInvalid, Field: "template.language", Msg: "template language is required"}
 		}
-		if len(t.Params) > 0 && len(t.NamedParams) > 0 {
-			return &RefusedError{Reason: ReasonInvalid, Field: "template.params", Msg: "use positional or named parameters, not both"}
+		if err := validateTemplate(t); err != nil {
+			return err
 		}
 	default:
 		return &RefusedError{Reason: ReasonInvalid, Field: "type", Msg: fmt.Sprintf("%q messages are not supported", m.Kind)}
+	}
+	return nil
+}
+
+// validateTemplate refuses template content that no provider would send:
+// empty parameters, a header media with neither or both of id and link,
+// buttons without a payload or with a negative index.
+func validateTemplate(t *Template) error {
+	bad := func(field, msg string) error { return &RefusedError{Reason: ReasonInvalid, Field: field, Msg: msg} }
+	if len(t.Params) > 0 && len(t.NamedParams) > 0 {
+		return bad("template.params", "use positional or named parameters, not both")
+	}
+	for i, p := range t.Params {
+		if p == "" {
+			return bad(fmt.Sprintf("template.params[%d]", i), "parameter is empty")
+		}
+	}
+	for name, v := range t.NamedParams {
+		if name == "" || v == "" {
+			return bad("template.params", "named parameters need a name and a value")
+		}
+	}
+	if h := t.HeaderMedia; h != nil {
+		switch h.Type {
+		case "image", "video", "document":
+		default:
+			return bad("template.header.type", "header media must be image, video or document")
+		}
+		if (h.ID == "") == (h.Link == "") {
+			return bad("template.header", "a media header needs exactly one of id and link")
+		}
+	}
+	for i, b := range t.Buttons {
+		switch {
+		case b.SubType != "quick_reply" && b.SubType != "url" && b.SubType != "copy_code":
+			return bad(fmt.Sprintf("template.buttons[%d].sub_type", i), "sub_type must be quick_reply, url or copy_code")
+		case b.Index < 0:
+			return bad(fmt.Sprintf("template.buttons[%d].index", i), "index must not be negative")
+		case b.Payload == "":
+			return bad(fmt.Sprintf("template.buttons[%d].payload", i), "payload is empty")
+		}
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ package bridge
 
 import (
 	"encoding/json"
+	"regexp"
 	"strings"
 	"time"
 )
@@ -239,6 +240,13 @@ type UpstreamError struct {
 	Message string `json:"message,omitempty"`
 	Details string `json:"details,omitempty"`
 }
+
+var bsuidPattern = regexp.MustCompile(`^[A-Z]{2}(\.[A-Za-z0-9]{1,128})+$`)
+
+// IsBSUID reports whether s has the form of a business-scoped user id: a
+// two-letter country code, then one or more dot-separated alphanumeric
+// parts ("US.13491208655302741918", parent ids "US.ENT.…").
+func IsBSUID(s string) bool { return len(s) <= 160 && bsuidPattern.MatchString(s) }
 
 // NormalizePhone returns "+" followed by the digits of s when s looks like a
 // phone number written with optional '+', spaces, dashes, dots or brackets.

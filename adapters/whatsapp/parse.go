@@ -10,7 +10,7 @@ import (
 
 // Errors returned by Parse. Everything else in a delivery is tolerated.
 var (
-	// ErrInvalidJSON: the body is not JSON.
+	// ErrInvalidJSON: the body is not JSON, or not a JSON object.
 	ErrInvalidJSON = errors.New("whatsapp: webhook body is not valid JSON")
 	// ErrWrongObject: the body is not a WhatsApp Business Account webhook.
 	ErrWrongObject = errors.New("whatsapp: webhook object is not whatsapp_business_account")
@@ -59,7 +59,7 @@ func (p *Parser) Parse(body []byte) ([]bridge.Event, error) {
 	}
 	env, ok := asObject(body)
 	if !ok {
-		return nil, fmt.Errorf("%w: body is not a JSON object", ErrWrongObject)
+		return nil, fmt.Errorf("%w: body is not a JSON object", ErrInvalidJSON)
 	}
 	if obj := env.str("object"); obj != webhookObject {
 		return nil, fmt.Errorf("%w: got %q", ErrWrongObject, obj)

@@ -6,6 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net/url"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -56,18 +59,18 @@ func (s *Server) api(route string, h fasthttp.RequestHandler) fasthttp.RequestHa
 
 // sendRequest is the body of POST /api/v1/messages.
 type sendRequest struct {
-	To             string           `json:"to"`
-	From           string           `json:"from"`
-	Text           *string          `json:"text"`
-	PreviewURL     bool             `json:"preview_url"`
-	Template       *templateRequest `json:"template"`
-	Media          json.RawMessage  `json:"media"`
-	Location       json.RawMessage  `json:"location"`
-	Contacts       json.RawMessage  `json:"contacts"`
-	Interactive    json.RawMessage  `json:"interactive"`
-	Reaction       json.RawMessage  `json:"reaction"`
-	ReplyTo        string           `json:"reply_to"`
-	IdempotencyKey string           `json:"idempotency_key"`
+	To             string          `json:"to"`
+	From           string          `json:"from"`
+	Text           *string         `json:"text"`
+	PreviewURL     bool            `json:"preview_url"`
+	Template       json.RawMessage `json:"template"`
+	Media          json.RawMessage `json:"media"`
+	Location       json.RawMessage `json:"location"`
+	Contacts       json.RawMessage `json:"contacts"`
+	Interactive    json.RawMessage `json:"interactive"`
+	Reaction       json.RawMessage `json:"reaction"`
+	ReplyTo        string          `json:"reply_to"`
+	IdempotencyKey string          `json:"idempotency_key"`
 }
 
 type templateRequest struct {
@@ -97,28 +100,71 @@ func badField(field, format string, args ...any) *refusal {
 }
 
 // decodeStrict decodes one JSON object, refusing unknown fields and
-// trailing data, and names the offending field in its error.
-func decodeStrict(body []byte, v any) *refusal {
+// trailing data, and names the offending field (under prefix) in its error.
+func decodeStrict(body []byte, v any, prefix string) *refusal {
+	join := func(f string) string {
+		switch {
+		case prefix == "":
+			return f
+		case f == "":
+			return prefix
+		}
+		return prefix + "." + f
+	}
 	if len(bytes.TrimSpace(body)) == 0 {
-		return badField("", "request body is empty")
+		return badField(prefix, "%s is empty", orBody(prefix))
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		var te *json.UnmarshalTypeError
 		switch {
+		case errors.As(err, &te) && te.Field == "":
+			return badField(prefix, "%s must be a JSON object", orBody(prefix))
 		case errors.As(err, &te):
-			return badField(te.Field, "%s must be a %s", te.Field, te.Type.String())
+			return badField(join(te.Field), "%s must be %s", join(te.Field), jsonKind(te.Type))
 		case strings.HasPrefix(err.Error(), "json: unknown field "):
-			f := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+			f := join(strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`))
 			return badField(f, "unknown field %q", f)
 		}
-		return badField("", "malformed JSON: %v", err)
+		return badField(prefix, "malformed JSON: %v", err)
 	}
-	if dec.More() {
-		return badField("", "trailing data after the JSON object")
+	if _, err := dec.Token(); err != io.EOF {
+		return badField(prefix, "trailing data after the JSON object")
 	}
 	return nil
+}
+
+func orBody(prefix string) string {
+	if prefix == "" {
+		return "the request body"
+	}
+	return prefix
+}
+
+// jsonKind names a Go type as JSON would ("a string", "an object", …).
+func jsonKind(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "a boolean"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.Map, reflect.Struct:
+		return "an object"
+	case reflect.Pointer:
+		return jsonKind(t.Elem())
+	}
+	return "a different JSON type"
+}
+
+// given reports whether an optional JSON member is present and not null.
+func given(r json.RawMessage) bool {
+	return r != nil && !bytes.Equal(bytes.TrimSpace(r), []byte("null"))
 }
 
 // toMessage turns a request into a bridge message, resolving reply_to.
@@ -127,10 +173,10 @@ func (s *Server) toMessage(c context.Context, req *sendRequest) (*bridge.Message
 	if req.To == "" {
 		return nil, badField("to", "to is required")
 	}
-	if strings.Contains(req.To, ".") && !strings.HasPrefix(req.To, "+") && bridge.NormalizePhone(req.To) == "" {
+	if bridge.IsBSUID(req.To) {
 		m.Customer.BSUID = req.To // a business-scoped user id, "US.1349…"
 	} else if m.Customer.Phone = bridge.NormalizePhone(req.To); m.Customer.Phone == "" {
-		return nil, badField("to", "%q is not an E.164 phone number", req.To)
+		return nil, badField("to", "%q is not an E.164 phone number or a business-scoped user id", req.To)
 	}
 	if req.From != "" {
 		if m.Business = bridge.NormalizePhone(req.From); m.Business == "" {
@@ -138,11 +184,11 @@ func (s *Server) toMessage(c context.Context, req *sendRequest) (*bridge.Message
 		}
 	}
 	if len(req.IdempotencyKey) > 200 {
-		return nil, badField("idempotency_key", "longer than 200 characters")
+		return nil, badField("idempotency_key", "longer than 200 bytes")
 	}
 	kinds := 0
-	for _, present := range []bool{req.Text != nil, req.Template != nil, req.Media != nil, req.Location != nil,
-		req.Contacts != nil, req.Interactive != nil, req.Reaction != nil} {
+	for _, present := range []bool{req.Text != nil, given(req.Template), given(req.Media), given(req.Location),
+		given(req.Contacts), given(req.Interactive), given(req.Reaction)} {
 		if present {
 			kinds++
 		}
@@ -153,15 +199,19 @@ func (s *Server) toMessage(c context.Context, req *sendRequest) (*bridge.Message
 	switch {
 	case req.Text != nil:
 		m.Kind, m.Content.Text, m.Content.PreviewURL = bridge.KindText, *req.Text, req.PreviewURL
-	case req.Template != nil:
-		t, r := toTemplate(req.Template)
+	case given(req.Template):
+		var tr templateRequest
+		if r := decodeStrict(req.Template, &tr, "template"); r != nil {
+			return nil, r
+		}
+		t, r := toTemplate(&tr)
 		if r != nil {
 			return nil, r
 		}
 		m.Kind, m.Content.Template = bridge.KindTemplate, t
 	default:
-		field := map[bool]string{req.Media != nil: "media", req.Location != nil: "location", req.Contacts != nil: "contacts",
-			req.Interactive != nil: "interactive", req.Reaction != nil: "reaction"}[true]
+		field := map[bool]string{given(req.Media): "media", given(req.Location): "location", given(req.Contacts): "contacts",
+			given(req.Interactive): "interactive", given(req.Reaction): "reaction"}[true]
 		return nil, &refusal{code: fasthttp.StatusUnprocessableEntity, reason: string(bridge.ReasonInvalid), field: field,
 			msg: field + " messages are not supported by this version"}
 	}
@@ -194,6 +244,9 @@ func toTemplate(tr *templateRequest) (*bridge.Template, *refusal) {
 	if h := tr.Header; h != nil {
 		switch h.Type {
 		case "text":
+			if h.Text == "" {
+				return nil, badField("template.header.text", "a text header needs text")
+			}
 			t.HeaderText = h.Text
 		case "image", "video", "document":
 			if h.ID == "" && h.Link == "" {
@@ -204,13 +257,6 @@ func toTemplate(tr *templateRequest) (*bridge.Template, *refusal) {
 			return nil, badField("template.header.type", "header type must be text, image, video or document")
 		}
 	}
-	for i, b := range t.Buttons {
-		switch b.SubType {
-		case "quick_reply", "url", "copy_code":
-		default:
-			return nil, badField(fmt.Sprintf("template.buttons[%d].sub_type", i), "sub_type must be quick_reply, url or copy_code")
-		}
-	}
 	return t, nil
 }
 
@@ -218,7 +264,7 @@ func toTemplate(tr *templateRequest) (*bridge.Template, *refusal) {
 // repeated idempotency_key → 200 with the original id, nothing sent.
 func (s *Server) postMessage(ctx *fasthttp.RequestCtx) {
 	var req sendRequest
-	if r := decodeStrict(ctx.PostBody(), &req); r != nil {
+	if r := decodeStrict(ctx.PostBody(), &req, ""); r != nil {
 		writeError(ctx, r.code, r.reason, r.field, r.msg)
 		return
 	}
@@ -296,9 +342,24 @@ func viewMessage(m *bridge.Message) messageView {
 	return v
 }
 
+// pathParam returns a percent-decoded path parameter (wamids are base64
+// and may arrive escaped); on a bad escape it answers 400 and returns false.
+func pathParam(ctx *fasthttp.RequestCtx, name string) (string, bool) {
+	raw, _ := ctx.UserValue(name).(string)
+	v, err := url.PathUnescape(raw)
+	if err != nil {
+		writeError(ctx, fasthttp.StatusBadRequest, "invalid", name, "malformed percent-encoding")
+		return "", false
+	}
+	return v, true
+}
+
 // getMessage: GET /api/v1/messages/{id} (a wabridge id or a wamid).
 func (s *Server) getMessage(ctx *fasthttp.RequestCtx) {
-	id, _ := ctx.UserValue("id").(string)
+	id, ok := pathParam(ctx, "id")
+	if !ok {
+		return
+	}
 	m, err := s.deps.Bridge.Message(context.Background(), id)
 	if errors.Is(err, bridge.ErrNotFound) {
 		writeError(ctx, fasthttp.StatusNotFound, "not_found", "id", "no message with that id")
@@ -315,15 +376,17 @@ func (s *Server) getMessage(ctx *fasthttp.RequestCtx) {
 // getConversation: GET /api/v1/conversations/{number}?from=+business —
 // the customer-service window of that customer with that business number.
 func (s *Server) getConversation(ctx *fasthttp.RequestCtx) {
-	raw, _ := ctx.UserValue("number").(string)
+	raw, ok := pathParam(ctx, "number")
+	if !ok {
+		return
+	}
 	customer := bridge.NormalizePhone(raw)
 	if customer == "" {
-		if strings.Contains(raw, ".") {
-			customer = raw // BSUID
-		} else {
-			writeError(ctx, fasthttp.StatusBadRequest, "invalid", "number", "not an E.164 phone number or BSUID")
+		if !bridge.IsBSUID(raw) {
+			writeError(ctx, fasthttp.StatusBadRequest, "invalid", "number", "not an E.164 phone number or a business-scoped user id")
 			return
 		}
+		customer = raw
 	}
 	business := s.deps.Bridge.BusinessNumbers()[0]
 	if f := ctx.QueryArgs().Peek("from"); len(f) > 0 {

@@ -1,11 +1,9 @@
 package httpd
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -224,10 +222,10 @@ func checkAccepted(t *testing.T, st *memStore, body, out []byte, code int) {
 	if err != nil {
 		t.Fatalf("%d for id %s that is not stored", code, res.ID)
 	}
-	// The request was strict JSON, so it decodes loosely too. (Only the
-	// first value: decodeStrict lets a stray "]" or "}" follow the object.)
+	// The request was one strict JSON object, so encoding/json accepts it
+	// whole (no trailing data).
 	var req sendRequest
-	if err := json.NewDecoder(bytes.NewReader(body)).Decode(&req); err != nil {
+	if err := json.Unmarshal(body, &req); err != nil {
 		t.Fatalf("accepted a body encoding/json refuses: %v", err)
 	}
 	if code == fasthttp.StatusOK {
@@ -246,7 +244,7 @@ func checkAccepted(t *testing.T, st *memStore, body, out []byte, code int) {
 		t.Fatal("no recipient")
 	case m.Customer.Phone != "" && bridge.NormalizePhone(m.Customer.Phone) != m.Customer.Phone:
 		t.Fatalf("phone %q not normalized", m.Customer.Phone)
-	case m.Customer.Phone == "" && !strings.Contains(m.Customer.BSUID, "."):
+	case m.Customer.Phone == "" && !bridge.IsBSUID(m.Customer.BSUID):
 		t.Fatalf("BSUID %q", m.Customer.BSUID)
 	case len(m.IdempotencyKey) > 200:
 		t.Fatal("idempotency key over 200")
@@ -261,11 +259,16 @@ func checkAccepted(t *testing.T, st *memStore, body, out []byte, code int) {
 		if tp == nil || tp.Name == "" || tp.Language == "" || len(tp.Params) > 0 && len(tp.NamedParams) > 0 || m.Content.Text != "" {
 			t.Fatalf("template content %+v", m.Content)
 		}
-		if hm := tp.HeaderMedia; hm != nil && (hm.ID == "" && hm.Link == "" || hm.Type != "image" && hm.Type != "video" && hm.Type != "document") {
+		if hm := tp.HeaderMedia; hm != nil && ((hm.ID == "") == (hm.Link == "") || hm.Type != "image" && hm.Type != "video" && hm.Type != "document") {
 			t.Fatalf("header media %+v", hm)
 		}
+		for i, p := range tp.Params {
+			if p == "" {
+				t.Fatalf("empty parameter %d", i)
+			}
+		}
 		for _, b := range tp.Buttons {
-			if b.SubType != "quick_reply" && b.SubType != "url" && b.SubType != "copy_code" {
+			if b.SubType != "quick_reply" && b.SubType != "url" && b.SubType != "copy_code" || b.Index < 0 || b.Payload == "" {
 				t.Fatalf("button %+v", b)
 			}
 		}

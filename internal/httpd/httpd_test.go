@@ -884,14 +884,25 @@ func TestWebhookSignatureAndParsing(t *testing.T) {
 		t.Errorf("bad_signature count %v, want 5", got)
 	}
 
-	for _, bad := range []string{`{"object":`, `not json`, `{"object":"page","entry":[]}`, `[]`} {
+	for _, bad := range []string{`{"object":`, `not json`, `[]`} {
 		r := h.signedWebhook([]byte(bad))
 		if r.code != http.StatusBadRequest || h.errorOf(r).Error.Reason != "invalid" {
 			t.Errorf("%s: %s, want 400", bad, r)
 		}
 	}
-	if got := h.metricValue(`wabridge_webhook_requests_total{provider="meta",result="bad_request"}`); got != 4 {
-		t.Errorf("bad_request count %v, want 4", got)
+	if got := h.metricValue(`wabridge_webhook_requests_total{provider="meta",result="bad_request"}`); got != 3 {
+		t.Errorf("bad_request count %v, want 3", got)
+	}
+	// A signed envelope for another Meta product is authentic but not ours:
+	// kept raw once and acknowledged, so Meta does not re-deliver it for days.
+	page := []byte(`{"object":"page","entry":[]}`)
+	for range 2 {
+		if r := h.signedWebhook(page); r.code != http.StatusOK {
+			t.Errorf("other object: %s, want 200", r)
+		}
+	}
+	if got := h.metricValue(`wabridge_webhook_events_total{provider="meta",result="new",type="other"}`); got != 1 {
+		t.Errorf("other object stored %v times, want 1", got)
 	}
 
 	r := h.signedWebhook(body)
@@ -909,9 +920,9 @@ func TestWebhookSignatureAndParsing(t *testing.T) {
 		t.Fatalf("re-delivery: %s", r)
 	}
 	for series, want := range map[string]float64{
-		`wabridge_webhook_requests_total{provider="meta",result="ok"}`:                      2,
+		`wabridge_webhook_requests_total{provider="meta",result="ok"}`:                      4, // 2 + the other-object pair
 		`wabridge_webhook_events_total{provider="meta",result="new",type="message"}`:        1,
-		`wabridge_webhook_events_total{provider="meta",result="duplicate",type="any"}`:      1,
+		`wabridge_webhook_events_total{provider="meta",result="duplicate",type="any"}`:      2, // + the repeated other object
 		`wabridge_messages_total{channel="whatsapp",direction="inbound",status="received"}`: 1,
 	} {
 		if got := h.metricValue(series); got != want {

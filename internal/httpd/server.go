@@ -3,6 +3,7 @@
 package httpd
 
 import (
+	"bytes"
 	"context"
 	"crypto/subtle"
 	"errors"
@@ -120,7 +121,7 @@ func (s *Server) Start() error {
 		} else {
 			err = s.srv.Serve(ln)
 		}
-		if err != nil {
+		if err != nil && !errors.Is(err, net.ErrClosed) {
 			s.log.Error("http server stopped", "err", err)
 		}
 	}()
@@ -138,7 +139,15 @@ func (s *Server) Addr() string {
 // Shutdown stops accepting, lets in-flight requests finish (their commits
 // complete, so an acknowledged webhook is durable) and closes connections.
 func (s *Server) Shutdown(ctx context.Context) error {
-	return s.srv.ShutdownWithContext(ctx)
+	err := s.srv.ShutdownWithContext(ctx)
+	// Serve may not have registered the listener yet (Shutdown right after
+	// Start): close it here so it cannot start serving afterwards.
+	if s.ln != nil {
+		if cerr := s.ln.Close(); cerr != nil && !errors.Is(cerr, net.ErrClosed) && err == nil {
+			err = cerr
+		}
+	}
+	return err
 }
 
 func (s *Server) recoverer(next fasthttp.RequestHandler) fasthttp.RequestHandler {
@@ -157,8 +166,8 @@ func (s *Server) recoverer(next fasthttp.RequestHandler) fasthttp.RequestHandler
 // against every configured token.
 func (s *Server) authorized(ctx *fasthttp.RequestCtx) bool {
 	h := ctx.Request.Header.Peek("Authorization")
-	const prefix = "Bearer "
-	if len(h) <= len(prefix) || string(h[:len(prefix)]) != prefix {
+	const prefix = "Bearer " // the scheme is case-insensitive (RFC 7235)
+	if len(h) <= len(prefix) || !bytes.EqualFold(h[:len(prefix)], []byte(prefix)) {
 		return false
 	}
 	got := h[len(prefix):]

@@ -2,11 +2,15 @@ package httpd
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
 	"time"
 
 	"github.com/valyala/fasthttp"
 
 	"github.com/wabridge/wabridge/adapters/whatsapp"
+	"github.com/wabridge/wabridge/bridge"
 )
 
 // whatsappVerify answers Meta's subscription handshake: the challenge on a
@@ -36,6 +40,14 @@ func (s *Server) whatsappWebhook(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	events, err := s.deps.Parser.Parse(body)
+	if errors.Is(err, whatsapp.ErrWrongObject) {
+		// Signed by Meta but for another product (page, instagram, …): not
+		// ours to act on, yet refusing it would make Meta re-deliver it for
+		// days. Keep it raw, once, and acknowledge.
+		sum := sha256.Sum256(body)
+		events, err = []bridge.Event{{Other: &bridge.RawEvent{Field: "object", Type: "unsupported_object",
+			Key: "object:" + hex.EncodeToString(sum[:]), Raw: append([]byte(nil), body...)}}}, nil
+	}
 	if err != nil {
 		s.deps.Metrics.WebhookRequests.WithLabelValues("meta", "bad_request").Inc()
 		writeError(ctx, fasthttp.StatusBadRequest, "invalid", "", err.Error())
