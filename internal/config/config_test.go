@@ -90,7 +90,7 @@ func TestProblems(t *testing.T) {
 			[]p{{"outbox.workers", 2, "expected integer, got string"}, {"outbox.max_attempts", 3, "got float"}, {"sandbox.enabled", 5, "expected boolean"}}},
 		{"table where a value is expected", "[log]\nlevel = { a = 1 }\n", []p{{"log.level", 2, "expected string, got table"}}},
 		{"syntax error", "[log]\nlevel = \"info\nformat = \"text\"\n", []p{{"", 2, "syntax error"}}},
-		{"cert without key", "[http]\ncert_file = \"c.pem\"\n", []p{{"http.key_file", 2, "set both cert_file and key_file"}}},
+		{"cert without key", "[http]\ncert_file = \"c.pem\"\n", []p{{"http.key_file", 1, "set both cert_file and key_file"}}},
 		{"unreadable certificate", "[http]\ncert_file = \"/nonexistent/c.pem\"\nkey_file = \"/nonexistent/k.pem\"\n", []p{{"http.cert_file", 2, "cannot load the certificate"}}},
 		{"bad E.164", "[whatsapp]\nphone_number_id = \"1\"\nbusiness_number = \"+0123456789\"\n", []p{{"whatsapp.business_number", 3, "E.164"}}},
 		{"E.164 too short", "[whatsapp]\nphone_number_id = \"1\"\nbusiness_number = \"+1234567\"\n", []p{{"whatsapp.business_number", 3, "E.164"}}},
