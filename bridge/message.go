@@ -128,16 +128,22 @@ type HistoryEntry struct {
 
 // Content is the body of a message. Only the members matching the Kind are set.
 type Content struct {
-	Text        string          `json:"text,omitempty"`
-	PreviewURL  bool            `json:"preview_url,omitempty"`
-	Media       *Media          `json:"media,omitempty"`
-	Location    *Location       `json:"location,omitempty"`
-	Contacts    json.RawMessage `json:"contacts,omitempty"`
-	Template    *Template       `json:"template,omitempty"`
+	Text       string    `json:"text,omitempty"`
+	PreviewURL bool      `json:"preview_url,omitempty"`
+	Media      *Media    `json:"media,omitempty"`
+	Location   *Location `json:"location,omitempty"`
+	// Contacts are contact cards in Meta's shape (the same for sending and
+	// receiving): [{"name":{…},"phones":[…],"emails":[…],…}].
+	Contacts json.RawMessage `json:"contacts,omitempty"`
+	Template *Template       `json:"template,omitempty"`
+	// Interactive is an interactive message to send, in Meta's shape
+	// (button, list, cta_url); for inbound answers see Reply.
 	Interactive json.RawMessage `json:"interactive,omitempty"`
-	Button      *ButtonReply    `json:"button,omitempty"`
-	Reaction    *Reaction       `json:"reaction,omitempty"`
-	System      *System         `json:"system,omitempty"`
+	// Reply is a customer's answer to an interactive message.
+	Reply    *InteractiveReply `json:"reply,omitempty"`
+	Button   *ButtonReply      `json:"button,omitempty"`
+	Reaction *Reaction         `json:"reaction,omitempty"`
+	System   *System           `json:"system,omitempty"`
 	// Context makes the message a reply to another one.
 	Context *Context `json:"context,omitempty"`
 	// Referral is the ad a customer clicked (inbound), kept as sent.
@@ -159,6 +165,22 @@ type Media struct {
 	Voice    bool   `json:"voice,omitempty"`
 	Animated bool   `json:"animated,omitempty"`
 	Size     int64  `json:"size,omitempty"`
+	// FileID is wabridge's stored copy (FileStore): the downloaded file of
+	// an inbound message, or the file a business uploaded to send.
+	FileID string `json:"file_id,omitempty"`
+	// FetchError is set when an inbound file could not be downloaded for good.
+	FetchError string `json:"fetch_error,omitempty"`
+}
+
+// InteractiveReply is a customer's answer to an interactive message: a
+// reply button (button_reply), a list row (list_reply) or a flow (nfm_reply).
+type InteractiveReply struct {
+	Type        string `json:"type"`
+	ID          string `json:"id,omitempty"`
+	Title       string `json:"title,omitempty"`
+	Description string `json:"description,omitempty"`
+	// Body is a flow's response JSON (nfm_reply), kept as sent.
+	Body string `json:"body,omitempty"`
 }
 
 // Location is a geographic point with an optional name and address.

@@ -18,6 +18,12 @@ const (
 	ReasonAccountError Reason = "account_error"
 	// ReasonInvalid: the message was malformed (bad number, missing body).
 	ReasonInvalid Reason = "invalid"
+	// ReasonMediaTooLarge: a media file is over WhatsApp's limit for its type.
+	ReasonMediaTooLarge Reason = "media_too_large"
+	// ReasonMediaUnsupported: WhatsApp does not accept the file's type as that media kind.
+	ReasonMediaUnsupported Reason = "media_type_unsupported"
+	// ReasonMediaUnavailable: a customer's media could not be fetched (expired, refused, too large).
+	ReasonMediaUnavailable Reason = "media_unavailable"
 	// ReasonOptedOut: the customer stopped these messages (131050, STOP).
 	ReasonOptedOut Reason = "opted_out"
 	// ReasonNoTemplate: no approved template matches text that cannot go freeform.
