@@ -8,7 +8,6 @@ import (
 	"slices"
 	"sync"
 	"time"
-	"unicode/utf8"
 )
 
 // Config tunes the core. Zero values take the documented defaults.
@@ -33,6 +32,13 @@ type Config struct {
 	Window time.Duration
 	// SendTimeout bounds one provider call (default 30s).
 	SendTimeout time.Duration
+	// MediaWorkers is the number of concurrent media downloads (default 2).
+	MediaWorkers int
+	// MediaTimeout bounds one media download or upload (default 10m).
+	MediaTimeout time.Duration
+	// MediaRetryFor is how long a customer's media is retried: Meta keeps
+	// inbound media ids for 7 days (default 7×24h).
+	MediaRetryFor time.Duration
 }
 
 func (c *Config) setDefaults() {
@@ -54,6 +60,11 @@ func (c *Config) setDefaults() {
 	def(&c.PollInterval, time.Second)
 	def(&c.Window, 24*time.Hour)
 	def(&c.SendTimeout, 30*time.Second)
+	if c.MediaWorkers <= 0 {
+		c.MediaWorkers = 2
+	}
+	def(&c.MediaTimeout, 10*time.Minute)
+	def(&c.MediaRetryFor, 7*24*time.Hour)
 }
 
 // Observer receives counts for metrics. Methods must be cheap and safe for
@@ -66,6 +77,8 @@ type Observer interface {
 	// Reconciled counts sends whose unknown outcome was settled: "webhook"
 	// (a status echoed our id) or "resend".
 	Reconciled(how string)
+	// MediaFetched counts media download attempts by result: ok, retry, failed.
+	MediaFetched(result string)
 	// Failed is called once when a message fails, with its reason and the
 	// upstream code (0 when wabridge decided), whichever path reported it.
 	Failed(reason Reason, code int)
@@ -82,7 +95,10 @@ type Bridge struct {
 	now       func() time.Time
 	reporters []StatusReporter
 	consumers []InboundConsumer
+	files     FileStore
+	transfer  MediaTransfer
 	wake      chan struct{}
+	mediaWake chan struct{}
 	mu        sync.Mutex
 	running   bool
 }
@@ -95,6 +111,9 @@ func WithObserver(o Observer) Option { return func(b *Bridge) { b.obs = o } }
 
 // WithClock replaces time.Now (tests).
 func WithClock(now func() time.Time) Option { return func(b *Bridge) { b.now = now } }
+
+// WithFiles sets the store of media files (uploads to send, downloads).
+func WithFiles(f FileStore) Option { return func(b *Bridge) { b.files = f } }
 
 // WithReporters adds edges that report outcomes to a message's origin.
 func WithReporters(r ...StatusReporter) Option {
@@ -118,10 +137,12 @@ func New(cfg Config, store Store, sender Sender, log *slog.Logger, opts ...Optio
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	b := &Bridge{cfg: cfg, store: store, sender: sender, log: log, now: time.Now, wake: make(chan struct{}, 1)}
+	b := &Bridge{cfg: cfg, store: store, sender: sender, log: log, now: time.Now,
+		wake: make(chan struct{}, 1), mediaWake: make(chan struct{}, 1)}
 	for _, o := range opts {
 		o(b)
 	}
+	b.transfer, _ = sender.(MediaTransfer)
 	return b, nil
 }
 
@@ -133,7 +154,7 @@ const MaxTextLength = 4096
 // key (same origin) returns the original id with created == false and sends
 // nothing. Refusals known now are *RefusedError.
 func (b *Bridge) Submit(ctx context.Context, m *Message) (id MessageID, created bool, err error) {
-	if err := b.validate(m); err != nil {
+	if err := b.validate(ctx, m); err != nil {
 		return "", false, err
 	}
 	now := b.now()
@@ -152,7 +173,7 @@ func (b *Bridge) Submit(ctx context.Context, m *Message) (id MessageID, created 
 	return id, created, nil
 }
 
-func (b *Bridge) validate(m *Message) error {
+func (b *Bridge) validate(ctx context.Context, m *Message) error {
 	if m.Business == "" {
 		m.Business = b.cfg.BusinessNumbers[0]
 	}
@@ -168,30 +189,7 @@ func (b *Bridge) validate(m *Message) error {
 	if m.Customer.Phone == "" && !IsBSUID(m.Customer.BSUID) {
 		return &RefusedError{Reason: ReasonInvalid, Field: "to", Msg: "not a business-scoped user id"}
 	}
-	switch m.Kind {
-	case KindText:
-		if m.Content.Text == "" {
-			return &RefusedError{Reason: ReasonInvalid, Field: "text", Msg: "text is empty"}
-		}
-		if n := utf8.RuneCountInString(m.Content.Text); n > MaxTextLength {
-			return &RefusedError{Reason: ReasonInvalid, Field: "text",
-				Msg: fmt.Sprintf("%d characters; WhatsApp allows %d", n, MaxTextLength)}
-		}
-	case KindTemplate:
-		t := m.Content.Template
-		if t == nil || t.Name == "" {
-			return &RefusedError{Reason: ReasonInvalid, Field: "template.name", Msg: "template name is required"}
-		}
-		if t.Language == "" {
-			return &RefusedError{Reason: ReasonInvalid, Field: "template.language", Msg: "template language is required"}
-		}
-		if err := validateTemplate(t); err != nil {
-			return err
-		}
-	default:
-		return &RefusedError{Reason: ReasonInvalid, Field: "type", Msg: fmt.Sprintf("%q messages are not supported", m.Kind)}
-	}
-	return nil
+	return b.validateContent(ctx, m)
 }
 
 // validateTemplate refuses template content that no provider would send:
@@ -250,6 +248,12 @@ func (b *Bridge) HandleEvents(ctx context.Context, events []Event) (IngestResult
 	}
 	for _, m := range out.Inbound {
 		b.observe(Inbound, m.Channel, StatusReceived)
+		if m.Kind.IsMedia() {
+			select {
+			case b.mediaWake <- struct{}{}:
+			default:
+			}
+		}
 		for _, c := range b.consumers {
 			if c.Wants(m.Business) {
 				c.Deliver(ctx, m)

@@ -34,6 +34,11 @@ func (b *Bridge) Run(ctx context.Context) error {
 	slots := make(chan struct{}, b.cfg.Workers)
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		b.runMedia(ctx)
+	}()
 	ticker := time.NewTicker(b.cfg.PollInterval)
 	defer ticker.Stop()
 	for {
@@ -129,6 +134,11 @@ func (b *Bridge) process(job SendJob) {
 		log.Error("record attempt", "err", err)
 		return // the lease expires and the job is claimed again
 	}
+	if err := b.uploadForSend(ctx, m); err != nil {
+		// Nothing was sent: a definite failure, retried or final as classified.
+		b.handleSendError(ctx, job, err, b.now(), log)
+		return
+	}
 	sendCtx, cancel := context.WithTimeout(ctx, b.cfg.SendTimeout)
 	wamid, err := b.sender.Send(sendCtx, m)
 	cancel()
@@ -151,7 +161,7 @@ func (b *Bridge) process(job SendJob) {
 // resolve templates and fall back to SMS here.
 func (b *Bridge) policy(ctx context.Context, m *Message, now time.Time) (Reason, bool) {
 	if m.Kind == KindTemplate {
-		return "", true
+		return "", true // templates may open a conversation; everything else is freeform
 	}
 	last, err := b.store.LastInbound(ctx, m.Business, m.Customer.Key())
 	if err != nil {

@@ -49,12 +49,36 @@ type Store interface {
 	// why and ends its job. changed reports whether the status moved.
 	Fail(ctx context.Context, id MessageID, reason Reason, code int, msg string, at time.Time) (m *Message, changed bool, err error)
 
+	// ClaimJobs leases up to limit due jobs of one kind (other than sends),
+	// counting the claim as an attempt.
+	ClaimJobs(ctx context.Context, kind string, now time.Time, limit int, lease time.Duration) ([]Job, error)
+	// RetryJob reschedules a job.
+	RetryJob(ctx context.Context, kind, ref string, runAt time.Time, lastErr string) error
+	// UpdateMedia changes a message's media record with fn and, when
+	// endJob is set, ends that job for the message, in one commit.
+	UpdateMedia(ctx context.Context, id MessageID, fn func(*Media), endJob string) (*Message, error)
+
 	// OutboxDepth counts send jobs not yet done.
 	OutboxDepth(ctx context.Context) (int, error)
 	// Purge removes message bodies older than before; it returns how many.
 	Purge(ctx context.Context, before time.Time) (int, error)
 	// Ping checks the store can be used.
 	Ping(ctx context.Context) error
+}
+
+// Job kinds besides sends.
+const (
+	// JobMediaFetch downloads a customer's media (ref: the message id). It is
+	// created by Ingest in the same commit as the message.
+	JobMediaFetch = "media_fetch"
+)
+
+// Job is a leased unit of background work.
+type Job struct {
+	Kind      string
+	Ref       string
+	Attempts  int // claims so far, this one included
+	LastError string
 }
 
 // SendJob is a leased send: the message and what is known of earlier attempts.

@@ -8,6 +8,8 @@ package config
 
 import (
 	"net"
+	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -38,10 +40,11 @@ type DaemonConfig struct {
 
 // StoreConfig is [store].
 type StoreConfig struct {
-	Driver      string   `toml:"driver"`   // "sqlite" ("postgres" comes later)
-	Path        string   `toml:"path"`     // SQLite file, relative to the working directory
-	DSN         Secret   `toml:"dsn"`      // PostgreSQL DSN (accepted, unused for now)
-	DSNFile     string   `toml:"dsn_file"` // file holding DSN; after loading, the resolved path
+	Driver      string   `toml:"driver"`    // "sqlite" ("postgres" comes later)
+	Path        string   `toml:"path"`      // SQLite file, relative to the working directory
+	MediaDir    string   `toml:"media_dir"` // media files; empty: beside the database ("<path without extension>-media")
+	DSN         Secret   `toml:"dsn"`       // PostgreSQL DSN (accepted, unused for now)
+	DSNFile     string   `toml:"dsn_file"`  // file holding DSN; after loading, the resolved path
 	Retention   Duration `toml:"retention"`
 	CommitBatch int      `toml:"commit_batch"`
 	CommitDelay Duration `toml:"commit_delay"`
@@ -223,6 +226,15 @@ func (c *Config) applySandboxIdentity() {
 	if len(w.Numbers) == 0 && w.PhoneNumberID == "" && w.BusinessNumber == "" {
 		w.Numbers = []Number{{PhoneNumberID: SandboxPhoneNumberID, BusinessNumber: SandboxBusinessNumber}}
 	}
+}
+
+// MediaPath is where media files are kept: media_dir, or a directory named
+// after the database file ("wabridge.db" → "wabridge-media").
+func (c *Config) MediaPath() string {
+	if c.Store.MediaDir != "" {
+		return c.Store.MediaDir
+	}
+	return strings.TrimSuffix(c.Store.Path, filepath.Ext(c.Store.Path)) + "-media"
 }
 
 // BusinessNumbers returns the E.164 business numbers of all configured numbers, in order.

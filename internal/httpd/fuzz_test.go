@@ -89,6 +89,13 @@ func (s *memStore) Defer(context.Context, bridge.MessageID, time.Time, string) e
 func (s *memStore) Fail(context.Context, bridge.MessageID, bridge.Reason, int, string, time.Time) (*bridge.Message, bool, error) {
 	return nil, false, nil
 }
+func (s *memStore) ClaimJobs(context.Context, string, time.Time, int, time.Duration) ([]bridge.Job, error) {
+	return nil, nil
+}
+func (s *memStore) RetryJob(context.Context, string, string, time.Time, string) error { return nil }
+func (s *memStore) UpdateMedia(context.Context, bridge.MessageID, func(*bridge.Media), string) (*bridge.Message, error) {
+	return nil, bridge.ErrNotFound
+}
 func (s *memStore) OutboxDepth(context.Context) (int, error)      { return 0, nil }
 func (s *memStore) Purge(context.Context, time.Time) (int, error) { return 0, nil }
 func (s *memStore) Ping(context.Context) error                    { return nil }

@@ -24,6 +24,7 @@ type Metrics struct {
 	Reconciles      *prometheus.CounterVec
 	APIRequests     *prometheus.CounterVec
 	Failures        *prometheus.CounterVec
+	MediaFetches    *prometheus.CounterVec
 }
 
 var _ bridge.Observer = (*Metrics)(nil)
@@ -66,13 +67,17 @@ func New() *Metrics {
 			Name: "wabridge_message_failures_total",
 			Help: "Messages that failed, by reason and upstream code (0 = decided by wabridge), from API answers and status webhooks alike.",
 		}, []string{"reason", "code"}),
+		MediaFetches: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "wabridge_media_fetches_total",
+			Help: "Downloads of customers' media by result (ok, retry, failed).",
+		}, []string{"result"}),
 		APIRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "wabridge_api_requests_total",
 			Help: "REST API requests by route and HTTP status code.",
 		}, []string{"route", "code"}),
 	}
 	r.MustRegister(m.Messages, m.WebhookEvents, m.WebhookRequests, m.UpstreamLatency, m.UpstreamErrors,
-		m.SendOutcomes, m.Reconciles, m.APIRequests, m.Failures,
+		m.SendOutcomes, m.Reconciles, m.APIRequests, m.Failures, m.MediaFetches,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -92,6 +97,9 @@ func (m *Metrics) Reconciled(how string) { m.Reconciles.WithLabelValues(how).Inc
 func (m *Metrics) Failed(reason bridge.Reason, code int) {
 	m.Failures.WithLabelValues(string(reason), strconv.Itoa(code)).Inc()
 }
+
+// MediaFetched implements bridge.Observer.
+func (m *Metrics) MediaFetched(result string) { m.MediaFetches.WithLabelValues(result).Inc() }
 
 // ObserveUpstream records one provider call (the adapters' Observe hook).
 func (m *Metrics) ObserveUpstream(provider, op string, d time.Duration, code int, err error) {

@@ -100,6 +100,14 @@ func ingestInbound(tx *sql.Tx, m *bridge.Message, now time.Time) (bool, error) {
 	if err := addHistory(tx, m.ID, m.Status, m.CreatedAt, 0); err != nil {
 		return false, err
 	}
+	// A customer's media is fetched by a job committed with the message, so
+	// the webhook's 200 never waits for a download and a crash loses none.
+	if m.Kind.IsMedia() && m.Content.Media != nil && m.Content.Media.ID != "" {
+		if _, err := tx.Exec(`INSERT INTO jobs (kind, ref, run_at) VALUES (?,?,?) ON CONFLICT DO NOTHING`,
+			bridge.JobMediaFetch, m.ID, ms(now)); err != nil {
+			return false, fmt.Errorf("store: media job: %w", err)
+		}
+	}
 	// The window opens at the customer's message time; a timestamp from the
 	// future (clock skew) counts as now.
 	at := m.Timestamp

@@ -164,3 +164,68 @@ func (s *SQLite) Fail(ctx context.Context, id bridge.MessageID, reason bridge.Re
 	})
 	return out, changed, err
 }
+
+// ClaimJobs implements bridge.Store.
+func (s *SQLite) ClaimJobs(ctx context.Context, kind string, now time.Time, limit int, lease time.Duration) ([]bridge.Job, error) {
+	var jobs []bridge.Job
+	err := s.commit.write(ctx, func(tx *sql.Tx) error {
+		jobs = jobs[:0]
+		rows, err := tx.Query(`UPDATE jobs SET lease_until = ?, attempts = attempts + 1
+			WHERE kind = ? AND ref IN (SELECT ref FROM jobs WHERE kind = ? AND run_at <= ? AND lease_until <= ?
+				ORDER BY run_at LIMIT ?)
+			RETURNING ref, attempts, last_error`,
+			ms(now.Add(lease)), kind, kind, ms(now), ms(now), limit)
+		if err != nil {
+			return fmt.Errorf("store: claim %s: %w", kind, err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			j := bridge.Job{Kind: kind}
+			if err := rows.Scan(&j.Ref, &j.Attempts, &j.LastError); err != nil {
+				return err
+			}
+			jobs = append(jobs, j)
+		}
+		return rows.Err()
+	})
+	return jobs, err
+}
+
+// RetryJob implements bridge.Store.
+func (s *SQLite) RetryJob(ctx context.Context, kind, ref string, runAt time.Time, lastErr string) error {
+	return s.commit.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.Exec(`UPDATE jobs SET run_at = ?, lease_until = 0, last_error = ? WHERE kind = ? AND ref = ?`,
+			ms(runAt), lastErr, kind, ref)
+		return err
+	})
+}
+
+// UpdateMedia implements bridge.Store.
+func (s *SQLite) UpdateMedia(ctx context.Context, id bridge.MessageID, fn func(*bridge.Media), endJob string) (*bridge.Message, error) {
+	var out *bridge.Message
+	err := s.commit.write(ctx, func(tx *sql.Tx) error {
+		m, err := loadMessage(ctx, tx, `id = ?`, id)
+		if err != nil {
+			return err
+		}
+		if m.Content.Media == nil {
+			m.Content.Media = &bridge.Media{}
+		}
+		fn(m.Content.Media)
+		content, err := json.Marshal(m.Content)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(`UPDATE messages SET content = ? WHERE id = ?`, string(content), id); err != nil {
+			return err
+		}
+		if endJob != "" {
+			if _, err := tx.Exec(`DELETE FROM jobs WHERE kind = ? AND ref = ?`, endJob, id); err != nil {
+				return err
+			}
+		}
+		out = m
+		return nil
+	})
+	return out, err
+}

@@ -171,6 +171,13 @@ func (s *SQLite) OutboxDepth(ctx context.Context) (int, error) {
 	return n, err
 }
 
+// JobDepth counts jobs of a kind not yet done.
+func (s *SQLite) JobDepth(ctx context.Context, kind string) (int, error) {
+	var n int
+	err := s.reader.QueryRowContext(ctx, `SELECT COUNT(*) FROM jobs WHERE kind = ?`, kind).Scan(&n)
+	return n, err
+}
+
 // Purge implements bridge.Store: bodies of messages created before the
 // cut-off are emptied (the record, status and history stay).
 func (s *SQLite) Purge(ctx context.Context, before time.Time) (int, error) {
