@@ -1,9 +1,11 @@
 package sandbox
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 )
@@ -11,12 +13,78 @@ import (
 // Control API (no auth, JSON), for tests and operators:
 //
 //	POST /sandbox/v1/inbound   inject a customer message (opens the window, posts the webhook)
-//	GET  /sandbox/v1/messages  accepted sends; ?to= ?callback= ?wamid= ?direction=outbound|inbound|all
-//	GET  /sandbox/v1/stats     counters
-//	POST /sandbox/v1/reset     forget messages, windows, counters and queued webhooks
+//	POST /sandbox/v1/media     create media (upload or generate) → {"id","sha256","sha256_base64","size","mime_type","filename"?}
+//	GET  /sandbox/v1/messages  sends and injected messages; ?to= ?callback= ?wamid= ?direction=outbound|inbound|all
+//	GET  /sandbox/v1/stats     counters (incl. media_uploads, media_downloads)
+//	POST /sandbox/v1/reset     forget messages, windows, media, counters and queued webhooks
 //	GET  /sandbox/v1/windows   ?business=&customer= → {"open","expires_at"}
+//	POST /sandbox/v1/settings  change media knobs at run time (see below) → the current settings
 //
 // Errors are {"error":"…"} with a 4xx status.
+//
+// # POST /sandbox/v1/settings
+//
+// {"media_redirect_to":"http://…" | "", "media_url_ttl":"5m", "media_file_size_as_string":true}:
+// every field optional; they override Config.MediaRedirectTo, MediaURLTTL and
+// MediaFileSizeAsString until the next reset, which restores the Config
+// values. The answer has all three fields (media_url_ttl as a Go duration).
+//
+// # POST /sandbox/v1/media
+//
+// Three forms, all answering {"id","sha256" (hex),"sha256_base64","size","mime_type","filename"?}:
+//
+//   - multipart/form-data with a "file" part; the MIME type is the "mime_type"
+//     or "type" field, else the part's Content-Type; the name is the
+//     "filename" field, else the part's file name.
+//   - any other Content-Type: the raw body is the file, the Content-Type its
+//     MIME type, ?filename= its name.
+//   - application/json {"mime_type":"application/pdf","size":94371840,
+//     "filename":"big.pdf","seed":"optional"}: the sandbox generates size
+//     deterministic bytes: byte i (from 0) is byte((i*2654435761)>>13)
+//     (int64 arithmetic), so the content depends only on the size and tests
+//     can compute it; with a seed, the ChaCha8 key stream of Go's
+//     math/rand/v2 seeded with SHA-256(seed). They are never held in
+//     memory: the hash is computed streaming, downloads regenerate them.
+//
+// Any MIME type is accepted here (Meta's upload rules apply only to the
+// Graph upload), so tests can make media Meta would refuse at send time.
+// Optional ?phone_number_id= (or the JSON/form field) ties the media to one
+// business number, as a Graph upload is; default: usable by every number.
+// Uploads (not generated media) are limited to Config.MaxUploadBytes.
+//
+// # POST /sandbox/v1/inbound
+//
+// Common fields: "from" (customer, required), "to" (business number:
+// phone_number_id, E.164 or digits; default the first), "name" (profile
+// name, default "Sandbox Customer"), "type" (default "text"), "context"
+// (wamid replied to → context {from: business digits, id}), "forwarded" /
+// "frequently_forwarded" (→ context flags), "referral" (object, passed
+// through). Answer: {"wamid"}. Per type:
+//
+//	text         "text" (required)
+//	image|video|document|sticker|audio
+//	             "media_id" (from /sandbox/v1/media) or "media": {"mime_type","size","filename","seed"}
+//	             to generate (default: 1 KiB; image/jpeg, video/mp4, audio/mpeg (voice: audio/ogg; codecs=opus),
+//	             application/pdf, image/webp); "caption" (image, video, document), "filename" (document),
+//	             "voice" (audio), "animated" (sticker). The webhook object is {caption?, filename?, mime_type,
+//	             sha256 (base64, as Meta's webhooks carry it), id, url (download URL, MediaURLTTL), voice|animated}.
+//	location     "latitude", "longitude" (required), "location_name", "address", "location_url"
+//	contacts     "contacts": [ … ] (non-empty; passed through)
+//	button       "button_text" (required), "payload" (default button_text); context required
+//	             (default: the last send to this customer) → {button:{payload,text}, context}
+//	interactive  "reply": {"type":"button_reply"|"list_reply","id","title","description"(list only)};
+//	             context as for button
+//	reaction     "reaction_to" (wamid; default the last send), "emoji" (omitted or "" = removal → no emoji key)
+//	system       "system": {"type" (default user_changed_number), "wa_id" (new number, required for
+//	             user_changed_number), "body" (default "User <name> changed from <from> to <wa_id>"), …
+//	             any other field passed through, e.g. user_id for user_changed_user_id}; no contacts[],
+//	             does not open the window
+//	unsupported  "unsupported_type" (default "unknown") → errors [{code 131051, title/message
+//	             "Message type unknown", error_data.details}], unsupported {type}
+//	any          "raw_message": a complete messages[] item posted unchanged (its "id" and "type" are
+//	             recorded; contacts[] is added unless its type is system)
+//
+// Every inbound message except system opens or refreshes the customer-service window.
 func (s *Server) serveControl(w http.ResponseWriter, r *http.Request) {
 	route := strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/sandbox/v1"), "/")
 	type endpoint struct {
@@ -25,10 +93,12 @@ func (s *Server) serveControl(w http.ResponseWriter, r *http.Request) {
 	}
 	endpoints := map[string]endpoint{
 		"/inbound":  {http.MethodPost, s.handleInbound},
+		"/media":    {http.MethodPost, s.handleControlMedia},
 		"/messages": {http.MethodGet, s.handleListMessages},
 		"/stats":    {http.MethodGet, s.handleStats},
 		"/reset":    {http.MethodPost, s.handleReset},
 		"/windows":  {http.MethodGet, s.handleWindow},
+		"/settings": {http.MethodPost, s.handleSettings},
 	}
 	ep, ok := endpoints[route]
 	if !ok || !strings.HasPrefix(r.URL.Path, "/sandbox/v1/") {
@@ -45,90 +115,6 @@ func (s *Server) serveControl(w http.ResponseWriter, r *http.Request) {
 
 func controlError(w http.ResponseWriter, status int, msg string) {
 	writeJSON(w, status, map[string]string{"error": msg})
-}
-
-// inboundRequest is the body of POST /sandbox/v1/inbound. Type defaults to
-// "text"; other types are refused until they are implemented.
-type inboundRequest struct {
-	From    string `json:"from"`    // customer, E.164 (required)
-	To      string `json:"to"`      // business number, E.164/digits/phone_number_id; default the first
-	Name    string `json:"name"`    // profile name; default "Sandbox Customer"
-	Type    string `json:"type"`    // default "text"
-	Text    string `json:"text"`    // required for text
-	Context string `json:"context"` // wamid the customer replies to (optional)
-}
-
-// handleInbound injects a customer message: it records it, opens or
-// refreshes the customer-service window and posts the inbound webhook.
-func (s *Server) handleInbound(w http.ResponseWriter, r *http.Request) {
-	raw, tooLarge, err := readBody(r)
-	if tooLarge {
-		controlError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request bodies are limited to %d bytes", maxBodyBytes))
-		return
-	}
-	var req inboundRequest
-	if err != nil || json.Unmarshal(raw, &req) != nil {
-		controlError(w, http.StatusBadRequest, "body must be a JSON object")
-		return
-	}
-	if req.From == "" {
-		controlError(w, http.StatusBadRequest, "from is required")
-		return
-	}
-	customer, ok := normalizePhone(req.From)
-	if !ok {
-		controlError(w, http.StatusBadRequest, "from must be a phone number with 8 to 15 digits")
-		return
-	}
-	num := s.numbers[0]
-	if req.To != "" {
-		if num = s.numberFor(req.To); num == nil {
-			controlError(w, http.StatusBadRequest, "unknown business number "+req.To)
-			return
-		}
-	}
-	if req.Type == "" {
-		req.Type = "text"
-	}
-	if req.Name == "" {
-		req.Name = "Sandbox Customer"
-	}
-	now := time.Now()
-	wamid := newWamid(customer)
-	msg := inboundJSON{From: customer, ID: wamid, Timestamp: unixString(now), Type: req.Type}
-	if req.Context != "" {
-		msg.Context = &contextJSON{From: strings.TrimPrefix(num.BusinessNumber, "+"), ID: req.Context}
-	}
-	switch req.Type {
-	case "text":
-		if req.Text == "" {
-			controlError(w, http.StatusBadRequest, "text is required")
-			return
-		}
-		msg.Text = &textBody{Body: req.Text}
-	default:
-		controlError(w, http.StatusBadRequest, fmt.Sprintf("inbound type %q is not supported (only text)", req.Type))
-		return
-	}
-	contact := contactJSON{WaID: customer}
-	contact.Profile.Name = req.Name
-	body := s.webhookBody(num, changeValue{Contacts: []contactJSON{contact}, Messages: []inboundJSON{msg}})
-
-	rec := &record{
-		Wamid: wamid, Direction: "inbound", PhoneNumberID: num.PhoneNumberID,
-		From: "+" + customer, To: num.BusinessNumber, Type: req.Type, Text: req.Text,
-		ProfileName: req.Name, Status: "received", ReceivedAt: now,
-		Request: json.RawMessage(raw), customer: customer,
-	}
-	s.ensureWorkers()
-	s.mu.Lock()
-	s.windows[windowKey{num.PhoneNumberID, customer}] = now
-	s.messages = append(s.messages, rec)
-	s.byWamid[wamid] = rec
-	s.stats.Inbound++
-	s.enqueueLocked(body, "inbound "+req.Type)
-	s.mu.Unlock()
-	writeJSON(w, http.StatusOK, map[string]string{"wamid": wamid})
 }
 
 // handleListMessages lists records in arrival order. By default only
@@ -185,7 +171,7 @@ func (s *Server) handleStats(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, c)
 }
 
-// handleReset forgets messages, windows, counters and undelivered webhooks
+// handleReset forgets messages, windows, media, settings, counters and undelivered webhooks
 // (queued, parked or waiting for a retry). The catalogue and webhook URL stay.
 func (s *Server) handleReset(w http.ResponseWriter, r *http.Request) {
 	s.reset()
@@ -199,6 +185,9 @@ func (s *Server) reset() {
 	s.messages = nil
 	s.byWamid = map[string]*record{}
 	s.windows = map[windowKey]time.Time{}
+	s.media = map[string]*mediaObj{}
+	s.mediaURLs = map[string]*mediaGrant{}
+	s.settings = s.configSettings()
 	s.stats = counters{}
 	s.parked = nil
 	s.queue.clear()
@@ -228,4 +217,70 @@ func (s *Server) handleWindow(w http.ResponseWriter, r *http.Request) {
 		resp["expires_at"] = exp.UTC().Format(time.RFC3339Nano)
 	}
 	writeJSON(w, http.StatusOK, resp)
+}
+
+// settings are the knobs POST /sandbox/v1/settings may change at run time.
+// Guarded by Server.mu; they start from Config and return to it on reset.
+type settings struct {
+	MediaRedirectTo       string
+	MediaURLTTL           time.Duration
+	MediaFileSizeAsString bool
+}
+
+func (s *Server) configSettings() settings {
+	return settings{
+		MediaRedirectTo:       s.cfg.MediaRedirectTo,
+		MediaURLTTL:           s.cfg.MediaURLTTL,
+		MediaFileSizeAsString: s.cfg.MediaFileSizeAsString,
+	}
+}
+
+func (s *Server) handleSettings(w http.ResponseWriter, r *http.Request) {
+	raw, _, err := readBody(r)
+	if err != nil {
+		controlError(w, http.StatusBadRequest, "could not read the body")
+		return
+	}
+	var req struct {
+		MediaRedirectTo       *string `json:"media_redirect_to"`
+		MediaURLTTL           *string `json:"media_url_ttl"`
+		MediaFileSizeAsString *bool   `json:"media_file_size_as_string"`
+	}
+	if len(bytes.TrimSpace(raw)) > 0 {
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&req); err != nil {
+			controlError(w, http.StatusBadRequest, "body must be {\"media_redirect_to\",\"media_url_ttl\",\"media_file_size_as_string\"}: "+err.Error())
+			return
+		}
+	}
+	var ttl time.Duration
+	if req.MediaURLTTL != nil {
+		if ttl, err = time.ParseDuration(*req.MediaURLTTL); err != nil || ttl <= 0 {
+			controlError(w, http.StatusBadRequest, "media_url_ttl must be a positive Go duration such as \"5m\"")
+			return
+		}
+	}
+	if req.MediaRedirectTo != nil && *req.MediaRedirectTo != "" {
+		if u, err := url.Parse(*req.MediaRedirectTo); err != nil || u.Scheme == "" || u.Host == "" {
+			controlError(w, http.StatusBadRequest, "media_redirect_to must be an absolute URL (or \"\" to turn redirects off)")
+			return
+		}
+	}
+	s.mu.Lock()
+	if req.MediaRedirectTo != nil {
+		s.settings.MediaRedirectTo = *req.MediaRedirectTo
+	}
+	if req.MediaURLTTL != nil {
+		s.settings.MediaURLTTL = ttl
+	}
+	if req.MediaFileSizeAsString != nil {
+		s.settings.MediaFileSizeAsString = *req.MediaFileSizeAsString
+	}
+	cur := s.settings
+	s.mu.Unlock()
+	writeJSON(w, http.StatusOK, map[string]any{
+		"media_redirect_to": cur.MediaRedirectTo, "media_url_ttl": cur.MediaURLTTL.String(),
+		"media_file_size_as_string": cur.MediaFileSizeAsString,
+	})
 }

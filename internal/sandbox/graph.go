@@ -13,7 +13,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 )
 
 // graphError is an error answered in Meta's Graph shape:
@@ -58,6 +57,11 @@ func errRequired(param string) *graphError {
 	return &graphError{code: 100, message: fmt.Sprintf("(#100) The parameter %s is required.", param)}
 }
 
+// errParamValue is (#131009), Meta's answer for a value out of range.
+func errParamValue(details string) *graphError {
+	return &graphError{code: 131009, message: "(#131009) Parameter value is not valid", details: details}
+}
+
 // errParamCount is (#132000).
 func errParamCount(details string) *graphError {
 	return &graphError{code: 132000, message: "(#132000) Number of parameters does not match the expected number of params", details: details}
@@ -92,9 +96,15 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request) {
 	if len(segs) == 2 {
 		edge = segs[1]
 	}
+	var media *mediaObj
+	if edge == "" && (r.Method == http.MethodGet || r.Method == http.MethodDelete) {
+		media = s.mediaForRequest(r, id)
+	}
 	switch {
 	case edge == "messages" && r.Method == http.MethodPost && s.byID[id] != nil:
 		s.handleMessages(w, r, s.byID[id])
+	case edge == "media" && r.Method == http.MethodPost && s.byID[id] != nil:
+		s.handleMediaUpload(w, r, s.byID[id])
 	case edge == "message_templates" && r.Method == http.MethodGet && id == s.cfg.WABAID:
 		s.handleTemplateList(w, r)
 	case edge == "phone_numbers" && r.Method == http.MethodGet && id == s.cfg.WABAID:
@@ -107,6 +117,10 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, phoneNumberJSON(s.byID[id]))
 	case edge == "" && r.Method == http.MethodGet && id == s.cfg.WABAID:
 		writeJSON(w, http.StatusOK, map[string]any{"id": id, "name": "Sandbox WABA", "currency": "USD", "timezone_id": "1", "message_template_namespace": "sandbox_namespace"})
+	case media != nil && r.Method == http.MethodGet:
+		s.handleMediaGet(w, r, media)
+	case media != nil && r.Method == http.MethodDelete:
+		s.handleMediaDelete(w, media)
 	default:
 		errUnknownObject(r.Method, id).write(w)
 	}
@@ -162,21 +176,18 @@ type sendRequest struct {
 	BizOpaque        string       `json:"biz_opaque_callback_data"`
 	Status           string       `json:"status"`
 	MessageID        string       `json:"message_id"`
-	Context          *struct{}    `json:"context"`
+	Context          *contextReq  `json:"context"`
 	Text             *textReq     `json:"text"`
 	Template         *templateReq `json:"template"`
+}
+
+type contextReq struct {
+	MessageID string `json:"message_id"`
 }
 
 type textReq struct {
 	Body       string `json:"body"`
 	PreviewURL bool   `json:"preview_url"`
-}
-
-// freeformTypes are the non-template message types Meta accepts, with
-// whether their object needs an id or link (media).
-var freeformTypes = map[string]bool{
-	"text": false, "image": true, "video": true, "audio": true, "document": true, "sticker": true,
-	"location": false, "contacts": false, "interactive": false, "reaction": false,
 }
 
 const (
@@ -218,12 +229,12 @@ func (s *Server) handleMessages(w http.ResponseWriter, r *http.Request, num *Num
 		s.markRead(w, num, &req)
 		return
 	}
-	use, e := s.validateSend(&req, fields)
+	info, e := s.validateSend(&req, fields)
 	if e != nil {
 		s.reject(w, e)
 		return
 	}
-	s.accept(w, num, &req, raw, use)
+	s.accept(w, num, &req, raw, info)
 }
 
 func (s *Server) reject(w http.ResponseWriter, e *graphError) {
@@ -258,53 +269,6 @@ func (s *Server) markRead(w http.ResponseWriter, num *Number, req *sendRequest) 
 	writeJSON(w, http.StatusOK, map[string]bool{"success": true})
 }
 
-// validateSend applies Meta's request validation. For a template send it
-// returns what the template resolved to.
-func (s *Server) validateSend(req *sendRequest, fields map[string]json.RawMessage) (*templateUse, *graphError) {
-	if req.To == "" {
-		return nil, errRequired("to")
-	}
-	if _, ok := normalizePhone(req.To); !ok {
-		return nil, errInvalidParam("Invalid parameter: to must be a phone number with 8 to 15 digits")
-	}
-	if req.RecipientType != "" && req.RecipientType != "individual" {
-		return nil, &graphError{code: 100, message: fmt.Sprintf("(#100) Param recipient_type must be one of {INDIVIDUAL} - got %q.", req.RecipientType)}
-	}
-	if utf8.RuneCountInString(req.BizOpaque) > maxCallbackData {
-		return nil, &graphError{code: 100, message: fmt.Sprintf("(#100) Param biz_opaque_callback_data must be at most %d characters long.", maxCallbackData)}
-	}
-	if req.Type == "" {
-		req.Type = "text"
-	}
-	switch req.Type {
-	case "text":
-		if req.Text == nil || req.Text.Body == "" {
-			return nil, errRequired("text['body']")
-		}
-		if utf8.RuneCountInString(req.Text.Body) > maxTextBody {
-			return nil, &graphError{code: 100, message: fmt.Sprintf("(#100) Param text['body'] must be at most %d characters long.", maxTextBody)}
-		}
-		return nil, nil
-	case "template":
-		return s.validateTemplate(req.Template)
-	}
-	media, ok := freeformTypes[req.Type]
-	if !ok {
-		return nil, &graphError{code: 100, message: fmt.Sprintf("(#100) Param type must be one of {AUDIO, CONTACTS, DOCUMENT, IMAGE, INTERACTIVE, LOCATION, REACTION, STICKER, TEMPLATE, TEXT, VIDEO} - got %q.", req.Type)}
-	}
-	obj, ok := fields[req.Type]
-	if !ok || string(obj) == "null" {
-		return nil, errRequired(req.Type)
-	}
-	if media {
-		var ref mediaRef
-		if json.Unmarshal(obj, &ref) != nil || (ref.ID == "" && ref.Link == "") {
-			return nil, errInvalidParam(fmt.Sprintf("Param %s must contain either id or link", req.Type))
-		}
-	}
-	return nil, nil
-}
-
 func (s *Server) validateTemplate(t *templateReq) (*templateUse, *graphError) {
 	if t == nil {
 		return nil, errRequired("template")
@@ -334,7 +298,8 @@ func (s *Server) validateTemplate(t *templateReq) (*templateUse, *graphError) {
 }
 
 // accept records a valid send, answers 200 and schedules its statuses.
-func (s *Server) accept(w http.ResponseWriter, num *Number, req *sendRequest, raw []byte, use *templateUse) {
+func (s *Server) accept(w http.ResponseWriter, num *Number, req *sendRequest, raw []byte, info *sendInfo) {
+	use := info.use
 	customer, _ := normalizePhone(req.To)
 	now := time.Now()
 	rec := &record{
@@ -349,23 +314,31 @@ func (s *Server) accept(w http.ResponseWriter, num *Number, req *sendRequest, ra
 		ReceivedAt:    now,
 		Request:       json.RawMessage(raw),
 		customer:      customer,
+		Text:          info.text,
+		Media:         info.media,
+		Location:      info.location,
+		Contacts:      info.contacts,
+		Interactive:   info.interactive,
+		Reaction:      info.reaction,
 	}
-	switch {
-	case use != nil:
+	if req.Context != nil {
+		rec.ContextID = req.Context.MessageID
+	}
+	if use != nil {
 		rec.Text = use.body
 		rec.Template = &templateInfo{Name: use.tpl.Name, Language: use.tpl.Language, Params: use.params}
 		if rec.Template.Params == nil {
 			rec.Template.Params = []string{}
 		}
-	case req.Type == "text":
-		rec.Text = req.Text.Body
-	default:
-		rec.Text = captionOf(req.Type, raw)
 	}
 
 	s.mu.Lock()
 	open, _ := s.windowOpenLocked(windowKey{num.PhoneNumberID, customer}, now)
 	plan := s.planStatuses(req.Type, customer, open)
+	if info.mediaErr != nil && plan[0].status != "failed" {
+		// Meta checks referenced media after accepting the send.
+		plan = []statusStep{{status: "failed", err: info.mediaErr}}
+	}
 	pricing := pricingFor(use, open)
 	s.messages = append(s.messages, rec)
 	s.byWamid[rec.Wamid] = rec
@@ -384,28 +357,6 @@ func (s *Server) accept(w http.ResponseWriter, num *Number, req *sendRequest, ra
 		"messages":          []map[string]string{msg},
 	})
 	s.scheduleStatuses(num, rec, epoch, plan, pricing)
-}
-
-// captionOf pulls a caption (media) or body (interactive) for the record's text.
-func captionOf(typ string, raw []byte) string {
-	var fields map[string]json.RawMessage
-	var o struct {
-		Caption string `json:"caption"`
-		Body    *struct {
-			Text string `json:"text"`
-		} `json:"body"`
-		Emoji string `json:"emoji"`
-	}
-	if json.Unmarshal(raw, &fields) != nil || json.Unmarshal(fields[typ], &o) != nil {
-		return ""
-	}
-	switch {
-	case o.Caption != "":
-		return o.Caption
-	case o.Body != nil:
-		return o.Body.Text
-	}
-	return o.Emoji
 }
 
 // statusStep is one status webhook to emit for a send.

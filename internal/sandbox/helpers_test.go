@@ -104,6 +104,7 @@ type receiver struct {
 	failFirst int
 	requests  int
 	hooks     []hookEnvelope
+	bodies    [][]byte // raw bodies of the accepted webhooks, same order as hooks
 }
 
 func newReceiver(t *testing.T, failFirst int) *receiver {
@@ -140,6 +141,7 @@ func (rc *receiver) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rc.hooks = append(rc.hooks, env)
+	rc.bodies = append(rc.bodies, body)
 	w.WriteHeader(http.StatusOK)
 }
 

@@ -1,11 +1,13 @@
 // Package sandbox simulates Meta's WhatsApp Cloud API over real HTTP.
 //
-// It serves the Graph endpoints a WhatsApp client uses (send messages, mark
-// inbound messages read, list message templates), validates requests the way
-// Meta documents, answers with Meta's JSON shapes and error codes, and posts
-// signed webhooks (status updates, inbound customer messages) to a configured
+// It serves the Graph endpoints a WhatsApp client uses (send messages of every
+// type, mark inbound messages read, list message templates, upload, retrieve,
+// download and delete media), validates requests the way Meta documents,
+// answers with Meta's JSON shapes and error codes, and posts signed webhooks
+// (status updates, inbound customer messages of every type) to a configured
 // URL with Meta-like re-delivery. A small unauthenticated control API under
-// /sandbox/v1/ lets tests inject inbound messages and inspect what was sent.
+// /sandbox/v1/ lets tests inject inbound messages, create media and inspect
+// what was sent. Media download URLs are served under /sandbox-media/.
 //
 // The package deliberately shares no types with the rest of the repository:
 // it speaks only JSON over HTTP, as Meta does. All state is kept in memory and
@@ -50,6 +52,21 @@ type Config struct {
 	WebhookRetryFor     time.Duration // give up re-delivering after this long, default 7*24h
 
 	Window time.Duration // customer-service window, default 24h
+
+	// Media.
+	MaxUploadBytes int64         // largest accepted upload (Graph and control), default 110 MiB; larger → 131053
+	MediaURLTTL    time.Duration // lifetime of a media download URL, default 5m (as Meta); then 404
+	// MediaRedirectTo, when set, makes every media download URL answer
+	// "302 Found" to this location instead of the bytes (after the bearer
+	// check), to test that clients refuse redirects to unexpected hosts.
+	MediaRedirectTo string
+	// MediaBaseURL is the scheme://host[:port] put in media download URLs.
+	// Default: derived from the Host of the request that produced the URL.
+	MediaBaseURL string
+	// MediaFileSizeAsString makes GET /{media_id} answer "file_size" as a
+	// JSON string ("303833", as in Meta's reference example) instead of a
+	// number, to test that clients accept both.
+	MediaFileSizeAsString bool
 }
 
 // Defaults applied by New.
@@ -60,9 +77,15 @@ const (
 	defaultRetryMax    = 30 * time.Second
 	defaultRetryFor    = 7 * 24 * time.Hour
 	defaultWindow      = 24 * time.Hour
+	defaultMaxUpload   = 110 << 20
+	defaultMediaURLTTL = 5 * time.Minute
 
-	// maxBodyBytes bounds every request body; larger bodies get HTTP 413.
+	// maxBodyBytes bounds every request body except media uploads; larger
+	// bodies get HTTP 413.
 	maxBodyBytes = 4 << 20
+	// uploadOverhead is what a media upload body may carry beyond
+	// MaxUploadBytes (multipart headers and the other form fields).
+	uploadOverhead = 1 << 20
 	// webhookWorkers is the size of the delivery pool.
 	webhookWorkers = 4
 	// webhookTimeout bounds one delivery attempt.
@@ -89,7 +112,10 @@ type Server struct {
 	byWamid    map[string]*record
 	windows    map[windowKey]time.Time // last inbound time
 	stats      counters
-	parked     []*job // webhooks waiting for a webhook URL
+	parked     []*job                 // webhooks waiting for a webhook URL
+	media      map[string]*mediaObj   // media id → media
+	mediaURLs  map[string]*mediaGrant // download token → grant
+	settings   settings               // runtime-changeable knobs (POST /sandbox/v1/settings)
 
 	queue *queue
 
@@ -132,6 +158,7 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	for name, d := range map[string]*time.Duration{
 		"StatusDelay": &cfg.StatusDelay, "WebhookRetryInitial": &cfg.WebhookRetryInitial,
 		"WebhookRetryMax": &cfg.WebhookRetryMax, "WebhookRetryFor": &cfg.WebhookRetryFor, "Window": &cfg.Window,
+		"MediaURLTTL": &cfg.MediaURLTTL,
 	} {
 		if *d < 0 {
 			return nil, fmt.Errorf("sandbox: %s must not be negative", name)
@@ -142,6 +169,14 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	setDefault(&cfg.WebhookRetryMax, defaultRetryMax)
 	setDefault(&cfg.WebhookRetryFor, defaultRetryFor)
 	setDefault(&cfg.Window, defaultWindow)
+	setDefault(&cfg.MediaURLTTL, defaultMediaURLTTL)
+	if cfg.MaxUploadBytes < 0 {
+		return nil, errors.New("sandbox: MaxUploadBytes must not be negative")
+	}
+	if cfg.MaxUploadBytes == 0 {
+		cfg.MaxUploadBytes = defaultMaxUpload
+	}
+	cfg.MediaBaseURL = strings.TrimSuffix(cfg.MediaBaseURL, "/")
 	if cfg.WebhookRetryMax < cfg.WebhookRetryInitial {
 		cfg.WebhookRetryMax = cfg.WebhookRetryInitial
 	}
@@ -155,11 +190,14 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		webhookURL: cfg.WebhookURL,
 		byWamid:    map[string]*record{},
 		windows:    map[windowKey]time.Time{},
+		media:      map[string]*mediaObj{},
+		mediaURLs:  map[string]*mediaGrant{},
 		queue:      newQueue(),
 		done:       make(chan struct{}),
 		client:     &http.Client{Timeout: webhookTimeout},
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.settings = s.configSettings()
 
 	for i, n := range cfg.Numbers {
 		if n.PhoneNumberID == "" {
@@ -354,11 +392,21 @@ func (s *Server) startWorkersLocked() {
 	}
 }
 
-// routes builds the top-level handler: control API under /sandbox/, Graph
-// everywhere else, every body capped at maxBodyBytes.
+// routes builds the top-level handler: media downloads under
+// /sandbox-media/, control API under /sandbox/, Graph everywhere else. Every
+// body is capped at maxBodyBytes, media uploads (POST …/media) at
+// MaxUploadBytes plus multipart overhead.
 func (s *Server) routes() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
+		limit := int64(maxBodyBytes)
+		if r.Method == http.MethodPost && strings.HasSuffix(strings.TrimSuffix(r.URL.Path, "/"), "/media") {
+			limit = s.cfg.MaxUploadBytes + uploadOverhead
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
+		if strings.HasPrefix(r.URL.Path, mediaPathPrefix) {
+			s.serveMediaDownload(w, r)
+			return
+		}
 		if r.URL.Path == "/sandbox" || strings.HasPrefix(r.URL.Path, "/sandbox/") {
 			s.serveControl(w, r)
 			return

@@ -18,8 +18,16 @@ type record struct {
 	From          string          `json:"from"` // +E.164
 	To            string          `json:"to"`   // +E.164
 	Type          string          `json:"type"`
-	Text          string          `json:"text"` // text body, rendered template body, or caption
+	Text          string          `json:"text"` // text body, rendered template body, caption, interactive body, button/reply title, emoji
 	Template      *templateInfo   `json:"template"`
+	Media         *mediaInfo      `json:"media,omitempty"`              // image, video, audio, document, sticker
+	Location      *locationInfo   `json:"location,omitempty"`           // location
+	Contacts      json.RawMessage `json:"contacts,omitempty"`           // contacts: the array as sent / injected
+	Interactive   json.RawMessage `json:"interactive,omitempty"`        // interactive: the object as sent / the reply as injected
+	Button        *buttonInfo     `json:"button,omitempty"`             // inbound template quick-reply button
+	Reaction      *reactionInfo   `json:"reaction,omitempty"`           // reaction
+	System        json.RawMessage `json:"system,omitempty"`             // inbound system message object
+	ContextID     string          `json:"context_message_id,omitempty"` // the wamid replied to (context.message_id / context.id)
 	CallbackData  string          `json:"callback_data"`
 	ProfileName   string          `json:"profile_name,omitempty"` // inbound only
 	Status        string          `json:"status"`                 // accepted|sent|delivered|read|failed (outbound), received (inbound)
@@ -29,6 +37,39 @@ type record struct {
 	Request       json.RawMessage `json:"request"` // the raw JSON the client sent
 
 	customer string // customer digits
+}
+
+// mediaInfo describes the media of a send or an inbound message. For a send
+// by link only Link (and Filename) are known; for a media id the stored
+// object fills in the rest.
+type mediaInfo struct {
+	ID       string `json:"id,omitempty"`
+	Link     string `json:"link,omitempty"`
+	MimeType string `json:"mime_type,omitempty"`
+	Size     int64  `json:"size,omitempty"`
+	SHA256   string `json:"sha256,omitempty"` // hex
+	Filename string `json:"filename,omitempty"`
+	Caption  string `json:"caption,omitempty"`
+	Voice    bool   `json:"voice,omitempty"`    // inbound audio
+	Animated bool   `json:"animated,omitempty"` // inbound sticker
+}
+
+type locationInfo struct {
+	Latitude  float64 `json:"latitude"`
+	Longitude float64 `json:"longitude"`
+	Name      string  `json:"name,omitempty"`
+	Address   string  `json:"address,omitempty"`
+	URL       string  `json:"url,omitempty"`
+}
+
+type reactionInfo struct {
+	MessageID string `json:"message_id"`
+	Emoji     string `json:"emoji"` // "" = reaction removed
+}
+
+type buttonInfo struct {
+	Payload string `json:"payload"`
+	Text    string `json:"text"`
 }
 
 // templateInfo summarises a template send for the control API.
@@ -51,6 +92,8 @@ type counters struct {
 	WebhooksDropped   int `json:"webhooks_dropped"`    // given up after WebhookRetryFor
 	MarkRead          int `json:"mark_read"`           // successful mark-as-read calls
 	Inbound           int `json:"inbound"`             // injected customer messages
+	MediaUploads      int `json:"media_uploads"`       // successful Graph uploads (POST /{phone_number_id}/media)
+	MediaDownloads    int `json:"media_downloads"`     // media download URLs answered with the bytes
 }
 
 // newWamid returns a message id shaped like Meta's: "wamid." + base64 of a

@@ -37,7 +37,7 @@ type changeValue struct {
 	MessagingProduct string          `json:"messaging_product"`
 	Metadata         metadata        `json:"metadata"`
 	Contacts         []contactJSON   `json:"contacts,omitempty"`
-	Messages         []inboundJSON   `json:"messages,omitempty"`
+	Messages         []any           `json:"messages,omitempty"` // *inboundJSON or json.RawMessage (raw_message)
 	Statuses         []statusPayload `json:"statuses,omitempty"`
 }
 
@@ -53,24 +53,87 @@ type contactJSON struct {
 	WaID string `json:"wa_id"`
 }
 
-// inboundJSON is one customer message. Exactly one type-specific field is set
-// (only text so far); add fields here for more inbound types.
+// inboundJSON is one customer message as Meta's messages webhook reference
+// shows it: common fields plus exactly one type-specific object.
 type inboundJSON struct {
-	Context   *contextJSON `json:"context,omitempty"`
-	From      string       `json:"from"`
-	ID        string       `json:"id"`
-	Timestamp string       `json:"timestamp"`
-	Type      string       `json:"type"`
-	Text      *textBody    `json:"text,omitempty"`
+	Context     *contextJSON     `json:"context,omitempty"`
+	From        string           `json:"from"`
+	ID          string           `json:"id"`
+	Timestamp   string           `json:"timestamp"`
+	Errors      []messageError   `json:"errors,omitempty"` // unsupported
+	Type        string           `json:"type"`
+	Text        *textBody        `json:"text,omitempty"`
+	Image       *mediaJSON       `json:"image,omitempty"`
+	Video       *mediaJSON       `json:"video,omitempty"`
+	Audio       *mediaJSON       `json:"audio,omitempty"`
+	Document    *mediaJSON       `json:"document,omitempty"`
+	Sticker     *mediaJSON       `json:"sticker,omitempty"`
+	Location    *locationInfo    `json:"location,omitempty"`
+	Contacts    json.RawMessage  `json:"contacts,omitempty"`
+	Button      *buttonInfo      `json:"button,omitempty"`
+	Interactive *interactiveJSON `json:"interactive,omitempty"`
+	Reaction    *reactionJSON    `json:"reaction,omitempty"`
+	System      map[string]any   `json:"system,omitempty"`
+	Unsupported *unsupportedJSON `json:"unsupported,omitempty"`
+	Referral    json.RawMessage  `json:"referral,omitempty"`
 }
 
+// contextJSON is a message's context: a reply ({from, id}) or a forward
+// ({forwarded} / {frequently_forwarded}).
 type contextJSON struct {
-	From string `json:"from"`
-	ID   string `json:"id"`
+	Forwarded           bool   `json:"forwarded,omitempty"`
+	FrequentlyForwarded bool   `json:"frequently_forwarded,omitempty"`
+	From                string `json:"from,omitempty"`
+	ID                  string `json:"id,omitempty"`
 }
 
 type textBody struct {
 	Body string `json:"body"`
+}
+
+// mediaJSON is the object of an inbound image, video, audio, document or
+// sticker; sha256 is base64 (as Meta's webhooks carry it), url the download
+// URL (which Meta added to webhooks in 2025).
+type mediaJSON struct {
+	Caption  string `json:"caption,omitempty"`
+	Filename string `json:"filename,omitempty"`
+	MimeType string `json:"mime_type"`
+	SHA256   string `json:"sha256"`
+	ID       string `json:"id"`
+	URL      string `json:"url,omitempty"`
+	Voice    *bool  `json:"voice,omitempty"`    // audio only
+	Animated *bool  `json:"animated,omitempty"` // sticker only
+}
+
+type interactiveJSON struct {
+	Type        string     `json:"type"`
+	ButtonReply *replyJSON `json:"button_reply,omitempty"`
+	ListReply   *replyJSON `json:"list_reply,omitempty"`
+}
+
+type replyJSON struct {
+	ID          string `json:"id"`
+	Title       string `json:"title"`
+	Description string `json:"description,omitempty"`
+}
+
+type reactionJSON struct {
+	MessageID string `json:"message_id"`
+	Emoji     string `json:"emoji,omitempty"` // omitted when the reaction was removed
+}
+
+type unsupportedJSON struct {
+	Type string `json:"type"`
+}
+
+// messageError is one element of an unsupported message's "errors".
+type messageError struct {
+	Code      int    `json:"code"`
+	Title     string `json:"title"`
+	Message   string `json:"message"`
+	ErrorData struct {
+		Details string `json:"details"`
+	} `json:"error_data"`
 }
 
 // statusPayload is one element of "statuses".
