@@ -21,6 +21,17 @@ type outgoing struct {
 	CallbackData     string       `json:"biz_opaque_callback_data,omitempty"`
 	Text             *textBody    `json:"text,omitempty"`
 	Template         *templateMsg `json:"template,omitempty"`
+	Image            *mediaObject `json:"image,omitempty"`
+	Video            *mediaObject `json:"video,omitempty"`
+	Audio            *mediaObject `json:"audio,omitempty"`
+	Document         *mediaObject `json:"document,omitempty"`
+	Sticker          *mediaObject `json:"sticker,omitempty"`
+	Location         *locationObj `json:"location,omitempty"`
+	// Contacts and Interactive are passed through as the submitter wrote
+	// them (Meta's own shapes), after a shape check.
+	Contacts    json.RawMessage `json:"contacts,omitempty"`
+	Interactive json.RawMessage `json:"interactive,omitempty"`
+	Reaction    *reactionObj    `json:"reaction,omitempty"`
 }
 
 // replyTo makes a message a reply: {"message_id":"wamid…"}.
@@ -40,16 +51,28 @@ type kindBuilder func(o *outgoing, c *bridge.Content) error
 
 // builders maps each sendable kind to its builder.
 var builders = map[bridge.Kind]kindBuilder{
-	bridge.KindText:     buildText,
-	bridge.KindTemplate: buildTemplate,
+	bridge.KindText:        buildText,
+	bridge.KindTemplate:    buildTemplate,
+	bridge.KindImage:       buildMedia(bridge.KindImage),
+	bridge.KindVideo:       buildMedia(bridge.KindVideo),
+	bridge.KindAudio:       buildMedia(bridge.KindAudio),
+	bridge.KindDocument:    buildMedia(bridge.KindDocument),
+	bridge.KindSticker:     buildMedia(bridge.KindSticker),
+	bridge.KindLocation:    buildLocation,
+	bridge.KindContacts:    buildContacts,
+	bridge.KindInteractive: buildInteractive,
+	bridge.KindReaction:    buildReaction,
 }
 
-// BuildMessageBody returns the JSON body that sends m: the recipient is
+// BuildMessageBody returns the JSON body that sends m (text, template,
+// image, video, audio, document, sticker, location, contacts, interactive
+// or reaction; see body_kinds.go for each shape): the recipient is
 // m.Customer.Phone ("to") or, when no phone is known, m.Customer.BSUID
 // ("recipient"); m.ID travels as biz_opaque_callback_data so status webhooks
 // can be matched to it; m.Content.Context.WAMID makes the message a reply.
 // It is pure. Errors are *bridge.SendError with ActionPermanent and
-// ReasonInvalid (unsupported kind, missing recipient or content).
+// ReasonInvalid (unsupported kind, missing recipient or content, media with
+// neither an uploaded id nor a link).
 func BuildMessageBody(m *bridge.Message) ([]byte, error) {
 	if m == nil {
 		return nil, invalid("nil message")

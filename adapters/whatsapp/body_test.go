@@ -114,7 +114,8 @@ func TestBuildMessageBody(t *testing.T) {
 func TestBuildMessageBodyInvalid(t *testing.T) {
 	cases := map[string]func() *bridge.Message{
 		"nil":              func() *bridge.Message { return nil },
-		"unsupported kind": func() *bridge.Message { m := textMsg(); m.Kind = bridge.KindImage; return m },
+		"unsupported kind": func() *bridge.Message { m := textMsg(); m.Kind = bridge.KindButton; return m },
+		"system kind":      func() *bridge.Message { m := textMsg(); m.Kind = bridge.KindSystem; return m },
 		"unknown kind":     func() *bridge.Message { m := textMsg(); m.Kind = "carrier_pigeon"; return m },
 		"no recipient":     func() *bridge.Message { m := textMsg(); m.Customer = bridge.Customer{}; return m },
 		"empty text":       func() *bridge.Message { m := textMsg(); m.Content.Text = ""; return m },

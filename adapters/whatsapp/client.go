@@ -24,7 +24,14 @@ const (
 	DefaultGraphURL   = "https://graph.facebook.com"
 	DefaultAPIVersion = "v24.0"
 	DefaultTimeout    = 30 * time.Second
+	// DefaultMediaTimeout bounds one media upload or download (up to
+	// 100 MiB each).
+	DefaultMediaTimeout = 5 * time.Minute
 )
+
+// DefaultMediaHosts are the hosts Meta serves media downloads from, besides
+// the Graph host itself.
+var DefaultMediaHosts = []string{"lookaside.fbsbx.com"}
 
 // Number is one registered business phone number: Meta's phone number id and
 // the number itself in E.164 form ("+15550100001").
@@ -41,9 +48,21 @@ type Config struct {
 	AccessToken string // system user token; never logged nor put in errors
 	Numbers     []Number
 	Timeout     time.Duration // per request, default DefaultTimeout
-	HTTPClient  *http.Client  // optional
+	HTTPClient  *http.Client  // optional; used for Graph calls, not for media downloads
+	// MediaTimeout bounds one media upload or download; default
+	// DefaultMediaTimeout.
+	MediaTimeout time.Duration
+	// MediaHosts are the hosts media may be downloaded from besides the
+	// Graph URL's host: host names or host:port, matched exactly and
+	// case-insensitively ("*.example.com" also allows subdomains). nil means
+	// DefaultMediaHosts; an empty non-nil list allows the Graph host only.
+	// Hosts listed exactly (and the Graph host) may resolve to any address;
+	// hosts matched by a "*." entry must resolve to public addresses. See
+	// mediafetch.go.
+	MediaHosts []string
 	// Observe, if set, is called after every Graph call: op is "send",
-	// "mark_read", "list_templates"; code is Meta's error code or 0.
+	// "mark_read", "list_templates", "upload_media", "media_info" or
+	// "download_media"; code is Meta's error code or 0.
 	Observe func(op string, d time.Duration, code int, err error)
 }
 
@@ -57,12 +76,16 @@ type Client struct {
 	observe  func(op string, d time.Duration, code int, err error)
 	log      *slog.Logger
 	phoneIDs map[string]string // E.164 business number → phone number id
+
+	mediaTimeout time.Duration
+	media        *mediaFetcher // guarded client for media downloads
 }
 
 // Interface guards.
 var (
-	_ bridge.Sender     = (*Client)(nil)
-	_ bridge.ReadMarker = (*Client)(nil)
+	_ bridge.Sender        = (*Client)(nil)
+	_ bridge.ReadMarker    = (*Client)(nil)
+	_ bridge.MediaTransfer = (*Client)(nil)
 )
 
 // NewClient checks cfg, applies defaults and returns a Client. log may be nil.
@@ -97,6 +120,17 @@ func NewClient(cfg Config, log *slog.Logger) (*Client, error) {
 	}
 	if c.timeout <= 0 {
 		c.timeout = DefaultTimeout
+	}
+	c.mediaTimeout = cfg.MediaTimeout
+	if c.mediaTimeout <= 0 {
+		c.mediaTimeout = DefaultMediaTimeout
+	}
+	hosts := cfg.MediaHosts
+	if hosts == nil {
+		hosts = DefaultMediaHosts
+	}
+	if c.media, err = newMediaFetcher(u.Host, hosts); err != nil {
+		return nil, err
 	}
 	if c.http == nil {
 		c.http = &http.Client{}

@@ -12,6 +12,16 @@ func FuzzParse(f *testing.F) {
 		f.Add(readGolden(f, path).payload)
 	}
 	f.Add([]byte(`{"object":"whatsapp_business_account","entry":[{"changes":[{"field":"messages","value":{"messages":[{"id":1,"from":[],"timestamp":1e999}]}}]}]}`))
+	// Shapes the goldens do not cover: replies of odd shape, system fallbacks.
+	for _, msg := range []string{
+		`{"id":"w","from":"1","type":"interactive","interactive":{"type":"nfm_reply","nfm_reply":"x"}}`,
+		`{"id":"w","from":"1","type":"interactive","interactive":{"type":"list_reply","list_reply":{"id":5,"title":null}}}`,
+		`{"id":"w","from":"1","type":"system","system":{"type":"user_changed_user_id","user_id":"US.1","new_wa_id":2}}`,
+		`{"id":"w","from":"1","type":"reaction","reaction":{"message_id":"wamid.1","emoji":""}}`,
+		`{"id":"w","from":"1","type":"video","video":[],"context":{"frequently_forwarded":"true"}}`,
+	} {
+		f.Add([]byte(`{"object":"whatsapp_business_account","entry":[{"changes":[{"field":"messages","value":{"messages":[` + msg + `]}}]}]}`))
+	}
 	p := NewParser(goldenNumbers)
 	f.Fuzz(func(t *testing.T, body []byte) {
 		events, err := p.Parse(body)
@@ -67,4 +77,27 @@ func equalFoldHex(a, b string) bool {
 		}
 	}
 	return true
+}
+
+// FuzzParseHostRule: never panics; an accepted exact rule matches its own
+// host on its own port, and a wildcard never matches its bare domain.
+func FuzzParseHostRule(f *testing.F) {
+	for _, s := range []string{"lookaside.fbsbx.com", "127.0.0.1:8080", "[::1]:9000", "*.cdn.example", "x:", "*.", "[::1"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		r, err := parseHostRule(s)
+		if err != nil {
+			return
+		}
+		fetcher := &mediaFetcher{rules: []hostRule{r}}
+		port := r.port
+		if port == "" {
+			port = "443"
+		}
+		allowed, exact := fetcher.match(r.host, port)
+		if r.wildcard == allowed || exact == r.wildcard {
+			t.Fatalf("rule %+v from %q: match(own host) = %v, %v", r, s, allowed, exact)
+		}
+	})
 }

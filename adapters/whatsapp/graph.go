@@ -21,31 +21,36 @@ const maxResponse = 4 << 20
 // JSON), classifyStatus (a reply without one) or as retryable (transport
 // errors and timeouts). The access token travels only in the Authorization
 // header and is scrubbed from every error. Observe is called once per call.
-func (c *Client) call(ctx context.Context, op, method, url string, body []byte) (_ []byte, err error) {
-	start := time.Now()
-	code := 0
-	defer func() {
-		d := time.Since(start)
-		if c.observe != nil {
-			c.observe(op, d, code, err)
-		}
-		c.log.Debug("whatsapp graph call", "op", op, "duration", d, "code", code, "err", err)
-	}()
-
+func (c *Client) call(ctx context.Context, op, method, url string, body []byte) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	var rd io.Reader
+	contentType := ""
 	if body != nil {
 		rd = bytes.NewReader(body)
+		contentType = "application/json"
 	}
 	req, err := http.NewRequestWithContext(ctx, method, url, rd)
 	if err != nil {
-		return nil, c.transportError(err)
+		se := c.transportError(err)
+		c.observeCall(op, 0, 0, se)
+		return nil, se
 	}
+	return c.roundTrip(op, req, contentType)
+}
+
+// roundTrip sends a prepared Graph request with the bearer token and
+// returns the body of a 2xx reply; failures are classified as in call.
+// Observe is called once.
+func (c *Client) roundTrip(op string, req *http.Request, contentType string) (_ []byte, err error) {
+	start := time.Now()
+	code := 0
+	defer func() { c.observeCall(op, time.Since(start), code, err) }()
+
 	req.Header.Set("Authorization", "Bearer "+c.token)
 	req.Header.Set("Accept", "application/json")
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
@@ -64,6 +69,14 @@ func (c *Client) call(ctx context.Context, op, method, url string, body []byte) 
 	return nil, se
 }
 
+// observeCall reports one call to Config.Observe and the debug log.
+func (c *Client) observeCall(op string, d time.Duration, code int, err error) {
+	if c.observe != nil {
+		c.observe(op, d, code, err)
+	}
+	c.log.Debug("whatsapp graph call", "op", op, "duration", d, "code", code, "err", err)
+}
+
 // replyError classifies a non-2xx Graph reply.
 func (c *Client) replyError(status int, h http.Header, body []byte) *bridge.SendError {
 	se := &bridge.SendError{RetryAfter: retryAfter(h.Get("Retry-After"), time.Now())}
@@ -79,9 +92,12 @@ func (c *Client) replyError(status int, h http.Header, body []byte) *bridge.Send
 		return se
 	}
 	se.Action, se.Reason = classifyStatus(status)
-	se.Title = fmt.Sprintf("HTTP %d", status)
+	se.Title = httpStatusTitle(status)
 	return se
 }
+
+// httpStatusTitle is the Title of a failure that carried no Meta error code.
+func httpStatusTitle(status int) string { return fmt.Sprintf("HTTP %d", status) }
 
 // transportError wraps a network failure or timeout: always retryable.
 func (c *Client) transportError(err error) *bridge.SendError {

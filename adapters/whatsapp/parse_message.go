@@ -119,8 +119,42 @@ func fillContacts(m object, _ string, c *bridge.Content) {
 	c.Contacts = compact(m["contacts"])
 }
 
+// fillInteractive keeps the interactive object raw and reads the customer's
+// answer into Reply (webhooks/reference/messages/interactive; flows:
+// flows/guides/flowswebhooks):
+//
+//	button_reply {id, title}               → Reply{Type, ID, Title}
+//	list_reply   {id, title, description}  → Reply{Type, ID, Title, Description}
+//	nfm_reply    {name, body, response_json} → Reply{Type, Title: body ("Sent"),
+//	                                            Body: response_json, as sent}
+//
+// Other interactive types leave Reply nil; Interactive and Raw keep them.
 func fillInteractive(m object, _ string, c *bridge.Content) {
 	c.Interactive = compact(m["interactive"])
+	o, ok := asObject(m["interactive"])
+	if !ok {
+		return
+	}
+	typ := o.str("type")
+	a, ok := asObject(o[typ])
+	if !ok {
+		return
+	}
+	switch typ {
+	case "button_reply", "list_reply":
+		c.Reply = &bridge.InteractiveReply{
+			Type:        typ,
+			ID:          a.str("id"),
+			Title:       a.str("title"),
+			Description: a.str("description"),
+		}
+	case "nfm_reply":
+		c.Reply = &bridge.InteractiveReply{
+			Type:  typ,
+			Title: a.str("body"),
+			Body:  a.str("response_json"),
+		}
+	}
 }
 
 func fillButton(m object, _ string, c *bridge.Content) {
@@ -135,15 +169,28 @@ func fillReaction(m object, _ string, c *bridge.Content) {
 	}
 }
 
+// fillSystem reads system{type, body, wa_id, user_id}: user_changed_number
+// carries the new wa_id (older payloads named it new_wa_id); BSUID-era
+// notices carry the user_id. Other members stay in Raw.
 func fillSystem(m object, _ string, c *bridge.Content) {
 	if o, ok := asObject(m["system"]); ok {
 		c.System = &bridge.System{
 			Type:   o.str("type"),
 			Body:   o.str("body"),
-			WaID:   o.str("wa_id"),
+			WaID:   firstOf(o.str("wa_id"), o.str("new_wa_id")),
 			UserID: o.str("user_id"),
 		}
 	}
+}
+
+// firstOf returns the first non-empty string.
+func firstOf(ss ...string) string {
+	for _, s := range ss {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
 }
 
 // parseContext reads context{id, from, forwarded, frequently_forwarded};
