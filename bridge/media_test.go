@@ -91,7 +91,7 @@ func (e *mediaEnv) inboundImage(wamid string) bridge.MessageID {
 	e.t.Helper()
 	m := &bridge.Message{Business: business, Customer: bridge.Customer{Phone: "+4915112345678"}, Kind: bridge.KindImage,
 		Content: bridge.Content{Media: &bridge.Media{ID: "media-" + wamid, MIMEType: "image/jpeg", Caption: "look"}},
-		WAMID: wamid, Channel: bridge.ChannelWhatsApp, Timestamp: e.clk.now()}
+		WAMID:   wamid, Channel: bridge.ChannelWhatsApp, Timestamp: e.clk.now()}
 	if err := e.b.HandleInbound(context.Background(), m); err != nil {
 		e.t.Fatal(err)
 	}

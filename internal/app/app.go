@@ -32,6 +32,7 @@ type App struct {
 	log     *slog.Logger
 	metrics *metrics.Metrics
 	store   *store.SQLite
+	files   *store.Files
 	sandbox *sandbox.Server
 	client  *whatsapp.Client
 	bridge  *bridge.Bridge
@@ -74,6 +75,10 @@ func (a *App) Start(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	a.files, err = a.store.Files(cfg.MediaPath())
+	if err != nil {
+		return err
+	}
 	a.metrics.StoreFuncs(
 		func() float64 { return float64(a.store.Stats().Commits) },
 		func() float64 { return float64(a.store.Stats().Operations) },
@@ -106,6 +111,7 @@ func (a *App) Start(ctx context.Context) (err error) {
 	a.client, err = whatsapp.NewClient(whatsapp.Config{
 		GraphURL: graphURL, APIVersion: cfg.WhatsApp.APIVersion, WABAID: cfg.WhatsApp.WABAID,
 		AccessToken: cfg.WhatsApp.AccessToken.Value(), Numbers: numbers, Timeout: cfg.WhatsApp.Timeout.D(),
+		MediaHosts: cfg.WhatsApp.MediaHosts,
 		Observe: func(op string, d time.Duration, code int, err error) {
 			a.metrics.ObserveUpstream("meta", op, d, code, err)
 		},
@@ -124,7 +130,7 @@ func (a *App) Start(ctx context.Context) (err error) {
 		ReconcileWindow: cfg.Outbox.ReconcileWindow.D(),
 		PollInterval:    cfg.Outbox.PollInterval.D(),
 		SendTimeout:     cfg.WhatsApp.Timeout.D(),
-	}, a.store, a.client, a.log.With("component", "bridge"), bridge.WithObserver(a.metrics))
+	}, a.store, a.client, a.log.With("component", "bridge"), bridge.WithObserver(a.metrics), bridge.WithFiles(a.files))
 	if err != nil {
 		return err
 	}
@@ -139,7 +145,7 @@ func (a *App) Start(ctx context.Context) (err error) {
 		Tokens: tokens, AppSecret: cfg.WhatsApp.AppSecret.Value(), VerifyToken: cfg.WhatsApp.VerifyToken.Value(),
 		CertFile: cfg.HTTP.CertFile, KeyFile: cfg.HTTP.KeyFile,
 	}, httpd.Deps{
-		Bridge: a.bridge, Parser: whatsapp.NewParser(numbers), Metrics: a.metrics, Ready: a.ready,
+		Bridge: a.bridge, Parser: whatsapp.NewParser(numbers), Metrics: a.metrics, Ready: a.ready, Files: a.files,
 	}, a.log.With("component", "http"))
 	if err != nil {
 		return err
@@ -290,11 +296,17 @@ func (a *App) purgeLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			n, err := a.store.Purge(ctx, time.Now().Add(-retention))
+			cut := time.Now().Add(-retention)
+			n, err := a.store.Purge(ctx, cut)
 			if err != nil && ctx.Err() == nil {
 				a.log.Error("purge", "err", err)
 			} else if n > 0 {
 				a.log.Info("purged message bodies past retention", "count", n)
+			}
+			if n, err := a.files.PurgeFiles(ctx, cut); err != nil && ctx.Err() == nil {
+				a.log.Error("purge media files", "err", err)
+			} else if n > 0 {
+				a.log.Info("purged media files past retention", "count", n)
 			}
 		}
 	}

@@ -73,6 +73,26 @@ type sendRequest struct {
 	IdempotencyKey string          `json:"idempotency_key"`
 }
 
+// mediaRequest is the "media" member: one of file_id (POST /api/v1/media),
+// media_id (the provider's) or url.
+type mediaRequest struct {
+	Type     string `json:"type"`
+	FileID   string `json:"file_id"`
+	MediaID  string `json:"media_id"`
+	URL      string `json:"url"`
+	Caption  string `json:"caption"`
+	Filename string `json:"filename"`
+	Animated bool   `json:"animated"`
+}
+
+func compactJSON(raw json.RawMessage) json.RawMessage {
+	var b bytes.Buffer
+	if err := json.Compact(&b, raw); err != nil {
+		return raw
+	}
+	return b.Bytes()
+}
+
 type templateRequest struct {
 	Name     string          `json:"name"`
 	Language string          `json:"language"`
@@ -209,11 +229,41 @@ func (s *Server) toMessage(c context.Context, req *sendRequest) (*bridge.Message
 			return nil, r
 		}
 		m.Kind, m.Content.Template = bridge.KindTemplate, t
-	default:
-		field := map[bool]string{given(req.Media): "media", given(req.Location): "location", given(req.Contacts): "contacts",
-			given(req.Interactive): "interactive", given(req.Reaction): "reaction"}[true]
-		return nil, &refusal{code: fasthttp.StatusUnprocessableEntity, reason: string(bridge.ReasonInvalid), field: field,
-			msg: field + " messages are not supported by this version"}
+	case given(req.Media):
+		var mr mediaRequest
+		if r := decodeStrict(req.Media, &mr, "media"); r != nil {
+			return nil, r
+		}
+		kind := bridge.Kind(mr.Type)
+		if !kind.IsMedia() {
+			return nil, badField("media.type", "type must be image, video, audio, document or sticker")
+		}
+		m.Kind = kind
+		m.Content.Media = &bridge.Media{FileID: mr.FileID, ID: mr.MediaID, URL: mr.URL, Caption: mr.Caption,
+			Filename: mr.Filename, Animated: mr.Animated}
+	case given(req.Location):
+		var loc bridge.Location
+		if r := decodeStrict(req.Location, &loc, "location"); r != nil {
+			return nil, r
+		}
+		m.Kind, m.Content.Location = bridge.KindLocation, &loc
+	case given(req.Contacts):
+		m.Kind, m.Content.Contacts = bridge.KindContacts, compactJSON(req.Contacts)
+	case given(req.Interactive):
+		m.Kind, m.Content.Interactive = bridge.KindInteractive, compactJSON(req.Interactive)
+	case given(req.Reaction):
+		var rr struct {
+			MessageID string `json:"message_id"`
+			Emoji     string `json:"emoji"`
+		}
+		if r := decodeStrict(req.Reaction, &rr, "reaction"); r != nil {
+			return nil, r
+		}
+		target, err := s.deps.Bridge.Message(c, rr.MessageID)
+		if rr.MessageID == "" || err != nil || target.WAMID == "" {
+			return nil, badField("reaction.message_id", "no message with id or wamid %q", rr.MessageID)
+		}
+		m.Kind, m.Content.Reaction = bridge.KindReaction, &bridge.Reaction{MessageID: target.WAMID, Emoji: rr.Emoji}
 	}
 	if req.ReplyTo != "" {
 		orig, err := s.deps.Bridge.Message(c, req.ReplyTo)
@@ -260,11 +310,26 @@ func toTemplate(tr *templateRequest) (*bridge.Template, *refusal) {
 	return t, nil
 }
 
+// refusalStatus maps a submit-time refusal to its HTTP status.
+func refusalStatus(r bridge.Reason) int {
+	switch r {
+	case bridge.ReasonMediaTooLarge:
+		return fasthttp.StatusRequestEntityTooLarge
+	case bridge.ReasonMediaUnsupported:
+		return fasthttp.StatusUnsupportedMediaType
+	}
+	return fasthttp.StatusBadRequest
+}
+
 // postMessage: POST /api/v1/messages → 202 {"id"} once committed; a
 // repeated idempotency_key → 200 with the original id, nothing sent.
 func (s *Server) postMessage(ctx *fasthttp.RequestCtx) {
+	body, ok := s.bodyOrError(ctx)
+	if !ok {
+		return
+	}
 	var req sendRequest
-	if r := decodeStrict(ctx.PostBody(), &req, ""); r != nil {
+	if r := decodeStrict(body, &req, ""); r != nil {
 		writeError(ctx, r.code, r.reason, r.field, r.msg)
 		return
 	}
@@ -279,7 +344,7 @@ func (s *Server) postMessage(ctx *fasthttp.RequestCtx) {
 	var re *bridge.RefusedError
 	switch {
 	case errors.As(err, &re):
-		writeError(ctx, fasthttp.StatusBadRequest, string(re.Reason), re.Field, re.Msg)
+		writeError(ctx, refusalStatus(re.Reason), string(re.Reason), re.Field, re.Msg)
 		return
 	case err != nil:
 		s.log.Error("submit failed", "err", err)
@@ -295,20 +360,50 @@ func (s *Server) postMessage(ctx *fasthttp.RequestCtx) {
 }
 
 type messageView struct {
-	ID        string           `json:"id"`
-	Direction string           `json:"direction"`
-	Kind      string           `json:"type"`
-	To        string           `json:"to"`
-	From      string           `json:"from"`
-	Channel   string           `json:"channel"`
-	Status    string           `json:"status"`
-	WAMID     string           `json:"wamid,omitempty"`
-	Text      string           `json:"text,omitempty"`
-	Template  *bridge.Template `json:"template,omitempty"`
-	Error     *errorView       `json:"error"`
-	History   []historyView    `json:"history"`
-	CreatedAt time.Time        `json:"created_at"`
-	UpdatedAt time.Time        `json:"updated_at"`
+	ID          string                   `json:"id"`
+	Direction   string                   `json:"direction"`
+	Kind        string                   `json:"type"`
+	To          string                   `json:"to"`
+	From        string                   `json:"from"`
+	Channel     string                   `json:"channel"`
+	Status      string                   `json:"status"`
+	WAMID       string                   `json:"wamid,omitempty"`
+	Text        string                   `json:"text,omitempty"`
+	Template    *bridge.Template         `json:"template,omitempty"`
+	Media       *mediaView               `json:"media,omitempty"`
+	Location    *bridge.Location         `json:"location,omitempty"`
+	Contacts    json.RawMessage          `json:"contacts,omitempty"`
+	Interactive json.RawMessage          `json:"interactive,omitempty"`
+	Reply       *bridge.InteractiveReply `json:"reply,omitempty"`
+	Button      *bridge.ButtonReply      `json:"button,omitempty"`
+	Reaction    *bridge.Reaction         `json:"reaction,omitempty"`
+	System      *bridge.System           `json:"system,omitempty"`
+	Context     *bridge.Context          `json:"context,omitempty"`
+	ProfileName string                   `json:"profile_name,omitempty"`
+	Error       *errorView               `json:"error"`
+	History     []historyView            `json:"history"`
+	CreatedAt   time.Time                `json:"created_at"`
+	UpdatedAt   time.Time                `json:"updated_at"`
+}
+
+// mediaView describes a message's media; download is the route of the
+// stored file once there is one.
+type mediaView struct {
+	MIMEType string `json:"mime_type,omitempty"`
+	Size     int64  `json:"size,omitempty"`
+	SHA256   string `json:"sha256,omitempty"`
+	Caption  string `json:"caption,omitempty"`
+	Filename string `json:"filename,omitempty"`
+	Voice    bool   `json:"voice,omitempty"`
+	Animated bool   `json:"animated,omitempty"`
+	MediaID  string `json:"media_id,omitempty"`
+	URL      string `json:"url,omitempty"`
+	FileID   string `json:"file_id,omitempty"`
+	// State is pending, stored or failed for a customer's media; file,
+	// link or media_id for media a business sends.
+	State    string `json:"state"`
+	Error    string `json:"error,omitempty"`
+	Download string `json:"download,omitempty"`
 }
 
 type errorView struct {
@@ -324,9 +419,31 @@ type historyView struct {
 }
 
 func viewMessage(m *bridge.Message) messageView {
+	c := &m.Content
 	v := messageView{ID: string(m.ID), Direction: string(m.Direction), Kind: string(m.Kind), Channel: string(m.Channel),
-		Status: string(m.Status), WAMID: m.WAMID, Text: m.Content.Text, Template: m.Content.Template,
+		Status: string(m.Status), WAMID: m.WAMID, Text: c.Text, Template: c.Template,
+		Location: c.Location, Contacts: c.Contacts, Interactive: c.Interactive, Reply: c.Reply, Button: c.Button,
+		Reaction: c.Reaction, System: c.System, Context: c.Context, ProfileName: m.ProfileName,
 		CreatedAt: m.CreatedAt, UpdatedAt: m.UpdatedAt, History: []historyView{}}
+	if md := c.Media; md != nil {
+		mv := &mediaView{MIMEType: md.MIMEType, Size: md.Size, SHA256: md.SHA256, Caption: md.Caption, Filename: md.Filename,
+			Voice: md.Voice, Animated: md.Animated, MediaID: md.ID, URL: md.URL, FileID: md.FileID, Error: md.FetchError}
+		switch {
+		case md.FetchError != "":
+			mv.State = "failed"
+		case md.FileID != "" && m.Direction == bridge.Inbound:
+			mv.State, mv.Download = "stored", "/api/v1/messages/"+string(m.ID)+"/media"
+		case md.FileID != "":
+			mv.State, mv.Download = "file", "/api/v1/messages/"+string(m.ID)+"/media"
+		case m.Direction == bridge.Inbound:
+			mv.State = "pending"
+		case md.URL != "":
+			mv.State = "link"
+		default:
+			mv.State = "media_id"
+		}
+		v.Media = mv
+	}
 	customer := m.Customer.Key()
 	if m.Direction == bridge.Outbound {
 		v.To, v.From = customer, m.Business

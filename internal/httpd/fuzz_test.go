@@ -279,6 +279,23 @@ func checkAccepted(t *testing.T, st *memStore, body, out []byte, code int) {
 				t.Fatalf("button %+v", b)
 			}
 		}
+	case bridge.KindLocation:
+		if l := m.Content.Location; l == nil || l.Latitude < -90 || l.Latitude > 90 || l.Longitude < -180 || l.Longitude > 180 {
+			t.Fatalf("location %+v", m.Content.Location)
+		}
+	case bridge.KindContacts, bridge.KindInteractive:
+		if !json.Valid(m.Content.Contacts) && !json.Valid(m.Content.Interactive) {
+			t.Fatalf("%s content is not JSON", m.Kind)
+		}
+	case bridge.KindReaction:
+		if m.Content.Reaction == nil || m.Content.Reaction.MessageID != inboundForReplies.WAMID {
+			t.Fatalf("reaction %+v", m.Content.Reaction)
+		}
+	case bridge.KindImage, bridge.KindVideo, bridge.KindAudio, bridge.KindDocument, bridge.KindSticker:
+		md := m.Content.Media
+		if md == nil || (md.ID == "") == (md.URL == "") || md.FileID != "" {
+			t.Fatalf("media %+v", md)
+		}
 	default:
 		t.Fatalf("accepted kind %q", m.Kind)
 	}

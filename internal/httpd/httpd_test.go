@@ -463,11 +463,15 @@ func TestSendValidation(t *testing.T) {
 		{"template header no type", tpl(`,"header":{"text":"Hi"}`), 400, "template.header.type", ""},
 		{"template bad button sub_type", tpl(`,"buttons":[{"sub_type":"call","index":0,"payload":"x"}]`), 400, "template.buttons[0].sub_type", ""},
 		{"template second button bad", tpl(`,"buttons":[{"sub_type":"url","index":0,"payload":"x"},{"sub_type":"","index":1,"payload":"y"}]`), 400, "template.buttons[1].sub_type", ""},
-		{"media", `{` + to + `,"media":{"type":"image","link":"https://example.com/a.jpg"}}`, 422, "media", ""},
-		{"location", `{` + to + `,"location":{"latitude":52.5,"longitude":13.4}}`, 422, "location", ""},
-		{"contacts", `{` + to + `,"contacts":[{"name":{"formatted_name":"Jo"}}]}`, 422, "contacts", ""},
-		{"interactive", `{` + to + `,"interactive":{"type":"button"}}`, 422, "interactive", ""},
-		{"reaction", `{` + to + `,"reaction":{"message_id":"wamid.x","emoji":"👍"}}`, 422, "reaction", ""},
+		// Issue 3: every type is sent now; these were 422 before it.
+		{"media with Meta's field name", `{` + to + `,"media":{"type":"image","link":"https://example.com/a.jpg"}}`, 400, "media.link", ""},
+		{"media url", `{` + to + `,"media":{"type":"image","url":"https://example.com/a.jpg"}}`, 202, "", ""},
+		{"media bad type", `{` + to + `,"media":{"type":"gif","url":"https://example.com/a.gif"}}`, 400, "media.type", ""},
+		{"location", `{` + to + `,"location":{"latitude":52.5,"longitude":13.4}}`, 202, "", ""},
+		{"location out of range", `{` + to + `,"location":{"latitude":95,"longitude":13.4}}`, 400, "location", ""},
+		{"contacts", `{` + to + `,"contacts":[{"name":{"formatted_name":"Jo"}}]}`, 202, "", ""},
+		{"interactive without body", `{` + to + `,"interactive":{"type":"button"}}`, 400, "interactive.body.text", ""},
+		{"reaction to unknown message", `{` + to + `,"reaction":{"message_id":"wamid.x","emoji":"👍"}}`, 400, "reaction.message_id", ""},
 		{"reply_to unknown", `{` + to + `,"text":"Hello","reply_to":"wamid.unknown"}`, 400, "reply_to", ""},
 	}
 	for _, c := range cases {

@@ -8,6 +8,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"time"
@@ -20,6 +21,7 @@ import (
 	"github.com/wabridge/wabridge/adapters/whatsapp"
 	"github.com/wabridge/wabridge/bridge"
 	"github.com/wabridge/wabridge/internal/metrics"
+	"github.com/wabridge/wabridge/internal/store"
 )
 
 // Config configures the listener and the credentials it checks.
@@ -36,6 +38,9 @@ type Config struct {
 	VerifyToken string
 	// CertFile and KeyFile, when set, make the listener serve HTTPS.
 	CertFile, KeyFile string
+	// MaxUploadBytes limits POST /api/v1/media (default: the largest
+	// WhatsApp media, 100 MiB). MaxBodyBytes limits every other body.
+	MaxUploadBytes int64
 }
 
 // Deps are the parts the handlers call.
@@ -43,6 +48,8 @@ type Deps struct {
 	Bridge  *bridge.Bridge
 	Parser  *whatsapp.Parser
 	Metrics *metrics.Metrics
+	// Files keeps uploaded and downloaded media (nil: media routes answer 404).
+	Files *store.Files
 	// Ready reports whether the daemon can take work (for /readyz).
 	Ready func(ctx context.Context) error
 }
@@ -72,6 +79,9 @@ func New(cfg Config, deps Deps, log *slog.Logger) (*Server, error) {
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = 4 << 20
 	}
+	if cfg.MaxUploadBytes <= 0 {
+		cfg.MaxUploadBytes = bridge.MediaRules[bridge.KindDocument].MaxBytes
+	}
 	s := &Server{cfg: cfg, deps: deps, log: log}
 	for _, t := range cfg.Tokens {
 		s.tokens = append(s.tokens, []byte(t))
@@ -81,6 +91,8 @@ func New(cfg Config, deps Deps, log *slog.Logger) (*Server, error) {
 	r.POST("/webhooks/whatsapp", s.whatsappWebhook)
 	r.POST("/api/v1/messages", s.api("send", s.postMessage))
 	r.GET("/api/v1/messages/{id}", s.api("message", s.getMessage))
+	r.GET("/api/v1/messages/{id}/media", s.api("message_media", s.getMessageMedia))
+	r.POST("/api/v1/media", s.api("upload", s.postMedia))
 	r.GET("/api/v1/conversations/{number}", s.api("conversation", s.getConversation))
 	r.GET("/healthz", func(ctx *fasthttp.RequestCtx) { ctx.SetBodyString("ok\n") })
 	r.GET("/readyz", s.readyz)
@@ -92,8 +104,11 @@ func New(cfg Config, deps Deps, log *slog.Logger) (*Server, error) {
 		writeError(ctx, fasthttp.StatusMethodNotAllowed, "method_not_allowed", "", "method not allowed")
 	}
 	s.srv = &fasthttp.Server{
-		Handler:                      s.recoverer(r.Handler),
-		Name:                         "wabridge",
+		Handler: s.recoverer(r.Handler),
+		Name:    "wabridge",
+		// Bodies stream: each route reads at most its own limit (readBody,
+		// postMedia), so a 100 MiB upload never sits in memory.
+		StreamRequestBody:            true,
 		MaxRequestBodySize:           cfg.MaxBodyBytes,
 		ReadTimeout:                  cfg.ReadTimeout,
 		WriteTimeout:                 cfg.WriteTimeout,
@@ -189,6 +204,49 @@ func (s *Server) readyz(ctx *fasthttp.RequestCtx) {
 		}
 	}
 	ctx.SetBodyString("ok\n")
+}
+
+// errTooLarge is returned by readBody for a body over its route's limit.
+var errTooLarge = errors.New("httpd: request body too large")
+
+// readBody returns the request body, refusing more than limit bytes: by
+// Content-Length up front, or while reading a chunked body.
+func readBody(ctx *fasthttp.RequestCtx, limit int) ([]byte, error) {
+	if cl := ctx.Request.Header.ContentLength(); cl > limit {
+		return nil, errTooLarge
+	}
+	stream := ctx.RequestBodyStream()
+	if stream == nil {
+		body := ctx.PostBody()
+		if len(body) > limit {
+			return nil, errTooLarge
+		}
+		return body, nil
+	}
+	body, err := io.ReadAll(io.LimitReader(stream, int64(limit)+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(body) > limit {
+		return nil, errTooLarge
+	}
+	return body, nil
+}
+
+// bodyOrError reads the body within cfg.MaxBodyBytes, answering 413 or 400
+// itself when it cannot; ok is false then.
+func (s *Server) bodyOrError(ctx *fasthttp.RequestCtx) ([]byte, bool) {
+	body, err := readBody(ctx, s.cfg.MaxBodyBytes)
+	switch {
+	case errors.Is(err, errTooLarge):
+		ctx.SetConnectionClose()
+		writeError(ctx, fasthttp.StatusRequestEntityTooLarge, "too_large", "", "request body exceeds the configured limit")
+		return nil, false
+	case err != nil:
+		writeError(ctx, fasthttp.StatusBadRequest, "invalid", "", "request body could not be read")
+		return nil, false
+	}
+	return body, true
 }
 
 // requestError answers requests fasthttp could not read: 413 for a body

@@ -33,7 +33,10 @@ func (s *Server) whatsappVerify(ctx *fasthttp.RequestCtx) {
 // (group commit with concurrent webhooks). Meta re-delivers anything that
 // got no 2xx, and duplicates are dropped by their natural keys.
 func (s *Server) whatsappWebhook(ctx *fasthttp.RequestCtx) {
-	body := ctx.PostBody()
+	body, ok := s.bodyOrError(ctx)
+	if !ok {
+		return
+	}
 	if !whatsapp.VerifySignature(s.cfg.AppSecret, body, string(ctx.Request.Header.Peek("X-Hub-Signature-256"))) {
 		s.deps.Metrics.WebhookRequests.WithLabelValues("meta", "bad_signature").Inc()
 		writeError(ctx, fasthttp.StatusUnauthorized, "unauthorized", "X-Hub-Signature-256", "missing or invalid signature")
