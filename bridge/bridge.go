@@ -77,6 +77,9 @@ type Observer interface {
 	// Reconciled counts sends whose unknown outcome was settled: "webhook"
 	// (a status echoed our id) or "resend".
 	Reconciled(how string)
+	// InboundKind counts each new inbound message by its kind; "unknown"
+	// covers types wabridge does not model (kept raw).
+	InboundKind(kind Kind)
 	// MediaFetched counts media download attempts by result: ok, retry, failed.
 	MediaFetched(result string)
 	// Failed is called once when a message fails, with its reason and the
@@ -248,6 +251,9 @@ func (b *Bridge) HandleEvents(ctx context.Context, events []Event) (IngestResult
 	}
 	for _, m := range out.Inbound {
 		b.observe(Inbound, m.Channel, StatusReceived)
+		if b.obs != nil {
+			b.obs.InboundKind(m.Kind)
+		}
 		if m.Kind.IsMedia() {
 			select {
 			case b.mediaWake <- struct{}{}:

@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"errors"
 	"testing"
 	"time"
 )
@@ -105,5 +106,49 @@ func TestActionTextRoundTrip(t *testing.T) {
 	var z Action
 	if err := z.UnmarshalText([]byte("nonsense")); err == nil {
 		t.Error("unknown action accepted")
+	}
+}
+
+// Every limit of Meta's media rules, at and just past the boundary.
+func TestCheckMediaLimits(t *testing.T) {
+	tests := []struct {
+		kind     Kind
+		mime     string
+		size     int64
+		animated bool
+		caption  string
+		want     Reason // "" = accepted
+	}{
+		{KindImage, "image/jpeg", 5 * MiB, false, "", ""},
+		{KindImage, "image/png", 5*MiB + 1, false, "", ReasonMediaTooLarge},
+		{KindImage, "image/gif", 10, false, "", ReasonMediaUnsupported},
+		{KindVideo, "video/mp4", 16 * MiB, false, "", ""},
+		{KindVideo, "video/3gpp", 16*MiB + 1, false, "", ReasonMediaTooLarge},
+		{KindVideo, "video/quicktime", 10, false, "", ReasonMediaUnsupported},
+		{KindAudio, "audio/ogg; codecs=opus", 16 * MiB, false, "", ""},
+		{KindAudio, "audio/mpeg", 16*MiB + 1, false, "", ReasonMediaTooLarge},
+		{KindAudio, "audio/wav", 10, false, "", ReasonMediaUnsupported},
+		{KindAudio, "audio/aac", 10, false, "a caption", ReasonInvalid},
+		{KindDocument, "application/pdf", 100 * MiB, false, "", ""},
+		{KindDocument, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", 100*MiB + 1, false, "", ReasonMediaTooLarge},
+		{KindDocument, "application/zip", 10, false, "", ReasonMediaUnsupported},
+		{KindSticker, "image/webp", 100 * KiB, false, "", ""},
+		{KindSticker, "image/webp", 100*KiB + 1, false, "", ReasonMediaTooLarge},
+		{KindSticker, "image/webp", 500 * KiB, true, "", ""},
+		{KindSticker, "image/webp", 500*KiB + 1, true, "", ReasonMediaTooLarge},
+		{KindSticker, "image/png", 10, false, "", ReasonMediaUnsupported},
+		{KindImage, "", 0, false, string(make([]rune, 1024)), ""},
+		{KindImage, "", 0, false, string(make([]rune, 1025)), ReasonInvalid},
+		{KindText, "text/plain", 10, false, "", ReasonInvalid},
+	}
+	for _, tt := range tests {
+		err := CheckMedia(tt.kind, tt.mime, tt.size, tt.animated, tt.caption)
+		var re *RefusedError
+		switch {
+		case tt.want == "" && err != nil:
+			t.Errorf("%s %s %d: refused: %v", tt.kind, tt.mime, tt.size, err)
+		case tt.want != "" && (!errors.As(err, &re) || re.Reason != tt.want):
+			t.Errorf("%s %s %d: %v, want %s", tt.kind, tt.mime, tt.size, err, tt.want)
+		}
 	}
 }

@@ -234,6 +234,7 @@ func TestOutboundMediaRefusals(t *testing.T) {
 		t.Fatalf("upload: %d", code)
 	}
 	webp, _ := d.upload("image/webp", "s.webp", 200<<10)
+	video, _ := d.upload("video/mp4", "v.mp4", 16<<20+1)
 	if _, code := d.upload("text/html", "x.html", 10); code != 415 {
 		t.Errorf("HTML upload: %d, want 415", code)
 	}
@@ -249,6 +250,8 @@ func TestOutboundMediaRefusals(t *testing.T) {
 		{"image over 5 MiB", map[string]any{"type": "image", "file_id": big.ID}, 413, "media_too_large"},
 		{"png as video", map[string]any{"type": "video", "file_id": big.ID}, 415, "media_type_unsupported"},
 		{"static sticker over 100 KiB", map[string]any{"type": "sticker", "file_id": webp.ID}, 413, "media_too_large"},
+		{"video over 16 MiB", map[string]any{"type": "video", "file_id": video.ID}, 413, "media_too_large"},
+		{"mp4 as audio", map[string]any{"type": "audio", "file_id": video.ID}, 415, "media_type_unsupported"},
 		{"caption over 1024", map[string]any{"type": "image", "url": "https://x.example/a.png", "caption": strings.Repeat("c", 1025)}, 400, "invalid"},
 		{"caption on audio", map[string]any{"type": "audio", "url": "https://x.example/a.ogg", "caption": "x"}, 400, "invalid"},
 		{"unknown media type", map[string]any{"type": "gif", "url": "https://x.example/a.gif"}, 400, "invalid"},
@@ -421,6 +424,26 @@ func TestInboundEveryType(t *testing.T) {
 		wamid := d.injectType(c.body)
 		if m := d.mediaMessage(wamid); !c.check(m) {
 			t.Errorf("%v: stored as %+v", c.body["type"], m)
+		}
+	}
+
+	// A type wabridge does not model (Meta's "order") is kept raw and counted.
+	wamid := d.injectType(map[string]any{"type": "order", "raw_message": map[string]any{
+		"from": strings.TrimPrefix(customer, "+"), "id": "wamid.order.1", "timestamp": fmt.Sprint(time.Now().Unix()), "type": "order",
+		"order": map[string]any{"catalog_id": "123", "product_items": []any{map[string]any{"product_retailer_id": "sku-1", "quantity": "2", "item_price": "9.99", "currency": "EUR"}}}}})
+	if m := d.mediaMessage(wamid); m.Type != "unknown" {
+		t.Errorf("order stored as %q", m.Type)
+	}
+	resp, err := http.Get(d.base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`wabridge_inbound_messages_total{type="unknown"} 1`, `wabridge_inbound_messages_total{type="document"} 1`,
+		`wabridge_media_fetches_total{result="ok"} 5`} {
+		if !strings.Contains(string(raw), want) {
+			t.Errorf("metrics lack %s", want)
 		}
 	}
 }

@@ -25,6 +25,7 @@ type Metrics struct {
 	APIRequests     *prometheus.CounterVec
 	Failures        *prometheus.CounterVec
 	MediaFetches    *prometheus.CounterVec
+	InboundKinds    *prometheus.CounterVec
 }
 
 var _ bridge.Observer = (*Metrics)(nil)
@@ -67,6 +68,10 @@ func New() *Metrics {
 			Name: "wabridge_message_failures_total",
 			Help: "Messages that failed, by reason and upstream code (0 = decided by wabridge), from API answers and status webhooks alike.",
 		}, []string{"reason", "code"}),
+		InboundKinds: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "wabridge_inbound_messages_total",
+			Help: "New inbound messages by type; \"unknown\" counts types kept raw.",
+		}, []string{"type"}),
 		MediaFetches: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "wabridge_media_fetches_total",
 			Help: "Downloads of customers' media by result (ok, retry, failed).",
@@ -77,7 +82,7 @@ func New() *Metrics {
 		}, []string{"route", "code"}),
 	}
 	r.MustRegister(m.Messages, m.WebhookEvents, m.WebhookRequests, m.UpstreamLatency, m.UpstreamErrors,
-		m.SendOutcomes, m.Reconciles, m.APIRequests, m.Failures, m.MediaFetches,
+		m.SendOutcomes, m.Reconciles, m.APIRequests, m.Failures, m.MediaFetches, m.InboundKinds,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -97,6 +102,9 @@ func (m *Metrics) Reconciled(how string) { m.Reconciles.WithLabelValues(how).Inc
 func (m *Metrics) Failed(reason bridge.Reason, code int) {
 	m.Failures.WithLabelValues(string(reason), strconv.Itoa(code)).Inc()
 }
+
+// InboundKind implements bridge.Observer.
+func (m *Metrics) InboundKind(kind bridge.Kind) { m.InboundKinds.WithLabelValues(string(kind)).Inc() }
 
 // MediaFetched implements bridge.Observer.
 func (m *Metrics) MediaFetched(result string) { m.MediaFetches.WithLabelValues(result).Inc() }
