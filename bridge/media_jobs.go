@@ -100,7 +100,9 @@ func (b *Bridge) fetchMedia(job Job) {
 		return
 	}
 	if _, err := b.store.UpdateMedia(ctx, id, func(x *Media) {
-		x.FileID, x.Size, x.FetchError = f.ID, f.Size, ""
+		// The download was checked against the provider's digest: keep
+		// ours (hex), as for every stored file.
+		x.FileID, x.Size, x.SHA256, x.FetchError = f.ID, f.Size, f.SHA256, ""
 		if x.MIMEType == "" {
 			x.MIMEType = f.MIMEType
 		}

@@ -381,7 +381,7 @@ func TestInboundEveryType(t *testing.T) {
 			t.Error("voice flag lost")
 		}
 		sha, ctype, code := download(t, d, wamid)
-		if code != 200 || sha != patternSHA(c.size) || ctype != c.mime {
+		if code != 200 || sha != patternSHA(c.size) || ctype != c.mime || m.Media.SHA256 != sha {
 			t.Errorf("%s download: %d %s %s", c.typ, code, ctype, sha)
 		}
 	}

@@ -46,6 +46,38 @@ t_metrics() {
 		curl -fsS "$BASE/metrics" | grep -q '^wabridge_store_fsyncs_total'
 }
 
+t_media_out() {
+	head -c 300000 /dev/urandom >"$WORK/invoice.pdf"
+	local fid id
+	fid=$(curl -fsS -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/pdf' \
+		--data-binary @"$WORK/invoice.pdf" "$BASE/api/v1/media?filename=invoice.pdf" | jq -r .id)
+	[ -n "$fid" ] && [ "$fid" != null ] || { echo "no file id"; return 1; }
+	id=$(api POST /api/v1/messages "{\"to\":\"$CUSTOMER\",\"media\":{\"type\":\"document\",\"file_id\":\"$fid\",\"caption\":\"Your invoice\"}}" | jq -r .id)
+	wait_status "$id" read || return 1
+	curl -fsS "$SANDBOX/sandbox/v1/messages?callback=$id" | jq -e '.messages[0].request.document.filename == "invoice.pdf"'
+}
+t_media_refused() {
+	head -c 6000000 /dev/urandom >"$WORK/big.png"
+	local fid code
+	fid=$(curl -fsS -H "Authorization: Bearer $TOKEN" -H 'Content-Type: image/png' --data-binary @"$WORK/big.png" "$BASE/api/v1/media" | jq -r .id)
+	code=$(curl -s -o "$WORK/refusal.json" -w '%{http_code}' -H "Authorization: Bearer $TOKEN" "$BASE/api/v1/messages" \
+		-d "{\"to\":\"$CUSTOMER\",\"media\":{\"type\":\"image\",\"file_id\":\"$fid\"}}")
+	[ "$code" = 413 ] && jq -e '.error.reason == "media_too_large"' "$WORK/refusal.json"
+}
+t_media_in() {
+	local wamid state=""
+	wamid=$(curl -fsS "$SANDBOX/sandbox/v1/inbound" -d "{\"from\":\"$CUSTOMER\",\"type\":\"image\",\"caption\":\"the damage\",\"media\":{\"mime_type\":\"image/jpeg\",\"size\":250000}}" | jq -r .wamid)
+	for _ in $(seq 1 200); do
+		state=$(api GET "/api/v1/messages/$wamid" 2>/dev/null | jq -r '.media.state // empty')
+		[ "$state" = stored ] && break
+		sleep 0.05
+	done
+	[ "$state" = stored ] || { echo "media state $state"; return 1; }
+	curl -fsS -H "Authorization: Bearer $TOKEN" -o "$WORK/photo.jpg" "$BASE/api/v1/messages/$wamid/media" || return 1
+	[ "$(stat -c %s "$WORK/photo.jpg")" = 250000 ] &&
+		[ "$(sha256sum "$WORK/photo.jpg" | cut -d' ' -f1)" = "$(api GET "/api/v1/messages/$wamid" | jq -r .media.sha256)" ]
+}
+
 check curl_inject_reply t_inbound
 check curl_window_open t_window
 check curl_send_to_read t_send_read
@@ -54,4 +86,7 @@ check curl_template_outside_window t_template
 check curl_clear_errors t_errors
 check curl_webhook_handshake t_handshake
 check curl_metrics t_metrics
+check curl_media_upload_and_send t_media_out
+check curl_media_limit_refused t_media_refused
+check curl_media_inbound_download t_media_in
 finish
