@@ -227,3 +227,41 @@ func TestSubmitValidatesEveryKind(t *testing.T) {
 		}
 	}
 }
+
+// A media fetch job committed with the message survives a stop before the
+// download: after a restart on the same files the media is fetched.
+func TestMediaFetchSurvivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	open := func() (*store.SQLite, *store.Files) {
+		st, err := store.OpenSQLite(ctx, store.SQLiteConfig{Path: filepath.Join(dir, "w.db")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		files, err := st.Files(filepath.Join(dir, "media"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st, files
+	}
+	st, files := open()
+	b, _ := bridge.New(bridge.Config{BusinessNumbers: []string{business}}, st, &mediaSender{}, nil, bridge.WithFiles(files))
+	in := &bridge.Message{Business: business, Customer: bridge.Customer{Phone: "+4915112345678"}, Kind: bridge.KindDocument,
+		Content: bridge.Content{Media: &bridge.Media{ID: "m1", MIMEType: "application/pdf", Filename: "a.pdf"}},
+		WAMID: "wamid.doc", Channel: bridge.ChannelWhatsApp, Timestamp: time.Now()}
+	if err := b.HandleInbound(ctx, in); err != nil { // acknowledged; never run
+		t.Fatal(err)
+	}
+	st.Close()
+
+	st, files = open()
+	defer st.Close()
+	sender := &mediaSender{content: []byte("%PDF-1.7 …")}
+	e := &env{t: t, st: st, sender: &sender.scriptedSender, clk: &clock{}}
+	e.b, _ = bridge.New(bridge.Config{BusinessNumbers: []string{business}, PollInterval: 5 * time.Millisecond}, st, sender, nil, bridge.WithFiles(files))
+	e.run()
+	m := e.waitFor(in.ID, func(m *bridge.Message) bool { return m.Content.Media.FileID != "" })
+	if m.Content.Media.Filename != "a.pdf" || sender.downloadHit != 1 {
+		t.Errorf("media %+v after %d downloads", m.Content.Media, sender.downloadHit)
+	}
+}
