@@ -248,7 +248,7 @@ func TestMediaFetchSurvivesRestart(t *testing.T) {
 	b, _ := bridge.New(bridge.Config{BusinessNumbers: []string{business}}, st, &mediaSender{}, nil, bridge.WithFiles(files))
 	in := &bridge.Message{Business: business, Customer: bridge.Customer{Phone: "+4915112345678"}, Kind: bridge.KindDocument,
 		Content: bridge.Content{Media: &bridge.Media{ID: "m1", MIMEType: "application/pdf", Filename: "a.pdf"}},
-		WAMID: "wamid.doc", Channel: bridge.ChannelWhatsApp, Timestamp: time.Now()}
+		WAMID:   "wamid.doc", Channel: bridge.ChannelWhatsApp, Timestamp: time.Now()}
 	if err := b.HandleInbound(ctx, in); err != nil { // acknowledged; never run
 		t.Fatal(err)
 	}
