@@ -90,20 +90,22 @@ type Observer interface {
 // Bridge is the core: it accepts outbound messages, takes provider events,
 // keeps the customer-service window and drives the outbox.
 type Bridge struct {
-	cfg       Config
-	store     Store
-	sender    Sender
-	log       *slog.Logger
-	obs       Observer
-	now       func() time.Time
-	reporters []StatusReporter
-	consumers []InboundConsumer
-	files     FileStore
-	transfer  MediaTransfer
-	wake      chan struct{}
-	mediaWake chan struct{}
-	mu        sync.Mutex
-	running   bool
+	cfg         Config
+	store       Store
+	sender      Sender
+	log         *slog.Logger
+	obs         Observer
+	now         func() time.Time
+	reporters   []StatusReporter
+	consumers   []InboundConsumer
+	files       FileStore
+	transfer    MediaTransfer
+	wake        chan struct{}
+	mediaWake   chan struct{}
+	inboundWake chan struct{}
+	reportWake  chan struct{}
+	mu          sync.Mutex
+	running     bool
 }
 
 // Option changes a Bridge at construction.
@@ -141,7 +143,8 @@ func New(cfg Config, store Store, sender Sender, log *slog.Logger, opts ...Optio
 		log = slog.New(slog.DiscardHandler)
 	}
 	b := &Bridge{cfg: cfg, store: store, sender: sender, log: log, now: time.Now,
-		wake: make(chan struct{}, 1), mediaWake: make(chan struct{}, 1)}
+		wake: make(chan struct{}, 1), mediaWake: make(chan struct{}, 1),
+		inboundWake: make(chan struct{}, 1), reportWake: make(chan struct{}, 1)}
 	for _, o := range opts {
 		o(b)
 	}
@@ -255,20 +258,17 @@ func (b *Bridge) HandleEvents(ctx context.Context, events []Event) (IngestResult
 			b.obs.InboundKind(m.Kind)
 		}
 		if m.Kind.IsMedia() {
-			select {
-			case b.mediaWake <- struct{}{}:
-			default:
-			}
+			poke(b.mediaWake)
 		}
-		for _, c := range b.consumers {
-			if c.Wants(m.Business) {
-				c.Deliver(ctx, m)
-			}
-		}
+	}
+	if len(out.Inbound) > 0 {
+		poke(b.inboundWake)
 	}
 	for _, m := range out.Changed {
 		b.observeMessage(m)
-		b.report(ctx, m)
+		if ReportsOrigin(m.Origin) {
+			poke(b.reportWake)
+		}
 	}
 	if b.obs != nil {
 		for range out.Reconciled {
@@ -288,14 +288,6 @@ func (b *Bridge) HandleInbound(ctx context.Context, m *Message) error {
 func (b *Bridge) HandleStatus(ctx context.Context, s *StatusUpdate) error {
 	_, err := b.HandleEvents(ctx, []Event{{Status: s}})
 	return err
-}
-
-func (b *Bridge) report(ctx context.Context, m *Message) {
-	for _, r := range b.reporters {
-		if r.Owns(m.Origin) {
-			r.Report(ctx, m)
-		}
-	}
 }
 
 func (b *Bridge) observe(dir Direction, ch Channel, st Status) {

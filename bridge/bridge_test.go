@@ -391,9 +391,10 @@ func TestInboundIdempotentAndWindow(t *testing.T) {
 }
 
 type fakeConsumer struct {
-	numbers []string
-	mu      sync.Mutex
-	got     []bridge.MessageID
+	numbers  []string
+	mu       sync.Mutex
+	got      []bridge.MessageID
+	failOnce bool
 }
 
 func (f *fakeConsumer) Wants(business string) bool {
@@ -405,11 +406,18 @@ func (f *fakeConsumer) Wants(business string) bool {
 	return false
 }
 
-func (f *fakeConsumer) Deliver(_ context.Context, m *bridge.Message) {
+func (f *fakeConsumer) Deliver(_ context.Context, m *bridge.Message) error {
 	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.failOnce {
+		f.failOnce = false
+		return errors.New("receiver not bound")
+	}
 	f.got = append(f.got, m.ID)
-	f.mu.Unlock()
+	return nil
 }
+
+func (f *fakeConsumer) count() int { f.mu.Lock(); defer f.mu.Unlock(); return len(f.got) }
 
 type fakeReporter struct {
 	origin string
@@ -418,14 +426,22 @@ type fakeReporter struct {
 }
 
 func (f *fakeReporter) Owns(origin string) bool { return origin == f.origin }
-func (f *fakeReporter) Report(_ context.Context, m *bridge.Message) {
+func (f *fakeReporter) Report(_ context.Context, m *bridge.Message) error {
 	f.mu.Lock()
 	f.got = append(f.got, m.Status)
 	f.mu.Unlock()
+	return nil
 }
 
-// Inbound messages go to every consumer listing the business number;
-// status reports go only to the message's origin.
+func (f *fakeReporter) statuses() []bridge.Status {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]bridge.Status(nil), f.got...)
+}
+
+// Inbound messages go to every consumer listing the business number
+// (retried when a consumer fails); status reports go only to the message's
+// origin, each change once and in order. Both run from durable jobs.
 func TestRouting(t *testing.T) {
 	const other = "+15550100002"
 	path := filepath.Join(t.TempDir(), "w.db")
@@ -434,15 +450,18 @@ func TestRouting(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	both := &fakeConsumer{numbers: []string{business, other}}
+	both := &fakeConsumer{numbers: []string{business, other}, failOnce: true}
 	onlyFirst := &fakeConsumer{numbers: []string{business}}
 	onlyOther := &fakeConsumer{numbers: []string{other}}
 	api, smpp := &fakeReporter{origin: "api"}, &fakeReporter{origin: "smpp:acme"}
-	b, err := bridge.New(bridge.Config{BusinessNumbers: []string{business, other}}, st, &scriptedSender{}, nil,
+	b, err := bridge.New(bridge.Config{BusinessNumbers: []string{business, other}, PollInterval: 5 * time.Millisecond,
+		BackoffInitial: time.Millisecond, BackoffMax: 5 * time.Millisecond}, st, &scriptedSender{}, nil,
 		bridge.WithConsumers(both, onlyFirst, onlyOther), bridge.WithReporters(api, smpp))
 	if err != nil {
 		t.Fatal(err)
 	}
+	e := &env{t: t, st: st, b: b, clk: &clock{}}
+	e.run()
 	ctx := context.Background()
 	for i, biz := range []string{business, other, business} {
 		if err := b.HandleInbound(ctx, &bridge.Message{Business: biz, Customer: bridge.Customer{Phone: "+4915112345678"},
@@ -450,22 +469,28 @@ func TestRouting(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if len(both.got) != 3 || len(onlyFirst.got) != 2 || len(onlyOther.got) != 1 {
-		t.Errorf("deliveries: both %d, first %d, other %d", len(both.got), len(onlyFirst.got), len(onlyOther.got))
-	}
 	m := text("+4915112345678", "x")
 	m.Origin = "smpp:acme"
 	id, _, err := b.Submit(ctx, m)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.Accepted(ctx, id, "wamid.out", time.Now()); err != nil {
-		t.Fatal(err)
+	sentMsg := e.waitFor(id, func(m *bridge.Message) bool { return m.WAMID != "" })
+	for _, st := range []string{"sent", "delivered", "sent"} { // the late "sent" changes nothing: not reported
+		s, _ := bridge.ParseStatus(st)
+		_ = b.HandleStatus(ctx, &bridge.StatusUpdate{WAMID: sentMsg.WAMID, Status: s, RawStatus: st + "x"})
 	}
-	if err := b.HandleStatus(ctx, &bridge.StatusUpdate{WAMID: "wamid.out", Status: bridge.StatusDelivered, RawStatus: "delivered"}); err != nil {
-		t.Fatal(err)
+	deadline := time.Now().Add(5 * time.Second)
+	for both.count() < 3 || onlyFirst.count() < 2 || onlyOther.count() < 1 || len(smpp.statuses()) < 2 {
+		if time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
-	if len(api.got) != 0 || len(smpp.got) != 1 || smpp.got[0] != bridge.StatusDelivered {
-		t.Errorf("reports: api %v, smpp %v", api.got, smpp.got)
+	if both.count() != 3 || onlyFirst.count() != 2 || onlyOther.count() != 1 {
+		t.Errorf("deliveries: both %d, first %d, other %d", both.count(), onlyFirst.count(), onlyOther.count())
+	}
+	if got := smpp.statuses(); len(api.statuses()) != 0 || fmt.Sprint(got) != "[sent delivered]" {
+		t.Errorf("reports: api %v, smpp %v", api.statuses(), got)
 	}
 }

@@ -18,19 +18,23 @@ type ReadMarker interface {
 }
 
 // StatusReporter is implemented by edges that report outcomes to the origin
-// of a message (SMPP receipts, mail bounces). Report is called after the
-// status is committed, once per status change, for messages whose Origin the
-// reporter owns; it must not block for long.
+// of a message (SMPP receipts, mail bounces). Report is called from a
+// durable job created in the same commit as the status change, once per
+// status change, for messages whose Origin the reporter owns. A nil error
+// ends the job; an error retries it later, so Report must be idempotent
+// (typically: enqueue the edge's own durable delivery, keyed by id and
+// status). It must not block for long.
 type StatusReporter interface {
 	Owns(origin string) bool
-	Report(ctx context.Context, m *Message)
+	Report(ctx context.Context, m *Message) error
 }
 
 // InboundConsumer is implemented by edges that deliver customers' messages
 // (an IMAP mailbox user, an SMPP account). Wants reports whether the
 // consumer lists the business number; every consumer that does gets the
-// message. Deliver is called after commit and must not block for long.
+// message. Deliver is called from a durable job created in the same commit
+// as the message; an error retries it later, so Deliver must be idempotent.
 type InboundConsumer interface {
 	Wants(business string) bool
-	Deliver(ctx context.Context, m *Message)
+	Deliver(ctx context.Context, m *Message) error
 }

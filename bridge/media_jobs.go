@@ -3,51 +3,7 @@ package bridge
 import (
 	"context"
 	"fmt"
-	"sync"
-	"time"
 )
-
-// runMedia downloads customers' media until ctx is cancelled: it claims
-// media_fetch jobs and runs up to MediaWorkers downloads; after
-// cancellation it waits for the downloads in flight.
-func (b *Bridge) runMedia(ctx context.Context) {
-	if b.files == nil || b.transfer == nil {
-		return
-	}
-	slots := make(chan struct{}, b.cfg.MediaWorkers)
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	ticker := time.NewTicker(b.cfg.PollInterval)
-	defer ticker.Stop()
-	for {
-		if free := b.cfg.MediaWorkers - len(slots); free > 0 {
-			jobs, err := b.store.ClaimJobs(context.WithoutCancel(ctx), JobMediaFetch, b.now(), free, b.cfg.MediaTimeout+time.Minute)
-			if err != nil && ctx.Err() == nil {
-				b.log.Error("claim media jobs", "err", err)
-			}
-			for _, job := range jobs {
-				slots <- struct{}{}
-				wg.Add(1)
-				go func(job Job) {
-					defer wg.Done()
-					defer func() { <-slots }()
-					defer func() {
-						if r := recover(); r != nil {
-							b.log.Error("media worker panic", "message_id", job.Ref, "panic", fmt.Sprint(r))
-						}
-					}()
-					b.fetchMedia(job)
-				}(job)
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-b.mediaWake:
-		case <-ticker.C:
-		}
-	}
-}
 
 // fetchMedia downloads one inbound message's media into the file store and
 // records it on the message. Temporary failures are retried with backoff

@@ -34,10 +34,20 @@ func (b *Bridge) Run(ctx context.Context) error {
 	slots := make(chan struct{}, b.cfg.Workers)
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	wg.Add(1)
+	wg.Add(3)
 	go func() {
 		defer wg.Done()
-		b.runMedia(ctx)
+		if b.files != nil && b.transfer != nil {
+			b.jobLoop(ctx, JobMediaFetch, b.cfg.MediaWorkers, b.cfg.MediaTimeout+time.Minute, b.mediaWake, b.fetchMedia)
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		b.jobLoop(ctx, JobInbound, 1, time.Minute, b.inboundWake, b.deliverInbound) // in order per customer
+	}()
+	go func() {
+		defer wg.Done()
+		b.jobLoop(ctx, JobReport, 1, time.Minute, b.reportWake, b.reportStatus) // in order per message
 	}()
 	ticker := time.NewTicker(b.cfg.PollInterval)
 	defer ticker.Stop()
@@ -239,7 +249,9 @@ func (b *Bridge) fail(ctx context.Context, id MessageID, reason Reason, code int
 	}
 	if changed {
 		b.observeMessage(m)
-		b.report(ctx, m)
+		if ReportsOrigin(m.Origin) {
+			poke(b.reportWake)
+		}
 	}
 }
 

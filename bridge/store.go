@@ -54,6 +54,11 @@ type Store interface {
 	ClaimJobs(ctx context.Context, kind string, now time.Time, limit int, lease time.Duration) ([]Job, error)
 	// RetryJob reschedules a job.
 	RetryJob(ctx context.Context, kind, ref string, runAt time.Time, lastErr string) error
+	// EnqueueJob adds a job once: a job with the same kind and ref that is
+	// still pending is left as it is.
+	EnqueueJob(ctx context.Context, kind, ref string, runAt time.Time) error
+	// FinishJob ends a job (no error when it is gone already).
+	FinishJob(ctx context.Context, kind, ref string) error
 	// UpdateMedia changes a message's media record with fn and, when
 	// endJob is set, ends that job for the message, in one commit.
 	UpdateMedia(ctx context.Context, id MessageID, fn func(*Media), endJob string) (*Message, error)
@@ -71,7 +76,18 @@ const (
 	// JobMediaFetch downloads a customer's media (ref: the message id). It is
 	// created by Ingest in the same commit as the message.
 	JobMediaFetch = "media_fetch"
+	// JobReport tells a message's origin about a status change (ref:
+	// "<message id>/<status>"). Created by the store in the same commit as
+	// the change, for outbound messages whose Origin is neither "" nor "api".
+	JobReport = "report"
+	// JobInbound hands a new inbound message to the consumers (ref: the
+	// message id). Created by Ingest in the same commit as the message.
+	JobInbound = "inbound"
 )
+
+// ReportsOrigin reports whether status changes of messages from origin are
+// reported through JobReport (the REST API polls instead).
+func ReportsOrigin(origin string) bool { return origin != "" && origin != "api" }
 
 // Job is a leased unit of background work.
 type Job struct {

@@ -100,6 +100,11 @@ func ingestInbound(tx *sql.Tx, m *bridge.Message, now time.Time) (bool, error) {
 	if err := addHistory(tx, m.ID, m.Status, m.CreatedAt, 0); err != nil {
 		return false, err
 	}
+	// Consumers (mailboxes, SMPP receivers) get it through a job committed
+	// with the message: a crash after the webhook's 200 loses no delivery.
+	if err := enqueue(tx, bridge.JobInbound, string(m.ID), now); err != nil {
+		return false, err
+	}
 	// A customer's media is fetched by a job committed with the message, so
 	// the webhook's 200 never waits for a download and a crash loses none.
 	if m.Kind.IsMedia() && m.Content.Media != nil && m.Content.Media.ID != "" {
@@ -231,7 +236,10 @@ func applyStatus(tx *sql.Tx, m *bridge.Message, st *bridge.StatusUpdate, ts, now
 	}
 	_, err := tx.Exec(`UPDATE messages SET status = ?, reason = ?, error_code = ?, error_message = ?, updated_at = ? WHERE id = ?`,
 		m.Status, m.Reason, m.ErrorCode, m.ErrorMessage, ms(now), m.ID)
-	return true, err
+	if err != nil {
+		return false, err
+	}
+	return true, reportChange(tx, m, now)
 }
 
 func ingestRaw(tx *sql.Tx, ev *bridge.RawEvent, now time.Time) (bool, error) {

@@ -18,7 +18,7 @@ func (s *SQLite) ClaimSends(ctx context.Context, now time.Time, limit int, lease
 		jobs = jobs[:0]
 		rows, err := tx.Query(`UPDATE jobs SET lease_until = ?
 			WHERE kind = ? AND ref IN (SELECT ref FROM jobs WHERE kind = ? AND run_at <= ? AND lease_until <= ?
-				ORDER BY run_at LIMIT ?)
+				ORDER BY run_at, rowid LIMIT ?)
 			RETURNING ref, attempts, attempt_started`,
 			ms(now.Add(lease)), jobSend, jobSend, ms(now), ms(now), limit)
 		if err != nil {
@@ -160,7 +160,10 @@ func (s *SQLite) Fail(ctx context.Context, id bridge.MessageID, reason bridge.Re
 		changed = true
 		_, err = tx.Exec(`UPDATE messages SET status = ?, reason = ?, error_code = ?, error_message = ?, updated_at = ? WHERE id = ?`,
 			m.Status, m.Reason, m.ErrorCode, m.ErrorMessage, ms(at), id)
-		return err
+		if err != nil {
+			return err
+		}
+		return reportChange(tx, m, at)
 	})
 	return out, changed, err
 }
@@ -172,7 +175,7 @@ func (s *SQLite) ClaimJobs(ctx context.Context, kind string, now time.Time, limi
 		jobs = jobs[:0]
 		rows, err := tx.Query(`UPDATE jobs SET lease_until = ?, attempts = attempts + 1
 			WHERE kind = ? AND ref IN (SELECT ref FROM jobs WHERE kind = ? AND run_at <= ? AND lease_until <= ?
-				ORDER BY run_at LIMIT ?)
+				ORDER BY run_at, rowid LIMIT ?)
 			RETURNING ref, attempts, last_error`,
 			ms(now.Add(lease)), kind, kind, ms(now), ms(now), limit)
 		if err != nil {
@@ -228,4 +231,36 @@ func (s *SQLite) UpdateMedia(ctx context.Context, id bridge.MessageID, fn func(*
 		return nil
 	})
 	return out, err
+}
+
+// EnqueueJob implements bridge.Store.
+func (s *SQLite) EnqueueJob(ctx context.Context, kind, ref string, runAt time.Time) error {
+	return s.commit.write(ctx, func(tx *sql.Tx) error {
+		return enqueue(tx, kind, ref, runAt)
+	})
+}
+
+func enqueue(tx *sql.Tx, kind, ref string, runAt time.Time) error {
+	_, err := tx.Exec(`INSERT INTO jobs (kind, ref, run_at) VALUES (?,?,?) ON CONFLICT DO NOTHING`, kind, ref, ms(runAt))
+	if err != nil {
+		return fmt.Errorf("store: enqueue %s: %w", kind, err)
+	}
+	return nil
+}
+
+// FinishJob implements bridge.Store.
+func (s *SQLite) FinishJob(ctx context.Context, kind, ref string) error {
+	return s.commit.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.Exec(`DELETE FROM jobs WHERE kind = ? AND ref = ?`, kind, ref)
+		return err
+	})
+}
+
+// reportChange queues the report of m's current status to its origin, in
+// the transaction that changed it.
+func reportChange(tx *sql.Tx, m *bridge.Message, at time.Time) error {
+	if !bridge.ReportsOrigin(m.Origin) {
+		return nil
+	}
+	return enqueue(tx, bridge.JobReport, string(m.ID)+"/"+string(m.Status), at)
 }

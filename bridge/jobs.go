@@ -1,0 +1,171 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+)
+
+// sequentialBatch is how many jobs an ordered (one-worker) loop claims at once.
+const sequentialBatch = 64
+
+// jobLoop runs background jobs of one kind: it claims due jobs with a
+// lease and runs up to workers of them at once; with one worker it claims
+// batches and runs them in order (oldest first). After ctx is cancelled it
+// claims nothing more and waits for the ones in flight.
+func (b *Bridge) jobLoop(ctx context.Context, kind string, workers int, lease time.Duration, wake <-chan struct{}, handle func(Job)) {
+	if workers == 1 {
+		b.orderedJobLoop(ctx, kind, lease, wake, handle)
+		return
+	}
+	slots := make(chan struct{}, workers)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	ticker := time.NewTicker(b.cfg.PollInterval)
+	defer ticker.Stop()
+	for {
+		if free := workers - len(slots); free > 0 {
+			jobs, err := b.store.ClaimJobs(context.WithoutCancel(ctx), kind, b.now(), free, lease)
+			if err != nil && ctx.Err() == nil {
+				b.log.Error("claim jobs", "kind", kind, "err", err)
+			}
+			for _, job := range jobs {
+				slots <- struct{}{}
+				wg.Add(1)
+				go func(job Job) {
+					defer wg.Done()
+					defer func() { <-slots }()
+					defer func() {
+						if r := recover(); r != nil {
+							b.log.Error("job panic", "kind", kind, "ref", job.Ref, "panic", fmt.Sprint(r))
+						}
+					}()
+					handle(job)
+				}(job)
+			}
+			if len(jobs) == free && free > 0 {
+				select {
+				case <-ctx.Done():
+					return
+				default:
+					continue
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-wake:
+		case <-ticker.C:
+		}
+	}
+}
+
+func (b *Bridge) orderedJobLoop(ctx context.Context, kind string, lease time.Duration, wake <-chan struct{}, handle func(Job)) {
+	ticker := time.NewTicker(b.cfg.PollInterval)
+	defer ticker.Stop()
+	for {
+		jobs, err := b.store.ClaimJobs(context.WithoutCancel(ctx), kind, b.now(), sequentialBatch, lease)
+		if err != nil && ctx.Err() == nil {
+			b.log.Error("claim jobs", "kind", kind, "err", err)
+		}
+		for _, job := range jobs {
+			func() {
+				defer func() {
+					if r := recover(); r != nil {
+						b.log.Error("job panic", "kind", kind, "ref", job.Ref, "panic", fmt.Sprint(r))
+					}
+				}()
+				handle(job)
+			}()
+		}
+		if len(jobs) == sequentialBatch && ctx.Err() == nil {
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-wake:
+		case <-ticker.C:
+		}
+	}
+}
+
+func poke(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}
+
+// retryJob reschedules a failed job with backoff by its attempt count.
+func (b *Bridge) retryJob(ctx context.Context, job Job, cause error) {
+	delay := Backoff(b.cfg.BackoffInitial, b.cfg.BackoffMax, job.Attempts)
+	if err := b.store.RetryJob(ctx, job.Kind, job.Ref, b.now().Add(delay), cause.Error()); err != nil {
+		b.log.Error("reschedule job", "kind", job.Kind, "ref", job.Ref, "err", err)
+	}
+}
+
+// deliverInbound hands a new inbound message to every consumer that lists
+// its business number. Any consumer's error retries the whole job later
+// (consumers are idempotent).
+func (b *Bridge) deliverInbound(job Job) {
+	ctx := context.Background()
+	m, err := b.store.Message(ctx, job.Ref)
+	if errors.Is(err, ErrNotFound) {
+		_ = b.store.FinishJob(ctx, job.Kind, job.Ref)
+		return
+	}
+	if err != nil {
+		b.retryJob(ctx, job, err)
+		return
+	}
+	for _, c := range b.consumers {
+		if !c.Wants(m.Business) {
+			continue
+		}
+		if err := c.Deliver(ctx, m); err != nil {
+			b.log.Warn("inbound delivery failed; will retry", "message_id", m.ID, "err", err)
+			b.retryJob(ctx, job, err)
+			return
+		}
+	}
+	if err := b.store.FinishJob(ctx, job.Kind, job.Ref); err != nil {
+		b.log.Error("finish inbound job", "message_id", m.ID, "err", err)
+	}
+}
+
+// reportStatus tells a message's origin about one status it reached (the
+// job's ref is "<id>/<status>"); the reporter owning the origin decides.
+func (b *Bridge) reportStatus(job Job) {
+	ctx := context.Background()
+	id, status, _ := strings.Cut(job.Ref, "/")
+	m, err := b.store.Message(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		_ = b.store.FinishJob(ctx, job.Kind, job.Ref)
+		return
+	}
+	if err != nil {
+		b.retryJob(ctx, job, err)
+		return
+	}
+	// Report the status the job was made for, even if the message moved on
+	// since: every change is reported once, in order of the jobs.
+	m.Status = Status(status)
+	for _, r := range b.reporters {
+		if !r.Owns(m.Origin) {
+			continue
+		}
+		if err := r.Report(ctx, m); err != nil {
+			b.log.Warn("status report failed; will retry", "message_id", m.ID, "status", status, "err", err)
+			b.retryJob(ctx, job, err)
+			return
+		}
+	}
+	if err := b.store.FinishJob(ctx, job.Kind, job.Ref); err != nil {
+		b.log.Error("finish report job", "message_id", m.ID, "err", err)
+	}
+}
