@@ -93,6 +93,8 @@ func (s *memStore) ClaimJobs(context.Context, string, time.Time, int, time.Durat
 	return nil, nil
 }
 func (s *memStore) RetryJob(context.Context, string, string, time.Time, string) error { return nil }
+func (s *memStore) EnqueueJob(context.Context, string, string, time.Time) error       { return nil }
+func (s *memStore) FinishJob(context.Context, string, string) error                   { return nil }
 func (s *memStore) UpdateMedia(context.Context, bridge.MessageID, func(*bridge.Media), string) (*bridge.Message, error) {
 	return nil, bridge.ErrNotFound
 }
