@@ -168,6 +168,9 @@ func (b *Bridge) Submit(ctx context.Context, m *Message) (id MessageID, created 
 	m.Direction, m.Channel, m.Status = Outbound, ChannelWhatsApp, StatusQueued
 	m.CreatedAt, m.UpdatedAt = now, now
 	m.History = []HistoryEntry{{Status: StatusQueued, At: now}}
+	if !m.NotBefore.IsZero() && m.NotBefore.Before(now) {
+		m.NotBefore = time.Time{}
+	}
 	id, created, err = b.store.CreateOutbound(ctx, m)
 	if err != nil {
 		return "", false, fmt.Errorf("bridge: submit: %w", err)
@@ -237,6 +240,27 @@ func validateTemplate(t *Template) error {
 		}
 	}
 	return nil
+}
+
+// Cancel cancels a queued message of origin whose send has not begun: it
+// fails with reason cancelled (reported to the origin like any outcome).
+// ErrNotFound when no message of that origin has the id; ErrNotCancellable
+// when it is no longer queued.
+func (b *Bridge) Cancel(ctx context.Context, id MessageID, origin string) (*Message, error) {
+	m, err := b.store.Message(ctx, string(id))
+	if err != nil {
+		return nil, err
+	}
+	if m.ID != id || m.Origin != origin || m.Direction != Outbound {
+		return nil, ErrNotFound
+	}
+	m, err = b.store.CancelQueued(ctx, id, b.now())
+	if err != nil {
+		return nil, err
+	}
+	b.observeMessage(m)
+	poke(b.reportWake)
+	return m, nil
 }
 
 // Message returns a message by wabridge id or wamid.

@@ -449,7 +449,7 @@ func TestRouting(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
+	t.Cleanup(func() { st.Close() })
 	both := &fakeConsumer{numbers: []string{business, other}, failOnce: true}
 	onlyFirst := &fakeConsumer{numbers: []string{business}}
 	onlyOther := &fakeConsumer{numbers: []string{other}}

@@ -113,5 +113,8 @@ func (e *RefusedError) Error() string {
 	return fmt.Sprintf("bridge: %s: %s", e.Reason, e.Msg)
 }
 
+// ErrNotCancellable: the message is no longer queued, or its send began.
+var ErrNotCancellable = errors.New("bridge: message can no longer be cancelled")
+
 // ErrNotFound is returned by lookups of messages and records that do not exist.
 var ErrNotFound = errors.New("bridge: not found")

@@ -108,6 +108,11 @@ type Message struct {
 	// ("api", later "smpp:<system_id>", "smtp:<user>"); status reports go there only.
 	Origin         string `json:"origin,omitempty"`
 	IdempotencyKey string `json:"idempotency_key,omitempty"`
+	// OriginData is what the origin edge keeps with the message (SMPP:
+	// addresses and registered_delivery); opaque to the core.
+	OriginData json.RawMessage `json:"origin_data,omitempty"`
+	// NotBefore defers the first send attempt (SMPP schedule_delivery_time).
+	NotBefore time.Time `json:"not_before,omitzero"`
 	// ProfileName is the customer's WhatsApp profile name (inbound).
 	ProfileName string `json:"profile_name,omitempty"`
 

@@ -140,7 +140,9 @@ func (b *Bridge) process(job SendJob) {
 		return
 	}
 
-	if err := b.store.StartAttempt(ctx, m.ID, now); err != nil {
+	if err := b.store.StartAttempt(ctx, m.ID, now); errors.Is(err, ErrNotFound) {
+		return // cancelled or settled while claimed
+	} else if err != nil {
 		log.Error("record attempt", "err", err)
 		return // the lease expires and the job is claimed again
 	}

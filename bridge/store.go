@@ -37,10 +37,14 @@ type Store interface {
 	ClaimSends(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]SendJob, error)
 	// StartAttempt records that a send attempt begins now: until Accepted,
 	// Retry or Fail, its outcome is unknown (see reconciliation in Bridge).
+	// ErrNotFound when the job is gone (cancelled or settled meanwhile).
 	StartAttempt(ctx context.Context, id MessageID, at time.Time) error
 	// Accepted records the provider id of a sent message and ends its job.
 	// It is idempotent, and applies status events that arrived first.
 	Accepted(ctx context.Context, id MessageID, wamid string, at time.Time) (*Message, error)
+	// CancelQueued fails a queued message with reason cancelled and ends its
+	// job, when no send attempt has begun; ErrNotCancellable otherwise.
+	CancelQueued(ctx context.Context, id MessageID, at time.Time) (*Message, error)
 	// Retry reschedules the job after a definite failure (the attempt is over).
 	Retry(ctx context.Context, id MessageID, runAt time.Time, lastErr string) error
 	// Defer reschedules the job keeping the unknown attempt (reconciliation wait).

@@ -95,6 +95,9 @@ func (s *memStore) ClaimJobs(context.Context, string, time.Time, int, time.Durat
 func (s *memStore) RetryJob(context.Context, string, string, time.Time, string) error { return nil }
 func (s *memStore) EnqueueJob(context.Context, string, string, time.Time) error       { return nil }
 func (s *memStore) FinishJob(context.Context, string, string) error                   { return nil }
+func (s *memStore) CancelQueued(context.Context, bridge.MessageID, time.Time) (*bridge.Message, error) {
+	return nil, bridge.ErrNotCancellable
+}
 func (s *memStore) UpdateMedia(context.Context, bridge.MessageID, func(*bridge.Media), string) (*bridge.Message, error) {
 	return nil, bridge.ErrNotFound
 }

@@ -68,6 +68,14 @@ func (c *committer) write(ctx context.Context, fn txFunc) error {
 	select {
 	case err := <-op.done:
 		return err
+	case <-c.stopped:
+		// The writer is gone; an op it did not take will never be answered.
+		select {
+		case err := <-op.done:
+			return err
+		default:
+			return errClosed
+		}
 	case <-ctx.Done():
 		return ctx.Err()
 	}

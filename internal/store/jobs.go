@@ -63,10 +63,46 @@ func (s *SQLite) ClaimSends(ctx context.Context, now time.Time, limit int, lease
 // StartAttempt implements bridge.Store.
 func (s *SQLite) StartAttempt(ctx context.Context, id bridge.MessageID, at time.Time) error {
 	return s.commit.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.Exec(`UPDATE jobs SET attempt_started = ?, attempts = attempts + 1 WHERE kind = ? AND ref = ?`,
+		res, err := tx.Exec(`UPDATE jobs SET attempt_started = ?, attempts = attempts + 1 WHERE kind = ? AND ref = ?`,
 			ms(at), jobSend, id)
-		return err
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return bridge.ErrNotFound // cancelled or settled meanwhile
+		}
+		return nil
 	})
+}
+
+// CancelQueued implements bridge.Store.
+func (s *SQLite) CancelQueued(ctx context.Context, id bridge.MessageID, at time.Time) (*bridge.Message, error) {
+	var out *bridge.Message
+	err := s.commit.write(ctx, func(tx *sql.Tx) error {
+		m, err := loadMessage(ctx, tx, `id = ?`, id)
+		if err != nil {
+			return err
+		}
+		res, err := tx.Exec(`DELETE FROM jobs WHERE kind = ? AND ref = ? AND attempt_started = 0`, jobSend, id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 || m.Status != bridge.StatusQueued {
+			return bridge.ErrNotCancellable
+		}
+		if err := addHistory(tx, id, bridge.StatusFailed, at, 0); err != nil {
+			return err
+		}
+		m.Status, m.Reason, m.UpdatedAt = bridge.StatusFailed, bridge.ReasonCancelled, at
+		m.History = append(m.History, bridge.HistoryEntry{Status: bridge.StatusFailed, At: at})
+		if _, err := tx.Exec(`UPDATE messages SET status = ?, reason = ?, updated_at = ? WHERE id = ?`,
+			m.Status, m.Reason, ms(at), id); err != nil {
+			return err
+		}
+		out = m
+		return reportChange(tx, m, at)
+	})
+	return out, err
 }
 
 // Accepted implements bridge.Store.

@@ -42,17 +42,18 @@ type queryer interface {
 
 const messageColumns = `id, direction, business, customer_phone, customer_bsuid, kind, content,
 	COALESCE(wamid, ''), channel, status, reason, error_code, error_message, origin,
-	COALESCE(idempotency_key, ''), profile_name, ts, created_at, updated_at`
+	COALESCE(idempotency_key, ''), profile_name, ts, created_at, updated_at, origin_data`
 
 func scanMessage(row interface{ Scan(...any) error }) (*bridge.Message, error) {
 	var (
 		m                   bridge.Message
 		content             string
 		ts, created, update int64
+		originData          string
 	)
 	err := row.Scan(&m.ID, &m.Direction, &m.Business, &m.Customer.Phone, &m.Customer.BSUID,
 		&m.Kind, &content, &m.WAMID, &m.Channel, &m.Status, &m.Reason, &m.ErrorCode,
-		&m.ErrorMessage, &m.Origin, &m.IdempotencyKey, &m.ProfileName, &ts, &created, &update)
+		&m.ErrorMessage, &m.Origin, &m.IdempotencyKey, &m.ProfileName, &ts, &created, &update, &originData)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, bridge.ErrNotFound
 	}
@@ -65,6 +66,9 @@ func scanMessage(row interface{ Scan(...any) error }) (*bridge.Message, error) {
 		}
 	}
 	m.Timestamp, m.CreatedAt, m.UpdatedAt = fromMS(ts), fromMS(created), fromMS(update)
+	if originData != "" {
+		m.OriginData = json.RawMessage(originData)
+	}
 	return &m, nil
 }
 
@@ -97,11 +101,11 @@ func insertMessage(tx *sql.Tx, m *bridge.Message) error {
 	}
 	_, err = tx.Exec(`INSERT INTO messages (id, direction, business, customer, customer_phone, customer_bsuid,
 		kind, content, wamid, channel, status, reason, error_code, error_message, origin, idempotency_key,
-		profile_name, ts, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+		profile_name, ts, created_at, updated_at, origin_data) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
 		m.ID, m.Direction, m.Business, m.Customer.Key(), m.Customer.Phone, m.Customer.BSUID,
 		m.Kind, string(content), nullable(m.WAMID), m.Channel, m.Status, m.Reason, m.ErrorCode,
 		m.ErrorMessage, m.Origin, nullable(m.IdempotencyKey), m.ProfileName, ms(m.Timestamp),
-		ms(m.CreatedAt), ms(m.UpdatedAt))
+		ms(m.CreatedAt), ms(m.UpdatedAt), string(m.OriginData))
 	return err
 }
 
@@ -132,7 +136,11 @@ func (s *SQLite) CreateOutbound(ctx context.Context, m *bridge.Message) (bridge.
 		if err := addHistory(tx, m.ID, m.Status, m.CreatedAt, 0); err != nil {
 			return err
 		}
-		_, err := tx.Exec(`INSERT INTO jobs (kind, ref, run_at) VALUES (?,?,?)`, jobSend, m.ID, ms(m.CreatedAt))
+		runAt := m.CreatedAt
+		if m.NotBefore.After(runAt) {
+			runAt = m.NotBefore
+		}
+		_, err := tx.Exec(`INSERT INTO jobs (kind, ref, run_at) VALUES (?,?,?)`, jobSend, m.ID, ms(runAt))
 		return err
 	})
 	if err != nil {

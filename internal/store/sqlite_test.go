@@ -172,3 +172,27 @@ func TestReopenKeepsDataAndReleasesLeases(t *testing.T) {
 		t.Fatalf("after reopen: %d jobs, %v", len(jobs), err)
 	}
 }
+
+// A write racing Close is answered (errClosed), never left waiting, even
+// with a context that cannot be cancelled.
+func TestWriteRacingCloseIsAnswered(t *testing.T) {
+	for range 50 {
+		s, err := OpenSQLite(context.Background(), SQLiteConfig{Path: filepath.Join(t.TempDir(), "w.db")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			for range 20 {
+				_ = s.EnqueueJob(context.Background(), "k", "r", time.Now())
+			}
+		}()
+		s.Close()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatal("a write racing Close never returned")
+		}
+	}
+}
