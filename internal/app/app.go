@@ -11,18 +11,21 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/wabridge/wabridge/adapters/smpp"
 	"github.com/wabridge/wabridge/adapters/whatsapp"
 	"github.com/wabridge/wabridge/bridge"
 	"github.com/wabridge/wabridge/internal/config"
 	"github.com/wabridge/wabridge/internal/httpd"
 	"github.com/wabridge/wabridge/internal/metrics"
 	"github.com/wabridge/wabridge/internal/sandbox"
+	"github.com/wabridge/wabridge/internal/sms"
 	"github.com/wabridge/wabridge/internal/store"
 )
 
@@ -37,6 +40,7 @@ type App struct {
 	client  *whatsapp.Client
 	bridge  *bridge.Bridge
 	http    *httpd.Server
+	smpp    *smpp.Server
 
 	tokenFile string
 	cancel    context.CancelFunc
@@ -120,6 +124,14 @@ func (a *App) Start(ctx context.Context) (err error) {
 		return err
 	}
 
+	var edges []bridge.Option
+	if len(cfg.SMPP.Accounts) > 0 {
+		a.smpp, err = smpp.New(SMPPConfig(cfg), a.log.With("component", "smpp"))
+		if err != nil {
+			return err
+		}
+		edges = append(edges, bridge.WithReporters(a.smpp), bridge.WithConsumers(a.smpp))
+	}
 	a.bridge, err = bridge.New(bridge.Config{
 		BusinessNumbers: cfg.BusinessNumbers(),
 		Workers:         cfg.Outbox.Workers,
@@ -130,7 +142,8 @@ func (a *App) Start(ctx context.Context) (err error) {
 		ReconcileWindow: cfg.Outbox.ReconcileWindow.D(),
 		PollInterval:    cfg.Outbox.PollInterval.D(),
 		SendTimeout:     cfg.WhatsApp.Timeout.D(),
-	}, a.store, a.client, a.log.With("component", "bridge"), bridge.WithObserver(a.metrics), bridge.WithFiles(a.files))
+	}, a.store, a.client, a.log.With("component", "bridge"),
+		append(edges, bridge.WithObserver(a.metrics), bridge.WithFiles(a.files))...)
 	if err != nil {
 		return err
 	}
@@ -164,6 +177,14 @@ func (a *App) Start(ctx context.Context) (err error) {
 		a.sandbox.SetWebhookURL(scheme + "://" + a.http.Addr() + "/webhooks/whatsapp")
 	}
 
+	if a.smpp != nil {
+		a.smpp.Attach(a.bridge, a.store, metrics.SMPP{M: a.metrics})
+		if err := a.smpp.Start(); err != nil {
+			return err
+		}
+		a.log.Info("smpp listening", "addr", a.smpp.Addr(), "tls_addr", a.smpp.TLSAddr(), "accounts", len(cfg.SMPP.Accounts))
+	}
+
 	runCtx, cancel := context.WithCancel(context.Background())
 	a.cancel = cancel
 	a.wg.Add(2)
@@ -188,6 +209,11 @@ func (a *App) Start(ctx context.Context) (err error) {
 func (a *App) Stop(ctx context.Context) error {
 	a.stopOnce.Do(func() {
 		var errs []error
+		if a.smpp != nil {
+			if err := a.smpp.Shutdown(ctx); err != nil {
+				errs = append(errs, err)
+			}
+		}
 		if a.http != nil {
 			if err := a.http.Shutdown(ctx); err != nil {
 				errs = append(errs, fmt.Errorf("http: %w", err))
@@ -310,6 +336,48 @@ func (a *App) purgeLoop(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// SMPPAddr is the SMPP listener's address ("" when SMPP is off).
+func (a *App) SMPPAddr() string {
+	if a.smpp == nil {
+		return ""
+	}
+	return a.smpp.Addr()
+}
+
+// SMPPConfig maps [smpp] to the SMPP server's configuration.
+func SMPPConfig(cfg *config.Config) smpp.Config {
+	sc := smpp.Config{
+		Listen: cfg.SMPP.Listen, TLSListen: cfg.SMPP.TLSListen, CertFile: cfg.SMPP.CertFile, KeyFile: cfg.SMPP.KeyFile,
+		Window: cfg.SMPP.Window, EnquireLink: cfg.SMPP.EnquireLink.D(), Inactivity: cfg.SMPP.Inactivity.D(),
+		ResponseTimeout: cfg.SMPP.Timeout.D(), BindFailDelay: cfg.SMPP.BindFailDelay.D(), MaxQueue: cfg.SMPP.MaxQueue,
+	}
+	if sc.BindFailDelay == 0 {
+		sc.BindFailDelay = time.Nanosecond // explicitly no delay
+	}
+	for _, a := range cfg.SMPP.Accounts {
+		acc := smpp.Account{
+			SystemID: a.SystemID, Password: a.Password.Value(), Numbers: a.Numbers, MaxBinds: a.MaxBinds,
+			Throughput: a.Throughput, DefaultCountry: a.DefaultCountry, LongMO: a.LongReplies,
+			AlphanumericSource: a.AlphanumericSource,
+		}
+		switch a.DataCoding0 {
+		case "ia5":
+			acc.DataCoding0 = sms.CodingIA5
+		case "latin1":
+			acc.DataCoding0 = sms.CodingLatin1
+		}
+		for _, cidr := range a.AllowedIPs {
+			if p, err := netip.ParsePrefix(cidr); err == nil {
+				acc.AllowedIPs = append(acc.AllowedIPs, p)
+			} else if ip, err := netip.ParseAddr(cidr); err == nil {
+				acc.AllowedIPs = append(acc.AllowedIPs, netip.PrefixFrom(ip, ip.BitLen()))
+			}
+		}
+		sc.Accounts = append(sc.Accounts, acc)
+	}
+	return sc
 }
 
 // SandboxConfig maps the daemon's configuration to the simulator's: the

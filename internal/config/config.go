@@ -23,6 +23,7 @@ type Config struct {
 	WhatsApp WhatsAppConfig `toml:"whatsapp"`
 	Outbox   OutboxConfig   `toml:"outbox"`
 	Sandbox  SandboxConfig  `toml:"sandbox"`
+	SMPP     SMPPConfig     `toml:"smpp"`
 }
 
 // LogConfig is [log].
@@ -113,6 +114,36 @@ type OutboxConfig struct {
 	PollInterval    Duration `toml:"poll_interval"`
 }
 
+// SMPPConfig is [smpp], the SMPP server (SMSC side) ESMEs bind to.
+type SMPPConfig struct {
+	Listen        string        `toml:"listen"`     // plain TCP; "" for none
+	TLSListen     string        `toml:"tls_listen"` // TLS; needs cert_file and key_file
+	CertFile      string        `toml:"cert_file"`
+	KeyFile       string        `toml:"key_file"`
+	Window        int           `toml:"window"`
+	EnquireLink   Duration      `toml:"enquire_link"`
+	Inactivity    Duration      `toml:"inactivity"`
+	Timeout       Duration      `toml:"response_timeout"`
+	BindFailDelay Duration      `toml:"bind_fail_delay"`
+	MaxQueue      int           `toml:"max_queue"`
+	Accounts      []SMPPAccount `toml:"accounts"`
+}
+
+// SMPPAccount is one [[smpp.accounts]] entry.
+type SMPPAccount struct {
+	SystemID           string   `toml:"system_id"`
+	Password           Secret   `toml:"password"` // plain (≤ 8 characters) or a bcrypt hash
+	PasswordFile       string   `toml:"password_file"`
+	Numbers            []string `toml:"numbers"`
+	MaxBinds           int      `toml:"max_binds"`
+	Throughput         float64  `toml:"throughput"`
+	DefaultCountry     string   `toml:"default_country"`
+	AllowedIPs         []string `toml:"allowed_ips"`
+	DataCoding0        string   `toml:"data_coding_0"` // gsm, ia5, latin1
+	LongReplies        string   `toml:"long_replies"`  // payload, udh
+	AlphanumericSource bool     `toml:"alphanumeric_source"`
+}
+
 // SandboxConfig is [sandbox], the built-in WhatsApp Cloud API simulator.
 type SandboxConfig struct {
 	Enabled             bool              `toml:"enabled"`
@@ -193,6 +224,15 @@ func base() *Config {
 			Lease:           Duration(60 * time.Second),
 			ReconcileWindow: Duration(2 * time.Minute),
 			PollInterval:    Duration(time.Second),
+		},
+		SMPP: SMPPConfig{
+			Listen:        "127.0.0.1:2775",
+			Window:        10,
+			EnquireLink:   Duration(30 * time.Second),
+			Inactivity:    Duration(120 * time.Second),
+			Timeout:       Duration(10 * time.Second),
+			BindFailDelay: Duration(time.Second),
+			MaxQueue:      100000,
 		},
 		Sandbox: SandboxConfig{
 			Enabled:             true,

@@ -3,6 +3,7 @@ package config
 import (
 	"crypto/tls"
 	"net"
+	"net/netip"
 	"net/url"
 	"path/filepath"
 	"regexp"
@@ -20,6 +21,7 @@ var (
 )
 
 func (l *loader) validate(c *Config) {
+	l.validateSMPP(c)
 	l.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
 	l.oneOf("log.format", c.Log.Format, "text", "json")
 
@@ -357,5 +359,93 @@ func (l *loader) keyPair(section string, cert, key *string) {
 	}
 	if _, err := tls.LoadX509KeyPair(*cert, *key); err != nil {
 		l.problem(section+".cert_file", "cannot load the certificate and key: %v", err)
+	}
+}
+
+var (
+	reSystemID = regexp.MustCompile(`^[\x21-\x7e]{1,15}$`)
+	reCountry  = regexp.MustCompile(`^[A-Za-z]{2}$`)
+)
+
+// validateSMPP checks [smpp] and every [[smpp.accounts]] entry, and fills
+// the accounts' defaults (data_coding_0 "gsm", long_replies "payload").
+func (l *loader) validateSMPP(c *Config) {
+	sm := &c.SMPP
+	if sm.Listen != "" {
+		l.listen("smpp.listen", sm.Listen)
+	}
+	if sm.TLSListen != "" {
+		l.listen("smpp.tls_listen", sm.TLSListen)
+		if sm.CertFile == "" {
+			l.problem("smpp.cert_file", "tls_listen needs cert_file and key_file")
+		}
+	}
+	l.keyPair("smpp", &sm.CertFile, &sm.KeyFile)
+	if sm.Window < 1 || sm.Window > 1000 {
+		l.problem("smpp.window", "must be between 1 and 1000, got %d", sm.Window)
+	}
+	l.positive("smpp.enquire_link", sm.EnquireLink)
+	l.positive("smpp.inactivity", sm.Inactivity)
+	l.positive("smpp.response_timeout", sm.Timeout)
+	l.notNegative("smpp.bind_fail_delay", sm.BindFailDelay)
+	if sm.MaxQueue < 1 {
+		l.problem("smpp.max_queue", "must be positive")
+	}
+	business := map[string]bool{}
+	for _, n := range c.BusinessNumbers() {
+		business[n] = true
+	}
+	ids := map[string]string{}
+	for i := range sm.Accounts {
+		a := &sm.Accounts[i]
+		k := func(name string) string { return indexKey("smpp.accounts", i) + "." + name }
+		switch {
+		case !reSystemID.MatchString(a.SystemID):
+			l.problem(k("system_id"), "must be 1 to 15 printable characters (SMPP 3.4 allows 16 octets with the terminator)")
+		case ids[a.SystemID] != "":
+			l.problem(k("system_id"), "duplicate system_id %q (also %s)", a.SystemID, ids[a.SystemID])
+		default:
+			ids[a.SystemID] = k("system_id")
+		}
+		p := a.Password.Value()
+		isHash := strings.HasPrefix(p, "$2a$") || strings.HasPrefix(p, "$2b$") || strings.HasPrefix(p, "$2y$")
+		switch {
+		case p == "" && !l.hasProblem(k("password_file")):
+			l.problem(k("password"), "is required (or password_file)")
+		case !isHash && len(p) > 8:
+			l.problem(k("password"), "a plain SMPP 3.4 password has at most 8 characters; give a bcrypt hash to keep it hashed")
+		}
+		if len(a.Numbers) == 0 {
+			l.problem(k("numbers"), "list at least one business number")
+		}
+		for j, n := range a.Numbers {
+			if !business[n] {
+				l.problem(indexKey(k("numbers"), j), "%q is not a configured business number ([whatsapp] numbers)", n)
+			}
+		}
+		if a.MaxBinds < 0 {
+			l.problem(k("max_binds"), "must not be negative")
+		}
+		if a.Throughput < 0 {
+			l.problem(k("throughput"), "must not be negative")
+		}
+		if a.DefaultCountry != "" && !reCountry.MatchString(a.DefaultCountry) {
+			l.problem(k("default_country"), "%q is not a two-letter country code", a.DefaultCountry)
+		}
+		for j, cidr := range a.AllowedIPs {
+			if _, err := netip.ParsePrefix(cidr); err != nil {
+				if _, err := netip.ParseAddr(cidr); err != nil {
+					l.problem(indexKey(k("allowed_ips"), j), "%q is not an address or CIDR", cidr)
+				}
+			}
+		}
+		if a.DataCoding0 == "" {
+			a.DataCoding0 = "gsm"
+		}
+		l.oneOf(k("data_coding_0"), a.DataCoding0, "gsm", "ia5", "latin1")
+		if a.LongReplies == "" {
+			a.LongReplies = "payload"
+		}
+		l.oneOf(k("long_replies"), a.LongReplies, "payload", "udh")
 	}
 }

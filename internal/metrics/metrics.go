@@ -26,6 +26,9 @@ type Metrics struct {
 	Failures        *prometheus.CounterVec
 	MediaFetches    *prometheus.CounterVec
 	InboundKinds    *prometheus.CounterVec
+	SMPPBinds       *prometheus.CounterVec
+	SMPPPDUs        *prometheus.CounterVec
+	SMPPDeliveries  *prometheus.CounterVec
 }
 
 var _ bridge.Observer = (*Metrics)(nil)
@@ -72,6 +75,18 @@ func New() *Metrics {
 			Name: "wabridge_inbound_messages_total",
 			Help: "New inbound messages by type; \"unknown\" counts types kept raw.",
 		}, []string{"type"}),
+		SMPPBinds: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "wabridge_smpp_binds_total",
+			Help: "SMPP bind attempts by system_id and result (ok or the command_status).",
+		}, []string{"system_id", "result"}),
+		SMPPPDUs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "wabridge_smpp_requests_total",
+			Help: "SMPP requests answered, by command and command_status.",
+		}, []string{"command", "status"}),
+		SMPPDeliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "wabridge_smpp_deliveries_total",
+			Help: "deliver_sm sent to ESMEs by kind (dlr, mo) and result (ok, retry, refused, skipped).",
+		}, []string{"kind", "result"}),
 		MediaFetches: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "wabridge_media_fetches_total",
 			Help: "Downloads of customers' media by result (ok, retry, failed).",
@@ -82,7 +97,7 @@ func New() *Metrics {
 		}, []string{"route", "code"}),
 	}
 	r.MustRegister(m.Messages, m.WebhookEvents, m.WebhookRequests, m.UpstreamLatency, m.UpstreamErrors,
-		m.SendOutcomes, m.Reconciles, m.APIRequests, m.Failures, m.MediaFetches, m.InboundKinds,
+		m.SendOutcomes, m.Reconciles, m.APIRequests, m.Failures, m.MediaFetches, m.InboundKinds, m.SMPPBinds, m.SMPPPDUs, m.SMPPDeliveries,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -151,3 +166,15 @@ func (m *Metrics) StoreFuncs(commits, operations func() float64, outboxDepth fun
 		}, outboxDepth),
 	)
 }
+
+// SMPP adapts Metrics to the SMPP server's counters.
+type SMPP struct{ M *Metrics }
+
+// Bind counts a bind attempt.
+func (s SMPP) Bind(systemID, result string) { s.M.SMPPBinds.WithLabelValues(systemID, result).Inc() }
+
+// PDU counts an answered request.
+func (s SMPP) PDU(command, status string) { s.M.SMPPPDUs.WithLabelValues(command, status).Inc() }
+
+// Delivery counts a deliver_sm outcome.
+func (s SMPP) Delivery(kind, result string) { s.M.SMPPDeliveries.WithLabelValues(kind, result).Inc() }

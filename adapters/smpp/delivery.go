@@ -1,0 +1,378 @@
+package smpp
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"time"
+
+	"github.com/linxGnu/gosmpp/data"
+	"github.com/linxGnu/gosmpp/pdu"
+
+	"github.com/wabridge/wabridge/bridge"
+	"github.com/wabridge/wabridge/internal/sms"
+)
+
+// Vendor TLVs carrying WhatsApp's outcome in receipts (SMPP 3.4 reserves
+// 0x1400–0x3FFF for SMSC vendors). Documented in docs/smpp.md.
+const (
+	TagWhatsAppError   pdu.Tag = 0x1400 // 4 octets: Meta's error code
+	TagWhatsAppReason  pdu.Tag = 0x1401 // C-string: wabridge's reason
+	TagWhatsAppChannel pdu.Tag = 0x1402 // C-string: whatsapp or sms
+	TagWhatsAppID      pdu.Tag = 0x1403 // C-string: the wamid
+)
+
+// errCodes is the err:NNN of receipts (and query_sm's error_code) per
+// reason: one documented table (docs/smpp.md).
+var errCodes = map[bridge.Reason]int{
+	"":                              0,
+	bridge.ReasonNotOnWhatsApp:      1,
+	bridge.ReasonWindowClosed:       2,
+	bridge.ReasonTemplateError:      3,
+	bridge.ReasonUpstreamError:      4,
+	bridge.ReasonAccountError:       5,
+	bridge.ReasonInvalid:            6,
+	bridge.ReasonOptedOut:           7,
+	bridge.ReasonNoTemplate:         8,
+	bridge.ReasonUSMarketingBlocked: 9,
+	bridge.ReasonTierLimit:          10,
+	bridge.ReasonExpired:            11,
+	bridge.ReasonCancelled:          12,
+	bridge.ReasonMediaTooLarge:      13,
+	bridge.ReasonMediaUnsupported:   14,
+	bridge.ReasonMediaUnavailable:   15,
+}
+
+func errCode(r bridge.Reason) int {
+	if c, ok := errCodes[r]; ok {
+		return c
+	}
+	return 99
+}
+
+// statOf maps a message's status to a receipt's stat (docs/smpp.md):
+// queued/sent → ENROUTE, delivered/read → DELIVRD, failed → UNDELIV, or
+// EXPIRED / DELETED / REJECTD for expiry, cancellation and refusals.
+func statOf(st bridge.Status, reason bridge.Reason) string {
+	switch st {
+	case bridge.StatusDelivered, bridge.StatusRead:
+		return sms.StatDelivered
+	case bridge.StatusFailed:
+		switch reason {
+		case bridge.ReasonExpired:
+			return sms.StatExpired
+		case bridge.ReasonCancelled:
+			return sms.StatDeleted
+		case bridge.ReasonOptedOut, bridge.ReasonUSMarketingBlocked, bridge.ReasonTierLimit, bridge.ReasonInvalid:
+			return sms.StatRejected
+		}
+		return sms.StatUndeliverable
+	}
+	return sms.StatEnroute
+}
+
+// Owns implements bridge.StatusReporter.
+func (s *Server) Owns(origin string) bool {
+	_, ok := s.accounts[strings.TrimPrefix(origin, "smpp:")]
+	return strings.HasPrefix(origin, "smpp:") && ok
+}
+
+// Report implements bridge.StatusReporter: it queues a receipt when the
+// submitter asked for one (registered_delivery), at most one final receipt
+// per message: read after delivered is not reported again.
+func (s *Server) Report(ctx context.Context, m *bridge.Message) error {
+	var md meta
+	if err := json.Unmarshal(m.OriginData, &md); err != nil {
+		return nil // not ours to word; nothing to retry
+	}
+	acc := s.accounts[md.SystemID]
+	if acc == nil || !wantsReceipt(md.RD, m) {
+		return nil
+	}
+	if err := s.jobs.EnqueueJob(ctx, queueKind(acc), "dlr/"+string(m.ID)+"/"+string(m.Status), time.Now()); err != nil {
+		return err
+	}
+	poke(acc.wake)
+	return nil
+}
+
+// wantsReceipt applies registered_delivery (bits 0–1: 1 = final receipt,
+// 2 = final receipt on failure only; bit 4 = intermediate receipts).
+func wantsReceipt(rd byte, m *bridge.Message) bool {
+	switch m.Status {
+	case bridge.StatusSent:
+		return rd&0x10 != 0
+	case bridge.StatusRead:
+		for _, h := range m.History {
+			if h.Status == bridge.StatusDelivered {
+				return false // the final receipt went out with delivered
+			}
+		}
+		return rd&0x03 == 1
+	case bridge.StatusDelivered:
+		return rd&0x03 == 1
+	case bridge.StatusFailed:
+		return rd&0x03 == 1 || rd&0x03 == 2
+	}
+	return false
+}
+
+// Wants implements bridge.InboundConsumer: some account lists the number.
+func (s *Server) Wants(business string) bool {
+	for _, acc := range s.accounts {
+		for _, n := range acc.Numbers {
+			if n == business {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// Deliver implements bridge.InboundConsumer: it queues the reply for every
+// account listing the business number, delivered when a receiver binds.
+func (s *Server) Deliver(ctx context.Context, m *bridge.Message) error {
+	for _, acc := range s.accounts {
+		for _, n := range acc.Numbers {
+			if n != m.Business {
+				continue
+			}
+			if err := s.jobs.EnqueueJob(ctx, queueKind(acc), "mo/"+string(m.ID), time.Now()); err != nil {
+				return err
+			}
+			poke(acc.wake)
+		}
+	}
+	return nil
+}
+
+func queueKind(acc *account) string { return "smpp:" + acc.SystemID }
+
+// receiver picks a bound receiver or transceiver of the account (round robin).
+func (acc *account) receiver() *session {
+	acc.mu.Lock()
+	defer acc.mu.Unlock()
+	var rx []*session
+	for sess := range acc.binds {
+		if sess.getState().canReceive() {
+			rx = append(rx, sess)
+		}
+	}
+	if len(rx) == 0 {
+		return nil
+	}
+	acc.rr++
+	return rx[acc.rr%len(rx)]
+}
+
+// deliveryLoop sends the account's queued receipts and replies, oldest
+// first, whenever a receiver is bound.
+func (s *Server) deliveryLoop(acc *account) {
+	defer s.wg.Done()
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		if acc.receiver() != nil {
+			jobs, err := s.jobs.ClaimJobs(context.Background(), queueKind(acc), time.Now(), 64, 2*time.Minute)
+			if err != nil {
+				s.log.Error("smpp: claim deliveries", "system_id", acc.SystemID, "err", err)
+			}
+			for _, job := range jobs {
+				select {
+				case <-s.stop:
+					return
+				default:
+				}
+				s.deliverJob(acc, job)
+			}
+			if len(jobs) == 64 {
+				continue
+			}
+		}
+		select {
+		case <-s.stop:
+			return
+		case <-acc.wake:
+		case <-t.C:
+		}
+	}
+}
+
+// deliverJob sends one queued receipt or reply. A temporary refusal
+// (ESME_RX_T_APPN), a timeout or a lost session retries it with backoff;
+// a permanent refusal (ESME_RX_P_APPN, ESME_RX_R_APPN) drops it, logged.
+func (s *Server) deliverJob(acc *account, job bridge.Job) {
+	ctx := context.Background()
+	kind, rest, _ := strings.Cut(job.Ref, "/")
+	id, status, _ := strings.Cut(rest, "/")
+	m, err := s.bridge.Message(ctx, id)
+	if err != nil {
+		s.finish(acc, job, kind, "gone")
+		return
+	}
+	var pdus []pdu.PDU
+	switch kind {
+	case "dlr":
+		m.Status = bridge.Status(status)
+		pdus = []pdu.PDU{receiptPDU(m)}
+	case "mo":
+		pdus, err = moPDUs(acc, m)
+		if err != nil {
+			s.log.Warn("smpp: reply not deliverable over SMPP; kept for other consumers", "message_id", m.ID, "err", err)
+			s.finish(acc, job, kind, "skipped")
+			return
+		}
+	default:
+		s.finish(acc, job, kind, "unknown")
+		return
+	}
+	for _, p := range pdus {
+		sess := acc.receiver()
+		if sess == nil {
+			s.retry(acc, job, kind, errors.New("no receiver bound"))
+			return
+		}
+		resp, err := sess.request(ctx, p)
+		if err != nil {
+			s.retry(acc, job, kind, err)
+			return
+		}
+		switch st := resp.GetHeader().CommandStatus; st {
+		case data.ESME_ROK:
+		case data.ESME_RX_P_APPN, data.ESME_RX_R_APPN:
+			s.log.Warn("smpp: ESME refused a deliver_sm for good; dropped", "system_id", acc.SystemID,
+				"message_id", m.ID, "kind", kind, "status", st.String())
+			s.finish(acc, job, kind, "refused")
+			return
+		default:
+			s.retry(acc, job, kind, fmt.Errorf("deliver_sm_resp %s", st))
+			return
+		}
+	}
+	s.finish(acc, job, kind, "ok")
+}
+
+func (s *Server) finish(acc *account, job bridge.Job, kind, result string) {
+	if err := s.jobs.FinishJob(context.Background(), job.Kind, job.Ref); err != nil {
+		s.log.Error("smpp: finish delivery", "ref", job.Ref, "err", err)
+	}
+	if s.metrics != nil {
+		s.metrics.Delivery(kind, result)
+	}
+}
+
+func (s *Server) retry(acc *account, job bridge.Job, kind string, cause error) {
+	delay := bridge.Backoff(time.Second, 5*time.Minute, job.Attempts)
+	delay += time.Duration(rand.Int64N(int64(delay)/4 + 1))
+	if err := s.jobs.RetryJob(context.Background(), job.Kind, job.Ref, time.Now().Add(delay), cause.Error()); err != nil {
+		s.log.Error("smpp: reschedule delivery", "ref", job.Ref, "err", err)
+	}
+	if s.metrics != nil {
+		s.metrics.Delivery(kind, "retry")
+	}
+}
+
+// receiptPDU builds the delivery receipt for m's status (SMPP 3.4
+// Appendix B): esm_class 0x04, the receipt text, receipted_message_id
+// (the id of submit_sm_resp, exactly), message_state, network_error_code
+// on failure, and the vendor TLVs with WhatsApp's code and reason.
+func receiptPDU(m *bridge.Message) pdu.PDU {
+	var md meta
+	_ = json.Unmarshal(m.OriginData, &md)
+	stat := statOf(m.Status, m.Reason)
+	code := errCode(m.Reason)
+	dlvrd := 0
+	if stat == sms.StatDelivered {
+		dlvrd = 1
+	}
+	text := sms.FormatReceipt(sms.Receipt{ID: string(m.ID), Sub: 1, Dlvrd: dlvrd, Submit: m.CreatedAt, Done: m.UpdatedAt,
+		Stat: stat, Err: fmt.Sprintf("%03d", code), Text: md.Text})
+	p := pdu.NewDeliverSM().(*pdu.DeliverSM)
+	p.SourceAddr = address(md.DstTON, md.DstNPI, md.Dest)
+	p.DestAddr = address(md.SrcTON, md.SrcNPI, md.Source)
+	p.EsmClass = 0x04
+	p.Message, _ = pdu.NewBinaryShortMessageWithEncoding([]byte(text), data.GSM7BIT)
+	p.RegisterOptionalParam(pdu.Field{Tag: pdu.TagReceiptedMessageID, Data: cString(string(m.ID))})
+	p.RegisterOptionalParam(pdu.Field{Tag: pdu.TagMessageStateOption, Data: []byte{sms.MessageState(stat)}})
+	channel := string(m.Channel)
+	if channel == "" {
+		channel = string(bridge.ChannelWhatsApp)
+	}
+	p.RegisterOptionalParam(pdu.Field{Tag: TagWhatsAppChannel, Data: cString(channel)})
+	if m.WAMID != "" {
+		p.RegisterOptionalParam(pdu.Field{Tag: TagWhatsAppID, Data: cString(m.WAMID)})
+	}
+	if m.Status == bridge.StatusFailed {
+		nec := []byte{3, byte(code >> 8), byte(code)} // network type 3 (GSM), then the err code
+		p.RegisterOptionalParam(pdu.Field{Tag: pdu.TagNetworkErrorCode, Data: nec})
+		var wa [4]byte
+		binary.BigEndian.PutUint32(wa[:], uint32(m.ErrorCode))
+		p.RegisterOptionalParam(pdu.Field{Tag: TagWhatsAppError, Data: wa[:]})
+		p.RegisterOptionalParam(pdu.Field{Tag: TagWhatsAppReason, Data: cString(string(m.Reason))})
+	}
+	return p
+}
+
+func address(ton, npi byte, addr string) pdu.Address {
+	a := pdu.NewAddressWithTonNpi(ton, npi)
+	_ = a.SetAddress(addr)
+	return a
+}
+
+// moPDUs renders a customer's message as deliver_sm: GSM 7-bit when the
+// text fits the alphabet, else UCS-2; long text as one message_payload or
+// as UDH parts (per account).
+func moPDUs(acc *account, m *bridge.Message) ([]pdu.PDU, error) {
+	src := pdu.NewAddressWithTonNpi(tonInternational, 1)
+	switch {
+	case m.Customer.Phone != "":
+		_ = src.SetAddress(strings.TrimPrefix(m.Customer.Phone, "+"))
+	case acc.AlphanumericSource && len(m.Customer.BSUID) <= 20:
+		src = pdu.NewAddressWithTonNpi(tonAlphanumeric, 0)
+		_ = src.SetAddress(m.Customer.BSUID)
+	default:
+		return nil, errors.New("the customer has no phone number (business-scoped user id only)")
+	}
+	dst := pdu.NewAddressWithTonNpi(tonInternational, 1)
+	_ = dst.SetAddress(strings.TrimPrefix(m.Business, "+"))
+	text := renderText(m)
+	coding, parts := sms.Split(text)
+	enc := data.Encoding(data.GSM7BIT)
+	if coding == sms.CodingUCS2 {
+		enc = data.UCS2
+	}
+	mk := func() *pdu.DeliverSM {
+		p := pdu.NewDeliverSM().(*pdu.DeliverSM)
+		p.SourceAddr, p.DestAddr = src, dst
+		return p
+	}
+	if len(parts) == 1 {
+		p := mk()
+		p.Message, _ = pdu.NewBinaryShortMessageWithEncoding(parts[0], enc)
+		return []pdu.PDU{p}, nil
+	}
+	if acc.LongMO == "payload" {
+		_, all := sms.Encode(text)
+		p := mk()
+		p.Message, _ = pdu.NewBinaryShortMessageWithEncoding(nil, enc)
+		p.RegisterOptionalParam(pdu.Field{Tag: pdu.TagMessagePayload, Data: all})
+		return []pdu.PDU{p}, nil
+	}
+	if len(parts) > 255 {
+		return nil, errors.New("reply too long for concatenated SMS")
+	}
+	ref := uint16(rand.IntN(256))
+	out := make([]pdu.PDU, 0, len(parts))
+	for i, part := range parts {
+		p := mk()
+		p.EsmClass = 0x40
+		body := append(sms.ConcatUDH(ref, uint8(len(parts)), uint8(i+1), false), part...)
+		p.Message, _ = pdu.NewBinaryShortMessageWithEncoding(body, enc)
+		out = append(out, p)
+	}
+	return out, nil
+}

@@ -1,0 +1,218 @@
+package smpp
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/linxGnu/gosmpp/data"
+	"github.com/linxGnu/gosmpp/pdu"
+	"github.com/nyaruka/phonenumbers"
+
+	"github.com/wabridge/wabridge/bridge"
+	"github.com/wabridge/wabridge/internal/sms"
+)
+
+// meta is what the SMPP edge keeps with a submitted message
+// (bridge.Message.OriginData): enough to address and word its receipts.
+type meta struct {
+	SystemID string `json:"sid"`
+	Source   string `json:"src"`
+	SrcTON   byte   `json:"st,omitempty"`
+	SrcNPI   byte   `json:"sn,omitempty"`
+	Dest     string `json:"dst"`
+	DstTON   byte   `json:"dt,omitempty"`
+	DstNPI   byte   `json:"dn,omitempty"`
+	// RD is registered_delivery as submitted.
+	RD   byte   `json:"rd,omitempty"`
+	Text string `json:"t,omitempty"` // the first 20 characters, for receipts
+}
+
+// TON values (SMPP 3.4 5.2.5).
+const (
+	tonUnknown       = 0
+	tonInternational = 1
+	tonNational      = 2
+	tonAlphanumeric  = 5
+)
+
+// submit turns a submit_sm into a WhatsApp message and answers with its
+// id only after the message is committed.
+func (s *Server) submit(sess *session, req *pdu.SubmitSM) {
+	resp := req.GetResponse().(*pdu.SubmitSMResp)
+	acc := s.account(sess)
+	status := s.submitStatus(sess, acc, req, resp)
+	s.count("submit_sm", status.String())
+	sess.respond(req, resp, status)
+}
+
+func (s *Server) submitStatus(sess *session, acc *account, req *pdu.SubmitSM, resp *pdu.SubmitSMResp) data.CommandStatusType {
+	if acc.limiter != nil && !acc.limiter.Allow() {
+		return data.ESME_RTHROTTLED
+	}
+	if s.queued.Load() >= int64(s.cfg.MaxQueue) {
+		return data.ESME_RMSGQFUL
+	}
+	if req.EsmClass&0x40 != 0 {
+		// Concatenated parts (UDH) are reassembled in a later release;
+		// refuse clearly rather than send a fragment.
+		return data.ESME_RINVESMCLASS
+	}
+	if tlv(req, pdu.TagSarTotalSegments) != nil {
+		return data.ESME_RINVOPTPARAMVAL
+	}
+	raw, err := req.Message.GetMessageData()
+	if err != nil {
+		return data.ESME_RINVMSGLEN
+	}
+	if payload := tlv(req, pdu.TagMessagePayload); payload != nil {
+		if len(raw) > 0 {
+			return data.ESME_RINVMSGLEN // sm_length must be 0 with message_payload
+		}
+		raw = payload
+	}
+	coding := sms.CodingDefault
+	if enc := req.Message.Encoding(); enc != nil {
+		coding = sms.Coding(enc.DataCoding())
+	}
+	text, err := sms.Decode(coding, raw, acc.DataCoding0)
+	switch {
+	case errors.Is(err, sms.ErrUnsupportedCoding):
+		return data.ESME_RINVPARAM // data_coding we do not carry (binary, JIS, …)
+	case err != nil || text == "":
+		return data.ESME_RINVMSGLEN
+	}
+	to, ok := e164(req.DestAddr.Address(), req.DestAddr.Ton(), acc.DefaultCountry)
+	if !ok {
+		return data.ESME_RINVDSTADR
+	}
+	from := acc.Numbers[0]
+	if n := bridge.NormalizePhone(req.SourceAddr.Address()); n != "" {
+		for _, own := range acc.Numbers {
+			if own == n {
+				from = n
+			}
+		}
+	}
+	now := time.Now()
+	notBefore, err := sms.ParseSMPPTime(req.ScheduleDeliveryTime, now)
+	if err != nil {
+		return data.ESME_RINVSCHED
+	}
+	if _, err := sms.ParseSMPPTime(req.ValidityPeriod, now); err != nil {
+		return data.ESME_RINVEXPIRY
+	}
+	md, _ := json.Marshal(meta{
+		SystemID: acc.SystemID, Source: req.SourceAddr.Address(), SrcTON: req.SourceAddr.Ton(), SrcNPI: req.SourceAddr.Npi(),
+		Dest: req.DestAddr.Address(), DstTON: req.DestAddr.Ton(), DstNPI: req.DestAddr.Npi(),
+		RD: req.RegisteredDelivery, Text: firstChars(text, 20),
+	})
+	m := &bridge.Message{
+		Business: from, Customer: bridge.Customer{Phone: to}, Kind: bridge.KindText,
+		Content: bridge.Content{Text: text}, Origin: acc.origin(), OriginData: md, NotBefore: notBefore,
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ResponseTimeout)
+	defer cancel()
+	id, _, err := s.bridge.Submit(ctx, m)
+	var re *bridge.RefusedError
+	switch {
+	case errors.As(err, &re) && re.Field == "to":
+		return data.ESME_RINVDSTADR
+	case errors.As(err, &re) && re.Field == "text":
+		return data.ESME_RINVMSGLEN
+	case errors.As(err, &re):
+		return data.ESME_RSUBMITFAIL
+	case err != nil:
+		sess.log.Error("submit_sm not stored", "err", err)
+		return data.ESME_RSYSERR
+	}
+	resp.MessageID = string(id)
+	return data.ESME_ROK
+}
+
+// e164 reads a destination address as E.164: international numbers as
+// they are; national ones (TON 2, or TON 0 without a country code) with
+// the account's default country.
+func e164(addr string, ton byte, country string) (string, bool) {
+	addr = strings.TrimSpace(addr)
+	if addr == "" || len(addr) > 20 {
+		return "", false
+	}
+	switch ton {
+	case tonInternational:
+		n := bridge.NormalizePhone(strings.TrimPrefix(addr, "00"))
+		return n, n != ""
+	case tonUnknown, tonNational:
+		switch {
+		case strings.HasPrefix(addr, "+"):
+			n := bridge.NormalizePhone(addr)
+			return n, n != ""
+		case strings.HasPrefix(addr, "00"):
+			n := bridge.NormalizePhone(addr[2:])
+			return n, n != ""
+		case country != "":
+			num, err := phonenumbers.Parse(addr, strings.ToUpper(country))
+			if err != nil || !phonenumbers.IsPossibleNumber(num) {
+				return "", false
+			}
+			n := phonenumbers.Format(num, phonenumbers.E164)
+			return n, bridge.NormalizePhone(n) == n
+		case ton == tonUnknown:
+			// No country to read it with: take it as international, as
+			// most ESMEs send full numbers with TON 0.
+			n := bridge.NormalizePhone(addr)
+			return n, n != ""
+		}
+	}
+	return "", false
+}
+
+func firstChars(s string, n int) string {
+	i := 0
+	for j := range s {
+		if i == n {
+			return s[:j]
+		}
+		i++
+	}
+	return s
+}
+
+// query answers query_sm from the store.
+func (s *Server) query(sess *session, req *pdu.QuerySM) {
+	resp := req.GetResponse().(*pdu.QuerySMResp)
+	resp.MessageID = req.MessageID
+	acc := s.account(sess)
+	m, err := s.bridge.Message(context.Background(), req.MessageID)
+	if err != nil || m.Origin != acc.origin() || string(m.ID) != req.MessageID {
+		s.count("query_sm", data.ESME_RQUERYFAIL.String())
+		sess.respond(req, resp, data.ESME_RQUERYFAIL)
+		return
+	}
+	stat := statOf(m.Status, m.Reason)
+	resp.MessageState = sms.MessageState(stat)
+	if m.Status.Final() || m.Status == bridge.StatusDelivered {
+		resp.FinalDate = sms.FormatSMPPTime(m.UpdatedAt)
+	}
+	resp.ErrorCode = byte(errCode(m.Reason) % 256)
+	s.count("query_sm", "ok")
+	sess.respond(req, resp, data.ESME_ROK)
+}
+
+// cancel answers cancel_sm: a queued message whose send has not begun is
+// cancelled (and its receipt, if asked, says DELETED).
+func (s *Server) cancel(sess *session, req *pdu.CancelSM) {
+	acc := s.account(sess)
+	_, err := s.bridge.Cancel(context.Background(), bridge.MessageID(req.MessageID), acc.origin())
+	status := data.ESME_ROK
+	switch {
+	case errors.Is(err, bridge.ErrNotFound):
+		status = data.ESME_RINVMSGID
+	case err != nil:
+		status = data.ESME_RCANCELFAIL
+	}
+	s.count("cancel_sm", status.String())
+	sess.respond(req, req.GetResponse(), status)
+}
