@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -240,6 +241,46 @@ func validateTemplate(t *Template) error {
 		}
 	}
 	return nil
+}
+
+// SubmitPart commits one part of a concatenated submission and returns the
+// part's own id once it is durable. m is the message the parts make (its
+// addressing and origin; Content.Text is this part's text) and is validated
+// now. When p completes the set, the parts' texts are joined in order into
+// the message, finish lets the edge record what it needs (the part ids)
+// and the message is committed with its send job in the same transaction;
+// whole is that message, nil while parts are missing.
+func (b *Bridge) SubmitPart(ctx context.Context, m *Message, p *Part, finish func(parts []Part, m *Message)) (id MessageID, whole *Message, err error) {
+	m.Kind, m.Content.Text = KindText, p.Text
+	if err := b.validate(ctx, m); err != nil {
+		return "", nil, err
+	}
+	now := b.now()
+	p.ID, p.Origin, p.ReceivedAt = NewID(now), m.Origin, now
+	id, whole, err = b.store.AddPart(ctx, p, func(parts []Part) (*Message, error) {
+		var text strings.Builder
+		for _, x := range parts {
+			text.WriteString(x.Text)
+		}
+		w := *m
+		w.ID = NewID(now)
+		w.Content.Text = text.String()
+		w.Direction, w.Channel, w.Status = Outbound, ChannelWhatsApp, StatusQueued
+		w.CreatedAt, w.UpdatedAt = now, now
+		w.History = []HistoryEntry{{Status: StatusQueued, At: now}}
+		if finish != nil {
+			finish(parts, &w)
+		}
+		return &w, nil
+	})
+	if err != nil {
+		return "", nil, fmt.Errorf("bridge: submit part: %w", err)
+	}
+	if whole != nil {
+		b.observe(Outbound, ChannelWhatsApp, StatusQueued)
+		b.Wake()
+	}
+	return id, whole, nil
 }
 
 // Cancel cancels a queued message of origin whose send has not begun: it

@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 )
 
@@ -16,8 +17,9 @@ type Store interface {
 	// that message's id is returned with created == false.
 	CreateOutbound(ctx context.Context, m *Message) (id MessageID, created bool, err error)
 
-	// Message returns a message with its history by wabridge id, or by
-	// provider id (wamid) when no id matches. ErrNotFound when neither does.
+	// Message returns a message with its history by wabridge id, by
+	// provider id (wamid), or by the id of one of its parts (AddPart).
+	// ErrNotFound when none matches.
 	Message(ctx context.Context, idOrWAMID string) (*Message, error)
 
 	// Ingest commits a batch of webhook events atomically. Inbound messages
@@ -66,6 +68,21 @@ type Store interface {
 	// UpdateMedia changes a message's media record with fn and, when
 	// endJob is set, ends that job for the message, in one commit.
 	UpdateMedia(ctx context.Context, id MessageID, fn func(*Media), endJob string) (*Message, error)
+
+	// AddPart commits one part of a concatenated submission and returns its
+	// id; a part repeated (same origin, key and seq) returns the first id.
+	// When the part completes the set, build assembles the parts (in seq
+	// order) into the message, which is committed in the same transaction
+	// exactly as CreateOutbound would, every part id then resolving to it;
+	// m is that message, nil while parts are missing.
+	AddPart(ctx context.Context, p *Part, build func(parts []Part) (*Message, error)) (id MessageID, m *Message, err error)
+	// ExpireParts marks the parts of sets older than before as expired and
+	// returns them; they stay readable with Part until DeletePart.
+	ExpireParts(ctx context.Context, before time.Time) ([]Part, error)
+	// Part returns a stored part by id (ErrNotFound when none).
+	Part(ctx context.Context, id MessageID) (*Part, error)
+	// DeletePart removes a part (after its expiry was reported).
+	DeletePart(ctx context.Context, id MessageID) error
 
 	// OutboxDepth counts send jobs not yet done.
 	OutboxDepth(ctx context.Context) (int, error)
@@ -120,4 +137,18 @@ type IngestOutcome struct {
 	// Reconciled counts send jobs whose attempt had an unknown outcome
 	// and that a status echoing the message settled.
 	Reconciled int
+}
+
+// Part is one part of a concatenated submission (SMPP UDH or SAR).
+type Part struct {
+	ID     MessageID // the id returned for this part
+	Origin string
+	// Key identifies the set: the origin's reference, sender and recipient.
+	Key        string
+	Seq, Total int
+	Text       string
+	// Data is what the origin edge keeps with the part (addressing, receipts).
+	Data       json.RawMessage
+	ReceivedAt time.Time
+	Expired    bool
 }

@@ -439,7 +439,7 @@ func TestSMPPReceiptsForEachStatus(t *testing.T) {
 	notWA := e.submit(submitOpts{to: "+4915100000009", text: "not on whatsapp", rd: 2})
 	none := e.submit(submitOpts{to: customer, text: "no receipt", rd: 0})
 	d.waitStatus(none.MessageID, "read")
-	isReceipt := func(x *pdu.DeliverSM) bool { return x.EsmClass&0x04 != 0 }
+	isReceipt := func(x *pdu.DeliverSM) bool { return x.EsmClass&0x24 != 0 }
 	e.waitDelivers("receipts", func(ds []*pdu.DeliverSM) bool {
 		n := 0
 		for _, x := range ds {
@@ -472,6 +472,11 @@ func TestSMPPReceiptsForEachStatus(t *testing.T) {
 	}
 	if len(byID[inter.MessageID]) != 2 || !has(inter.MessageID, "ENROUTE") || !has(inter.MessageID, "DELIVRD") {
 		t.Errorf("intermediate: %q", byID[inter.MessageID])
+	}
+	for _, r := range e.delivers() {
+		if strings.Contains(receiptText(r), "stat:ENROUTE") && r.EsmClass != 0x20 {
+			t.Errorf("intermediate notification with esm_class %#x, want 0x20", r.EsmClass)
+		}
 	}
 	if len(byID[closed.MessageID]) != 1 || !has(closed.MessageID, "UNDELIV") || !strings.Contains(byID[closed.MessageID][0], "err:002") {
 		t.Errorf("window closed: %q", byID[closed.MessageID])
@@ -540,9 +545,9 @@ func TestSMPPAddressesQueryCancelThrottle(t *testing.T) {
 		t.Errorf("cancelled message: %+v", m)
 	}
 
-	// Concatenated parts are refused clearly until reassembly lands.
-	if r := e.submit(submitOpts{to: customer, raw: append([]byte{5, 0, 3, 1, 2, 1}, "part one"...), esm: 0x40}); r.CommandStatus != data.ESME_RINVESMCLASS {
-		t.Errorf("UDH part: %s", r.CommandStatus)
+	// A malformed UDH (a concat element claiming part 3 of 2) is refused.
+	if r := e.submit(submitOpts{to: customer, raw: append([]byte{5, 0, 3, 1, 2, 3}, "part"...), esm: 0x40}); r.CommandStatus != data.ESME_RINVESMCLASS {
+		t.Errorf("bad UDH: %s", r.CommandStatus)
 	}
 
 	// Throughput: 5 msg/s with a burst of 5; a rapid burst gets ESME_RTHROTTLED.
@@ -607,4 +612,146 @@ func moText(d *pdu.DeliverSM) string {
 		return ""
 	}
 	return s
+}
+
+// Concatenated submissions — UDH with 8-bit and 16-bit references (also
+// behind other elements) and SAR TLVs — become one WhatsApp message; each
+// part has its own id, each gets its own final receipt, and query_sm by
+// any part id answers for the whole.
+func TestSMPPConcatenatedMessages(t *testing.T) {
+	d := startDaemon(t, smppConfig(t))
+	d.inject(customer, "hi")
+	e, err := bindESME(t, smppAddr(t, d), "acme", "secret1", pdu.Transceiver)
+	if err != nil {
+		t.Fatal(err)
+	}
+	parts := []string{"This is the first part of a long message, ", "the second one follows, ", "and the third ends it."}
+	whole := strings.Join(parts, "")
+	sar := func(p *pdu.SubmitSM, ref uint16, total, seq byte) {
+		p.RegisterOptionalParam(pdu.Field{Tag: pdu.TagSarMsgRefNum, Data: []byte{byte(ref >> 8), byte(ref)}})
+		p.RegisterOptionalParam(pdu.Field{Tag: pdu.TagSarTotalSegments, Data: []byte{total}})
+		p.RegisterOptionalParam(pdu.Field{Tag: pdu.TagSarSegmentSeqnum, Data: []byte{seq}})
+	}
+	cases := []struct {
+		name string
+		part func(i int) *pdu.SubmitSM
+	}{
+		{"udh 8-bit", func(i int) *pdu.SubmitSM {
+			return udhPart(append([]byte{5, 0x00, 3, 0x42, 3, byte(i + 1)}, parts[i]...))
+		}},
+		{"udh 16-bit after a port element", func(i int) *pdu.SubmitSM {
+			return udhPart(append([]byte{12, 0x05, 4, 0x0b, 0x84, 0x23, 0xf0, 0x08, 4, 0x12, 0x34, 3, byte(i + 1)}, parts[i]...))
+		}},
+		{"sar", func(i int) *pdu.SubmitSM {
+			p := textPart(parts[i])
+			sar(p, 0x0777, 3, byte(i+1))
+			return p
+		}},
+	}
+	for _, c := range cases {
+		var ids []string
+		order := []int{2, 0, 1} // parts may arrive in any order
+		for _, i := range order {
+			p := c.part(i)
+			p.RegisteredDelivery = 1
+			if c.name == "udh 8-bit" && i != 0 {
+				p.RegisteredDelivery = 0 // as Kannel does: a receipt for the first part only
+			}
+			r, ok := e.call(p).(*pdu.SubmitSMResp)
+			if !ok || r.CommandStatus != data.ESME_ROK || r.MessageID == "" {
+				t.Fatalf("%s part %d: %+v", c.name, i+1, r)
+			}
+			ids = append(ids, r.MessageID)
+		}
+		m := d.waitStatus(ids[2], "read") // any part id finds the message
+		got := sandboxMessages(t, d.sandbox, "?callback="+m.ID)
+		if len(got) != 1 || got[0].Text != whole {
+			t.Errorf("%s: sandbox got %+v", c.name, got)
+		}
+		q := pdu.NewQuerySM().(*pdu.QuerySM)
+		q.MessageID = ids[0]
+		if qr, ok := e.call(q).(*pdu.QuerySMResp); !ok || qr.MessageState != 2 {
+			t.Errorf("%s: query_sm by a part id: %+v", c.name, qr)
+		}
+		want := 3
+		if c.name == "udh 8-bit" {
+			want = 1
+		}
+		e.waitDelivers(c.name+" receipts", func(ds []*pdu.DeliverSM) bool {
+			n := 0
+			for _, x := range ds {
+				id := strings.TrimRight(string(tlvOf(x, pdu.TagReceiptedMessageID)), "\x00")
+				for _, want := range ids {
+					if id == want && strings.Contains(receiptText(x), "stat:DELIVRD") {
+						n++
+					}
+				}
+			}
+			return n == want
+		})
+	}
+	time.Sleep(300 * time.Millisecond)
+	perID := map[string]int{}
+	for _, x := range e.delivers() {
+		if x.EsmClass&0x04 != 0 {
+			perID[strings.TrimRight(string(tlvOf(x, pdu.TagReceiptedMessageID)), "\x00")]++
+		}
+	}
+	for id, n := range perID {
+		if n != 1 {
+			t.Errorf("part %s got %d receipts", id, n)
+		}
+	}
+}
+
+// Parts of a message that never completes expire, each with an EXPIRED receipt.
+func TestSMPPIncompleteMessageExpires(t *testing.T) {
+	cfg := smppConfig(t)
+	cfg.SMPP.PartTimeout = config.Duration(400 * time.Millisecond)
+	d := startDaemon(t, cfg)
+	e, err := bindESME(t, smppAddr(t, d), "acme", "secret1", pdu.Transceiver)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for i := range 2 { // 2 of 3 parts
+		p := udhPart(append([]byte{5, 0, 3, 0x55, 3, byte(i + 1)}, fmt.Sprint("part ", i+1)...))
+		p.RegisteredDelivery = 1
+		r := e.call(p).(*pdu.SubmitSMResp)
+		if r.CommandStatus != data.ESME_ROK {
+			t.Fatalf("part %d: %s", i+1, r.CommandStatus)
+		}
+		ids = append(ids, r.MessageID)
+	}
+	e.waitDelivers("two EXPIRED receipts", func(ds []*pdu.DeliverSM) bool {
+		n := 0
+		for _, x := range ds {
+			id := strings.TrimRight(string(tlvOf(x, pdu.TagReceiptedMessageID)), "\x00")
+			if (id == ids[0] || id == ids[1]) && strings.Contains(receiptText(x), "stat:EXPIRED") &&
+				bytes.Equal(tlvOf(x, pdu.TagMessageStateOption), []byte{3}) {
+				n++
+			}
+		}
+		return n == 2
+	})
+	if n := len(sandboxMessages(t, d.sandbox, "")); n != 0 {
+		t.Errorf("a fragment reached WhatsApp (%d sends)", n)
+	}
+}
+
+func textPart(text string) *pdu.SubmitSM {
+	p := pdu.NewSubmitSM().(*pdu.SubmitSM)
+	p.DestAddr = pdu.NewAddressWithTonNpi(1, 1)
+	_ = p.DestAddr.SetAddress(strings.TrimPrefix(customer, "+"))
+	p.Message, _ = pdu.NewShortMessageWithEncoding(text, data.GSM7BIT)
+	return p
+}
+
+func udhPart(raw []byte) *pdu.SubmitSM {
+	p := pdu.NewSubmitSM().(*pdu.SubmitSM)
+	p.DestAddr = pdu.NewAddressWithTonNpi(1, 1)
+	_ = p.DestAddr.SetAddress(strings.TrimPrefix(customer, "+"))
+	p.EsmClass = 0x40
+	p.Message, _ = pdu.NewBinaryShortMessageWithEncoding(raw, data.GSM7BIT)
+	return p
 }

@@ -66,6 +66,9 @@ type Config struct {
 	// MaxQueue refuses submit_sm with ESME_RMSGQFUL when this many messages
 	// wait to be sent (default 100,000).
 	MaxQueue int
+	// PartTimeout ends a concatenated submission whose parts did not all
+	// arrive in time (default 10m); its parts get EXPIRED receipts.
+	PartTimeout time.Duration
 }
 
 func (c *Config) setDefaults() {
@@ -82,6 +85,7 @@ func (c *Config) setDefaults() {
 	def(&c.ResponseTimeout, 10*time.Second)
 	def(&c.BindFailDelay, time.Second)
 	def(&c.BindFailBlock, time.Minute)
+	def(&c.PartTimeout, 10*time.Minute)
 	if c.BindFailBurst <= 0 {
 		c.BindFailBurst = 5
 	}

@@ -90,11 +90,23 @@ func (s *Server) Report(ctx context.Context, m *bridge.Message) error {
 		return nil // not ours to word; nothing to retry
 	}
 	acc := s.accounts[md.SystemID]
-	if acc == nil || !wantsReceipt(md.RD, m) {
+	if acc == nil {
 		return nil
 	}
-	if err := s.jobs.EnqueueJob(ctx, queueKind(acc), "dlr/"+string(m.ID)+"/"+string(m.Status), time.Now()); err != nil {
-		return err
+	// One receipt per id the ESME was given, as that submit_sm asked: the
+	// message's, or each part's.
+	ids, rds := md.Parts, md.PartRD
+	if len(ids) == 0 {
+		ids, rds = []string{string(m.ID)}, []byte{md.RD}
+	}
+	for i, pid := range ids {
+		if i >= len(rds) || !wantsReceipt(rds[i], m) {
+			continue
+		}
+		ref := "dlr/" + string(m.ID) + "/" + string(m.Status) + "/" + pid
+		if err := s.jobs.EnqueueJob(ctx, queueKind(acc), ref, time.Now()); err != nil {
+			return err
+		}
 	}
 	poke(acc.wake)
 	return nil
@@ -207,19 +219,31 @@ func (s *Server) deliveryLoop(acc *account) {
 // a permanent refusal (ESME_RX_P_APPN, ESME_RX_R_APPN) drops it, logged.
 func (s *Server) deliverJob(acc *account, job bridge.Job) {
 	ctx := context.Background()
-	kind, rest, _ := strings.Cut(job.Ref, "/")
-	id, status, _ := strings.Cut(rest, "/")
-	m, err := s.bridge.Message(ctx, id)
+	f := strings.Split(job.Ref, "/")
+	kind := f[0]
+	if kind == "xpart" && len(f) == 2 {
+		s.deliverExpired(acc, job, bridge.MessageID(f[1]))
+		return
+	}
+	if len(f) < 2 {
+		s.finish(acc, job, kind, "unknown")
+		return
+	}
+	m, err := s.bridge.Message(ctx, f[1])
 	if err != nil {
 		s.finish(acc, job, kind, "gone")
 		return
 	}
 	var pdus []pdu.PDU
-	switch kind {
-	case "dlr":
-		m.Status = bridge.Status(status)
-		pdus = []pdu.PDU{receiptPDU(m)}
-	case "mo":
+	switch {
+	case kind == "dlr" && len(f) >= 3:
+		m.Status = bridge.Status(f[2])
+		receipted := string(m.ID)
+		if len(f) == 4 {
+			receipted = f[3]
+		}
+		pdus = []pdu.PDU{receiptPDU(m, receipted)}
+	case kind == "mo":
 		pdus, err = moPDUs(acc, m)
 		if err != nil {
 			s.log.Warn("smpp: reply not deliverable over SMPP; kept for other consumers", "message_id", m.ID, "err", err)
@@ -230,30 +254,89 @@ func (s *Server) deliverJob(acc *account, job bridge.Job) {
 		s.finish(acc, job, kind, "unknown")
 		return
 	}
+	if s.send(acc, job, kind, pdus) {
+		s.finish(acc, job, kind, "ok")
+	}
+}
+
+// send delivers pdus in order to a receiver of the account; false when the
+// job was rescheduled or dropped instead.
+func (s *Server) send(acc *account, job bridge.Job, kind string, pdus []pdu.PDU) bool {
 	for _, p := range pdus {
 		sess := acc.receiver()
 		if sess == nil {
 			s.retry(acc, job, kind, errors.New("no receiver bound"))
-			return
+			return false
 		}
-		resp, err := sess.request(ctx, p)
+		resp, err := sess.request(context.Background(), p)
 		if err != nil {
 			s.retry(acc, job, kind, err)
-			return
+			return false
 		}
 		switch st := resp.GetHeader().CommandStatus; st {
 		case data.ESME_ROK:
 		case data.ESME_RX_P_APPN, data.ESME_RX_R_APPN:
 			s.log.Warn("smpp: ESME refused a deliver_sm for good; dropped", "system_id", acc.SystemID,
-				"message_id", m.ID, "kind", kind, "status", st.String())
+				"ref", job.Ref, "status", st.String())
 			s.finish(acc, job, kind, "refused")
-			return
+			return false
 		default:
 			s.retry(acc, job, kind, fmt.Errorf("deliver_sm_resp %s", st))
-			return
+			return false
 		}
 	}
-	s.finish(acc, job, kind, "ok")
+	return true
+}
+
+// deliverExpired sends the EXPIRED receipt of a part whose message never
+// completed, then forgets the part.
+func (s *Server) deliverExpired(acc *account, job bridge.Job, id bridge.MessageID) {
+	p, err := s.jobs.Part(context.Background(), id)
+	if err != nil {
+		s.finish(acc, job, "xpart", "gone")
+		return
+	}
+	m := &bridge.Message{ID: id, Status: bridge.StatusFailed, Reason: bridge.ReasonExpired, OriginData: p.Data,
+		CreatedAt: p.ReceivedAt, UpdatedAt: time.Now(), Channel: bridge.ChannelWhatsApp}
+	if s.send(acc, job, "xpart", []pdu.PDU{receiptPDU(m, string(id))}) {
+		_ = s.jobs.DeletePart(context.Background(), id)
+		s.finish(acc, job, "xpart", "ok")
+	}
+}
+
+// expireParts ends concatenated submissions that did not complete within
+// PartTimeout: each part gets an EXPIRED receipt when one was asked for.
+func (s *Server) expireParts() {
+	defer s.wg.Done()
+	t := time.NewTicker(min(s.cfg.PartTimeout/4, 30*time.Second))
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+		}
+		parts, err := s.jobs.ExpireParts(context.Background(), time.Now().Add(-s.cfg.PartTimeout))
+		if err != nil {
+			s.log.Error("smpp: expire parts", "err", err)
+			continue
+		}
+		for _, p := range parts {
+			var md meta
+			_ = json.Unmarshal(p.Data, &md)
+			acc := s.accounts[md.SystemID]
+			if acc == nil || md.RD&0x03 == 0 {
+				_ = s.jobs.DeletePart(context.Background(), p.ID)
+				continue
+			}
+			s.log.Info("smpp: concatenated message never completed; part expired", "system_id", md.SystemID, "part_id", p.ID)
+			if err := s.jobs.EnqueueJob(context.Background(), queueKind(acc), "xpart/"+string(p.ID), time.Now()); err != nil {
+				s.log.Error("smpp: queue expiry receipt", "err", err)
+				continue
+			}
+			poke(acc.wake)
+		}
+	}
 }
 
 func (s *Server) finish(acc *account, job bridge.Job, kind, result string) {
@@ -280,7 +363,7 @@ func (s *Server) retry(acc *account, job bridge.Job, kind string, cause error) {
 // Appendix B): esm_class 0x04, the receipt text, receipted_message_id
 // (the id of submit_sm_resp, exactly), message_state, network_error_code
 // on failure, and the vendor TLVs with WhatsApp's code and reason.
-func receiptPDU(m *bridge.Message) pdu.PDU {
+func receiptPDU(m *bridge.Message, receipted string) pdu.PDU {
 	var md meta
 	_ = json.Unmarshal(m.OriginData, &md)
 	stat := statOf(m.Status, m.Reason)
@@ -289,14 +372,17 @@ func receiptPDU(m *bridge.Message) pdu.PDU {
 	if stat == sms.StatDelivered {
 		dlvrd = 1
 	}
-	text := sms.FormatReceipt(sms.Receipt{ID: string(m.ID), Sub: 1, Dlvrd: dlvrd, Submit: m.CreatedAt, Done: m.UpdatedAt,
+	text := sms.FormatReceipt(sms.Receipt{ID: receipted, Sub: 1, Dlvrd: dlvrd, Submit: m.CreatedAt, Done: m.UpdatedAt,
 		Stat: stat, Err: fmt.Sprintf("%03d", code), Text: md.Text})
 	p := pdu.NewDeliverSM().(*pdu.DeliverSM)
 	p.SourceAddr = address(md.DstTON, md.DstNPI, md.Dest)
 	p.DestAddr = address(md.SrcTON, md.SrcNPI, md.Source)
-	p.EsmClass = 0x04
+	p.EsmClass = 0x04 // SMSC delivery receipt
+	if stat == sms.StatEnroute {
+		p.EsmClass = 0x20 // intermediate delivery notification (SMPP 3.4 5.2.12)
+	}
 	p.Message, _ = pdu.NewBinaryShortMessageWithEncoding([]byte(text), data.GSM7BIT)
-	p.RegisterOptionalParam(pdu.Field{Tag: pdu.TagReceiptedMessageID, Data: cString(string(m.ID))})
+	p.RegisterOptionalParam(pdu.Field{Tag: pdu.TagReceiptedMessageID, Data: cString(receipted)})
 	p.RegisterOptionalParam(pdu.Field{Tag: pdu.TagMessageStateOption, Data: []byte{sms.MessageState(stat)}})
 	channel := string(m.Channel)
 	if channel == "" {

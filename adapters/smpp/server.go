@@ -24,6 +24,9 @@ type Jobs interface {
 	RetryJob(ctx context.Context, kind, ref string, runAt time.Time, lastErr string) error
 	FinishJob(ctx context.Context, kind, ref string) error
 	OutboxDepth(ctx context.Context) (int, error)
+	ExpireParts(ctx context.Context, before time.Time) ([]bridge.Part, error)
+	Part(ctx context.Context, id bridge.MessageID) (*bridge.Part, error)
+	DeletePart(ctx context.Context, id bridge.MessageID) error
 }
 
 // Server is the SMPP listener. Create with New, give it the core with
@@ -127,8 +130,9 @@ func (s *Server) Start() error {
 		s.wg.Add(1)
 		go s.deliveryLoop(acc)
 	}
-	s.wg.Add(1)
+	s.wg.Add(2)
 	go s.watchQueue()
+	go s.expireParts()
 	return nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -28,6 +29,11 @@ type meta struct {
 	// RD is registered_delivery as submitted.
 	RD   byte   `json:"rd,omitempty"`
 	Text string `json:"t,omitempty"` // the first 20 characters, for receipts
+	// Parts are the ids given to the parts of a concatenated submission,
+	// in order, and PartRD each part's own registered_delivery: each part
+	// gets the receipts it asked for (Kannel asks on the first part only).
+	Parts  []string `json:"p,omitempty"`
+	PartRD []byte   `json:"prd,omitempty"`
 }
 
 // TON values (SMPP 3.4 5.2.5).
@@ -55,23 +61,41 @@ func (s *Server) submitStatus(sess *session, acc *account, req *pdu.SubmitSM, re
 	if s.queued.Load() >= int64(s.cfg.MaxQueue) {
 		return data.ESME_RMSGQFUL
 	}
-	if req.EsmClass&0x40 != 0 {
-		// Concatenated parts (UDH) are reassembled in a later release;
-		// refuse clearly rather than send a fragment.
-		return data.ESME_RINVESMCLASS
-	}
-	if tlv(req, pdu.TagSarTotalSegments) != nil {
-		return data.ESME_RINVOPTPARAMVAL
-	}
 	raw, err := req.Message.GetMessageData()
 	if err != nil {
 		return data.ESME_RINVMSGLEN
+	}
+	if udh := req.Message.UDH(); udh != nil && udh.UDHL() > 0 {
+		// gosmpp split the header off; put it back for our own parser,
+		// which knows 16-bit references and headers with other elements.
+		if h, err := udh.MarshalBinary(); err == nil {
+			raw = append(h, raw...)
+		}
 	}
 	if payload := tlv(req, pdu.TagMessagePayload); payload != nil {
 		if len(raw) > 0 {
 			return data.ESME_RINVMSGLEN // sm_length must be 0 with message_payload
 		}
 		raw = payload
+	}
+	var concat *sms.Concat
+	if req.EsmClass&0x40 != 0 {
+		h, rest, err := sms.ParseUDH(raw)
+		if err != nil {
+			return data.ESME_RINVESMCLASS
+		}
+		raw = rest
+		if c, ok := sms.Part(&h, nil); ok {
+			concat = &c
+		}
+	} else if ref := tlv(req, pdu.TagSarMsgRefNum); ref != nil || tlv(req, pdu.TagSarTotalSegments) != nil {
+		sar, err := sms.ParseSAR(ref, tlv(req, pdu.TagSarTotalSegments), tlv(req, pdu.TagSarSegmentSeqnum))
+		if err != nil {
+			return data.ESME_RINVOPTPARAMVAL
+		}
+		if c, ok := sms.Part(nil, &sar); ok {
+			concat = &c
+		}
 	}
 	coding := sms.CodingDefault
 	if enc := req.Message.Encoding(); enc != nil {
@@ -115,7 +139,27 @@ func (s *Server) submitStatus(sess *session, acc *account, req *pdu.SubmitSM, re
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ResponseTimeout)
 	defer cancel()
-	id, _, err := s.bridge.Submit(ctx, m)
+	var id bridge.MessageID
+	if concat != nil {
+		p := &bridge.Part{
+			Key: fmt.Sprintf("%s>%s#%d/%d/%t", req.SourceAddr.Address(), req.DestAddr.Address(), concat.Ref, concat.Total, concat.Ref16),
+			Seq: int(concat.Seq), Total: int(concat.Total), Text: text, Data: md,
+		}
+		id, _, err = s.bridge.SubmitPart(ctx, m, p, func(parts []bridge.Part, whole *bridge.Message) {
+			var first meta
+			_ = json.Unmarshal(parts[0].Data, &first)
+			for _, part := range parts {
+				var pm meta
+				_ = json.Unmarshal(part.Data, &pm)
+				first.Parts = append(first.Parts, string(part.ID))
+				first.PartRD = append(first.PartRD, pm.RD)
+			}
+			first.Text = firstChars(whole.Content.Text, 20)
+			whole.OriginData, _ = json.Marshal(first)
+		})
+	} else {
+		id, _, err = s.bridge.Submit(ctx, m)
+	}
 	var re *bridge.RefusedError
 	switch {
 	case errors.As(err, &re) && re.Field == "to":
@@ -169,6 +213,22 @@ func e164(addr string, ton byte, country string) (string, bool) {
 	return "", false
 }
 
+// issuedFor reports whether id was returned for m: its own id, or one of
+// its parts' (a wamid, say, is not an SMPP message_id).
+func issuedFor(m *bridge.Message, id string) bool {
+	if string(m.ID) == id {
+		return true
+	}
+	var md meta
+	_ = json.Unmarshal(m.OriginData, &md)
+	for _, p := range md.Parts {
+		if p == id {
+			return true
+		}
+	}
+	return false
+}
+
 func firstChars(s string, n int) string {
 	i := 0
 	for j := range s {
@@ -186,7 +246,7 @@ func (s *Server) query(sess *session, req *pdu.QuerySM) {
 	resp.MessageID = req.MessageID
 	acc := s.account(sess)
 	m, err := s.bridge.Message(context.Background(), req.MessageID)
-	if err != nil || m.Origin != acc.origin() || string(m.ID) != req.MessageID {
+	if err != nil || m.Origin != acc.origin() || !issuedFor(m, req.MessageID) {
 		s.count("query_sm", data.ESME_RQUERYFAIL.String())
 		sess.respond(req, resp, data.ESME_RQUERYFAIL)
 		return

@@ -352,6 +352,7 @@ func SMPPConfig(cfg *config.Config) smpp.Config {
 		Listen: cfg.SMPP.Listen, TLSListen: cfg.SMPP.TLSListen, CertFile: cfg.SMPP.CertFile, KeyFile: cfg.SMPP.KeyFile,
 		Window: cfg.SMPP.Window, EnquireLink: cfg.SMPP.EnquireLink.D(), Inactivity: cfg.SMPP.Inactivity.D(),
 		ResponseTimeout: cfg.SMPP.Timeout.D(), BindFailDelay: cfg.SMPP.BindFailDelay.D(), MaxQueue: cfg.SMPP.MaxQueue,
+		PartTimeout: cfg.SMPP.PartTimeout.D(),
 	}
 	if sc.BindFailDelay == 0 {
 		sc.BindFailDelay = time.Nanosecond // explicitly no delay

@@ -126,6 +126,7 @@ type SMPPConfig struct {
 	Timeout       Duration      `toml:"response_timeout"`
 	BindFailDelay Duration      `toml:"bind_fail_delay"`
 	MaxQueue      int           `toml:"max_queue"`
+	PartTimeout   Duration      `toml:"part_timeout"`
 	Accounts      []SMPPAccount `toml:"accounts"`
 }
 
@@ -233,6 +234,7 @@ func base() *Config {
 			Timeout:       Duration(10 * time.Second),
 			BindFailDelay: Duration(time.Second),
 			MaxQueue:      100000,
+			PartTimeout:   Duration(10 * time.Minute),
 		},
 		Sandbox: SandboxConfig{
 			Enabled:             true,

@@ -391,6 +391,7 @@ func (l *loader) validateSMPP(c *Config) {
 	if sm.MaxQueue < 1 {
 		l.problem("smpp.max_queue", "must be positive")
 	}
+	l.positive("smpp.part_timeout", sm.PartTimeout)
 	business := map[string]bool{}
 	for _, n := range c.BusinessNumbers() {
 		business[n] = true

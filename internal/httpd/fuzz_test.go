@@ -3,6 +3,7 @@ package httpd
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"sync"
 	"testing"
@@ -95,6 +96,14 @@ func (s *memStore) ClaimJobs(context.Context, string, time.Time, int, time.Durat
 func (s *memStore) RetryJob(context.Context, string, string, time.Time, string) error { return nil }
 func (s *memStore) EnqueueJob(context.Context, string, string, time.Time) error       { return nil }
 func (s *memStore) FinishJob(context.Context, string, string) error                   { return nil }
+func (s *memStore) AddPart(context.Context, *bridge.Part, func([]bridge.Part) (*bridge.Message, error)) (bridge.MessageID, *bridge.Message, error) {
+	return "", nil, errors.New("no parts")
+}
+func (s *memStore) ExpireParts(context.Context, time.Time) ([]bridge.Part, error) { return nil, nil }
+func (s *memStore) Part(context.Context, bridge.MessageID) (*bridge.Part, error) {
+	return nil, bridge.ErrNotFound
+}
+func (s *memStore) DeletePart(context.Context, bridge.MessageID) error { return nil }
 func (s *memStore) CancelQueued(context.Context, bridge.MessageID, time.Time) (*bridge.Message, error) {
 	return nil, bridge.ErrNotCancellable
 }

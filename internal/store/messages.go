@@ -153,7 +153,11 @@ func (s *SQLite) CreateOutbound(ctx context.Context, m *bridge.Message) (bridge.
 func (s *SQLite) Message(ctx context.Context, idOrWAMID string) (*bridge.Message, error) {
 	m, err := loadMessage(ctx, s.reader, `id = ?`, idOrWAMID)
 	if errors.Is(err, bridge.ErrNotFound) {
-		return loadMessage(ctx, s.reader, `wamid = ?`, idOrWAMID)
+		m, err = loadMessage(ctx, s.reader, `wamid = ?`, idOrWAMID)
+	}
+	if errors.Is(err, bridge.ErrNotFound) {
+		// The id of one part of a concatenated submission.
+		m, err = loadMessage(ctx, s.reader, `id = (SELECT message_id FROM part_ids WHERE part_id = ?)`, idOrWAMID)
 	}
 	return m, err
 }
