@@ -494,3 +494,27 @@ func TestRouting(t *testing.T) {
 		t.Errorf("reports: api %v, smpp %v", api.statuses(), got)
 	}
 }
+
+// A message sent but not delivered by ExpiresAt fails expired; a delivery
+// reported afterwards only enters the history.
+func TestExpiryAfterSend(t *testing.T) {
+	e := newEnv(t, &scriptedSender{}, "")
+	e.inbound("+4915112345678", "wamid.in1")
+	e.run()
+	m := text("+4915112345678", "x")
+	m.ExpiresAt = time.Now().Add(100 * time.Millisecond)
+	id, _, err := e.b.Submit(context.Background(), m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sent := e.waitFor(id, func(m *bridge.Message) bool { return m.WAMID != "" })
+	got := e.waitFor(id, func(m *bridge.Message) bool { return m.Status == bridge.StatusFailed })
+	if got.Reason != bridge.ReasonExpired {
+		t.Fatalf("reason %s", got.Reason)
+	}
+	_ = e.b.HandleStatus(context.Background(), &bridge.StatusUpdate{WAMID: sent.WAMID, Status: bridge.StatusDelivered, RawStatus: "delivered"})
+	got, _ = e.st.Message(context.Background(), string(id))
+	if got.Status != bridge.StatusFailed || got.History[len(got.History)-1].Status != bridge.StatusDelivered {
+		t.Errorf("after a late delivery: %s %+v", got.Status, got.History)
+	}
+}

@@ -169,3 +169,18 @@ func (b *Bridge) reportStatus(job Job) {
 		b.log.Error("finish report job", "message_id", m.ID, "err", err)
 	}
 }
+
+// expireMessage ends a message whose validity ran out before delivery: it
+// fails with reason expired (a delivery reported later stays in the
+// history only). Delivered or already final messages are left alone.
+func (b *Bridge) expireMessage(job Job) {
+	ctx := context.Background()
+	m, err := b.store.Message(ctx, job.Ref)
+	if err == nil && (m.Status == StatusQueued || m.Status == StatusSent) {
+		b.log.Info("validity period ended before delivery", "message_id", m.ID, "status", m.Status)
+		b.fail(ctx, m.ID, ReasonExpired, 0, "validity period ended before delivery", b.now())
+	}
+	if err := b.store.FinishJob(ctx, job.Kind, job.Ref); err != nil {
+		b.log.Error("finish expiry job", "message_id", job.Ref, "err", err)
+	}
+}

@@ -113,6 +113,9 @@ type Message struct {
 	OriginData json.RawMessage `json:"origin_data,omitempty"`
 	// NotBefore defers the first send attempt (SMPP schedule_delivery_time).
 	NotBefore time.Time `json:"not_before,omitzero"`
+	// ExpiresAt fails the message with reason expired if it is not
+	// delivered by then (SMPP validity_period).
+	ExpiresAt time.Time `json:"expires_at,omitzero"`
 	// ProfileName is the customer's WhatsApp profile name (inbound).
 	ProfileName string `json:"profile_name,omitempty"`
 

@@ -34,7 +34,11 @@ func (b *Bridge) Run(ctx context.Context) error {
 	slots := make(chan struct{}, b.cfg.Workers)
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	wg.Add(3)
+	wg.Add(4)
+	go func() {
+		defer wg.Done()
+		b.jobLoop(ctx, JobExpire, 2, time.Minute, nil, b.expireMessage)
+	}()
 	go func() {
 		defer wg.Done()
 		if b.files != nil && b.transfer != nil {
@@ -135,6 +139,10 @@ func (b *Bridge) process(job SendJob) {
 		}
 	}
 
+	if !m.ExpiresAt.IsZero() && !now.Before(m.ExpiresAt) {
+		b.fail(ctx, m.ID, ReasonExpired, 0, "validity period ended before sending", now)
+		return
+	}
 	if reason, ok := b.policy(ctx, m, now); !ok {
 		b.fail(ctx, m.ID, reason, 0, "", now)
 		return

@@ -104,6 +104,9 @@ const (
 	// JobInbound hands a new inbound message to the consumers (ref: the
 	// message id). Created by Ingest in the same commit as the message.
 	JobInbound = "inbound"
+	// JobExpire ends a message not delivered by its ExpiresAt (ref: the
+	// message id, due then). Created with the message.
+	JobExpire = "expire"
 )
 
 // ReportsOrigin reports whether status changes of messages from origin are

@@ -755,3 +755,42 @@ func udhPart(raw []byte) *pdu.SubmitSM {
 	p.Message, _ = pdu.NewBinaryShortMessageWithEncoding(raw, data.GSM7BIT)
 	return p
 }
+
+// validity_period: a message not delivered in time fails with an EXPIRED
+// receipt; here it is scheduled past its validity, so it is never sent.
+func TestSMPPValidityPeriodExpires(t *testing.T) {
+	d := startDaemon(t, smppConfig(t))
+	d.inject(customer, "hi")
+	e, err := bindESME(t, smppAddr(t, d), "acme", "secret1", pdu.Transceiver)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := textPart("too late")
+	p.RegisteredDelivery = 1
+	p.ScheduleDeliveryTime = "000000000010000R" // in 10 s
+	p.ValidityPeriod = "000000000001000R"       // valid for 1 s
+	r := e.call(p).(*pdu.SubmitSMResp)
+	if r.CommandStatus != data.ESME_ROK {
+		t.Fatalf("submit: %s", r.CommandStatus)
+	}
+	e.waitDelivers("an EXPIRED receipt", func(ds []*pdu.DeliverSM) bool {
+		for _, x := range ds {
+			if strings.TrimRight(string(tlvOf(x, pdu.TagReceiptedMessageID)), "\x00") == r.MessageID &&
+				strings.Contains(receiptText(x), "stat:EXPIRED") && strings.Contains(receiptText(x), "err:011") {
+				return true
+			}
+		}
+		return false
+	})
+	if m := d.message(r.MessageID); m.Status != "failed" || m.Error == nil || m.Error.Reason != "expired" {
+		t.Errorf("message %+v", m)
+	}
+	if n := len(sandboxMessages(t, d.sandbox, "?callback="+r.MessageID)); n != 0 {
+		t.Error("an expired message reached WhatsApp")
+	}
+	bad := textPart("x")
+	bad.ValidityPeriod = "991399999999999+"
+	if r := e.call(bad).(*pdu.SubmitSMResp); r.CommandStatus != data.ESME_RINVEXPIRY {
+		t.Errorf("malformed validity_period: %s", r.CommandStatus)
+	}
+}

@@ -125,7 +125,8 @@ func (s *Server) submitStatus(sess *session, acc *account, req *pdu.SubmitSM, re
 	if err != nil {
 		return data.ESME_RINVSCHED
 	}
-	if _, err := sms.ParseSMPPTime(req.ValidityPeriod, now); err != nil {
+	expires, err := sms.ParseSMPPTime(req.ValidityPeriod, now)
+	if err != nil || (!expires.IsZero() && !expires.After(now)) {
 		return data.ESME_RINVEXPIRY
 	}
 	md, _ := json.Marshal(meta{
@@ -135,7 +136,7 @@ func (s *Server) submitStatus(sess *session, acc *account, req *pdu.SubmitSM, re
 	})
 	m := &bridge.Message{
 		Business: from, Customer: bridge.Customer{Phone: to}, Kind: bridge.KindText,
-		Content: bridge.Content{Text: text}, Origin: acc.origin(), OriginData: md, NotBefore: notBefore,
+		Content: bridge.Content{Text: text}, Origin: acc.origin(), OriginData: md, NotBefore: notBefore, ExpiresAt: expires,
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ResponseTimeout)
 	defer cancel()

@@ -140,8 +140,10 @@ func (s *SQLite) CreateOutbound(ctx context.Context, m *bridge.Message) (bridge.
 		if m.NotBefore.After(runAt) {
 			runAt = m.NotBefore
 		}
-		_, err := tx.Exec(`INSERT INTO jobs (kind, ref, run_at) VALUES (?,?,?)`, jobSend, m.ID, ms(runAt))
-		return err
+		if _, err := tx.Exec(`INSERT INTO jobs (kind, ref, run_at) VALUES (?,?,?)`, jobSend, m.ID, ms(runAt)); err != nil {
+			return err
+		}
+		return expiryJob(tx, m)
 	})
 	if err != nil {
 		return "", false, err
@@ -212,4 +214,12 @@ func (s *SQLite) Purge(ctx context.Context, before time.Time) (int, error) {
 		return err
 	})
 	return int(n), err
+}
+
+// expiryJob queues the end of m's validity, if it has one.
+func expiryJob(tx *sql.Tx, m *bridge.Message) error {
+	if m.ExpiresAt.IsZero() {
+		return nil
+	}
+	return enqueue(tx, bridge.JobExpire, string(m.ID), m.ExpiresAt)
 }

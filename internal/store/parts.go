@@ -56,6 +56,9 @@ func (s *SQLite) AddPart(ctx context.Context, p *bridge.Part, build func([]bridg
 		if _, err := tx.Exec(`INSERT INTO jobs (kind, ref, run_at) VALUES (?,?,?)`, jobSend, m.ID, ms(runAt)); err != nil {
 			return err
 		}
+		if err := expiryJob(tx, m); err != nil {
+			return err
+		}
 		for _, part := range parts {
 			if _, err := tx.Exec(`INSERT INTO part_ids (part_id, message_id) VALUES (?,?)`, part.ID, m.ID); err != nil {
 				return err
