@@ -119,9 +119,15 @@ func wantsReceipt(rd byte, m *bridge.Message) bool {
 	case bridge.StatusSent:
 		return rd&0x10 != 0
 	case bridge.StatusRead:
+		// The final receipt went out with delivered only if delivered came
+		// first: read may arrive before delivered (Meta does not order
+		// webhooks), and then read is the final one.
 		for _, h := range m.History {
+			if h.Status == bridge.StatusRead {
+				break
+			}
 			if h.Status == bridge.StatusDelivered {
-				return false // the final receipt went out with delivered
+				return false
 			}
 		}
 		return rd&0x03 == 1

@@ -1,0 +1,252 @@
+package test
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/linxGnu/gosmpp/data"
+	"github.com/linxGnu/gosmpp/pdu"
+)
+
+// tryCall is call without failing the test: the connection may die.
+func (e *esme) tryCall(p pdu.PDU) (pdu.PDU, error) {
+	ch := make(chan pdu.PDU, 1)
+	e.mu.Lock()
+	e.resps[p.GetSequenceNumber()] = ch
+	e.mu.Unlock()
+	if _, err := e.conn.WritePDU(p); err != nil {
+		return nil, err
+	}
+	select {
+	case r := <-ch:
+		return r, nil
+	case <-time.After(10 * time.Second):
+		return nil, fmt.Errorf("timeout")
+	case <-e.closed:
+		return nil, fmt.Errorf("closed")
+	}
+}
+
+// Kill -9 the daemon during a burst of 2,000 submit_sm from two sessions,
+// with the daemon and the sandbox as separate processes. The ESMEs rebind
+// after the restart and resubmit what got no answer, as ESMEs do. Every
+// message that got a submit_sm_resp reaches the sandbox exactly once and
+// gets a final receipt; a receipt in flight at the kill may come twice
+// (SMPP has no acknowledgement of our acknowledgement) and is counted.
+func TestSMPPCrashDuringBurst(t *testing.T) {
+	dir := t.TempDir()
+	httpPort, sandboxPort, smppPort := freePort(t), freePort(t), freePort(t)
+	base := fmt.Sprintf("http://127.0.0.1:%d", httpPort)
+	sandboxURL := fmt.Sprintf("http://127.0.0.1:%d", sandboxPort)
+	smppAddr := fmt.Sprintf("127.0.0.1:%d", smppPort)
+	cfg := writeFile(t, filepath.Join(dir, "wabridge.toml"), fmt.Sprintf(`
+[store]
+path = %q
+[http]
+listen = "127.0.0.1:%d"
+[api]
+tokens = [%q]
+[whatsapp]
+graph_url = %q
+waba_id = "200000000000001"
+access_token = "crash-access-token"
+app_secret = %q
+verify_token = "crash-verify-token"
+phone_number_id = %q
+business_number = %q
+[outbox]
+workers = 8
+reconcile_window = "6s"
+poll_interval = "50ms"
+[smpp]
+listen = %q
+bind_fail_delay = "0s"
+[[smpp.accounts]]
+system_id = "acme"
+password = "secret1"
+numbers = [%q]
+[sandbox]
+enabled = false
+listen = "127.0.0.1:%d"
+status_delay = "20ms"
+webhook_retry_initial = "100ms"
+webhook_retry_max = "1s"
+`, filepath.Join(dir, "wabridge.db"), httpPort, crashToken, sandboxURL, crashAppSecret, crashPNID, crashBusiness,
+		smppAddr, crashBusiness, sandboxPort))
+
+	startProc(t, "sandbox", "sandbox", "-config", cfg)
+	waitHTTP(t, sandboxURL+"/sandbox/v1/stats")
+	daemon := startProc(t, "daemon1", "serve", "-config", cfg)
+	waitHTTP(t, base+"/readyz")
+	// The customer writes first, so freeform text may be sent.
+	var in struct{ WAMID string }
+	do(t, "POST", sandboxURL+"/sandbox/v1/inbound", "", map[string]any{"from": customer, "to": crashBusiness, "text": "hi"}, &in)
+	for deadline := time.Now().Add(10 * time.Second); do(t, "GET", base+"/api/v1/messages/"+in.WAMID, crashToken, nil, nil) != 200; {
+		if time.Now().After(deadline) {
+			t.Fatal("inbound never stored")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	const perSession = 1000
+	var (
+		mu       sync.Mutex
+		accepted = map[string]bool{}
+		sessions []*esme
+		acks     atomic.Int64
+		restart  = make(chan struct{})
+	)
+	bind := func() *esme {
+		for deadline := time.Now().Add(30 * time.Second); ; {
+			e, err := bindESME(t, smppAddr, "acme", "secret1", pdu.Transceiver)
+			if err == nil {
+				mu.Lock()
+				sessions = append(sessions, e)
+				mu.Unlock()
+				return e
+			}
+			if time.Now().After(deadline) {
+				t.Errorf("rebind: %v", err)
+				return nil
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	var wg sync.WaitGroup
+	for s := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			e := bind()
+			for i := 0; i < perSession; {
+				p := textPart(fmt.Sprintf("session %d message %04d", s, i))
+				p.RegisteredDelivery = 1
+				r, err := e.tryCall(p)
+				if err != nil {
+					<-restart // the daemon died: wait for it, rebind, resubmit
+					if e = bind(); e == nil {
+						return
+					}
+					continue
+				}
+				if resp, ok := r.(*pdu.SubmitSMResp); ok && resp.CommandStatus == data.ESME_ROK {
+					mu.Lock()
+					accepted[resp.MessageID] = true
+					mu.Unlock()
+					acks.Add(1)
+					i++
+				} else if ok && resp.CommandStatus == data.ESME_RTHROTTLED {
+					time.Sleep(10 * time.Millisecond)
+				} else {
+					t.Errorf("submit_sm: %+v", r)
+					return
+				}
+			}
+		}()
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for acks.Load() < 600 {
+		if time.Now().After(deadline) {
+			t.Fatalf("burst stalled at %d", acks.Load())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	daemon.kill9()
+	atKill := acks.Load()
+	startProc(t, "daemon2", "serve", "-config", cfg)
+	waitHTTP(t, base+"/readyz")
+	close(restart)
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	t.Logf("killed after %d acknowledged submit_sm; %d acknowledged in all", atKill, len(accepted))
+	if len(accepted) != 2*perSession {
+		t.Fatalf("%d of %d submissions acknowledged", len(accepted), 2*perSession)
+	}
+	waitOutboxEmpty(t, base)
+
+	// Exactly once at "WhatsApp".
+	perID := map[string]int{}
+	all := sandboxMessages(t, sandboxURL, "")
+	for _, m := range all {
+		perID[m.CallbackData]++
+	}
+	for id := range accepted {
+		if perID[id] != 1 {
+			t.Errorf("message %s reached the sandbox %d times", id, perID[id])
+			break
+		}
+	}
+	t.Logf("sandbox holds %d messages for %d acknowledged (extra ones were in flight unanswered at the kill and resubmitted)",
+		len(all), len(accepted))
+	if extra := len(all) - len(accepted); extra < 0 || extra > 2 {
+		t.Errorf("%d sends beyond the acknowledged ones", extra)
+	}
+
+	// A final receipt for every acknowledged message.
+	finals := func() map[string]int {
+		out := map[string]int{}
+		mu.Lock()
+		defer mu.Unlock()
+		for _, e := range sessions {
+			for _, d := range e.delivers() {
+				if d.EsmClass&0x04 != 0 && strings.Contains(receiptText(d), "stat:DELIVRD") {
+					out[strings.TrimRight(string(tlvOf(d, pdu.TagReceiptedMessageID)), "\x00")]++
+				}
+			}
+		}
+		return out
+	}
+	var got map[string]int
+	for deadline := time.Now().Add(60 * time.Second); ; {
+		got = finals()
+		missing := 0
+		for id := range accepted {
+			if got[id] == 0 {
+				missing++
+			}
+		}
+		if missing == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			shown := 0
+			for id := range accepted {
+				if got[id] == 0 && shown < 3 {
+					shown++
+					m := apiMessage{}
+					do(t, "GET", base+"/api/v1/messages/"+id, crashToken, nil, &m)
+					var texts []string
+					mu.Lock()
+					for _, e := range sessions {
+						for _, d := range e.delivers() {
+							if strings.Contains(receiptText(d), id) {
+								texts = append(texts, fmt.Sprintf("esm=%#x %s", d.EsmClass, receiptText(d)))
+							}
+						}
+					}
+					mu.Unlock()
+					t.Logf("missing %s: status %s history %v receipts %q", id, m.Status, statuses(m), texts)
+				}
+			}
+			t.Fatalf("%d acknowledged messages never got a final receipt", missing)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	twice := 0
+	for id := range accepted {
+		if got[id] > 1 {
+			twice++
+		}
+	}
+	t.Logf("final receipts: %d messages, %d of them received twice (in flight at the kill)", len(accepted), twice)
+	if twice > 2 {
+		t.Errorf("%d messages got more than one final receipt", twice)
+	}
+}
