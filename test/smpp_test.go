@@ -9,6 +9,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -43,20 +44,25 @@ type esme struct {
 	got     []pdu.PDU
 	resps   map[int32]chan pdu.PDU
 	respond func(*pdu.DeliverSM) data.CommandStatusType
+	mute    atomic.Bool // leave enquire_link unanswered (a dead peer)
 	closed  chan struct{}
 }
 
 func bindESME(t *testing.T, addr, systemID, password string, kind pdu.BindingType) (*esme, error) {
+	return bindESMEWith(t, gosmpp.NonTLSDialer, addr, systemID, password, kind)
+}
+
+func bindESMEWith(t *testing.T, dialer gosmpp.Dialer, addr, systemID, password string, kind pdu.BindingType) (*esme, error) {
 	t.Helper()
 	auth := gosmpp.Auth{SMSC: addr, SystemID: systemID, Password: password}
 	var c gosmpp.Connector
 	switch kind {
 	case pdu.Transmitter:
-		c = gosmpp.TXConnector(gosmpp.NonTLSDialer, auth)
+		c = gosmpp.TXConnector(dialer, auth)
 	case pdu.Receiver:
-		c = gosmpp.RXConnector(gosmpp.NonTLSDialer, auth)
+		c = gosmpp.RXConnector(dialer, auth)
 	default:
-		c = gosmpp.TRXConnector(gosmpp.NonTLSDialer, auth)
+		c = gosmpp.TRXConnector(dialer, auth)
 	}
 	conn, err := c.Connect()
 	if err != nil {
@@ -82,6 +88,12 @@ func (e *esme) read() {
 			}
 			resp := d.GetResponse()
 			writeWithStatus(e.conn, resp, status)
+		}
+		if el, ok := p.(*pdu.EnquireLink); ok && !e.mute.Load() {
+			writeWithStatus(e.conn, el.GetResponse(), data.ESME_ROK)
+		}
+		if u, ok := p.(*pdu.Unbind); ok {
+			writeWithStatus(e.conn, u.GetResponse(), data.ESME_ROK)
 		}
 		e.mu.Lock()
 		ch := e.resps[p.GetSequenceNumber()]
@@ -793,4 +805,10 @@ func TestSMPPValidityPeriodExpires(t *testing.T) {
 	if r := e.call(bad).(*pdu.SubmitSMResp); r.CommandStatus != data.ESME_RINVEXPIRY {
 		t.Errorf("malformed validity_period: %s", r.CommandStatus)
 	}
+}
+
+func (e *esme) gotAll() []pdu.PDU {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]pdu.PDU(nil), e.got...)
 }

@@ -346,6 +346,14 @@ func (a *App) SMPPAddr() string {
 	return a.smpp.Addr()
 }
 
+// SMPPTLSAddr is the SMPP TLS listener's address ("" when none).
+func (a *App) SMPPTLSAddr() string {
+	if a.smpp == nil {
+		return ""
+	}
+	return a.smpp.TLSAddr()
+}
+
 // SMPPConfig maps [smpp] to the SMPP server's configuration.
 func SMPPConfig(cfg *config.Config) smpp.Config {
 	sc := smpp.Config{

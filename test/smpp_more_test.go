@@ -1,0 +1,245 @@
+package test
+
+import (
+	"context"
+	"crypto/tls"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/linxGnu/gosmpp/data"
+	"github.com/linxGnu/gosmpp/pdu"
+
+	"github.com/wabridge/wabridge/internal/config"
+)
+
+// Binds over TLS with a certificate the ESME trusts.
+func TestSMPPOverTLS(t *testing.T) {
+	cfg := smppConfig(t)
+	cert, key, pool := selfSigned(t)
+	cfg.SMPP.TLSListen, cfg.SMPP.CertFile, cfg.SMPP.KeyFile = "127.0.0.1:0", cert, key
+	d := startDaemon(t, cfg)
+	d.inject(customer, "hi")
+	addr := d.app.SMPPTLSAddr()
+	dial := func(a string) (net.Conn, error) {
+		return tls.Dial("tcp", a, &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"})
+	}
+	e, err := bindESMEWith(t, dial, addr, "acme", "secret1", pdu.Transceiver)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := e.submit(submitOpts{to: customer, text: "over TLS", rd: 1})
+	if r.CommandStatus != data.ESME_ROK {
+		t.Fatalf("submit: %s", r.CommandStatus)
+	}
+	d.waitStatus(r.MessageID, "read")
+}
+
+// Codings: IA5, message_payload (UCS-2), unsupported data_coding.
+func TestSMPPCodingsAndPayload(t *testing.T) {
+	d := startDaemon(t, smppConfig(t))
+	d.inject(customer, "hi")
+	e, err := bindESME(t, smppAddr(t, d), "acme", "secret1", pdu.Transceiver)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ia5 := e.submit(submitOpts{to: customer, text: "plain ascii {ok}", coding: data.ASCII})
+	long := strings.Repeat("Langer Text mit Emoji 🚚 ", 30) // > 1 SMS, in one message_payload
+	p := textPart("")
+	p.Message, _ = pdu.NewBinaryShortMessageWithEncoding(nil, data.UCS2)
+	p.RegisterOptionalParam(pdu.Field{Tag: pdu.TagMessagePayload, Data: utf16be(long)})
+	payload, _ := e.call(p).(*pdu.SubmitSMResp)
+	for id, want := range map[string]string{ia5.MessageID: "plain ascii {ok}", payload.MessageID: long} {
+		d.waitStatus(id, "read")
+		if got := sandboxMessages(t, d.sandbox, "?callback="+id); len(got) != 1 || got[0].Text != want {
+			t.Errorf("sandbox got %+v, want %q", got, want)
+		}
+	}
+	bin := textPart("")
+	bin.Message, _ = pdu.NewBinaryShortMessageWithEncoding([]byte{1, 2, 3}, data.BINARY8BIT2)
+	if r := e.call(bin).(*pdu.SubmitSMResp); r.CommandStatus != data.ESME_RINVPARAM {
+		t.Errorf("binary data_coding: %s", r.CommandStatus)
+	}
+	both := textPart("both")
+	both.RegisterOptionalParam(pdu.Field{Tag: pdu.TagMessagePayload, Data: []byte("also")})
+	if r := e.call(both).(*pdu.SubmitSMResp); r.CommandStatus != data.ESME_RINVMSGLEN {
+		t.Errorf("short_message and message_payload: %s", r.CommandStatus)
+	}
+}
+
+func utf16be(s string) []byte {
+	var out []byte
+	for _, r := range s {
+		if r >= 0x10000 {
+			r -= 0x10000
+			hi, lo := 0xD800+(r>>10), 0xDC00+(r&0x3FF)
+			out = append(out, byte(hi>>8), byte(hi), byte(lo>>8), byte(lo))
+			continue
+		}
+		out = append(out, byte(r>>8), byte(r))
+	}
+	return out
+}
+
+// A full queue answers ESME_RMSGQFUL.
+func TestSMPPQueueFull(t *testing.T) {
+	cfg := smppConfig(t)
+	cfg.SMPP.MaxQueue = 2
+	d := startDaemon(t, cfg)
+	e, err := bindESME(t, smppAddr(t, d), "acme", "secret1", pdu.Transceiver)
+	if err != nil {
+		t.Fatal(err)
+	}
+	later := time.Now().UTC().Add(time.Hour).Format("060102150405") + "000+"
+	for range 2 { // scheduled: they stay queued
+		if r := e.submit(submitOpts{to: customer, text: "later", schedule: later}); r.CommandStatus != data.ESME_ROK {
+			t.Fatalf("submit: %s", r.CommandStatus)
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		r := e.submit(submitOpts{to: customer, text: "one more", schedule: later})
+		if r.CommandStatus == data.ESME_RMSGQFUL {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("never refused with ESME_RMSGQFUL (last %s)", r.CommandStatus)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// Parts persisted as they arrive: a restart between two parts loses nothing.
+func TestSMPPConcatenationSurvivesRestart(t *testing.T) {
+	cfg := smppConfig(t)
+	d := startDaemon(t, cfg)
+	d.inject(customer, "hi")
+	e, err := bindESME(t, smppAddr(t, d), "acme", "secret1", pdu.Transceiver)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := udhPart(append([]byte{5, 0, 3, 0x66, 2, 1}, "before the restart, "...))
+	if r := e.call(first).(*pdu.SubmitSMResp); r.CommandStatus != data.ESME_ROK {
+		t.Fatalf("part 1: %s", r.CommandStatus)
+	}
+	d.stop()
+	cfg2 := *cfg
+	d2 := startDaemon(t, &cfg2)
+	d2.inject(customer, "still there") // the embedded sandbox restarted too: a fresh "WhatsApp"
+	e2, err := bindESME(t, smppAddr(t, d2), "acme", "secret1", pdu.Transceiver)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := e2.call(udhPart(append([]byte{5, 0, 3, 0x66, 2, 2}, "after it."...))).(*pdu.SubmitSMResp)
+	if r.CommandStatus != data.ESME_ROK {
+		t.Fatalf("part 2: %s", r.CommandStatus)
+	}
+	m := d2.waitStatus(r.MessageID, "read")
+	if got := sandboxMessages(t, d2.sandbox, "?callback="+m.ID); len(got) != 1 || got[0].Text != "before the restart, after it." {
+		t.Errorf("sandbox got %+v", got)
+	}
+}
+
+// Long replies as UDH parts (long_replies = "udh"); a permanent refusal
+// (ESME_RX_P_APPN) drops a reply; non-text replies are written as text.
+func TestSMPPRepliesAsPartsAndRefusals(t *testing.T) {
+	d := startDaemon(t, smppConfig(t, config.SMPPAccount{SystemID: "acme", Password: "secret1", Numbers: []string{business},
+		DataCoding0: "gsm", LongReplies: "udh"}))
+	e, err := bindESME(t, smppAddr(t, d), "acme", "secret1", pdu.Receiver)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.respond = func(p *pdu.DeliverSM) data.CommandStatusType {
+		if strings.Contains(moText(p), "refuse me") {
+			return data.ESME_RX_P_APPN
+		}
+		return data.ESME_ROK
+	}
+	d.inject(customer, "refuse me")
+	long := strings.Repeat("0123456789", 40) // 400 GSM characters: 3 parts
+	d.inject(customer, long)
+	d.injectType(map[string]any{"type": "location", "latitude": 52.52, "longitude": 13.405, "location_name": "Shop"})
+	ds := e.waitDelivers("3 parts and a location", func(ds []*pdu.DeliverSM) bool {
+		parts, loc := 0, false
+		for _, x := range ds {
+			if x.EsmClass&0x40 != 0 {
+				parts++
+			}
+			loc = loc || strings.Contains(moText(x), "[location] Shop https://maps.google.com/?q=52.520000,13.405000")
+		}
+		return parts == 3 && loc
+	})
+	var rebuilt string
+	refused := 0
+	for _, x := range ds {
+		if x.EsmClass&0x40 != 0 {
+			if h := x.Message.UDH(); h == nil || h.UDHL() != 6 {
+				t.Errorf("part without an 8-bit concatenation header: %v", h)
+			}
+			rebuilt += moText(x) // gosmpp took the header off
+		}
+		if strings.Contains(moText(x), "refuse me") {
+			refused++
+		}
+	}
+	if rebuilt != long {
+		t.Errorf("parts rebuild to %q", rebuilt)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if refused != 1 {
+		t.Errorf("a permanently refused reply was sent %d times", refused)
+	}
+}
+
+// The server probes a quiet ESME with enquire_link and closes a session
+// whose peer stopped answering; on shutdown it unbinds bound ESMEs.
+func TestSMPPKeepaliveAndShutdown(t *testing.T) {
+	cfg := smppConfig(t)
+	cfg.SMPP.EnquireLink = config.Duration(200 * time.Millisecond)
+	cfg.SMPP.Timeout = config.Duration(300 * time.Millisecond)
+	d := startDaemon(t, cfg)
+	live, err := bindESME(t, smppAddr(t, d), "acme", "secret1", pdu.Transceiver)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead, err := bindESME(t, smppAddr(t, d), "acme", "secret1", pdu.Transceiver)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead.mute.Store(true)
+	select {
+	case <-dead.closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("a peer that stopped answering enquire_link was not dropped")
+	}
+	time.Sleep(500 * time.Millisecond)
+	probes := 0
+	for _, p := range live.gotAll() {
+		if _, ok := p.(*pdu.EnquireLink); ok {
+			probes++
+		}
+	}
+	if probes == 0 {
+		t.Error("a quiet ESME was never probed")
+	}
+	select {
+	case <-live.closed:
+		t.Fatal("a live ESME was dropped")
+	default:
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := d.app.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	unbound := false
+	for _, p := range live.gotAll() {
+		if _, ok := p.(*pdu.Unbind); ok {
+			unbound = true
+		}
+	}
+	if !unbound {
+		t.Error("shutdown closed the session without an unbind")
+	}
+}
