@@ -471,23 +471,32 @@ func pathParam(ctx *fasthttp.RequestCtx, name string) (string, bool) {
 	return v, true
 }
 
-// getMessage: GET /api/v1/messages/{id} (a wabridge id or a wamid).
-func (s *Server) getMessage(ctx *fasthttp.RequestCtx) {
+// messageParam looks up the message named by the {id} path parameter (a
+// wabridge id, a wamid or a part's id); it answers 400/404/500 itself and
+// returns nil then.
+func (s *Server) messageParam(ctx *fasthttp.RequestCtx) *bridge.Message {
 	id, ok := pathParam(ctx, "id")
 	if !ok {
-		return
+		return nil
 	}
 	m, err := s.deps.Bridge.Message(context.Background(), id)
 	if errors.Is(err, bridge.ErrNotFound) {
 		writeError(ctx, fasthttp.StatusNotFound, "not_found", "id", "no message with that id")
-		return
+		return nil
 	}
 	if err != nil {
 		s.log.Error("read message", "err", err)
 		writeError(ctx, fasthttp.StatusInternalServerError, "internal", "", "read failed")
-		return
+		return nil
 	}
-	writeJSON(ctx, fasthttp.StatusOK, viewMessage(m))
+	return m
+}
+
+// getMessage: GET /api/v1/messages/{id} (a wabridge id, a wamid or a part's id).
+func (s *Server) getMessage(ctx *fasthttp.RequestCtx) {
+	if m := s.messageParam(ctx); m != nil {
+		writeJSON(ctx, fasthttp.StatusOK, viewMessage(m))
+	}
 }
 
 // getConversation: GET /api/v1/conversations/{number}?from=+business —

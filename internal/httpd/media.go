@@ -131,17 +131,8 @@ func filePart(r *multipart.Reader) (*multipart.Part, error) {
 // stored file: 200 with its type and name; 503 with Retry-After while a
 // customer's file is still downloading; 410 when it could not be fetched.
 func (s *Server) getMessageMedia(ctx *fasthttp.RequestCtx) {
-	id, ok := pathParam(ctx, "id")
-	if !ok {
-		return
-	}
-	m, err := s.deps.Bridge.Message(context.Background(), id)
-	if errors.Is(err, bridge.ErrNotFound) {
-		writeError(ctx, fasthttp.StatusNotFound, "not_found", "id", "no message with that id")
-		return
-	}
-	if err != nil {
-		writeError(ctx, fasthttp.StatusInternalServerError, "internal", "", "read failed")
+	m := s.messageParam(ctx)
+	if m == nil {
 		return
 	}
 	md := m.Content.Media

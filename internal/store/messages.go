@@ -130,20 +130,7 @@ func (s *SQLite) CreateOutbound(ctx context.Context, m *bridge.Message) (bridge.
 				return err
 			}
 		}
-		if err := insertMessage(tx, m); err != nil {
-			return fmt.Errorf("store: insert message: %w", err)
-		}
-		if err := addHistory(tx, m.ID, m.Status, m.CreatedAt, 0); err != nil {
-			return err
-		}
-		runAt := m.CreatedAt
-		if m.NotBefore.After(runAt) {
-			runAt = m.NotBefore
-		}
-		if _, err := tx.Exec(`INSERT INTO jobs (kind, ref, run_at) VALUES (?,?,?)`, jobSend, m.ID, ms(runAt)); err != nil {
-			return err
-		}
-		return expiryJob(tx, m)
+		return createOutbound(tx, m)
 	})
 	if err != nil {
 		return "", false, err
@@ -216,8 +203,22 @@ func (s *SQLite) Purge(ctx context.Context, before time.Time) (int, error) {
 	return int(n), err
 }
 
-// expiryJob queues the end of m's validity, if it has one.
-func expiryJob(tx *sql.Tx, m *bridge.Message) error {
+// createOutbound writes a new outbound message with its first history
+// entry, its send job (due at NotBefore, if later) and its expiry job.
+func createOutbound(tx *sql.Tx, m *bridge.Message) error {
+	if err := insertMessage(tx, m); err != nil {
+		return fmt.Errorf("store: insert message: %w", err)
+	}
+	if err := addHistory(tx, m.ID, m.Status, m.CreatedAt, 0); err != nil {
+		return err
+	}
+	runAt := m.CreatedAt
+	if m.NotBefore.After(runAt) {
+		runAt = m.NotBefore
+	}
+	if err := enqueue(tx, jobSend, string(m.ID), runAt); err != nil {
+		return err
+	}
 	if m.ExpiresAt.IsZero() {
 		return nil
 	}

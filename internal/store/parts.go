@@ -43,20 +43,7 @@ func (s *SQLite) AddPart(ctx context.Context, p *bridge.Part, build func([]bridg
 		if err != nil {
 			return err
 		}
-		if err := insertMessage(tx, m); err != nil {
-			return fmt.Errorf("store: insert message: %w", err)
-		}
-		if err := addHistory(tx, m.ID, m.Status, m.CreatedAt, 0); err != nil {
-			return err
-		}
-		runAt := m.CreatedAt
-		if m.NotBefore.After(runAt) {
-			runAt = m.NotBefore
-		}
-		if _, err := tx.Exec(`INSERT INTO jobs (kind, ref, run_at) VALUES (?,?,?)`, jobSend, m.ID, ms(runAt)); err != nil {
-			return err
-		}
-		if err := expiryJob(tx, m); err != nil {
+		if err := createOutbound(tx, m); err != nil {
 			return err
 		}
 		for _, part := range parts {
