@@ -40,9 +40,7 @@ func (s *Server) postMedia(ctx *fasthttp.RequestCtx) {
 	}
 	limit := s.cfg.MaxUploadBytes
 	if cl := ctx.Request.Header.ContentLength(); cl > 0 && int64(cl) > limit+64<<10 {
-		ctx.SetConnectionClose()
-		writeError(ctx, fasthttp.StatusRequestEntityTooLarge, string(bridge.ReasonMediaTooLarge), "",
-			fmt.Sprintf("files are limited to %d bytes", limit))
+		lingerAndRefuse(ctx, string(bridge.ReasonMediaTooLarge), fmt.Sprintf("files are limited to %d bytes", limit))
 		return
 	}
 	body := ctx.RequestBodyStream()
@@ -87,9 +85,7 @@ func (s *Server) postMedia(ctx *fasthttp.RequestCtx) {
 	switch {
 	case n > limit:
 		w.Abort()
-		ctx.SetConnectionClose()
-		writeError(ctx, fasthttp.StatusRequestEntityTooLarge, string(bridge.ReasonMediaTooLarge), "",
-			fmt.Sprintf("files are limited to %d bytes", limit))
+		lingerAndRefuse(ctx, string(bridge.ReasonMediaTooLarge), fmt.Sprintf("files are limited to %d bytes", limit))
 		return
 	case err != nil:
 		w.Abort()

@@ -233,14 +233,31 @@ func readBody(ctx *fasthttp.RequestCtx, limit int) ([]byte, error) {
 	return body, nil
 }
 
+// lingerLimit is how much of a refused body is read and thrown away so
+// the client, still sending, sees the 413 rather than a reset connection.
+const lingerLimit = 16 << 20
+
+// lingerAndRefuse answers 413 after discarding what remains of the body
+// (up to lingerLimit); a larger remainder closes the connection instead.
+func lingerAndRefuse(ctx *fasthttp.RequestCtx, reason, msg string) {
+	if stream := ctx.RequestBodyStream(); stream != nil {
+		n, _ := io.Copy(io.Discard, io.LimitReader(stream, lingerLimit+1))
+		if n > lingerLimit {
+			ctx.SetConnectionClose()
+		}
+	} else {
+		ctx.SetConnectionClose()
+	}
+	writeError(ctx, fasthttp.StatusRequestEntityTooLarge, reason, "", msg)
+}
+
 // bodyOrError reads the body within cfg.MaxBodyBytes, answering 413 or 400
 // itself when it cannot; ok is false then.
 func (s *Server) bodyOrError(ctx *fasthttp.RequestCtx) ([]byte, bool) {
 	body, err := readBody(ctx, s.cfg.MaxBodyBytes)
 	switch {
 	case errors.Is(err, errTooLarge):
-		ctx.SetConnectionClose()
-		writeError(ctx, fasthttp.StatusRequestEntityTooLarge, "too_large", "", "request body exceeds the configured limit")
+		lingerAndRefuse(ctx, "too_large", "request body exceeds the configured limit")
 		return nil, false
 	case err != nil:
 		writeError(ctx, fasthttp.StatusBadRequest, "invalid", "", "request body could not be read")
