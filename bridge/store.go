@@ -60,6 +60,9 @@ type Store interface {
 	ClaimJobs(ctx context.Context, kind string, now time.Time, limit int, lease time.Duration) ([]Job, error)
 	// RetryJob reschedules a job.
 	RetryJob(ctx context.Context, kind, ref string, runAt time.Time, lastErr string) error
+	// ReleaseJob gives up the lease of a claimed job without moving it in
+	// the queue (it is claimed again in its place, with its order kept).
+	ReleaseJob(ctx context.Context, kind, ref, lastErr string) error
 	// EnqueueJob adds a job once: a job with the same kind and ref that is
 	// still pending is left as it is.
 	EnqueueJob(ctx context.Context, kind, ref string, runAt time.Time) error

@@ -524,6 +524,11 @@ func TestSMPPAddressesQueryCancelThrottle(t *testing.T) {
 			t.Errorf("destination %q: %s", bad.to, r.CommandStatus)
 		}
 	}
+	long := textPart("x")
+	_ = long.SourceAddr.SetAddress(strings.Repeat("1", 21))
+	if r := e.call(long).(*pdu.SubmitSMResp); r.CommandStatus != data.ESME_RINVSRCADR {
+		t.Errorf("source_addr over 20 octets: %s", r.CommandStatus)
+	}
 	time.Sleep(time.Second) // refill the bucket
 
 	// query_sm answers from the store.
@@ -605,6 +610,20 @@ func TestSMPPRepliesAsDeliverSM(t *testing.T) {
 		}
 		return strings.Contains(texts, "first reply, nobody bound") && strings.Count(texts, "retry me") >= 2 && strings.Contains(texts, "Grüße 😀")
 	})
+	// Order per customer survives the temporary refusal: the refused reply
+	// comes again before the one the customer sent after it.
+	lastRetry, greet := -1, -1
+	for i, x := range ds {
+		switch {
+		case strings.Contains(moText(x), "retry me"):
+			lastRetry = i
+		case strings.Contains(moText(x), "Grüße") && greet < 0:
+			greet = i
+		}
+	}
+	if lastRetry > greet {
+		t.Errorf("a later reply overtook a retried one (retry at %d, next at %d)", lastRetry, greet)
+	}
 	for _, x := range ds {
 		if x.SourceAddr.Address() != strings.TrimPrefix(customer, "+") || x.DestAddr.Address() != strings.TrimPrefix(business, "+") || x.EsmClass != 0 {
 			t.Errorf("MO from %q to %q esm %#x", x.SourceAddr.Address(), x.DestAddr.Address(), x.EsmClass)

@@ -199,15 +199,36 @@ func (s *Server) deliveryLoop(acc *account) {
 			if err != nil {
 				s.log.Error("smpp: claim deliveries", "system_id", acc.SystemID, "err", err)
 			}
-			for _, job := range jobs {
+			paused := false
+			for i, job := range jobs {
 				select {
 				case <-s.stop:
 					return
 				default:
 				}
-				s.deliverJob(acc, job)
+				if err := s.deliverJob(acc, job); err != nil {
+					// A temporary refusal, a timeout or no receiver: keep the
+					// order (per customer) by pausing the whole queue and
+					// putting this job and the rest back in their places.
+					for _, rest := range jobs[i:] {
+						_ = s.jobs.ReleaseJob(context.Background(), rest.Kind, rest.Ref, err.Error())
+					}
+					if s.metrics != nil {
+						s.metrics.Delivery(strings.SplitN(job.Ref, "/", 2)[0], "retry")
+					}
+					pause := bridge.Backoff(time.Second, 5*time.Minute, job.Attempts)
+					pause += time.Duration(rand.Int64N(int64(pause)/4 + 1))
+					s.log.Info("smpp: delivery paused", "system_id", acc.SystemID, "ref", job.Ref, "retry_in", pause, "err", err)
+					select {
+					case <-s.stop:
+						return
+					case <-time.After(pause):
+					}
+					paused = true
+					break
+				}
 			}
-			if len(jobs) == 64 {
+			if paused || len(jobs) == 64 {
 				continue
 			}
 		}
@@ -223,22 +244,21 @@ func (s *Server) deliveryLoop(acc *account) {
 // deliverJob sends one queued receipt or reply. A temporary refusal
 // (ESME_RX_T_APPN), a timeout or a lost session retries it with backoff;
 // a permanent refusal (ESME_RX_P_APPN, ESME_RX_R_APPN) drops it, logged.
-func (s *Server) deliverJob(acc *account, job bridge.Job) {
+func (s *Server) deliverJob(acc *account, job bridge.Job) error {
 	ctx := context.Background()
 	f := strings.Split(job.Ref, "/")
 	kind := f[0]
 	if kind == "xpart" && len(f) == 2 {
-		s.deliverExpired(acc, job, bridge.MessageID(f[1]))
-		return
+		return s.deliverExpired(acc, job, bridge.MessageID(f[1]))
 	}
 	if len(f) < 2 {
 		s.finish(acc, job, kind, "unknown")
-		return
+		return nil
 	}
 	m, err := s.bridge.Message(ctx, f[1])
 	if err != nil {
 		s.finish(acc, job, kind, "gone")
-		return
+		return nil
 	}
 	var pdus []pdu.PDU
 	switch {
@@ -254,30 +274,30 @@ func (s *Server) deliverJob(acc *account, job bridge.Job) {
 		if err != nil {
 			s.log.Warn("smpp: reply not deliverable over SMPP; kept for other consumers", "message_id", m.ID, "err", err)
 			s.finish(acc, job, kind, "skipped")
-			return
+			return nil
 		}
 	default:
 		s.finish(acc, job, kind, "unknown")
-		return
+		return nil
 	}
-	if s.send(acc, job, kind, pdus) {
+	ok, err := s.send(acc, job, kind, pdus)
+	if ok {
 		s.finish(acc, job, kind, "ok")
 	}
+	return err
 }
 
-// send delivers pdus in order to a receiver of the account; false when the
-// job was rescheduled or dropped instead.
-func (s *Server) send(acc *account, job bridge.Job, kind string, pdus []pdu.PDU) bool {
+// send delivers pdus in order to a receiver of the account. ok is false
+// when the job was dropped (a permanent refusal) or must wait (err set).
+func (s *Server) send(acc *account, job bridge.Job, kind string, pdus []pdu.PDU) (ok bool, err error) {
 	for _, p := range pdus {
 		sess := acc.receiver()
 		if sess == nil {
-			s.retry(acc, job, kind, errors.New("no receiver bound"))
-			return false
+			return false, errors.New("no receiver bound")
 		}
 		resp, err := sess.request(context.Background(), p)
 		if err != nil {
-			s.retry(acc, job, kind, err)
-			return false
+			return false, err
 		}
 		switch st := resp.GetHeader().CommandStatus; st {
 		case data.ESME_ROK:
@@ -285,29 +305,30 @@ func (s *Server) send(acc *account, job bridge.Job, kind string, pdus []pdu.PDU)
 			s.log.Warn("smpp: ESME refused a deliver_sm for good; dropped", "system_id", acc.SystemID,
 				"ref", job.Ref, "status", st.String())
 			s.finish(acc, job, kind, "refused")
-			return false
+			return false, nil
 		default:
-			s.retry(acc, job, kind, fmt.Errorf("deliver_sm_resp %s", st))
-			return false
+			return false, fmt.Errorf("deliver_sm_resp %s", st)
 		}
 	}
-	return true
+	return true, nil
 }
 
 // deliverExpired sends the EXPIRED receipt of a part whose message never
 // completed, then forgets the part.
-func (s *Server) deliverExpired(acc *account, job bridge.Job, id bridge.MessageID) {
+func (s *Server) deliverExpired(acc *account, job bridge.Job, id bridge.MessageID) error {
 	p, err := s.jobs.Part(context.Background(), id)
 	if err != nil {
 		s.finish(acc, job, "xpart", "gone")
-		return
+		return nil
 	}
 	m := &bridge.Message{ID: id, Status: bridge.StatusFailed, Reason: bridge.ReasonExpired, OriginData: p.Data,
 		CreatedAt: p.ReceivedAt, UpdatedAt: time.Now(), Channel: bridge.ChannelWhatsApp}
-	if s.send(acc, job, "xpart", []pdu.PDU{receiptPDU(m, string(id))}) {
+	ok, err := s.send(acc, job, "xpart", []pdu.PDU{receiptPDU(m, string(id))})
+	if ok {
 		_ = s.jobs.DeletePart(context.Background(), id)
 		s.finish(acc, job, "xpart", "ok")
 	}
+	return err
 }
 
 // expireParts ends concatenated submissions that did not complete within
@@ -351,17 +372,6 @@ func (s *Server) finish(acc *account, job bridge.Job, kind, result string) {
 	}
 	if s.metrics != nil {
 		s.metrics.Delivery(kind, result)
-	}
-}
-
-func (s *Server) retry(acc *account, job bridge.Job, kind string, cause error) {
-	delay := bridge.Backoff(time.Second, 5*time.Minute, job.Attempts)
-	delay += time.Duration(rand.Int64N(int64(delay)/4 + 1))
-	if err := s.jobs.RetryJob(context.Background(), job.Kind, job.Ref, time.Now().Add(delay), cause.Error()); err != nil {
-		s.log.Error("smpp: reschedule delivery", "ref", job.Ref, "err", err)
-	}
-	if s.metrics != nil {
-		s.metrics.Delivery(kind, "retry")
 	}
 }
 

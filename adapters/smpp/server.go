@@ -22,6 +22,7 @@ type Jobs interface {
 	EnqueueJob(ctx context.Context, kind, ref string, runAt time.Time) error
 	ClaimJobs(ctx context.Context, kind string, now time.Time, limit int, lease time.Duration) ([]bridge.Job, error)
 	RetryJob(ctx context.Context, kind, ref string, runAt time.Time, lastErr string) error
+	ReleaseJob(ctx context.Context, kind, ref, lastErr string) error
 	FinishJob(ctx context.Context, kind, ref string) error
 	OutboxDepth(ctx context.Context) (int, error)
 	ExpireParts(ctx context.Context, before time.Time) ([]bridge.Part, error)

@@ -108,6 +108,9 @@ func (s *Server) submitStatus(sess *session, acc *account, req *pdu.SubmitSM, re
 	case err != nil || text == "":
 		return data.ESME_RINVMSGLEN
 	}
+	if len(req.SourceAddr.Address()) > 20 { // 21 octets with the terminator (SMPP 3.4 5.2.8)
+		return data.ESME_RINVSRCADR
+	}
 	to, ok := e164(req.DestAddr.Address(), req.DestAddr.Ton(), acc.DefaultCountry)
 	if !ok {
 		return data.ESME_RINVDSTADR

@@ -103,7 +103,8 @@ func (s *memStore) ExpireParts(context.Context, time.Time) ([]bridge.Part, error
 func (s *memStore) Part(context.Context, bridge.MessageID) (*bridge.Part, error) {
 	return nil, bridge.ErrNotFound
 }
-func (s *memStore) DeletePart(context.Context, bridge.MessageID) error { return nil }
+func (s *memStore) DeletePart(context.Context, bridge.MessageID) error       { return nil }
+func (s *memStore) ReleaseJob(context.Context, string, string, string) error { return nil }
 func (s *memStore) CancelQueued(context.Context, bridge.MessageID, time.Time) (*bridge.Message, error) {
 	return nil, bridge.ErrNotCancellable
 }

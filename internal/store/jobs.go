@@ -300,3 +300,11 @@ func reportChange(tx *sql.Tx, m *bridge.Message, at time.Time) error {
 	}
 	return enqueue(tx, bridge.JobReport, string(m.ID)+"/"+string(m.Status), at)
 }
+
+// ReleaseJob implements bridge.Store.
+func (s *SQLite) ReleaseJob(ctx context.Context, kind, ref, lastErr string) error {
+	return s.commit.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.Exec(`UPDATE jobs SET lease_until = 0, last_error = ? WHERE kind = ? AND ref = ?`, lastErr, kind, ref)
+		return err
+	})
+}
