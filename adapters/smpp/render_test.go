@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"testing"
 
+	"github.com/linxGnu/gosmpp/pdu"
+
 	"github.com/wabridge/wabridge/bridge"
 )
 
@@ -30,5 +32,28 @@ func TestRenderText(t *testing.T) {
 		if got := renderText(&tt.m); got != tt.want {
 			t.Errorf("%s: %q, want %q", tt.m.Kind, got, tt.want)
 		}
+	}
+}
+
+// A customer known only by a business-scoped user id has no number: the
+// reply goes to SMPP with the id as an alphanumeric source_addr only when
+// the account allows it and the id fits; otherwise it is skipped for SMPP.
+func TestReplyFromBSUIDCustomer(t *testing.T) {
+	m := &bridge.Message{Business: "+15550100001", Customer: bridge.Customer{BSUID: "US.1349120865530274"}, Kind: bridge.KindText,
+		Content: bridge.Content{Text: "hi"}}
+	if _, err := moPDUs(&account{Account: Account{LongMO: "payload"}}, m); err == nil {
+		t.Error("sent without a number though the account does not allow alphanumeric sources")
+	}
+	pdus, err := moPDUs(&account{Account: Account{LongMO: "payload", AlphanumericSource: true}}, m)
+	if err != nil || len(pdus) != 1 {
+		t.Fatalf("allowed: %v", err)
+	}
+	d := pdus[0].(*pdu.DeliverSM)
+	if d.SourceAddr.Ton() != tonAlphanumeric || d.SourceAddr.Address() != "US.1349120865530274" {
+		t.Errorf("source %d %q", d.SourceAddr.Ton(), d.SourceAddr.Address())
+	}
+	m.Customer.BSUID = "US.13491208655302741918" // 23 characters: no room in source_addr
+	if _, err := moPDUs(&account{Account: Account{LongMO: "payload", AlphanumericSource: true}}, m); err == nil {
+		t.Error("an id longer than source_addr allows was sent")
 	}
 }
