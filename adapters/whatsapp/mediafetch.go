@@ -26,14 +26,15 @@ import (
 //   - Redirects: at most maxMediaRedirects, each target checked against the
 //     same allowlist; never from https to http; the Authorization header is
 //     removed when the target's host differs from the first request's.
-//   - Dial-time address check. A host named exactly (the Graph host or an
-//     exact MediaHosts entry) may resolve to any address: the operator chose
-//     it (the sandbox runs on 127.0.0.1). A host admitted only by a "*."
-//     entry is resolved here and dialled by address, and only public
-//     addresses are used: loopback, private (RFC 1918, fc00::/7), link-local,
-//     CGNAT 100.64.0.0/10, unspecified, "this network", broadcast and
-//     multicast addresses are refused, so DNS cannot steer a fetch into the
-//     local network.
+//   - Dial-time address check. The Graph URL's host, and MediaHosts entries
+//     that are literal IP addresses or "localhost", are dialled as named:
+//     the operator pointed at them on purpose (the sandbox runs on
+//     127.0.0.1). Every other host — MediaHosts names such as the default
+//     lookaside.fbsbx.com, and "*." matches — is resolved here and dialled
+//     by address, and only public addresses are used: loopback, private
+//     (RFC 1918, fc00::/7), link-local, CGNAT 100.64.0.0/10, unspecified,
+//     "this network", broadcast and multicast addresses are refused, so DNS
+//     cannot steer a fetch into the local network.
 //   - No proxy from the environment and no transparent decompression: the
 //     bytes hashed are the bytes served.
 
@@ -54,9 +55,10 @@ type hostRule struct {
 
 // mediaFetcher is the guarded HTTP client for media downloads.
 type mediaFetcher struct {
-	rules  []hostRule
-	client *http.Client
-	dialer *net.Dialer
+	rules     []hostRule
+	graphHost string // canonical host name of the Graph URL
+	client    *http.Client
+	dialer    *net.Dialer
 	// lookup resolves a host name that is not named exactly, and dial
 	// connects to a host:port; both are seams for tests.
 	lookup func(ctx context.Context, host string) ([]netip.Addr, error)
@@ -78,6 +80,7 @@ func newMediaFetcher(graphHost string, mediaHosts []string) (*mediaFetcher, erro
 		return nil, fmt.Errorf("whatsapp: invalid graph URL host %q", graphHost)
 	}
 	f.rules = append(f.rules, graph)
+	f.graphHost = graph.host
 	for _, h := range mediaHosts {
 		r, err := parseHostRule(h)
 		if err != nil {
@@ -231,7 +234,7 @@ func (f *mediaFetcher) dialContext(ctx context.Context, network, addr string) (n
 	if !allowed {
 		return nil, &mediaRefusedError{fmt.Sprintf("media host %q is not allowed", host)}
 	}
-	if exact {
+	if exact && f.dialAsNamed(host) {
 		return f.dial(ctx, network, addr)
 	}
 	var addrs []netip.Addr
@@ -266,7 +269,18 @@ func (f *mediaFetcher) dialContext(ctx context.Context, network, addr string) (n
 	return nil, fmt.Errorf("whatsapp: no usable address for media host %q", host)
 }
 
-// Address ranges that are never dialled for a host not named exactly.
+// dialAsNamed reports whether an exactly listed host is dialled without the
+// address check: the Graph host, a literal IP address, or localhost.
+func (f *mediaFetcher) dialAsNamed(host string) bool {
+	host = canonicalHost(host)
+	if host == f.graphHost || host == "localhost" {
+		return true
+	}
+	_, err := netip.ParseAddr(host)
+	return err == nil
+}
+
+// Address ranges that are never dialled for a host that is resolved here.
 var blockedPrefixes = []struct {
 	prefix netip.Prefix
 	why    string

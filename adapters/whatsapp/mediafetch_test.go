@@ -354,7 +354,11 @@ func TestMediaGuardResolvedAddresses(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.lookup = func(_ context.Context, host string) ([]netip.Addr, error) {
-		if host != "cdn.media.test" {
+		switch host {
+		case "media.test": // listed by name: resolved and checked too
+			return []netip.Addr{netip.MustParseAddr("93.184.216.35")}, nil
+		case "cdn.media.test":
+		default:
 			t.Errorf("lookup of %q", host)
 		}
 		return []netip.Addr{netip.MustParseAddr("10.0.0.7"), netip.MustParseAddr("::ffff:169.254.169.254"), netip.MustParseAddr("93.184.216.34")}, nil
@@ -372,7 +376,7 @@ func TestMediaGuardResolvedAddresses(t *testing.T) {
 	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("%v %v", resp, err)
 	}
-	if strings.Join(dialled, " ") != "media.test:80 93.184.216.34:80" {
+	if strings.Join(dialled, " ") != "93.184.216.35:80 93.184.216.34:80" {
 		t.Errorf("dialled %v", dialled)
 	}
 	reqs := srv.requests()
@@ -413,5 +417,32 @@ func TestMediaGuardNoDowngrade(t *testing.T) {
 	}
 	if len(plain.requests()) != 0 {
 		t.Error("downgraded request sent")
+	}
+}
+
+// TestMediaGuardListedNameRebound: a media host listed by name (like the
+// default lookaside.fbsbx.com) that DNS points at a loopback or private
+// address is refused; the Graph host and hosts listed as literal addresses
+// are dialled as named (the operator chose them).
+func TestMediaGuardListedNameRebound(t *testing.T) {
+	f, err := newMediaFetcher("127.0.0.1:9", []string{"lookaside.fbsbx.com", "10.1.2.3"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.lookup = func(context.Context, string) ([]netip.Addr, error) {
+		return []netip.Addr{netip.MustParseAddr("127.0.0.1")}, nil
+	}
+	var dialled []string
+	f.dial = func(_ context.Context, _, addr string) (net.Conn, error) {
+		dialled = append(dialled, addr)
+		return nil, errors.New("not really dialling")
+	}
+	if _, err := f.dialContext(context.Background(), "tcp", "lookaside.fbsbx.com:443"); !isRefusal(err) {
+		t.Errorf("rebound listed name: %v, want a refusal", err)
+	}
+	f.dialContext(context.Background(), "tcp", "127.0.0.1:9")
+	f.dialContext(context.Background(), "tcp", "10.1.2.3:443")
+	if strings.Join(dialled, " ") != "127.0.0.1:9 10.1.2.3:443" {
+		t.Errorf("dialled %v", dialled)
 	}
 }
