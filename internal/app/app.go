@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/wabridge/wabridge/adapters/smpp"
+	"github.com/wabridge/wabridge/adapters/smtp"
 	"github.com/wabridge/wabridge/adapters/whatsapp"
 	"github.com/wabridge/wabridge/bridge"
 	"github.com/wabridge/wabridge/internal/config"
@@ -41,6 +42,7 @@ type App struct {
 	bridge  *bridge.Bridge
 	http    *httpd.Server
 	smpp    *smpp.Server
+	smtp    *smtp.Server
 
 	tokenFile string
 	cancel    context.CancelFunc
@@ -177,6 +179,17 @@ func (a *App) Start(ctx context.Context) (err error) {
 		a.sandbox.SetWebhookURL(scheme + "://" + a.http.Addr() + "/webhooks/whatsapp")
 	}
 
+	if len(cfg.Mail.Users) > 0 && (cfg.SMTP.Listen != "" || cfg.SMTP.TLSListen != "") {
+		a.smtp, err = smtp.New(SMTPConfig(cfg), a.log.With("component", "smtp"))
+		if err != nil {
+			return err
+		}
+		a.smtp.Attach(a.bridge, a.files)
+		if err := a.smtp.Start(); err != nil {
+			return err
+		}
+		a.log.Info("smtp listening", "addr", a.smtp.Addr(), "tls_addr", a.smtp.TLSAddr(), "users", len(cfg.Mail.Users))
+	}
 	if a.smpp != nil {
 		a.smpp.Attach(a.bridge, a.store, metrics.SMPP{M: a.metrics})
 		if err := a.smpp.Start(); err != nil {
@@ -211,6 +224,11 @@ func (a *App) Stop(ctx context.Context) error {
 		var errs []error
 		if a.smpp != nil {
 			if err := a.smpp.Shutdown(ctx); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		if a.smtp != nil {
+			if err := a.smtp.Shutdown(ctx); err != nil {
 				errs = append(errs, err)
 			}
 		}
@@ -344,6 +362,27 @@ func (a *App) SMPPAddr() string {
 		return ""
 	}
 	return a.smpp.Addr()
+}
+
+// SMTPAddr is the SMTP submission listener's address ("" when off).
+func (a *App) SMTPAddr() string {
+	if a.smtp == nil {
+		return ""
+	}
+	return a.smtp.Addr()
+}
+
+// SMTPConfig maps [mail] and [smtp] to the SMTP server's configuration.
+func SMTPConfig(cfg *config.Config) smtp.Config {
+	sc := smtp.Config{
+		Domain: cfg.Mail.Domain, Listen: cfg.SMTP.Listen, TLSListen: cfg.SMTP.TLSListen,
+		CertFile: cfg.SMTP.CertFile, KeyFile: cfg.SMTP.KeyFile, MaxMessageBytes: cfg.SMTP.MaxMessageBytes.Bytes(),
+		AllowInsecureAuth: cfg.SMTP.AllowInsecureAuth, Subject: cfg.SMTP.Subject, LongText: cfg.SMTP.LongText,
+	}
+	for _, u := range cfg.Mail.Users {
+		sc.Users = append(sc.Users, smtp.User{Username: u.Username, Password: u.Password.Value(), Numbers: u.Numbers})
+	}
+	return sc
 }
 
 // SMPPTLSAddr is the SMPP TLS listener's address ("" when none).

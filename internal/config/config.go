@@ -24,6 +24,8 @@ type Config struct {
 	Outbox   OutboxConfig   `toml:"outbox"`
 	Sandbox  SandboxConfig  `toml:"sandbox"`
 	SMPP     SMPPConfig     `toml:"smpp"`
+	Mail     MailConfig     `toml:"mail"`
+	SMTP     SMTPConfig     `toml:"smtp"`
 }
 
 // LogConfig is [log].
@@ -112,6 +114,32 @@ type OutboxConfig struct {
 	Lease           Duration `toml:"lease"`
 	ReconcileWindow Duration `toml:"reconcile_window"`
 	PollInterval    Duration `toml:"poll_interval"`
+}
+
+// MailConfig is [mail]: the mail domain and the mail users.
+type MailConfig struct {
+	Domain string     `toml:"domain"` // recipients are <E.164 digits>@domain
+	Users  []MailUser `toml:"users"`
+}
+
+// MailUser is one [[mail.users]] entry.
+type MailUser struct {
+	Username     string   `toml:"username"`
+	Password     Secret   `toml:"password"` // plain or a bcrypt hash
+	PasswordFile string   `toml:"password_file"`
+	Numbers      []string `toml:"numbers"`
+}
+
+// SMTPConfig is [smtp], mail submission to WhatsApp.
+type SMTPConfig struct {
+	Listen            string `toml:"listen"`     // submission with STARTTLS; "" for none
+	TLSListen         string `toml:"tls_listen"` // implicit TLS; "" for none
+	CertFile          string `toml:"cert_file"`
+	KeyFile           string `toml:"key_file"`
+	MaxMessageBytes   Size   `toml:"max_message_bytes"`
+	AllowInsecureAuth bool   `toml:"allow_insecure_auth"` // loopback listeners only
+	Subject           string `toml:"subject"`             // ignore, prepend, only-if-no-body
+	LongText          string `toml:"long_text"`           // split, refuse
 }
 
 // SMPPConfig is [smpp], the SMPP server (SMSC side) ESMEs bind to.
@@ -225,6 +253,13 @@ func base() *Config {
 			Lease:           Duration(60 * time.Second),
 			ReconcileWindow: Duration(2 * time.Minute),
 			PollInterval:    Duration(time.Second),
+		},
+		Mail: MailConfig{Domain: "wa.localhost"},
+		SMTP: SMTPConfig{
+			Listen:          "127.0.0.1:2525",
+			MaxMessageBytes: Size(30 << 20),
+			Subject:         "ignore",
+			LongText:        "split",
 		},
 		SMPP: SMPPConfig{
 			Listen:        "127.0.0.1:2775",

@@ -256,7 +256,7 @@ func TestExampleDocumentsEveryKey(t *testing.T) {
 		if m := header.FindStringSubmatch(line); m != nil {
 			section = m[1]
 		}
-		if strings.HasPrefix(line, "#") && keyLine.MatchString(line) && section != "whatsapp.numbers" && section != "sandbox.templates" && section != "smpp.accounts" {
+		if strings.HasPrefix(line, "#") && keyLine.MatchString(line) && section != "whatsapp.numbers" && section != "sandbox.templates" && section != "smpp.accounts" && section != "mail.users" {
 			line = line[1:]
 		}
 		b.WriteString(line + "\n")

@@ -349,6 +349,10 @@ func (l *loader) resolveSecrets(c *Config) {
 	one("whatsapp", "access_token", &c.WhatsApp.AccessToken, &c.WhatsApp.AccessTokenFile)
 	one("whatsapp", "app_secret", &c.WhatsApp.AppSecret, &c.WhatsApp.AppSecretFile)
 	one("whatsapp", "verify_token", &c.WhatsApp.VerifyToken, &c.WhatsApp.VerifyTokenFile)
+	for i := range c.Mail.Users {
+		u := &c.Mail.Users[i]
+		one(indexKey("mail.users", i), "password", &u.Password, &u.PasswordFile)
+	}
 	for i := range c.SMPP.Accounts {
 		a := &c.SMPP.Accounts[i]
 		one(indexKey("smpp.accounts", i), "password", &a.Password, &a.PasswordFile)

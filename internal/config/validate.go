@@ -22,6 +22,7 @@ var (
 
 func (l *loader) validate(c *Config) {
 	l.validateSMPP(c)
+	l.validateMail(c)
 	l.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
 	l.oneOf("log.format", c.Log.Format, "text", "json")
 
@@ -449,4 +450,69 @@ func (l *loader) validateSMPP(c *Config) {
 		}
 		l.oneOf(k("long_replies"), a.LongReplies, "payload", "udh")
 	}
+}
+
+var reDomain = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+
+// validateMail checks [mail], [[mail.users]] and [smtp].
+func (l *loader) validateMail(c *Config) {
+	if !reDomain.MatchString(c.Mail.Domain) {
+		l.problem("mail.domain", "%q is not a lower-case domain name", c.Mail.Domain)
+	}
+	business := map[string]bool{}
+	for _, n := range c.BusinessNumbers() {
+		business[n] = true
+	}
+	names := map[string]string{}
+	for i := range c.Mail.Users {
+		u := &c.Mail.Users[i]
+		k := func(name string) string { return indexKey("mail.users", i) + "." + name }
+		name := strings.ToLower(u.Username)
+		switch {
+		case u.Username == "" || strings.ContainsAny(u.Username, " \t\r\n"):
+			l.problem(k("username"), "must be a non-empty name without spaces")
+		case names[name] != "":
+			l.problem(k("username"), "duplicate username %q (also %s)", u.Username, names[name])
+		default:
+			names[name] = k("username")
+		}
+		if u.Password.Value() == "" && !l.hasProblem(k("password_file")) {
+			l.problem(k("password"), "is required (or password_file)")
+		}
+		if len(u.Numbers) == 0 {
+			l.problem(k("numbers"), "list at least one business number")
+		}
+		for j, n := range u.Numbers {
+			if !business[n] {
+				l.problem(indexKey(k("numbers"), j), "%q is not a configured business number ([whatsapp] numbers)", n)
+			}
+		}
+	}
+	sm := &c.SMTP
+	if sm.Listen != "" {
+		l.listen("smtp.listen", sm.Listen)
+	}
+	if sm.TLSListen != "" {
+		l.listen("smtp.tls_listen", sm.TLSListen)
+		if sm.CertFile == "" {
+			l.problem("smtp.cert_file", "tls_listen needs cert_file and key_file")
+		}
+	}
+	l.keyPair("smtp", &sm.CertFile, &sm.KeyFile)
+	if sm.MaxMessageBytes <= 0 {
+		l.problem("smtp.max_message_bytes", "must be positive")
+	}
+	if sm.AllowInsecureAuth {
+		for key, addr := range map[string]string{"smtp.listen": sm.Listen, "smtp.tls_listen": sm.TLSListen} {
+			if addr == "" {
+				continue
+			}
+			host, _, err := net.SplitHostPort(addr)
+			if ip := net.ParseIP(host); err == nil && (ip == nil || !ip.IsLoopback()) && host != "localhost" {
+				l.problem("smtp.allow_insecure_auth", "passwords in clear text are allowed only on a loopback listener (%s is %q)", key, addr)
+			}
+		}
+	}
+	l.oneOf("smtp.subject", sm.Subject, "ignore", "prepend", "only-if-no-body")
+	l.oneOf("smtp.long_text", sm.LongText, "split", "refuse")
 }

@@ -1,0 +1,205 @@
+// Package smtp is wabridge's mail submission server: authenticated users
+// send mail to <E.164 digits>@<domain> and it goes out on WhatsApp (text,
+// attachments as media, replies threaded by In-Reply-To). Built on
+// go-smtp; MIME is read by internal/mailconv.
+package smtp
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	gosmtp "github.com/emersion/go-smtp"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/wabridge/wabridge/bridge"
+)
+
+// User is a mail user allowed to submit.
+type User struct {
+	Username string
+	Password string // plain, or a bcrypt hash ("$2a$…")
+	// Numbers are the business numbers the user sends from; the first is
+	// the default.
+	Numbers []string
+}
+
+// Config configures the server.
+type Config struct {
+	Domain    string // recipients are <digits>@Domain
+	Listen    string // submission with STARTTLS; "" for none
+	TLSListen string // implicit TLS; "" for none
+	CertFile  string
+	KeyFile   string
+	// MaxMessageBytes limits a message (default 30 MiB).
+	MaxMessageBytes int64
+	// AllowInsecureAuth allows AUTH without TLS (loopback testing only).
+	AllowInsecureAuth bool
+	Users             []User
+	// Subject is how the subject is used: "ignore" (default), "prepend",
+	// "only-if-no-body" (see mailconv.Options).
+	Subject string
+	// LongText is what happens to text over WhatsApp's 4,096 characters:
+	// "split" (several messages, in order; default) or "refuse".
+	LongText string
+}
+
+// Server is the SMTP listener(s).
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	users   map[string]*User
+	bridge  *bridge.Bridge
+	files   bridge.FileStore
+	servers []*gosmtp.Server
+	lns     []net.Listener
+	wg      sync.WaitGroup
+}
+
+// New checks cfg and prepares the server.
+func New(cfg Config, log *slog.Logger) (*Server, error) {
+	if cfg.Domain == "" {
+		return nil, errors.New("smtp: the mail domain is required")
+	}
+	if cfg.MaxMessageBytes <= 0 {
+		cfg.MaxMessageBytes = 30 << 20
+	}
+	if cfg.LongText == "" {
+		cfg.LongText = "split"
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{cfg: cfg, log: log, users: map[string]*User{}}
+	for i := range cfg.Users {
+		u := &cfg.Users[i]
+		if u.Username == "" || u.Password == "" || len(u.Numbers) == 0 {
+			return nil, fmt.Errorf("smtp: user %q needs a password and at least one number", u.Username)
+		}
+		s.users[strings.ToLower(u.Username)] = u
+	}
+	return s, nil
+}
+
+// Attach gives the server the core and the file store (before Start).
+func (s *Server) Attach(b *bridge.Bridge, files bridge.FileStore) { s.bridge, s.files = b, files }
+
+// Start listens and serves in the background.
+func (s *Server) Start() error {
+	if s.bridge == nil || s.files == nil {
+		return errors.New("smtp: Attach before Start")
+	}
+	var tlsConfig *tls.Config
+	if s.cfg.CertFile != "" {
+		cert, err := tls.LoadX509KeyPair(s.cfg.CertFile, s.cfg.KeyFile)
+		if err != nil {
+			return fmt.Errorf("smtp: certificate: %w", err)
+		}
+		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	serve := func(addr string, implicitTLS bool) error {
+		srv := gosmtp.NewServer(gosmtp.BackendFunc(s.newSession))
+		srv.Domain = s.cfg.Domain
+		srv.MaxMessageBytes = s.cfg.MaxMessageBytes
+		srv.MaxRecipients = 100
+		srv.ReadTimeout = 5 * time.Minute
+		srv.WriteTimeout = time.Minute
+		srv.AllowInsecureAuth = s.cfg.AllowInsecureAuth
+		srv.TLSConfig = tlsConfig
+		srv.EnableSMTPUTF8 = true
+		srv.ErrorLog = logAdapter{s.log}
+		var ln net.Listener
+		var err error
+		if implicitTLS {
+			if tlsConfig == nil {
+				return errors.New("smtp: tls_listen needs cert_file and key_file")
+			}
+			ln, err = tls.Listen("tcp", addr, tlsConfig)
+		} else {
+			ln, err = net.Listen("tcp", addr)
+		}
+		if err != nil {
+			return fmt.Errorf("smtp: listen %s: %w", addr, err)
+		}
+		s.servers, s.lns = append(s.servers, srv), append(s.lns, ln)
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			if err := srv.Serve(ln); err != nil && !errors.Is(err, gosmtp.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
+				s.log.Error("smtp server stopped", "err", err)
+			}
+		}()
+		return nil
+	}
+	if s.cfg.Listen != "" {
+		if err := serve(s.cfg.Listen, false); err != nil {
+			return err
+		}
+	}
+	if s.cfg.TLSListen != "" {
+		if err := serve(s.cfg.TLSListen, true); err != nil {
+			s.Shutdown(context.Background())
+			return err
+		}
+	}
+	return nil
+}
+
+// Addr is the submission listener's address ("" if none).
+func (s *Server) Addr() string { return s.addr(0, s.cfg.Listen != "") }
+
+// TLSAddr is the implicit-TLS listener's address ("" if none).
+func (s *Server) TLSAddr() string {
+	i := 0
+	if s.cfg.Listen != "" {
+		i = 1
+	}
+	return s.addr(i, s.cfg.TLSListen != "")
+}
+
+func (s *Server) addr(i int, on bool) string {
+	if !on || i >= len(s.lns) {
+		return ""
+	}
+	return s.lns[i].Addr().String()
+}
+
+// Shutdown stops accepting and waits for sessions in the middle of a
+// transaction to finish (their commits complete), within ctx.
+func (s *Server) Shutdown(ctx context.Context) error {
+	var errs []error
+	for _, srv := range s.servers {
+		if err := srv.Shutdown(ctx); err != nil && !errors.Is(err, gosmtp.ErrServerClosed) {
+			errs = append(errs, err)
+		}
+	}
+	s.wg.Wait()
+	return errors.Join(errs...)
+}
+
+// authenticate checks a user's password (bcrypt or constant-time plain).
+func (s *Server) authenticate(username, password string) (*User, bool) {
+	u := s.users[strings.ToLower(username)]
+	if u == nil {
+		// Spend the same time as a real check.
+		_ = bcrypt.CompareHashAndPassword([]byte("$2a$10$7EqJtq98hPqEX7fNZaFWoOhi5BWX4Z1ZX8VQZ2m1zG3dCx5gRZq4K"), []byte(password))
+		return nil, false
+	}
+	if strings.HasPrefix(u.Password, "$2") {
+		return u, bcrypt.CompareHashAndPassword([]byte(u.Password), []byte(password)) == nil
+	}
+	return u, constantTimeEqual(u.Password, password)
+}
+
+type logAdapter struct{ log *slog.Logger }
+
+func (l logAdapter) Printf(format string, v ...any) {
+	l.log.Debug("smtp", "msg", fmt.Sprintf(format, v...))
+}
+func (l logAdapter) Println(v ...any) { l.log.Debug("smtp", "msg", fmt.Sprint(v...)) }

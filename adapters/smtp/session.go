@@ -1,0 +1,299 @@
+package smtp
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-sasl"
+	gosmtp "github.com/emersion/go-smtp"
+
+	"github.com/wabridge/wabridge/bridge"
+	"github.com/wabridge/wabridge/internal/mailconv"
+)
+
+// session is one SMTP connection's state.
+type session struct {
+	srv  *Server
+	conn *gosmtp.Conn
+	user *User
+	from string
+	rcpt []string // E.164 customers
+}
+
+var _ gosmtp.AuthSession = (*session)(nil)
+
+func (s *Server) newSession(c *gosmtp.Conn) (gosmtp.Session, error) {
+	return &session{srv: s, conn: c}, nil
+}
+
+func smtpErr(code int, enhanced gosmtp.EnhancedCode, msg string) *gosmtp.SMTPError {
+	return &gosmtp.SMTPError{Code: code, EnhancedCode: enhanced, Message: msg}
+}
+
+var (
+	errAuthRequired = smtpErr(530, gosmtp.EnhancedCode{5, 7, 0}, "Authentication required")
+	errBadAuth      = smtpErr(535, gosmtp.EnhancedCode{5, 7, 8}, "Authentication credentials invalid")
+)
+
+// AuthMechanisms implements gosmtp.AuthSession: PLAIN and LOGIN (go-smtp
+// offers them only over TLS unless insecure auth is allowed).
+func (ss *session) AuthMechanisms() []string { return []string{sasl.Plain, sasl.Login} }
+
+// Auth implements gosmtp.AuthSession.
+func (ss *session) Auth(mech string) (sasl.Server, error) {
+	check := func(username, password string) error {
+		u, ok := ss.srv.authenticate(username, password)
+		if !ok {
+			time.Sleep(time.Second) // slow down guessing
+			return errBadAuth
+		}
+		ss.user = u
+		return nil
+	}
+	switch mech {
+	case sasl.Plain:
+		return sasl.NewPlainServer(func(identity, username, password string) error {
+			if identity != "" && identity != username {
+				return errBadAuth
+			}
+			return check(username, password)
+		}), nil
+	case sasl.Login:
+		return &loginServer{auth: check}, nil
+	}
+	return nil, gosmtp.ErrAuthUnknownMechanism
+}
+
+// Mail implements gosmtp.Session: only an authenticated user may send
+// (go-smtp does not enforce it).
+func (ss *session) Mail(from string, _ *gosmtp.MailOptions) error {
+	if ss.user == nil {
+		return errAuthRequired
+	}
+	ss.from = from
+	return nil
+}
+
+// Rcpt implements gosmtp.Session: the recipient must be a phone number at
+// the mail domain (checked now, not after DATA: no relay).
+func (ss *session) Rcpt(to string, _ *gosmtp.RcptOptions) error {
+	if ss.user == nil {
+		return errAuthRequired
+	}
+	local, domain, ok := strings.Cut(to, "@")
+	phone := bridge.NormalizePhone(local)
+	if !ok || !strings.EqualFold(domain, ss.srv.cfg.Domain) || phone == "" || strings.ContainsAny(local, " ()-.") {
+		return smtpErr(550, gosmtp.EnhancedCode{5, 1, 1},
+			fmt.Sprintf("Recipients must be a WhatsApp number in international form at %s, e.g. 4915112345678@%s", ss.srv.cfg.Domain, ss.srv.cfg.Domain))
+	}
+	ss.rcpt = append(ss.rcpt, phone)
+	return nil
+}
+
+// Reset implements gosmtp.Session.
+func (ss *session) Reset() { ss.from, ss.rcpt = "", nil }
+
+// Logout implements gosmtp.Session.
+func (ss *session) Logout() error { return nil }
+
+// Data implements gosmtp.Session: the mail becomes WhatsApp messages to
+// every recipient — its text, then each attachment — committed before the
+// 250. Every refusal (limits, types, sender number) comes before anything
+// is committed. A repeated Message-ID to the same recipient is not sent
+// again (idempotency keys).
+func (ss *session) Data(r io.Reader) error {
+	if ss.user == nil {
+		return errAuthRequired
+	}
+	p, err := mailconv.Parse(r, mailconv.Options{Subject: ss.srv.cfg.Subject})
+	var tooLarge *mailconv.TooLargeError
+	switch {
+	case errors.As(err, &tooLarge):
+		return smtpErr(552, gosmtp.EnhancedCode{5, 3, 4}, "Message too large for WhatsApp")
+	case err != nil:
+		return smtpErr(554, gosmtp.EnhancedCode{5, 6, 0}, "Malformed message: "+err.Error())
+	}
+	business, serr := ss.business(p)
+	if serr != nil {
+		return serr
+	}
+	texts := []string{}
+	if strings.TrimSpace(p.Text) != "" {
+		texts = mailconv.SplitText(p.Text, bridge.MaxTextLength)
+		if len(texts) > 1 && ss.srv.cfg.LongText == "refuse" {
+			return smtpErr(552, gosmtp.EnhancedCode{5, 3, 4},
+				fmt.Sprintf("Text over WhatsApp's %d characters", bridge.MaxTextLength))
+		}
+	}
+	for _, a := range p.Attachments {
+		if err := mailconv.CheckAttachment(a); err != nil {
+			return refusalFor(err)
+		}
+	}
+	if len(texts) == 0 && len(p.Attachments) == 0 {
+		return smtpErr(554, gosmtp.EnhancedCode{5, 6, 0}, "The message has no text and no attachment to send")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	// Store the attachments once for all recipients.
+	fileIDs := make([]string, len(p.Attachments))
+	for i, a := range p.Attachments {
+		id, err := ss.storeAttachment(ctx, a)
+		if err != nil {
+			ss.srv.log.Error("store attachment", "err", err)
+			return smtpErr(451, gosmtp.EnhancedCode{4, 3, 0}, "Temporary failure storing an attachment; try again")
+		}
+		fileIDs[i] = id
+	}
+	origin := "smtp:" + strings.ToLower(ss.user.Username)
+	for _, to := range ss.rcpt {
+		reply := ss.replyContext(ctx, p, to)
+		n := 0
+		submit := func(m *bridge.Message) error {
+			m.Business, m.Customer, m.Origin = business, bridge.Customer{Phone: to}, origin
+			if p.MessageID != "" {
+				m.IdempotencyKey = fmt.Sprintf("%s|%s|%d", p.MessageID, to, n)
+			}
+			if n == 0 && reply != "" {
+				m.Content.Context = &bridge.Context{WAMID: reply}
+			}
+			n++
+			_, _, err := ss.srv.bridge.Submit(ctx, m)
+			return err
+		}
+		for _, text := range texts {
+			if err := submit(&bridge.Message{Kind: bridge.KindText, Content: bridge.Content{Text: text}}); err != nil {
+				return ss.submitFailed(err)
+			}
+		}
+		for i, a := range p.Attachments {
+			md := &bridge.Media{FileID: fileIDs[i]}
+			if a.Kind == bridge.KindDocument {
+				md.Filename = a.Filename
+			}
+			if err := submit(&bridge.Message{Kind: a.Kind, Content: bridge.Content{Media: md}}); err != nil {
+				return ss.submitFailed(err)
+			}
+		}
+	}
+	return nil
+}
+
+// business picks the sending number: the From address's digits at the
+// mail domain, or the X-WhatsApp-From header, or the user's first number.
+// A number the user does not own is refused.
+func (ss *session) business(p *mailconv.Parsed) (string, *gosmtp.SMTPError) {
+	want := ""
+	if v := strings.TrimSpace(p.WhatsAppFrom); v != "" {
+		want = v
+	} else if local, domain, ok := strings.Cut(p.From, "@"); ok && strings.EqualFold(domain, ss.srv.cfg.Domain) {
+		want = local
+	}
+	if want == "" {
+		return ss.user.Numbers[0], nil
+	}
+	n := bridge.NormalizePhone(want)
+	for _, own := range ss.user.Numbers {
+		if own == n {
+			return n, nil
+		}
+	}
+	return "", smtpErr(550, gosmtp.EnhancedCode{5, 7, 1}, fmt.Sprintf("You may not send from %s", want))
+}
+
+// replyContext finds the WhatsApp message a reply answers: In-Reply-To or
+// References naming a customer's message (to this recipient) in the mailbox.
+func (ss *session) replyContext(ctx context.Context, p *mailconv.Parsed, to string) string {
+	ids := append([]string{p.InReplyTo}, p.References...)
+	for i := len(ids) - 1; i >= 0; i-- {
+		wamid, ok := mailconv.WAMIDFromMessageID(ids[i], ss.srv.cfg.Domain)
+		if !ok {
+			continue
+		}
+		if m, err := ss.srv.bridge.Message(ctx, wamid); err == nil && m.Direction == bridge.Inbound && m.Customer.Phone == to {
+			return m.WAMID
+		}
+	}
+	return ""
+}
+
+func (ss *session) storeAttachment(ctx context.Context, a mailconv.Attachment) (string, error) {
+	r, err := a.Open()
+	if err != nil {
+		return "", err
+	}
+	w, err := ss.srv.files.Create(ctx)
+	if err != nil {
+		return "", err
+	}
+	if _, err := io.Copy(w, r); err != nil {
+		w.Abort()
+		return "", err
+	}
+	f, err := w.Commit(ctx, bridge.File{MIMEType: a.MIMEType, Filename: a.Filename})
+	if err != nil {
+		return "", err
+	}
+	return f.ID, nil
+}
+
+// refusalFor maps a bridge refusal to its SMTP reply.
+func refusalFor(err error) *gosmtp.SMTPError {
+	var re *bridge.RefusedError
+	if !errors.As(err, &re) {
+		return smtpErr(451, gosmtp.EnhancedCode{4, 3, 0}, "Temporary failure; try again")
+	}
+	switch re.Reason {
+	case bridge.ReasonMediaTooLarge:
+		return smtpErr(552, gosmtp.EnhancedCode{5, 3, 4}, re.Msg)
+	case bridge.ReasonMediaUnsupported:
+		return smtpErr(554, gosmtp.EnhancedCode{5, 6, 1}, re.Msg)
+	}
+	return smtpErr(554, gosmtp.EnhancedCode{5, 6, 0}, re.Msg)
+}
+
+func (ss *session) submitFailed(err error) error {
+	var re *bridge.RefusedError
+	if errors.As(err, &re) {
+		return refusalFor(err)
+	}
+	ss.srv.log.Error("submit from mail failed", "err", err)
+	// What was committed stays; the retry is deduplicated by Message-ID.
+	return smtpErr(451, gosmtp.EnhancedCode{4, 3, 0}, "Temporary failure; try again")
+}
+
+// loginServer is the server side of AUTH LOGIN (draft-murchison-sasl-login):
+// "Username:", then "Password:".
+type loginServer struct {
+	step int
+	user string
+	auth func(username, password string) error
+}
+
+func (l *loginServer) Next(resp []byte) ([]byte, bool, error) {
+	switch l.step {
+	case 0:
+		l.step = 1
+		if len(resp) == 0 {
+			return []byte("Username:"), false, nil
+		}
+		l.user, l.step = string(resp), 2
+		return []byte("Password:"), false, nil
+	case 1:
+		l.user, l.step = string(resp), 2
+		return []byte("Password:"), false, nil
+	case 2:
+		l.step = 3
+		return nil, true, l.auth(l.user, string(resp))
+	}
+	return nil, false, errors.New("smtp: unexpected AUTH LOGIN response")
+}
+
+func constantTimeEqual(a, b string) bool {
+	return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
+}
