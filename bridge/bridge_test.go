@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -516,5 +517,73 @@ func TestExpiryAfterSend(t *testing.T) {
 	got, _ = e.st.Message(context.Background(), string(id))
 	if got.Status != bridge.StatusFailed || got.History[len(got.History)-1].Status != bridge.StatusDelivered {
 		t.Errorf("after a late delivery: %s %+v", got.Status, got.History)
+	}
+}
+
+// orderSender records send order and holds each send a little, so that
+// several workers would overtake each other if they could.
+type orderSender struct {
+	mu   sync.Mutex
+	seen []string
+}
+
+func (s *orderSender) Send(_ context.Context, m *bridge.Message) (string, error) {
+	time.Sleep(time.Duration(len(m.Content.Text)%3) * time.Millisecond)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.seen = append(s.seen, m.Customer.Phone+":"+m.Content.Text)
+	return fmt.Sprintf("wamid.o%d", len(s.seen)), nil
+}
+
+// Messages to one customer go out in submission order, even with several
+// workers; different customers still go in parallel.
+func TestSendOrderPerCustomer(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "w.db")
+	st, err := store.OpenSQLite(context.Background(), store.SQLiteConfig{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	sender := &orderSender{}
+	b, err := bridge.New(bridge.Config{BusinessNumbers: []string{business}, Workers: 8, PollInterval: 2 * time.Millisecond}, st, sender, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{t: t, st: st, b: b, clk: &clock{}}
+	customers := []string{"+4915112345671", "+4915112345672", "+4915112345673"}
+	for _, c := range customers {
+		e.inbound(c, "wamid.in"+c)
+	}
+	var last bridge.MessageID
+	for i := range 30 {
+		for _, c := range customers {
+			id, _, err := b.Submit(context.Background(), text(c, fmt.Sprintf("%02d", i)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			last = id
+		}
+	}
+	e.run()
+	e.waitFor(last, func(m *bridge.Message) bool { return m.WAMID != "" })
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		sender.mu.Lock()
+		n := len(sender.seen)
+		sender.mu.Unlock()
+		if n == 90 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	next := map[string]int{}
+	sender.mu.Lock()
+	defer sender.mu.Unlock()
+	for _, s := range sender.seen {
+		c, n, _ := strings.Cut(s, ":")
+		if want := fmt.Sprintf("%02d", next[c]); n != want {
+			t.Fatalf("customer %s got %s before %s (order: %v)", c, n, want, sender.seen)
+		}
+		next[c]++
 	}
 }

@@ -16,11 +16,22 @@ func (s *SQLite) ClaimSends(ctx context.Context, now time.Time, limit int, lease
 	var jobs []bridge.SendJob
 	err := s.commit.write(ctx, func(tx *sql.Tx) error {
 		jobs = jobs[:0]
+		// A send is claimed only when no earlier send to the same customer
+		// from the same number is still due, in flight or being retried:
+		// messages to one customer go out in the order they were submitted
+		// (a long mail's parts, several submit_sm). One scheduled for later
+		// does not hold the others back.
 		rows, err := tx.Query(`UPDATE jobs SET lease_until = ?
-			WHERE kind = ? AND ref IN (SELECT ref FROM jobs WHERE kind = ? AND run_at <= ? AND lease_until <= ?
-				ORDER BY run_at, rowid LIMIT ?)
+			WHERE kind = ? AND ref IN (
+				SELECT j.ref FROM jobs j JOIN messages m ON m.id = j.ref
+				WHERE j.kind = ? AND j.run_at <= ? AND j.lease_until <= ?
+				AND NOT EXISTS (
+					SELECT 1 FROM messages m2 JOIN jobs j2 ON j2.kind = ? AND j2.ref = m2.id
+					WHERE m2.business = m.business AND m2.customer = m.customer AND j2.rowid < j.rowid
+					AND (j2.run_at <= ? OR j2.attempts > 0))
+				ORDER BY j.run_at, j.rowid LIMIT ?)
 			RETURNING ref, attempts, attempt_started`,
-			ms(now.Add(lease)), jobSend, jobSend, ms(now), ms(now), limit)
+			ms(now.Add(lease)), jobSend, jobSend, ms(now), ms(now), jobSend, ms(now), limit)
 		if err != nil {
 			return fmt.Errorf("store: claim: %w", err)
 		}
