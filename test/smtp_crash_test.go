@@ -1,0 +1,167 @@
+package test
+
+import (
+	"crypto/tls"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-sasl"
+	gosmtp "github.com/emersion/go-smtp"
+)
+
+// Kill -9 the daemon during 500 SMTP submissions from 4 connections, with
+// the daemon and the sandbox as separate processes. Clients retry what got
+// no answer (as MTAs do, with the same Message-ID). Every mail that got a
+// 250 reaches WhatsApp, and none is sent twice.
+func TestSMTPCrashDuringSubmissions(t *testing.T) {
+	dir := t.TempDir()
+	httpPort, sandboxPort, smtpPort := freePort(t), freePort(t), freePort(t)
+	base := fmt.Sprintf("http://127.0.0.1:%d", httpPort)
+	sandboxURL := fmt.Sprintf("http://127.0.0.1:%d", sandboxPort)
+	smtpAddr := fmt.Sprintf("127.0.0.1:%d", smtpPort)
+	cert, key, pool := selfSigned(t)
+	cfg := writeFile(t, filepath.Join(dir, "wabridge.toml"), fmt.Sprintf(`
+[store]
+path = %q
+[http]
+listen = "127.0.0.1:%d"
+[api]
+tokens = [%q]
+[whatsapp]
+graph_url = %q
+waba_id = "200000000000001"
+access_token = "crash-access-token"
+app_secret = %q
+verify_token = "crash-verify-token"
+phone_number_id = %q
+business_number = %q
+[outbox]
+workers = 8
+reconcile_window = "6s"
+poll_interval = "50ms"
+[mail]
+domain = "wa.example.com"
+[[mail.users]]
+username = "agent"
+password = "s3cret-pass"
+numbers = [%q]
+[smtp]
+listen = %q
+cert_file = %q
+key_file = %q
+[sandbox]
+enabled = false
+listen = "127.0.0.1:%d"
+status_delay = "20ms"
+webhook_retry_initial = "100ms"
+webhook_retry_max = "1s"
+`, filepath.Join(dir, "wabridge.db"), httpPort, crashToken, sandboxURL, crashAppSecret, crashPNID, crashBusiness,
+		crashBusiness, smtpAddr, cert, key, sandboxPort))
+	startProc(t, "sandbox", "sandbox", "-config", cfg)
+	waitHTTP(t, sandboxURL+"/sandbox/v1/stats")
+	daemon := startProc(t, "daemon1", "serve", "-config", cfg)
+	waitHTTP(t, base+"/readyz")
+	var in struct{ WAMID string }
+	do(t, "POST", sandboxURL+"/sandbox/v1/inbound", "", map[string]any{"from": customer, "to": crashBusiness, "text": "hi"}, &in)
+	for deadline := time.Now().Add(10 * time.Second); do(t, "GET", base+"/api/v1/messages/"+in.WAMID, crashToken, nil, nil) != 200; {
+		if time.Now().After(deadline) {
+			t.Fatal("inbound never stored")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	const total = 500
+	var (
+		mu       sync.Mutex
+		accepted = map[int]bool{}
+		acks     atomic.Int64
+		restart  = make(chan struct{})
+	)
+	connect := func() *gosmtp.Client {
+		for deadline := time.Now().Add(30 * time.Second); ; {
+			c, err := gosmtp.DialStartTLS(smtpAddr, &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"})
+			if err == nil {
+				if err = c.Auth(sasl.NewPlainClient("", "agent", "s3cret-pass")); err == nil {
+					return c
+				}
+				c.Close()
+			}
+			if time.Now().After(deadline) {
+				t.Errorf("connect: %v", err)
+				return nil
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	work := make(chan int, total)
+	for i := range total {
+		work <- i
+	}
+	close(work)
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := connect()
+			for i := range work {
+				msg := fmt.Sprintf("From: agent@example.com\nMessage-ID: <crash-%d@example.com>\nSubject: n\n\nmail number %04d\n", i, i)
+				for {
+					err := sendMail(c, "agent@example.com", []string{strings.TrimPrefix(customer, "+") + "@wa.example.com"}, msg)
+					if err == nil {
+						mu.Lock()
+						accepted[i] = true
+						mu.Unlock()
+						acks.Add(1)
+						break
+					}
+					if code := smtpCode(err); code >= 500 {
+						t.Errorf("mail %d refused: %v", i, err)
+						return
+					}
+					// No answer (or 4xx): the daemon died; retry the same mail.
+					c.Close()
+					<-restart
+					if c = connect(); c == nil {
+						return
+					}
+				}
+			}
+			c.Quit()
+		}()
+	}
+	for deadline := time.Now().Add(60 * time.Second); acks.Load() < total/3; {
+		if time.Now().After(deadline) {
+			t.Fatalf("stalled at %d", acks.Load())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	daemon.kill9()
+	atKill := acks.Load()
+	startProc(t, "daemon2", "serve", "-config", cfg)
+	waitHTTP(t, base+"/readyz")
+	close(restart)
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	t.Logf("killed after %d mails got 250; %d in all", atKill, len(accepted))
+	if len(accepted) != total {
+		t.Fatalf("%d of %d mails accepted", len(accepted), total)
+	}
+	waitOutboxEmpty(t, base)
+	count := map[string]int{}
+	for _, m := range sandboxMessages(t, sandboxURL, "") {
+		count[m.Text]++
+	}
+	for i := range total {
+		if n := count[fmt.Sprintf("mail number %04d", i)]; n != 1 {
+			t.Errorf("mail %d reached WhatsApp %d times", i, n)
+		}
+	}
+}
