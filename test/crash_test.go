@@ -33,48 +33,8 @@ const (
 // processes. After a restart every send that got a 202 reaches the sandbox
 // exactly once, and every webhook that got a 200 is stored exactly once.
 func TestCrashDuringBurstLosesNothingSendsNothingTwice(t *testing.T) {
-	dir := t.TempDir()
-	httpPort, sandboxPort := freePort(t), freePort(t)
-	base := fmt.Sprintf("http://127.0.0.1:%d", httpPort)
-	sandboxURL := fmt.Sprintf("http://127.0.0.1:%d", sandboxPort)
-	dbPath := filepath.Join(dir, "wabridge.db")
-	cfg := writeFile(t, filepath.Join(dir, "wabridge.toml"), fmt.Sprintf(`
-[store]
-path = %q
-
-[http]
-listen = "127.0.0.1:%d"
-
-[api]
-tokens = [%q]
-
-[whatsapp]
-graph_url = %q
-waba_id = "200000000000001"
-access_token = "crash-access-token"
-app_secret = %q
-verify_token = "crash-verify-token"
-phone_number_id = %q
-business_number = %q
-
-[outbox]
-workers = 8
-reconcile_window = "6s"
-poll_interval = "50ms"
-backoff_initial = "100ms"
-
-[sandbox]
-enabled = false       # runs as its own process: wabridge sandbox -config this file
-listen = "127.0.0.1:%d"
-status_delay = "20ms"
-webhook_retry_initial = "100ms"
-webhook_retry_max = "1s"
-`, dbPath, httpPort, crashToken, sandboxURL, crashAppSecret, crashPNID, crashBusiness, sandboxPort))
-
-	startProc(t, "sandbox", "sandbox", "-config", cfg)
-	waitHTTP(t, sandboxURL+"/sandbox/v1/stats")
-	daemon := startProc(t, "daemon1", "serve", "-config", cfg)
-	waitHTTP(t, base+"/readyz")
+	ce := startCrashEnv(t, "")
+	base, sandboxURL, dbPath, cfg, daemon := ce.base, ce.sandbox, ce.db, ce.cfg, ce.daemon
 
 	const n = 1000
 	var (
@@ -259,6 +219,77 @@ func metricLines(t *testing.T, base, name string) string {
 		return "none"
 	}
 	return strings.Join(out, "; ")
+}
+
+// crashEnv is a daemon binary and a sandbox binary as separate processes,
+// sharing one config file, for the crash tests.
+type crashEnv struct {
+	cfg, db, base, sandbox string
+	daemon                 *proc
+}
+
+// startCrashEnv writes the config (plus extra TOML), starts the sandbox and
+// the daemon, and waits until both answer.
+func startCrashEnv(t *testing.T, extra string) *crashEnv {
+	t.Helper()
+	dir := t.TempDir()
+	httpPort, sandboxPort := freePort(t), freePort(t)
+	ce := &crashEnv{
+		db:      filepath.Join(dir, "wabridge.db"),
+		base:    fmt.Sprintf("http://127.0.0.1:%d", httpPort),
+		sandbox: fmt.Sprintf("http://127.0.0.1:%d", sandboxPort),
+	}
+	ce.cfg = writeFile(t, filepath.Join(dir, "wabridge.toml"), fmt.Sprintf(`
+[store]
+path = %q
+
+[http]
+listen = "127.0.0.1:%d"
+
+[api]
+tokens = [%q]
+
+[whatsapp]
+graph_url = %q
+waba_id = "200000000000001"
+access_token = "crash-access-token"
+app_secret = %q
+verify_token = "crash-verify-token"
+phone_number_id = %q
+business_number = %q
+
+[outbox]
+workers = 8
+reconcile_window = "6s"
+poll_interval = "50ms"
+backoff_initial = "100ms"
+
+[sandbox]
+enabled = false       # runs as its own process: wabridge sandbox -config this file
+listen = "127.0.0.1:%d"
+status_delay = "20ms"
+webhook_retry_initial = "100ms"
+webhook_retry_max = "1s"
+%s`, ce.db, httpPort, crashToken, ce.sandbox, crashAppSecret, crashPNID, crashBusiness, sandboxPort, extra))
+	startProc(t, "sandbox", "sandbox", "-config", ce.cfg)
+	waitHTTP(t, ce.sandbox+"/sandbox/v1/stats")
+	ce.daemon = startProc(t, "daemon1", "serve", "-config", ce.cfg)
+	waitHTTP(t, ce.base+"/readyz")
+	return ce
+}
+
+// openWindow makes the customer write first (so freeform text may be
+// sent) and waits until the daemon has stored it.
+func (ce *crashEnv) openWindow(t *testing.T) {
+	t.Helper()
+	var in struct{ WAMID string }
+	do(t, "POST", ce.sandbox+"/sandbox/v1/inbound", "", map[string]any{"from": customer, "to": crashBusiness, "text": "hi"}, &in)
+	for deadline := time.Now().Add(10 * time.Second); do(t, "GET", ce.base+"/api/v1/messages/"+in.WAMID, crashToken, nil, nil) != 200; {
+		if time.Now().After(deadline) {
+			t.Fatal("inbound never stored")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // waitOutboxEmpty polls /metrics until no send job is left (a send waiting

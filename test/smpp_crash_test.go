@@ -2,7 +2,6 @@ package test
 
 import (
 	"fmt"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -39,30 +38,8 @@ func (e *esme) tryCall(p pdu.PDU) (pdu.PDU, error) {
 // gets a final receipt; a receipt in flight at the kill may come twice
 // (SMPP has no acknowledgement of our acknowledgement) and is counted.
 func TestSMPPCrashDuringBurst(t *testing.T) {
-	dir := t.TempDir()
-	httpPort, sandboxPort, smppPort := freePort(t), freePort(t), freePort(t)
-	base := fmt.Sprintf("http://127.0.0.1:%d", httpPort)
-	sandboxURL := fmt.Sprintf("http://127.0.0.1:%d", sandboxPort)
-	smppAddr := fmt.Sprintf("127.0.0.1:%d", smppPort)
-	cfg := writeFile(t, filepath.Join(dir, "wabridge.toml"), fmt.Sprintf(`
-[store]
-path = %q
-[http]
-listen = "127.0.0.1:%d"
-[api]
-tokens = [%q]
-[whatsapp]
-graph_url = %q
-waba_id = "200000000000001"
-access_token = "crash-access-token"
-app_secret = %q
-verify_token = "crash-verify-token"
-phone_number_id = %q
-business_number = %q
-[outbox]
-workers = 8
-reconcile_window = "6s"
-poll_interval = "50ms"
+	smppAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	ce := startCrashEnv(t, fmt.Sprintf(`
 [smpp]
 listen = %q
 bind_fail_delay = "0s"
@@ -70,28 +47,9 @@ bind_fail_delay = "0s"
 system_id = "acme"
 password = "secret1"
 numbers = [%q]
-[sandbox]
-enabled = false
-listen = "127.0.0.1:%d"
-status_delay = "20ms"
-webhook_retry_initial = "100ms"
-webhook_retry_max = "1s"
-`, filepath.Join(dir, "wabridge.db"), httpPort, crashToken, sandboxURL, crashAppSecret, crashPNID, crashBusiness,
-		smppAddr, crashBusiness, sandboxPort))
-
-	startProc(t, "sandbox", "sandbox", "-config", cfg)
-	waitHTTP(t, sandboxURL+"/sandbox/v1/stats")
-	daemon := startProc(t, "daemon1", "serve", "-config", cfg)
-	waitHTTP(t, base+"/readyz")
-	// The customer writes first, so freeform text may be sent.
-	var in struct{ WAMID string }
-	do(t, "POST", sandboxURL+"/sandbox/v1/inbound", "", map[string]any{"from": customer, "to": crashBusiness, "text": "hi"}, &in)
-	for deadline := time.Now().Add(10 * time.Second); do(t, "GET", base+"/api/v1/messages/"+in.WAMID, crashToken, nil, nil) != 200; {
-		if time.Now().After(deadline) {
-			t.Fatal("inbound never stored")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+`, smppAddr, crashBusiness))
+	base, sandboxURL, cfg, daemon := ce.base, ce.sandbox, ce.cfg, ce.daemon
+	ce.openWindow(t)
 
 	const perSession = 1000
 	var (

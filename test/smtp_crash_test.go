@@ -3,7 +3,6 @@ package test
 import (
 	"crypto/tls"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,31 +18,9 @@ import (
 // no answer (as MTAs do, with the same Message-ID). Every mail that got a
 // 250 reaches WhatsApp, and none is sent twice.
 func TestSMTPCrashDuringSubmissions(t *testing.T) {
-	dir := t.TempDir()
-	httpPort, sandboxPort, smtpPort := freePort(t), freePort(t), freePort(t)
-	base := fmt.Sprintf("http://127.0.0.1:%d", httpPort)
-	sandboxURL := fmt.Sprintf("http://127.0.0.1:%d", sandboxPort)
-	smtpAddr := fmt.Sprintf("127.0.0.1:%d", smtpPort)
+	smtpAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	cert, key, pool := selfSigned(t)
-	cfg := writeFile(t, filepath.Join(dir, "wabridge.toml"), fmt.Sprintf(`
-[store]
-path = %q
-[http]
-listen = "127.0.0.1:%d"
-[api]
-tokens = [%q]
-[whatsapp]
-graph_url = %q
-waba_id = "200000000000001"
-access_token = "crash-access-token"
-app_secret = %q
-verify_token = "crash-verify-token"
-phone_number_id = %q
-business_number = %q
-[outbox]
-workers = 8
-reconcile_window = "6s"
-poll_interval = "50ms"
+	ce := startCrashEnv(t, fmt.Sprintf(`
 [mail]
 domain = "wa.example.com"
 [[mail.users]]
@@ -54,26 +31,9 @@ numbers = [%q]
 listen = %q
 cert_file = %q
 key_file = %q
-[sandbox]
-enabled = false
-listen = "127.0.0.1:%d"
-status_delay = "20ms"
-webhook_retry_initial = "100ms"
-webhook_retry_max = "1s"
-`, filepath.Join(dir, "wabridge.db"), httpPort, crashToken, sandboxURL, crashAppSecret, crashPNID, crashBusiness,
-		crashBusiness, smtpAddr, cert, key, sandboxPort))
-	startProc(t, "sandbox", "sandbox", "-config", cfg)
-	waitHTTP(t, sandboxURL+"/sandbox/v1/stats")
-	daemon := startProc(t, "daemon1", "serve", "-config", cfg)
-	waitHTTP(t, base+"/readyz")
-	var in struct{ WAMID string }
-	do(t, "POST", sandboxURL+"/sandbox/v1/inbound", "", map[string]any{"from": customer, "to": crashBusiness, "text": "hi"}, &in)
-	for deadline := time.Now().Add(10 * time.Second); do(t, "GET", base+"/api/v1/messages/"+in.WAMID, crashToken, nil, nil) != 200; {
-		if time.Now().After(deadline) {
-			t.Fatal("inbound never stored")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+`, crashBusiness, smtpAddr, cert, key))
+	base, sandboxURL, cfg, daemon := ce.base, ce.sandbox, ce.cfg, ce.daemon
+	ce.openWindow(t)
 
 	const total = 500
 	var (
