@@ -372,16 +372,7 @@ var (
 // the accounts' defaults (data_coding_0 "gsm", long_replies "payload").
 func (l *loader) validateSMPP(c *Config) {
 	sm := &c.SMPP
-	if sm.Listen != "" {
-		l.listen("smpp.listen", sm.Listen)
-	}
-	if sm.TLSListen != "" {
-		l.listen("smpp.tls_listen", sm.TLSListen)
-		if sm.CertFile == "" {
-			l.problem("smpp.cert_file", "tls_listen needs cert_file and key_file")
-		}
-	}
-	l.keyPair("smpp", &sm.CertFile, &sm.KeyFile)
+	l.listeners("smpp", sm.Listen, sm.TLSListen, &sm.CertFile, &sm.KeyFile)
 	if sm.Window < 1 || sm.Window > 1000 {
 		l.problem("smpp.window", "must be between 1 and 1000, got %d", sm.Window)
 	}
@@ -417,14 +408,7 @@ func (l *loader) validateSMPP(c *Config) {
 		case !isHash && len(p) > 8:
 			l.problem(k("password"), "a plain SMPP 3.4 password has at most 8 characters; give a bcrypt hash to keep it hashed")
 		}
-		if len(a.Numbers) == 0 {
-			l.problem(k("numbers"), "list at least one business number")
-		}
-		for j, n := range a.Numbers {
-			if !business[n] {
-				l.problem(indexKey(k("numbers"), j), "%q is not a configured business number ([whatsapp] numbers)", n)
-			}
-		}
+		l.ownedNumbers(k("numbers"), a.Numbers, business)
 		if a.MaxBinds < 0 {
 			l.problem(k("max_binds"), "must not be negative")
 		}
@@ -479,26 +463,10 @@ func (l *loader) validateMail(c *Config) {
 		if u.Password.Value() == "" && !l.hasProblem(k("password_file")) {
 			l.problem(k("password"), "is required (or password_file)")
 		}
-		if len(u.Numbers) == 0 {
-			l.problem(k("numbers"), "list at least one business number")
-		}
-		for j, n := range u.Numbers {
-			if !business[n] {
-				l.problem(indexKey(k("numbers"), j), "%q is not a configured business number ([whatsapp] numbers)", n)
-			}
-		}
+		l.ownedNumbers(k("numbers"), u.Numbers, business)
 	}
 	sm := &c.SMTP
-	if sm.Listen != "" {
-		l.listen("smtp.listen", sm.Listen)
-	}
-	if sm.TLSListen != "" {
-		l.listen("smtp.tls_listen", sm.TLSListen)
-		if sm.CertFile == "" {
-			l.problem("smtp.cert_file", "tls_listen needs cert_file and key_file")
-		}
-	}
-	l.keyPair("smtp", &sm.CertFile, &sm.KeyFile)
+	l.listeners("smtp", sm.Listen, sm.TLSListen, &sm.CertFile, &sm.KeyFile)
 	if sm.MaxMessageBytes <= 0 {
 		l.problem("smtp.max_message_bytes", "must be positive")
 	}
@@ -515,4 +483,32 @@ func (l *loader) validateMail(c *Config) {
 	}
 	l.oneOf("smtp.subject", sm.Subject, "ignore", "prepend", "only-if-no-body")
 	l.oneOf("smtp.long_text", sm.LongText, "split", "refuse")
+}
+
+// listeners checks a section's plain and TLS listen addresses and its
+// certificate (tls_listen needs one).
+func (l *loader) listeners(section, listen, tlsListen string, cert, key *string) {
+	if listen != "" {
+		l.listen(section+".listen", listen)
+	}
+	if tlsListen != "" {
+		l.listen(section+".tls_listen", tlsListen)
+		if *cert == "" {
+			l.problem(section+".cert_file", "tls_listen needs cert_file and key_file")
+		}
+	}
+	l.keyPair(section, cert, key)
+}
+
+// ownedNumbers checks a user's or account's numbers: at least one, each a
+// configured business number.
+func (l *loader) ownedNumbers(key string, numbers []string, business map[string]bool) {
+	if len(numbers) == 0 {
+		l.problem(key, "list at least one business number")
+	}
+	for j, n := range numbers {
+		if !business[n] {
+			l.problem(indexKey(key, j), "%q is not a configured business number ([whatsapp] numbers)", n)
+		}
+	}
 }
