@@ -221,3 +221,38 @@ func TestSMTPAttachments(t *testing.T) {
 		t.Errorf("sandbox got %+v", got)
 	}
 }
+
+// Bad input gets a clear reply and sends nothing: broken MIME (554 5.6.0),
+// a mail with nothing to send (554 5.6.0), and with long_text = "refuse"
+// a text over 4,096 characters (552 5.3.4).
+func TestSMTPBadInput(t *testing.T) {
+	cfg := testConfig(t)
+	cert, key, pool := selfSigned(t)
+	cfg.Mail.Domain = mailDomain
+	cfg.Mail.Users = []config.MailUser{{Username: "agent", Password: "s3cret-pass", Numbers: []string{business}}}
+	cfg.SMTP.Listen, cfg.SMTP.CertFile, cfg.SMTP.KeyFile = "127.0.0.1:0", cert, key
+	cfg.SMTP.LongText = "refuse"
+	d := startDaemon(t, cfg)
+	d.inject(customer, "hi")
+	c := mailClient(t, d, pool)
+	if err := c.Auth(sasl.NewPlainClient("", "agent", "s3cret-pass")); err != nil {
+		t.Fatal(err)
+	}
+	to := []string{"4915112345678@" + mailDomain}
+	broken := "Message-ID: <broken@example.com>\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=b1\n\n" +
+		"--b1\nContent-Type: image/png; name=a.png\nContent-Transfer-Encoding: base64\n\n!!!not base64!!!\n--b1--\n"
+	if err := sendMail(c, "agent@example.com", to, broken); smtpCode(err) != 554 || smtpEnhanced(err) != "5.6.0" {
+		t.Errorf("broken MIME: %v", err)
+	}
+	empty := "Message-ID: <empty@example.com>\nSubject: nothing\n\n   \n"
+	if err := sendMail(c, "agent@example.com", to, empty); smtpCode(err) != 554 {
+		t.Errorf("empty mail: %v", err)
+	}
+	long := "Message-ID: <long@example.com>\n\n" + strings.Repeat(strings.Repeat("word ", 15)+"\n", 70)
+	if err := sendMail(c, "agent@example.com", to, long); smtpCode(err) != 552 || smtpEnhanced(err) != "5.3.4" {
+		t.Errorf("long text with long_text = refuse: %v", err)
+	}
+	if n := len(sandboxMessages(t, d.sandbox, "")); n != 0 {
+		t.Errorf("refused mail reached WhatsApp: %d messages", n)
+	}
+}
