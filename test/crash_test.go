@@ -34,7 +34,7 @@ const (
 // exactly once, and every webhook that got a 200 is stored exactly once.
 func TestCrashDuringBurstLosesNothingSendsNothingTwice(t *testing.T) {
 	ce := startCrashEnv(t, "")
-	base, sandboxURL, dbPath, cfg, daemon := ce.base, ce.sandbox, ce.db, ce.cfg, ce.daemon
+	base, sandboxURL, dbPath := ce.base, ce.sandbox, ce.db
 
 	const n = 1000
 	var (
@@ -125,21 +125,15 @@ func TestCrashDuringBurstLosesNothingSendsNothingTwice(t *testing.T) {
 		}()
 	}
 	// Kill in the middle of the burst.
-	deadline := time.Now().Add(60 * time.Second)
-	for accepted.Load() < n/3 || acked.Load() < n/3 {
-		if time.Now().After(deadline) {
-			t.Fatalf("burst stalled: %d accepted, %d acked", accepted.Load(), acked.Load())
-		}
-		time.Sleep(time.Millisecond)
-	}
-	daemon.kill9()
+	ce.killWhen(t, func() bool { return accepted.Load() >= n/3 && acked.Load() >= n/3 })
 	atKill := len(sandboxMessages(t, sandboxURL, ""))
 	acceptedAtKill, ackedAtKill := accepted.Load(), acked.Load()
 	time.Sleep(300 * time.Millisecond) // the daemon stays down for a moment
 
 	// Restart on the same database; the sandbox kept running and is
 	// re-delivering the status webhooks the dead daemon missed.
-	daemon2 := startProc(t, "daemon2", "serve", "-config", cfg)
+	ce.restart(t)
+	daemon2 := ce.daemon
 	wg.Wait()
 	t.Logf("killed mid-burst after %d sends accepted, %d webhooks acknowledged, %d sends at the sandbox; %d requests failed while down and were repeated",
 		acceptedAtKill, ackedAtKill, atKill, refusedNow.Load())
@@ -276,6 +270,26 @@ webhook_retry_max = "1s"
 	ce.daemon = startProc(t, "daemon1", "serve", "-config", ce.cfg)
 	waitHTTP(t, ce.base+"/readyz")
 	return ce
+}
+
+// killWhen waits until ready() (the burst is under way), kills the daemon
+// with SIGKILL and returns; restart brings up a new daemon on the same
+// files and waits until it answers.
+func (ce *crashEnv) killWhen(t *testing.T, ready func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(60 * time.Second); !ready(); {
+		if time.Now().After(deadline) {
+			t.Fatal("the burst stalled before the kill")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	ce.daemon.kill9()
+}
+
+func (ce *crashEnv) restart(t *testing.T) {
+	t.Helper()
+	ce.daemon = startProc(t, "daemon2", "serve", "-config", ce.cfg)
+	waitHTTP(t, ce.base+"/readyz")
 }
 
 // openWindow makes the customer write first (so freeform text may be

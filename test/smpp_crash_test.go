@@ -48,7 +48,7 @@ system_id = "acme"
 password = "secret1"
 numbers = [%q]
 `, smppAddr, crashBusiness))
-	base, sandboxURL, cfg, daemon := ce.base, ce.sandbox, ce.cfg, ce.daemon
+	base, sandboxURL := ce.base, ce.sandbox
 	ce.openWindow(t)
 
 	const perSession = 1000
@@ -107,17 +107,9 @@ numbers = [%q]
 			}
 		}()
 	}
-	deadline := time.Now().Add(60 * time.Second)
-	for acks.Load() < 600 {
-		if time.Now().After(deadline) {
-			t.Fatalf("burst stalled at %d", acks.Load())
-		}
-		time.Sleep(time.Millisecond)
-	}
-	daemon.kill9()
+	ce.killWhen(t, func() bool { return acks.Load() >= 600 })
 	atKill := acks.Load()
-	startProc(t, "daemon2", "serve", "-config", cfg)
-	waitHTTP(t, base+"/readyz")
+	ce.restart(t)
 	close(restart)
 	wg.Wait()
 	if t.Failed() {

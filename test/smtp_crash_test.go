@@ -32,7 +32,7 @@ listen = %q
 cert_file = %q
 key_file = %q
 `, crashBusiness, smtpAddr, cert, key))
-	base, sandboxURL, cfg, daemon := ce.base, ce.sandbox, ce.cfg, ce.daemon
+	base, sandboxURL := ce.base, ce.sandbox
 	ce.openWindow(t)
 
 	const total = 500
@@ -95,16 +95,9 @@ key_file = %q
 			c.Quit()
 		}()
 	}
-	for deadline := time.Now().Add(60 * time.Second); acks.Load() < total/3; {
-		if time.Now().After(deadline) {
-			t.Fatalf("stalled at %d", acks.Load())
-		}
-		time.Sleep(time.Millisecond)
-	}
-	daemon.kill9()
+	ce.killWhen(t, func() bool { return acks.Load() >= total/3 })
 	atKill := acks.Load()
-	startProc(t, "daemon2", "serve", "-config", cfg)
-	waitHTTP(t, base+"/readyz")
+	ce.restart(t)
 	close(restart)
 	wg.Wait()
 	if t.Failed() {
