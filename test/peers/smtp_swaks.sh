@@ -9,13 +9,13 @@
 # Refusals are read from swaks' transcript: the reply to the command that
 # caused it (MAIL, RCPT, AUTH, or the end of DATA).
 #
-# Disabled (.disabled) until wabridge's SMTP server (issue 5, adapters/smtp)
-# is finished. Config used (docs/mail.md, config.example.toml):
+# Config used (docs/mail.md, config.example.toml):
 #   [mail] domain, [[mail.users]] username/password (plain or bcrypt)/numbers
 #   [smtp] listen (STARTTLS), tls_listen (implicit TLS), cert_file, key_file,
 #          max_message_bytes; long_text at its default "split"
 source "$(dirname "$0")/lib.sh"
 SMTP_PEER_DIR=$(cd "$(dirname "$0")/smtp" && pwd)
+source "$SMTP_PEER_DIR/lib_smtp.sh"
 
 DOMAIN=wa.example.com
 BIZ1=+15550100001 # agent's first (default) number
@@ -51,21 +51,6 @@ if ! out=$(bash "$SMTP_PEER_DIR/install.sh" 2>&1); then
 fi
 echo "PEER PASS smtp_swaks_installed"
 
-# A CA and a server certificate for localhost / 127.0.0.1 signed by it.
-make_certs() {
-	local d=$WORK/tls
-	mkdir -p "$d" &&
-		openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
-			-subj "/CN=wabridge peer test CA" -keyout "$d/ca.key" -out "$d/ca.pem" \
-			-addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null &&
-		openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-			-subj "/CN=localhost" -keyout "$d/key.pem" -out "$d/cert.csr" 2>/dev/null &&
-		printf '%s\n' 'basicConstraints=critical,CA:FALSE' 'keyUsage=critical,digitalSignature,keyEncipherment' \
-			'extendedKeyUsage=serverAuth' 'subjectAltName=DNS:localhost,IP:127.0.0.1' >"$d/ext.cnf" &&
-		openssl x509 -req -in "$d/cert.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" -CAcreateserial \
-			-days 2 -extfile "$d/ext.cnf" -out "$d/cert.pem" 2>/dev/null &&
-		openssl verify -CAfile "$d/ca.pem" "$d/cert.pem" >/dev/null
-}
 make_certs || { echo "PEER FAIL smtp_swaks_certificates"; exit 1; }
 CA=$WORK/tls/ca.pem
 
@@ -99,42 +84,12 @@ cert_file = \"$WORK/tls/cert.pem\"
 key_file = \"$WORK/tls/key.pem\"
 max_message_bytes = \"30MiB\"
 allow_insecure_auth = false"
-for _ in $(seq 1 100); do
-	(exec 3<>"/dev/tcp/127.0.0.1/$SMTP_PORT") 2>/dev/null && break
-	sleep 0.05
-done
+wait_port "$SMTP_PORT"
 
 # --- helpers ---------------------------------------------------------------
 
-# open_window CUSTOMER [BUSINESS]: the customer writes; wait until wabridge
-# has the message (the API knows its wamid), so the window is open.
-open_window() {
-	local wamid code=""
-	wamid=$(jq -cn --arg f "$1" --arg t "${2:-$BIZ1}" '{from:$f, to:$t, text:"hi"}' |
-		curl -fsS "$SANDBOX/sandbox/v1/inbound" --data-binary @- | jq -r .wamid) || return 1
-	for _ in $(seq 1 200); do
-		code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN" "$BASE/api/v1/messages/$wamid")
-		[ "$code" = 200 ] && return 0
-		sleep 0.05
-	done
-	echo "inbound $wamid from $1: API answers $code"; return 1
-}
 
-# sent_to CUSTOMER: what the sandbox received for that number, in arrival order.
-sent_to() { curl -fsS "$SANDBOX/sandbox/v1/messages?to=${1#+}"; }
 
-# wait_sent SECS CUSTOMER JQ: poll until the customer's messages satisfy JQ
-# (run with -e over the array of messages); print them on timeout.
-wait_sent() {
-	local secs=$1 who=$2 filter=$3 i
-	for ((i = 0; i < secs * 10; i++)); do
-		sent_to "$who" | jq -e ".messages | $filter" >/dev/null 2>&1 && return 0
-		sleep 0.1
-	done
-	echo "sandbox for $who does not satisfy: $filter"
-	sent_to "$who" | jq -c '.messages[] | {type, from, text, media, request}' | cut -c1-400
-	return 1
-}
 
 # sw NAME ARGS...: run swaks over STARTTLS (certificate verified against CA)
 # with --suppress-data; transcript in $WORK/NAME.log, exit code in NAME.rc.
