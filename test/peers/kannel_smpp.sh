@@ -7,8 +7,7 @@
 #     -> Kannel's catch-all sms-service get-url
 # The HTTP receiver (smpp/recorder.py) records what Kannel posts.
 #
-# Disabled (.disabled) until wabridge's SMPP server lands (issue 4); the same
-# flows run today against a stand-in SMSC in smpp/selftest.sh. Assumed config:
+# The same flows run against a stand-in SMSC in smpp/selftest.sh. Config:
 #   [smpp] listen = "127.0.0.1:PORT"
 #   [[smpp.accounts]] system_id, password, numbers = ["+15550100001"]
 # and that submit_sm_resp's message_id is wabridge's message id (the REST id,

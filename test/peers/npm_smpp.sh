@@ -6,8 +6,7 @@
 # (receipts and MO), sends enquire_link and unbinds; it exits non-zero on any
 # unexpected command_status or a missing/duplicate receipt.
 #
-# Disabled (.disabled) until wabridge's SMPP server lands (issue 4); the same
-# flows run today against a stand-in SMSC in smpp/selftest.sh. Assumed config:
+# The same flows run against a stand-in SMSC in smpp/selftest.sh. Config:
 #   [smpp] listen = "127.0.0.1:PORT"
 #   [[smpp.accounts]] system_id, password, numbers = ["+15550100001"]
 # and that submit_sm_resp's message_id is wabridge's message id.

@@ -3,7 +3,7 @@
 # node-smpp's server side) while wabridge's own SMPP server is being written:
 #   Kannel (bearerbox as ESME, smsbox sendsms/sms-service) -> smsc.js
 #   esme.js (node-smpp client)                             -> smsc.js
-# Same flows as test/peers/kannel_smpp.sh(.disabled) and npm_smpp.sh(.disabled),
+# Same flows as test/peers/kannel_smpp.sh and npm_smpp.sh,
 # which point these tools at wabridge. Prints PEER PASS/FAIL lines.
 source "$(dirname "$0")/lib_smpp.sh"
 
