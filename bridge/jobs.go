@@ -114,6 +114,10 @@ func (b *Bridge) retryJob(ctx context.Context, job Job, cause error) {
 // (consumers are idempotent).
 func (b *Bridge) deliverInbound(job Job) {
 	ctx := context.Background()
+	if len(b.consumers) == 0 {
+		_ = b.store.FinishJob(ctx, job.Kind, job.Ref) // nobody to tell: no need to read the message
+		return
+	}
 	m, err := b.store.Message(ctx, job.Ref)
 	if errors.Is(err, ErrNotFound) {
 		_ = b.store.FinishJob(ctx, job.Kind, job.Ref)
