@@ -25,6 +25,8 @@ require (
 	github.com/emersion/go-smtp v0.25.1
 )
 
+require github.com/emersion/go-imap/v2 v2.0.0-beta.8
+
 require (
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect

@@ -43,6 +43,7 @@ func testConfig(t *testing.T) *config.Config {
 	cfg.Store.Path = filepath.Join(t.TempDir(), "wabridge.db")
 	cfg.HTTP.Listen = "127.0.0.1:0"
 	cfg.Sandbox.Listen = "127.0.0.1:0"
+	cfg.IMAP.Listen = "127.0.0.1:0"
 	cfg.API.Tokens = []config.Secret{apiToken}
 	cfg.Sandbox.StatusDelay = config.Duration(20 * time.Millisecond)
 	cfg.Sandbox.WebhookRetryInitial = config.Duration(100 * time.Millisecond)

@@ -31,6 +31,8 @@ numbers = [%q]
 listen = %q
 cert_file = %q
 key_file = %q
+[imap]
+listen = "127.0.0.1:0"
 `, crashBusiness, smtpAddr, cert, key))
 	base, sandboxURL := ce.base, ce.sandbox
 	ce.openWindow(t)

@@ -11,24 +11,14 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"strings"
 	"sync"
 	"time"
 
 	gosmtp "github.com/emersion/go-smtp"
-	"golang.org/x/crypto/bcrypt"
 
 	"github.com/wabridge/wabridge/bridge"
+	"github.com/wabridge/wabridge/internal/mailbox"
 )
-
-// User is a mail user allowed to submit.
-type User struct {
-	Username string
-	Password string // plain, or a bcrypt hash ("$2a$…")
-	// Numbers are the business numbers the user sends from; the first is
-	// the default.
-	Numbers []string
-}
 
 // Config configures the server.
 type Config struct {
@@ -41,7 +31,10 @@ type Config struct {
 	MaxMessageBytes int64
 	// AllowInsecureAuth allows AUTH without TLS (loopback testing only).
 	AllowInsecureAuth bool
-	Users             []User
+	// Users are the mail users (shared with IMAP).
+	Users *mailbox.Users
+	// Mailboxes, when set, keeps a Sent copy of every submitted mail.
+	Mailboxes *mailbox.Service
 	// Subject is how the subject is used: "ignore" (default), "prepend",
 	// "only-if-no-body" (see mailconv.Options).
 	Subject string
@@ -54,7 +47,6 @@ type Config struct {
 type Server struct {
 	cfg     Config
 	log     *slog.Logger
-	users   map[string]*User
 	bridge  *bridge.Bridge
 	files   bridge.FileStore
 	servers []*gosmtp.Server
@@ -76,15 +68,10 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{cfg: cfg, log: log, users: map[string]*User{}}
-	for i := range cfg.Users {
-		u := &cfg.Users[i]
-		if u.Username == "" || u.Password == "" || len(u.Numbers) == 0 {
-			return nil, fmt.Errorf("smtp: user %q needs a password and at least one number", u.Username)
-		}
-		s.users[strings.ToLower(u.Username)] = u
+	if cfg.Users == nil {
+		return nil, errors.New("smtp: no mail users")
 	}
-	return s, nil
+	return &Server{cfg: cfg, log: log}, nil
 }
 
 // Attach gives the server the core and the file store (before Start).
@@ -181,20 +168,6 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.wg.Wait()
 	return errors.Join(errs...)
-}
-
-// authenticate checks a user's password (bcrypt or constant-time plain).
-func (s *Server) authenticate(username, password string) (*User, bool) {
-	u := s.users[strings.ToLower(username)]
-	if u == nil {
-		// Spend the same time as a real check.
-		_ = bcrypt.CompareHashAndPassword([]byte("$2a$10$7EqJtq98hPqEX7fNZaFWoOhi5BWX4Z1ZX8VQZ2m1zG3dCx5gRZq4K"), []byte(password))
-		return nil, false
-	}
-	if strings.HasPrefix(u.Password, "$2") {
-		return u, bcrypt.CompareHashAndPassword([]byte(u.Password), []byte(password)) == nil
-	}
-	return u, constantTimeEqual(u.Password, password)
 }
 
 type logAdapter struct{ log *slog.Logger }

@@ -1,8 +1,8 @@
 package smtp
 
 import (
+	"bytes"
 	"context"
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +13,7 @@ import (
 	gosmtp "github.com/emersion/go-smtp"
 
 	"github.com/wabridge/wabridge/bridge"
+	"github.com/wabridge/wabridge/internal/mailbox"
 	"github.com/wabridge/wabridge/internal/mailconv"
 )
 
@@ -20,7 +21,7 @@ import (
 type session struct {
 	srv  *Server
 	conn *gosmtp.Conn
-	user *User
+	user *mailbox.User
 	from string
 	rcpt []string // E.164 customers
 }
@@ -47,8 +48,8 @@ func (ss *session) AuthMechanisms() []string { return []string{sasl.Plain, sasl.
 // Auth implements gosmtp.AuthSession.
 func (ss *session) Auth(mech string) (sasl.Server, error) {
 	check := func(username, password string) error {
-		u, ok := ss.srv.authenticate(username, password)
-		if !ok {
+		u := ss.srv.cfg.Users.Authenticate(username, password)
+		if u == nil {
 			time.Sleep(time.Second) // slow down guessing
 			return errBadAuth
 		}
@@ -110,7 +111,17 @@ func (ss *session) Data(r io.Reader) error {
 	if ss.user == nil {
 		return errAuthRequired
 	}
+	// The raw mail is kept for the Sent copy (go-smtp has bounded it by
+	// max_message_bytes).
+	var raw *bytes.Buffer
+	if ss.srv.cfg.Mailboxes != nil {
+		raw = &bytes.Buffer{}
+		r = io.TeeReader(r, raw)
+	}
 	p, err := mailconv.Parse(r, mailconv.Options{Subject: ss.srv.cfg.Subject})
+	if raw != nil {
+		_, _ = io.Copy(raw, r) // what Parse did not read (an epilogue)
+	}
 	var tooLarge *mailconv.TooLargeError
 	switch {
 	case errors.As(err, &tooLarge):
@@ -150,7 +161,8 @@ func (ss *session) Data(r io.Reader) error {
 		}
 		fileIDs[i] = id
 	}
-	origin := "smtp:" + strings.ToLower(ss.user.Username)
+	origin := mailbox.OriginPrefix + ss.user.Key()
+	var ids []bridge.MessageID
 	for _, to := range ss.rcpt {
 		reply := ss.replyContext(ctx, p, to)
 		n := 0
@@ -163,7 +175,8 @@ func (ss *session) Data(r io.Reader) error {
 				m.Content.Context = &bridge.Context{WAMID: reply}
 			}
 			n++
-			_, _, err := ss.srv.bridge.Submit(ctx, m)
+			id, _, err := ss.srv.bridge.Submit(ctx, m)
+			ids = append(ids, id)
 			return err
 		}
 		for _, text := range texts {
@@ -179,6 +192,14 @@ func (ss *session) Data(r io.Reader) error {
 			if err := submit(&bridge.Message{Kind: a.Kind, Content: bridge.Content{Media: md}}); err != nil {
 				return ss.submitFailed(err)
 			}
+		}
+	}
+	if raw != nil {
+		// Before the 250: a client that gets no answer resends, and both
+		// the messages and the Sent copy are deduplicated by Message-ID.
+		if _, err := ss.srv.cfg.Mailboxes.SaveSent(ctx, ss.user, raw.Bytes(), p.MessageID, ids); err != nil {
+			ss.srv.log.Error("store Sent copy", "err", err)
+			return smtpErr(451, gosmtp.EnhancedCode{4, 3, 0}, "Temporary failure; try again")
 		}
 	}
 	return nil
@@ -197,11 +218,8 @@ func (ss *session) business(p *mailconv.Parsed) (string, *gosmtp.SMTPError) {
 	if want == "" {
 		return ss.user.Numbers[0], nil
 	}
-	n := bridge.NormalizePhone(want)
-	for _, own := range ss.user.Numbers {
-		if own == n {
-			return n, nil
-		}
+	if n := bridge.NormalizePhone(want); ss.user.Owns(n) {
+		return n, nil
 	}
 	return "", smtpErr(550, gosmtp.EnhancedCode{5, 7, 1}, fmt.Sprintf("You may not send from %s", want))
 }
@@ -292,8 +310,4 @@ func (l *loginServer) Next(resp []byte) ([]byte, bool, error) {
 		return nil, true, l.auth(l.user, string(resp))
 	}
 	return nil, false, errors.New("smtp: unexpected AUTH LOGIN response")
-}
-
-func constantTimeEqual(a, b string) bool {
-	return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
 }

@@ -18,12 +18,14 @@ import (
 	"sync"
 	"time"
 
+	"github.com/wabridge/wabridge/adapters/imap"
 	"github.com/wabridge/wabridge/adapters/smpp"
 	"github.com/wabridge/wabridge/adapters/smtp"
 	"github.com/wabridge/wabridge/adapters/whatsapp"
 	"github.com/wabridge/wabridge/bridge"
 	"github.com/wabridge/wabridge/internal/config"
 	"github.com/wabridge/wabridge/internal/httpd"
+	"github.com/wabridge/wabridge/internal/mailbox"
 	"github.com/wabridge/wabridge/internal/metrics"
 	"github.com/wabridge/wabridge/internal/sandbox"
 	"github.com/wabridge/wabridge/internal/sms"
@@ -43,6 +45,8 @@ type App struct {
 	http    *httpd.Server
 	smpp    *smpp.Server
 	smtp    *smtp.Server
+	imap    *imap.Server
+	mail    *mailbox.Service
 
 	tokenFile string
 	cancel    context.CancelFunc
@@ -127,6 +131,12 @@ func (a *App) Start(ctx context.Context) (err error) {
 	}
 
 	var edges []bridge.Option
+	if len(cfg.Mail.Users) > 0 {
+		if a.mail, err = Mailboxes(cfg, a.store, a.files, a.log.With("component", "mailbox")); err != nil {
+			return err
+		}
+		edges = append(edges, bridge.WithReporters(a.mail), bridge.WithConsumers(a.mail))
+	}
 	if len(cfg.SMPP.Accounts) > 0 {
 		a.smpp, err = smpp.New(SMPPConfig(cfg), a.log.With("component", "smpp"))
 		if err != nil {
@@ -180,7 +190,7 @@ func (a *App) Start(ctx context.Context) (err error) {
 	}
 
 	if len(cfg.Mail.Users) > 0 && (cfg.SMTP.Listen != "" || cfg.SMTP.TLSListen != "") {
-		a.smtp, err = smtp.New(SMTPConfig(cfg), a.log.With("component", "smtp"))
+		a.smtp, err = smtp.New(SMTPConfig(cfg, a.mail), a.log.With("component", "smtp"))
 		if err != nil {
 			return err
 		}
@@ -189,6 +199,16 @@ func (a *App) Start(ctx context.Context) (err error) {
 			return err
 		}
 		a.log.Info("smtp listening", "addr", a.smtp.Addr(), "tls_addr", a.smtp.TLSAddr(), "users", len(cfg.Mail.Users))
+	}
+	if a.mail != nil && (cfg.IMAP.Listen != "" || cfg.IMAP.TLSListen != "") {
+		a.imap, err = imap.New(IMAPConfig(cfg), a.mail, a.log.With("component", "imap"))
+		if err != nil {
+			return err
+		}
+		if err := a.imap.Start(); err != nil {
+			return err
+		}
+		a.log.Info("imap listening", "addr", a.imap.Addr(), "tls_addr", a.imap.TLSAddr(), "users", len(cfg.Mail.Users))
 	}
 	if a.smpp != nil {
 		a.smpp.Attach(a.bridge, a.store, metrics.SMPP{M: a.metrics})
@@ -229,6 +249,11 @@ func (a *App) Stop(ctx context.Context) error {
 		}
 		if a.smtp != nil {
 			if err := a.smtp.Shutdown(ctx); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		if a.imap != nil {
+			if err := a.imap.Shutdown(ctx); err != nil {
 				errs = append(errs, err)
 			}
 		}
@@ -372,17 +397,52 @@ func (a *App) SMTPAddr() string {
 	return a.smtp.Addr()
 }
 
-// SMTPConfig maps [mail] and [smtp] to the SMTP server's configuration.
-func SMTPConfig(cfg *config.Config) smtp.Config {
-	sc := smtp.Config{
+// SMTPConfig maps [mail] and [smtp] to the SMTP server's configuration;
+// Sent copies go to mail (its users are the SMTP users).
+func SMTPConfig(cfg *config.Config, mail *mailbox.Service) smtp.Config {
+	return smtp.Config{
 		Domain: cfg.Mail.Domain, Listen: cfg.SMTP.Listen, TLSListen: cfg.SMTP.TLSListen,
 		CertFile: cfg.SMTP.CertFile, KeyFile: cfg.SMTP.KeyFile, MaxMessageBytes: cfg.SMTP.MaxMessageBytes.Bytes(),
 		AllowInsecureAuth: cfg.SMTP.AllowInsecureAuth, Subject: cfg.SMTP.Subject, LongText: cfg.SMTP.LongText,
+		Users: mail.Users(), Mailboxes: mail,
 	}
+}
+
+// IMAPConfig maps [imap] to the IMAP server's configuration.
+func IMAPConfig(cfg *config.Config) imap.Config {
+	return imap.Config{
+		Listen: cfg.IMAP.Listen, TLSListen: cfg.IMAP.TLSListen, CertFile: cfg.IMAP.CertFile, KeyFile: cfg.IMAP.KeyFile,
+		AllowInsecureAuth: cfg.IMAP.AllowInsecureAuth, MaxMessageBytes: cfg.IMAP.MaxMessageBytes.Bytes(),
+	}
+}
+
+// Mailboxes makes the mail users' mailbox service over the store.
+func Mailboxes(cfg *config.Config, st mailbox.Store, files bridge.FileStore, log *slog.Logger) (*mailbox.Service, error) {
+	users := make([]mailbox.User, 0, len(cfg.Mail.Users))
 	for _, u := range cfg.Mail.Users {
-		sc.Users = append(sc.Users, smtp.User{Username: u.Username, Password: u.Password.Value(), Numbers: u.Numbers})
+		users = append(users, mailbox.User{Username: u.Username, Password: u.Password.Value(), Numbers: u.Numbers})
 	}
-	return sc
+	dir, err := mailbox.NewUsers(users)
+	if err != nil {
+		return nil, err
+	}
+	return mailbox.New(st, mailbox.Config{Domain: cfg.Mail.Domain, Users: dir, OpenFile: files.Open, Log: log})
+}
+
+// IMAPAddr is the IMAP listener's address ("" when off).
+func (a *App) IMAPAddr() string {
+	if a.imap == nil {
+		return ""
+	}
+	return a.imap.Addr()
+}
+
+// IMAPTLSAddr is the IMAP implicit-TLS listener's address ("" when off).
+func (a *App) IMAPTLSAddr() string {
+	if a.imap == nil {
+		return ""
+	}
+	return a.imap.TLSAddr()
 }
 
 // SMPPTLSAddr is the SMPP TLS listener's address ("" when none).

@@ -26,6 +26,7 @@ type Config struct {
 	SMPP     SMPPConfig     `toml:"smpp"`
 	Mail     MailConfig     `toml:"mail"`
 	SMTP     SMTPConfig     `toml:"smtp"`
+	IMAP     IMAPConfig     `toml:"imap"`
 }
 
 // LogConfig is [log].
@@ -140,6 +141,16 @@ type SMTPConfig struct {
 	AllowInsecureAuth bool   `toml:"allow_insecure_auth"` // loopback listeners only
 	Subject           string `toml:"subject"`             // ignore, prepend, only-if-no-body
 	LongText          string `toml:"long_text"`           // split, refuse
+}
+
+// IMAPConfig is [imap], the mailboxes of the mail users.
+type IMAPConfig struct {
+	Listen            string `toml:"listen"`     // plain with STARTTLS; "" for none
+	TLSListen         string `toml:"tls_listen"` // implicit TLS; "" for none
+	CertFile          string `toml:"cert_file"`
+	KeyFile           string `toml:"key_file"`
+	MaxMessageBytes   Size   `toml:"max_message_bytes"`   // APPEND limit
+	AllowInsecureAuth bool   `toml:"allow_insecure_auth"` // loopback listeners only
 }
 
 // SMPPConfig is [smpp], the SMPP server (SMSC side) ESMEs bind to.
@@ -260,6 +271,10 @@ func base() *Config {
 			MaxMessageBytes: Size(30 << 20),
 			Subject:         "ignore",
 			LongText:        "split",
+		},
+		IMAP: IMAPConfig{
+			Listen:          "127.0.0.1:1143",
+			MaxMessageBytes: Size(30 << 20),
 		},
 		SMPP: SMPPConfig{
 			Listen:        "127.0.0.1:2775",

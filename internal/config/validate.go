@@ -438,7 +438,7 @@ func (l *loader) validateSMPP(c *Config) {
 
 var reDomain = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
 
-// validateMail checks [mail], [[mail.users]] and [smtp].
+// validateMail checks [mail], [[mail.users]], [smtp] and [imap].
 func (l *loader) validateMail(c *Config) {
 	if !reDomain.MatchString(c.Mail.Domain) {
 		l.problem("mail.domain", "%q is not a lower-case domain name", c.Mail.Domain)
@@ -470,19 +470,32 @@ func (l *loader) validateMail(c *Config) {
 	if sm.MaxMessageBytes <= 0 {
 		l.problem("smtp.max_message_bytes", "must be positive")
 	}
-	if sm.AllowInsecureAuth {
-		for key, addr := range map[string]string{"smtp.listen": sm.Listen, "smtp.tls_listen": sm.TLSListen} {
-			if addr == "" {
-				continue
-			}
-			host, _, err := net.SplitHostPort(addr)
-			if ip := net.ParseIP(host); err == nil && (ip == nil || !ip.IsLoopback()) && host != "localhost" {
-				l.problem("smtp.allow_insecure_auth", "passwords in clear text are allowed only on a loopback listener (%s is %q)", key, addr)
-			}
-		}
-	}
+	l.insecureAuth("smtp", sm.AllowInsecureAuth, sm.Listen, sm.TLSListen)
 	l.oneOf("smtp.subject", sm.Subject, "ignore", "prepend", "only-if-no-body")
 	l.oneOf("smtp.long_text", sm.LongText, "split", "refuse")
+
+	im := &c.IMAP
+	l.listeners("imap", im.Listen, im.TLSListen, &im.CertFile, &im.KeyFile)
+	if im.MaxMessageBytes <= 0 {
+		l.problem("imap.max_message_bytes", "must be positive")
+	}
+	l.insecureAuth("imap", im.AllowInsecureAuth, im.Listen, im.TLSListen)
+}
+
+// insecureAuth allows passwords in clear text only on loopback listeners.
+func (l *loader) insecureAuth(section string, allow bool, listen, tlsListen string) {
+	if !allow {
+		return
+	}
+	for key, addr := range map[string]string{section + ".listen": listen, section + ".tls_listen": tlsListen} {
+		if addr == "" {
+			continue
+		}
+		host, _, err := net.SplitHostPort(addr)
+		if ip := net.ParseIP(host); err == nil && (ip == nil || !ip.IsLoopback()) && host != "localhost" {
+			l.problem(section+".allow_insecure_auth", "passwords in clear text are allowed only on a loopback listener (%s is %q)", key, addr)
+		}
+	}
 }
 
 // listeners checks a section's plain and TLS listen addresses and its

@@ -41,7 +41,10 @@ listen = \"127.0.0.1:$SMTP_PORT\"
 cert_file = \"$WORK/tls/cert.pem\"
 key_file = \"$WORK/tls/key.pem\"
 max_message_bytes = \"30MiB\"
-allow_insecure_auth = false"
+allow_insecure_auth = false
+
+[imap]
+listen = \"127.0.0.1:0\""
 wait_port "$SMTP_PORT"
 
 smtplib() { python3 "$SMTP_PEER_DIR/send_smtplib.py" --port "$SMTP_PORT" "$@"; }

@@ -83,7 +83,10 @@ tls_listen = \"127.0.0.1:$SMTPS_PORT\"
 cert_file = \"$WORK/tls/cert.pem\"
 key_file = \"$WORK/tls/key.pem\"
 max_message_bytes = \"30MiB\"
-allow_insecure_auth = false"
+allow_insecure_auth = false
+
+[imap]
+listen = \"127.0.0.1:0\""
 wait_port "$SMTP_PORT"
 
 # --- helpers ---------------------------------------------------------------

@@ -1,0 +1,179 @@
+// Package imap is wabridge's IMAP server: mail users read their
+// customers' WhatsApp messages (INBOX), the state of what they sent
+// (Sent, with $Delivered/$Read/$Failed keywords) and bounces in any mail
+// client. Built on go-imap v2's imapserver over the durable mailboxes of
+// internal/mailbox.
+package imap
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	goimap "github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapserver"
+
+	"github.com/wabridge/wabridge/internal/mailbox"
+)
+
+// Config configures the server.
+type Config struct {
+	Listen    string // plain with STARTTLS; "" for none
+	TLSListen string // implicit TLS; "" for none
+	CertFile  string
+	KeyFile   string
+	// AllowInsecureAuth allows LOGIN without TLS (loopback testing only).
+	AllowInsecureAuth bool
+	// MaxMessageBytes limits an APPEND (default 30 MiB).
+	MaxMessageBytes int64
+	// FailedLoginDelay slows down a wrong password (default 1 s).
+	FailedLoginDelay time.Duration
+}
+
+// Server is the IMAP listener(s).
+type Server struct {
+	cfg  Config
+	log  *slog.Logger
+	svc  *mailbox.Service
+	srvs []*imapserver.Server
+	lns  []net.Listener
+	wg   sync.WaitGroup
+}
+
+// Capabilities advertised besides those imapserver adds by itself (IDLE,
+// UNSELECT, ENABLE, SASL-IR, LITERAL-, STARTTLS, AUTH=PLAIN).
+var caps = goimap.CapSet{
+	goimap.CapIMAP4rev1:        {},
+	goimap.CapNamespace:        {},
+	goimap.CapUIDPlus:          {},
+	goimap.CapMove:             {},
+	goimap.CapSpecialUse:       {},
+	goimap.CapCreateSpecialUse: {},
+	goimap.CapLiteralPlus:      {},
+	goimap.CapESearch:          {},
+	goimap.CapSearchRes:        {},
+	goimap.CapListExtended:     {},
+	goimap.CapListStatus:       {},
+	goimap.CapStatusSize:       {},
+}
+
+// New prepares the server over the mailboxes of svc.
+func New(cfg Config, svc *mailbox.Service, log *slog.Logger) (*Server, error) {
+	if svc == nil {
+		return nil, errors.New("imap: no mailbox service")
+	}
+	if cfg.MaxMessageBytes <= 0 {
+		cfg.MaxMessageBytes = 30 << 20
+	}
+	if cfg.FailedLoginDelay == 0 {
+		cfg.FailedLoginDelay = time.Second
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Server{cfg: cfg, log: log, svc: svc}, nil
+}
+
+// Start listens and serves in the background.
+func (s *Server) Start() error {
+	var tlsConfig *tls.Config
+	if s.cfg.CertFile != "" {
+		cert, err := tls.LoadX509KeyPair(s.cfg.CertFile, s.cfg.KeyFile)
+		if err != nil {
+			return fmt.Errorf("imap: certificate: %w", err)
+		}
+		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	serve := func(addr string, implicitTLS bool) error {
+		srv := imapserver.New(&imapserver.Options{
+			NewSession:   s.newSession,
+			Caps:         caps,
+			Logger:       logAdapter{s.log},
+			TLSConfig:    tlsConfig,
+			InsecureAuth: s.cfg.AllowInsecureAuth,
+		})
+		var ln net.Listener
+		var err error
+		if implicitTLS {
+			if tlsConfig == nil {
+				return errors.New("imap: tls_listen needs cert_file and key_file")
+			}
+			ln, err = tls.Listen("tcp", addr, tlsConfig)
+		} else {
+			ln, err = net.Listen("tcp", addr)
+		}
+		if err != nil {
+			return fmt.Errorf("imap: listen %s: %w", addr, err)
+		}
+		s.srvs, s.lns = append(s.srvs, srv), append(s.lns, ln)
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			if err := srv.Serve(ln); err != nil && !errors.Is(err, net.ErrClosed) {
+				s.log.Debug("imap server stopped", "err", err)
+			}
+		}()
+		return nil
+	}
+	if s.cfg.Listen != "" {
+		if err := serve(s.cfg.Listen, false); err != nil {
+			return err
+		}
+	}
+	if s.cfg.TLSListen != "" {
+		if err := serve(s.cfg.TLSListen, true); err != nil {
+			s.Shutdown(context.Background())
+			return err
+		}
+	}
+	return nil
+}
+
+// Addr is the plain (STARTTLS) listener's address ("" if none).
+func (s *Server) Addr() string { return s.addr(0, s.cfg.Listen != "") }
+
+// TLSAddr is the implicit-TLS listener's address ("" if none).
+func (s *Server) TLSAddr() string {
+	i := 0
+	if s.cfg.Listen != "" {
+		i = 1
+	}
+	return s.addr(i, s.cfg.TLSListen != "")
+}
+
+func (s *Server) addr(i int, on bool) string {
+	if !on || i >= len(s.lns) {
+		return ""
+	}
+	return s.lns[i].Addr().String()
+}
+
+// Shutdown closes the listeners and every connection. Nothing is lost:
+// every change a client was answered OK for is already committed.
+func (s *Server) Shutdown(ctx context.Context) error {
+	var errs []error
+	for _, srv := range s.srvs {
+		if err := srv.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+			errs = append(errs, err)
+		}
+	}
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		errs = append(errs, ctx.Err())
+	}
+	return errors.Join(errs...)
+}
+
+type logAdapter struct{ log *slog.Logger }
+
+func (l logAdapter) Printf(format string, v ...any) {
+	l.log.Debug("imap", "msg", fmt.Sprintf(format, v...))
+}

@@ -1,0 +1,249 @@
+package imap
+
+import (
+	"bufio"
+	"bytes"
+
+	goimap "github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapserver"
+	"github.com/emersion/go-message/textproto"
+
+	"github.com/wabridge/wabridge/internal/mailbox"
+)
+
+// item is one message as this session sees it: its sequence number in
+// the session's view (pending expunges and unannounced arrivals
+// accounted for) and a copy of its record.
+type item struct {
+	seq uint32
+	msg mailbox.Message
+}
+
+// items resolves numSet against the selected mailbox, in order.
+func (ss *session) items(numSet goimap.NumSet) []item {
+	var out []item
+	ss.mbox.Snapshot(func(_ mailbox.Info, msgs []*mailbox.Message) {
+		numSet = ss.static(numSet, msgs)
+		for i, m := range msgs {
+			seq := ss.view.EncodeSeqNum(uint32(i + 1))
+			if seq == 0 {
+				continue // not announced to this session yet
+			}
+			var in bool
+			switch set := numSet.(type) {
+			case goimap.SeqSet:
+				in = set.Contains(seq)
+			case goimap.UIDSet:
+				in = set.Contains(goimap.UID(m.UID))
+			}
+			if in {
+				c := *m
+				c.Flags = append([]string(nil), m.Flags...)
+				out = append(out, item{seq: seq, msg: c})
+			}
+		}
+	})
+	return out
+}
+
+func (ss *session) uids(numSet goimap.NumSet) []uint32 {
+	var out []uint32
+	for _, it := range ss.items(numSet) {
+		out = append(out, it.msg.UID)
+	}
+	return out
+}
+
+// static turns "*" into the highest number and "$" into the saved search.
+func (ss *session) static(numSet goimap.NumSet, msgs []*mailbox.Message) goimap.NumSet {
+	if goimap.IsSearchRes(numSet) {
+		return ss.searchRes
+	}
+	switch set := numSet.(type) {
+	case goimap.SeqSet:
+		top := ss.view.EncodeSeqNum(uint32(len(msgs)))
+		for top == 0 && len(msgs) > 0 {
+			msgs = msgs[:len(msgs)-1]
+			top = ss.view.EncodeSeqNum(uint32(len(msgs)))
+		}
+		out := make(goimap.SeqSet, len(set))
+		for i, r := range set {
+			out[i] = r
+			staticRange(&out[i].Start, &out[i].Stop, top)
+		}
+		return out
+	case goimap.UIDSet:
+		top := uint32(0)
+		if len(msgs) > 0 {
+			top = msgs[len(msgs)-1].UID
+		}
+		out := make(goimap.UIDSet, len(set))
+		for i, r := range set {
+			out[i] = r
+			staticRange((*uint32)(&out[i].Start), (*uint32)(&out[i].Stop), top)
+		}
+		return out
+	}
+	return numSet
+}
+
+func staticRange(start, stop *uint32, top uint32) {
+	dyn := false
+	if *start == 0 {
+		*start, dyn = top, true
+	}
+	if *stop == 0 {
+		*stop, dyn = top, true
+	}
+	if dyn && *start > *stop {
+		*start, *stop = *stop, *start
+	}
+}
+
+func imapFlags(flags []string) []goimap.Flag {
+	out := make([]goimap.Flag, len(flags))
+	for i, f := range flags {
+		out[i] = goimap.Flag(f)
+	}
+	return out
+}
+
+// Fetch implements imapserver.Session. Reading a body section without
+// PEEK sets \Seen (committed before the data is sent).
+func (ss *session) Fetch(w *imapserver.FetchWriter, numSet goimap.NumSet, options *goimap.FetchOptions) error {
+	items := ss.items(numSet)
+	markSeen := false
+	if !ss.readOnly {
+		for _, bs := range options.BodySection {
+			if !bs.Peek {
+				markSeen = true
+			}
+		}
+	}
+	if markSeen {
+		set := map[uint32][]string{}
+		for i, it := range items {
+			if !mailbox.HasFlag(it.msg.Flags, mailbox.FlagSeen) {
+				items[i].msg.Flags = mailbox.AddFlags(it.msg.Flags, []string{mailbox.FlagSeen})
+				set[it.msg.UID] = items[i].msg.Flags
+			}
+		}
+		if len(set) > 0 {
+			c, cancel := ctx()
+			err := ss.mbox.SetFlags(c, set, ss.view)
+			cancel()
+			if err != nil {
+				return imapError(err)
+			}
+			options.Flags = true // RFC 3501 6.4.5: report the new \Seen
+		}
+	}
+	needBody := options.Envelope || options.BodyStructure != nil || len(options.BodySection) > 0 ||
+		len(options.BinarySection) > 0 || len(options.BinarySectionSize) > 0
+	for _, it := range items {
+		var body []byte
+		if needBody {
+			c, cancel := ctx()
+			b, err := ss.mbox.Body(c, it.msg.UID)
+			cancel()
+			if err != nil {
+				continue // expunged meanwhile; its EXPUNGE follows
+			}
+			body = b
+		}
+		if err := writeMessage(w.CreateMessage(it.seq), it.msg, body, options); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func writeMessage(w *imapserver.FetchResponseWriter, m mailbox.Message, body []byte, options *goimap.FetchOptions) error {
+	w.WriteUID(goimap.UID(m.UID))
+	if options.Flags {
+		w.WriteFlags(imapFlags(m.Flags))
+	}
+	if options.InternalDate {
+		w.WriteInternalDate(m.Date)
+	}
+	if options.RFC822Size {
+		w.WriteRFC822Size(m.Size)
+	}
+	if options.Envelope {
+		if h, err := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(body))); err == nil {
+			w.WriteEnvelope(imapserver.ExtractEnvelope(h))
+		}
+	}
+	if options.BodyStructure != nil {
+		w.WriteBodyStructure(imapserver.ExtractBodyStructure(bytes.NewReader(body)))
+	}
+	for _, bs := range options.BodySection {
+		buf := imapserver.ExtractBodySection(bytes.NewReader(body), bs)
+		if err := writeAll(w.WriteBodySection(bs, int64(len(buf))), buf); err != nil {
+			return err
+		}
+	}
+	for _, bs := range options.BinarySection {
+		buf := imapserver.ExtractBinarySection(bytes.NewReader(body), bs)
+		if err := writeAll(w.WriteBinarySection(bs, int64(len(buf))), buf); err != nil {
+			return err
+		}
+	}
+	for _, bss := range options.BinarySectionSize {
+		w.WriteBinarySectionSize(bss, imapserver.ExtractBinarySectionSize(bytes.NewReader(body), bss))
+	}
+	return w.Close()
+}
+
+func writeAll(wc interface {
+	Write([]byte) (int, error)
+	Close() error
+}, buf []byte) error {
+	_, err := wc.Write(buf)
+	if cerr := wc.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// Store implements imapserver.Session: the new flags are committed, then
+// every other session that has the mailbox selected is told.
+func (ss *session) Store(w *imapserver.FetchWriter, numSet goimap.NumSet, flags *goimap.StoreFlags, options *goimap.StoreOptions) error {
+	if ss.readOnly {
+		return readOnlyError()
+	}
+	items := ss.items(numSet)
+	given := make([]string, len(flags.Flags))
+	for i, f := range flags.Flags {
+		given[i] = string(f)
+	}
+	set := map[uint32][]string{}
+	for i, it := range items {
+		var nf []string
+		switch flags.Op {
+		case goimap.StoreFlagsSet:
+			nf = mailbox.SetFlags(given)
+		case goimap.StoreFlagsAdd:
+			nf = mailbox.AddFlags(it.msg.Flags, given)
+		case goimap.StoreFlagsDel:
+			nf = mailbox.RemoveFlags(it.msg.Flags, given)
+		}
+		items[i].msg.Flags = nf
+		set[it.msg.UID] = nf
+	}
+	c, cancel := ctx()
+	err := ss.mbox.SetFlags(c, set, ss.view)
+	cancel()
+	if err != nil {
+		return imapError(err)
+	}
+	if flags.Silent {
+		return nil
+	}
+	for _, it := range items {
+		if err := writeMessage(w.CreateMessage(it.seq), it.msg, nil, &goimap.FetchOptions{Flags: true}); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,204 @@
+package mailbox
+
+import (
+	"context"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapserver"
+)
+
+// Message is a mailbox's in-memory record of one message; its body stays
+// in the store. Fields are guarded by the mailbox's lock.
+type Message struct {
+	UID   uint32
+	Flags []string
+	Date  time.Time
+	Size  int64
+}
+
+// Mailbox is one user's mailbox: its index in memory, its content in the
+// store, and a tracker that tells every session that has it selected
+// about new messages, flag changes and expunges. Every change is
+// committed to the store before memory and sessions see it.
+type Mailbox struct {
+	svc     *Service
+	tracker *imapserver.MailboxTracker
+
+	mu      sync.Mutex
+	info    Info
+	msgs    []*Message
+	deleted bool
+}
+
+func newMailbox(svc *Service, info Info, metas []Meta) *Mailbox {
+	mb := &Mailbox{svc: svc, info: info, msgs: make([]*Message, len(metas))}
+	for i, m := range metas {
+		mb.msgs[i] = &Message{UID: m.UID, Flags: m.Flags, Date: m.Date, Size: m.Size}
+	}
+	mb.tracker = imapserver.NewMailboxTracker(uint32(len(mb.msgs)))
+	return mb
+}
+
+// Info returns the mailbox's description.
+func (mb *Mailbox) Info() Info {
+	mb.mu.Lock()
+	defer mb.mu.Unlock()
+	return mb.info
+}
+
+// Tracker returns the mailbox's update tracker (for new session views).
+func (mb *Mailbox) Tracker() *imapserver.MailboxTracker { return mb.tracker }
+
+// Snapshot calls fn with the messages in UID order under the mailbox's
+// lock; fn must not keep msgs nor call other methods of mb.
+func (mb *Mailbox) Snapshot(fn func(info Info, msgs []*Message)) {
+	mb.mu.Lock()
+	defer mb.mu.Unlock()
+	fn(mb.info, mb.msgs)
+}
+
+// Body reads a message's bytes from the store.
+func (mb *Mailbox) Body(ctx context.Context, uid uint32) ([]byte, error) {
+	return mb.svc.store.MailBody(ctx, mb.info.ID, uid)
+}
+
+func (mb *Mailbox) indexOf(uid uint32) int {
+	i := sort.Search(len(mb.msgs), func(i int) bool { return mb.msgs[i].UID >= uid })
+	if i < len(mb.msgs) && mb.msgs[i].UID == uid {
+		return i
+	}
+	return -1
+}
+
+// Append stores msg (see Store.MailAppend) and announces it.
+func (mb *Mailbox) Append(ctx context.Context, msg NewMessage, mergeByMessageID bool) (Appended, error) {
+	mb.mu.Lock()
+	defer mb.mu.Unlock()
+	if mb.deleted {
+		return Appended{}, ErrNoMailbox
+	}
+	msg.Flags = SetFlags(msg.Flags)
+	if msg.Date.IsZero() {
+		msg.Date = time.Now()
+	}
+	var kw KeywordFunc
+	if len(msg.Links) > 0 {
+		kw = DeliveryKeywords
+	}
+	a, err := mb.svc.store.MailAppend(ctx, mb.info.ID, msg, mergeByMessageID, kw)
+	if err != nil {
+		return a, err
+	}
+	if a.Existed {
+		if i := mb.indexOf(a.UID); i >= 0 && !slices.Equal(mb.msgs[i].Flags, a.Flags) {
+			mb.msgs[i].Flags = a.Flags
+			mb.tracker.QueueMessageFlags(uint32(i+1), imap.UID(a.UID), imapFlags(a.Flags), nil)
+		}
+		return a, nil
+	}
+	mb.msgs = append(mb.msgs, &Message{UID: a.UID, Flags: a.Flags, Date: msg.Date.UTC(), Size: int64(len(msg.Body))})
+	mb.info.UIDNext = a.UID + 1
+	mb.tracker.QueueNumMessages(uint32(len(mb.msgs)))
+	return a, nil
+}
+
+// SetFlags stores new flag sets by UID and announces them to every
+// session except origin (which reports them itself; may be nil).
+func (mb *Mailbox) SetFlags(ctx context.Context, flags map[uint32][]string, origin *imapserver.SessionTracker) error {
+	mb.mu.Lock()
+	defer mb.mu.Unlock()
+	var changes []FlagChange
+	for uid, f := range flags {
+		if i := mb.indexOf(uid); i >= 0 && !slices.Equal(mb.msgs[i].Flags, f) {
+			changes = append(changes, FlagChange{MailboxID: mb.info.ID, UID: uid, Flags: f})
+		}
+	}
+	if len(changes) == 0 {
+		return nil
+	}
+	if err := mb.svc.store.MailSetFlags(ctx, changes); err != nil {
+		return err
+	}
+	mb.applyLocked(changes, origin)
+	return nil
+}
+
+// applyLocked puts committed flag changes into memory and announces them.
+func (mb *Mailbox) applyLocked(changes []FlagChange, origin *imapserver.SessionTracker) {
+	for _, c := range changes {
+		if i := mb.indexOf(c.UID); i >= 0 {
+			mb.msgs[i].Flags = c.Flags
+			mb.tracker.QueueMessageFlags(uint32(i+1), imap.UID(c.UID), imapFlags(c.Flags), origin)
+		}
+	}
+}
+
+// Expunge removes the messages with the given UIDs and announces each
+// removal; it returns their sequence numbers as they were announced
+// (highest first).
+func (mb *Mailbox) Expunge(ctx context.Context, uids []uint32) ([]uint32, error) {
+	mb.mu.Lock()
+	defer mb.mu.Unlock()
+	if err := mb.svc.store.MailExpunge(ctx, mb.info.ID, uids); err != nil {
+		return nil, err
+	}
+	return mb.removeLocked(uids), nil
+}
+
+func (mb *Mailbox) removeLocked(uids []uint32) []uint32 {
+	var seqs []uint32
+	for i := len(mb.msgs) - 1; i >= 0; i-- {
+		if slices.Contains(uids, mb.msgs[i].UID) {
+			seqs = append(seqs, uint32(i+1))
+			mb.tracker.QueueExpunge(uint32(i + 1))
+			mb.msgs = slices.Delete(mb.msgs, i, i+1)
+		}
+	}
+	return seqs
+}
+
+// CopyTo copies (or moves) messages to dst, which must be another
+// mailbox. A move also returns the sequence numbers expunged here.
+func (mb *Mailbox) CopyTo(ctx context.Context, uids []uint32, dst *Mailbox, move bool) (Copied, []uint32, error) {
+	// Lock in id order so two opposite copies cannot deadlock.
+	first, second := mb, dst
+	if dst.info.ID < mb.info.ID {
+		first, second = dst, mb
+	}
+	first.mu.Lock()
+	defer first.mu.Unlock()
+	second.mu.Lock()
+	defer second.mu.Unlock()
+	if dst.deleted {
+		return Copied{}, nil, ErrNoMailbox
+	}
+	c, err := mb.svc.store.MailCopy(ctx, mb.info.ID, uids, dst.info.ID, move)
+	if err != nil {
+		return c, nil, err
+	}
+	for i, uid := range c.Source {
+		src := mb.msgs[mb.indexOf(uid)]
+		dst.msgs = append(dst.msgs, &Message{UID: c.Dest[i], Flags: slices.Clone(src.Flags), Date: src.Date, Size: src.Size})
+		dst.info.UIDNext = c.Dest[i] + 1
+		// One announcement per message: session trackers count arrivals
+		// by single steps.
+		dst.tracker.QueueNumMessages(uint32(len(dst.msgs)))
+	}
+	var seqs []uint32
+	if move {
+		seqs = mb.removeLocked(c.Source)
+	}
+	return c, seqs, nil
+}
+
+func imapFlags(flags []string) []imap.Flag {
+	out := make([]imap.Flag, len(flags))
+	for i, f := range flags {
+		out[i] = imap.Flag(f)
+	}
+	return out
+}
