@@ -41,7 +41,7 @@ func mailDaemon(t *testing.T, edit ...func(*config.Config)) (*daemon, *x509.Cert
 func imapClient(t *testing.T, addr string, pool *x509.CertPool, h *imapclient.UnilateralDataHandler) *imapclient.Client {
 	t.Helper()
 	c, err := imapclient.DialStartTLS(addr, &imapclient.Options{
-		TLSConfig:             &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"},
+		TLSConfig:             tlsFor(pool),
 		UnilateralDataHandler: h,
 	})
 	if err != nil {
@@ -52,6 +52,10 @@ func imapClient(t *testing.T, addr string, pool *x509.CertPool, h *imapclient.Un
 		t.Fatalf("LOGIN: %v", err)
 	}
 	return c
+}
+
+func tlsFor(pool *x509.CertPool) *tls.Config {
+	return &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}
 }
 
 func fetchAll(t *testing.T, c *imapclient.Client, set goimap.NumSet, opts *goimap.FetchOptions) []*imapclient.FetchMessageBuffer {
