@@ -236,6 +236,12 @@ func TestIMAPMailLoop(t *testing.T) {
 	if len(after) != 1 || !strings.Contains(flagsOf(after[0]), `\Flagged`) {
 		t.Errorf("Sent after APPEND: %d messages, flags %q", len(after), flagsOf(after[0]))
 	}
+	if got := metricLines(t, d.base, "wabridge_mail_deliveries_total"); got != `wabridge_mail_deliveries_total{kind="inbox"} 1; wabridge_mail_deliveries_total{kind="sent"} 1` {
+		t.Errorf("delivery metrics: %s", got)
+	}
+	if got := metricLines(t, d.base, "wabridge_mail_logins_total"); got != `wabridge_mail_logins_total{protocol="imap",result="ok"} 2; wabridge_mail_logins_total{protocol="smtp",result="ok"} 1` {
+		t.Errorf("login metrics: %s", got)
+	}
 }
 
 // Mailbox management as mail clients do it: CREATE Drafts/Trash/Archive

@@ -74,7 +74,7 @@ func (ss *session) Close() error {
 // Login implements imapserver.Session. imapserver refuses it before TLS
 // unless allow_insecure_auth; a wrong password is slowed down.
 func (ss *session) Login(username, password string) error {
-	u := ss.srv.svc.Users().Authenticate(username, password)
+	u := ss.srv.svc.Login("imap", username, password)
 	if u == nil {
 		ss.srv.log.Info("imap login failed", "user", username, "remote", ss.conn.NetConn().RemoteAddr().String())
 		time.Sleep(ss.srv.cfg.FailedLoginDelay)

@@ -31,9 +31,8 @@ type Config struct {
 	MaxMessageBytes int64
 	// AllowInsecureAuth allows AUTH without TLS (loopback testing only).
 	AllowInsecureAuth bool
-	// Users are the mail users (shared with IMAP).
-	Users *mailbox.Users
-	// Mailboxes, when set, keeps a Sent copy of every submitted mail.
+	// Mailboxes knows the mail users (shared with IMAP) and keeps a Sent
+	// copy of every submitted mail; required.
 	Mailboxes *mailbox.Service
 	// Subject is how the subject is used: "ignore" (default), "prepend",
 	// "only-if-no-body" (see mailconv.Options).
@@ -68,8 +67,8 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	if cfg.Users == nil {
-		return nil, errors.New("smtp: no mail users")
+	if cfg.Mailboxes == nil {
+		return nil, errors.New("smtp: no mailbox service")
 	}
 	return &Server{cfg: cfg, log: log}, nil
 }

@@ -48,7 +48,7 @@ func (ss *session) AuthMechanisms() []string { return []string{sasl.Plain, sasl.
 // Auth implements gosmtp.AuthSession.
 func (ss *session) Auth(mech string) (sasl.Server, error) {
 	check := func(username, password string) error {
-		u := ss.srv.cfg.Users.Authenticate(username, password)
+		u := ss.srv.cfg.Mailboxes.Login("smtp", username, password)
 		if u == nil {
 			time.Sleep(time.Second) // slow down guessing
 			return errBadAuth
@@ -113,15 +113,10 @@ func (ss *session) Data(r io.Reader) error {
 	}
 	// The raw mail is kept for the Sent copy (go-smtp has bounded it by
 	// max_message_bytes).
-	var raw *bytes.Buffer
-	if ss.srv.cfg.Mailboxes != nil {
-		raw = &bytes.Buffer{}
-		r = io.TeeReader(r, raw)
-	}
+	raw := &bytes.Buffer{}
+	r = io.TeeReader(r, raw)
 	p, err := mailconv.Parse(r, mailconv.Options{Subject: ss.srv.cfg.Subject})
-	if raw != nil {
-		_, _ = io.Copy(raw, r) // what Parse did not read (an epilogue)
-	}
+	_, _ = io.Copy(io.Discard, r) // what Parse did not read (an epilogue) belongs to the copy too
 	var tooLarge *mailconv.TooLargeError
 	switch {
 	case errors.As(err, &tooLarge):
@@ -194,13 +189,11 @@ func (ss *session) Data(r io.Reader) error {
 			}
 		}
 	}
-	if raw != nil {
-		// Before the 250: a client that gets no answer resends, and both
-		// the messages and the Sent copy are deduplicated by Message-ID.
-		if _, err := ss.srv.cfg.Mailboxes.SaveSent(ctx, ss.user, raw.Bytes(), p.MessageID, ids); err != nil {
-			ss.srv.log.Error("store Sent copy", "err", err)
-			return smtpErr(451, gosmtp.EnhancedCode{4, 3, 0}, "Temporary failure; try again")
-		}
+	// Before the 250: a client that gets no answer resends, and both the
+	// messages and the Sent copy are deduplicated by Message-ID.
+	if _, err := ss.srv.cfg.Mailboxes.SaveSent(ctx, ss.user, raw.Bytes(), p.MessageID, ids); err != nil {
+		ss.srv.log.Error("store Sent copy", "err", err)
+		return smtpErr(451, gosmtp.EnhancedCode{4, 3, 0}, "Temporary failure; try again")
 	}
 	return nil
 }

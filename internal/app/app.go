@@ -132,7 +132,7 @@ func (a *App) Start(ctx context.Context) (err error) {
 
 	var edges []bridge.Option
 	if len(cfg.Mail.Users) > 0 {
-		if a.mail, err = Mailboxes(cfg, a.store, a.files, a.log.With("component", "mailbox")); err != nil {
+		if a.mail, err = Mailboxes(cfg, a.store, a.files, metrics.Mail{M: a.metrics}, a.log.With("component", "mailbox")); err != nil {
 			return err
 		}
 		edges = append(edges, bridge.WithReporters(a.mail), bridge.WithConsumers(a.mail))
@@ -404,7 +404,7 @@ func SMTPConfig(cfg *config.Config, mail *mailbox.Service) smtp.Config {
 		Domain: cfg.Mail.Domain, Listen: cfg.SMTP.Listen, TLSListen: cfg.SMTP.TLSListen,
 		CertFile: cfg.SMTP.CertFile, KeyFile: cfg.SMTP.KeyFile, MaxMessageBytes: cfg.SMTP.MaxMessageBytes.Bytes(),
 		AllowInsecureAuth: cfg.SMTP.AllowInsecureAuth, Subject: cfg.SMTP.Subject, LongText: cfg.SMTP.LongText,
-		Users: mail.Users(), Mailboxes: mail,
+		Mailboxes: mail,
 	}
 }
 
@@ -417,7 +417,7 @@ func IMAPConfig(cfg *config.Config) imap.Config {
 }
 
 // Mailboxes makes the mail users' mailbox service over the store.
-func Mailboxes(cfg *config.Config, st mailbox.Store, files bridge.FileStore, log *slog.Logger) (*mailbox.Service, error) {
+func Mailboxes(cfg *config.Config, st mailbox.Store, files bridge.FileStore, m mailbox.Metrics, log *slog.Logger) (*mailbox.Service, error) {
 	users := make([]mailbox.User, 0, len(cfg.Mail.Users))
 	for _, u := range cfg.Mail.Users {
 		users = append(users, mailbox.User{Username: u.Username, Password: u.Password.Value(), Numbers: u.Numbers})
@@ -426,7 +426,7 @@ func Mailboxes(cfg *config.Config, st mailbox.Store, files bridge.FileStore, log
 	if err != nil {
 		return nil, err
 	}
-	return mailbox.New(st, mailbox.Config{Domain: cfg.Mail.Domain, Users: dir, OpenFile: files.Open, Log: log})
+	return mailbox.New(st, mailbox.Config{Domain: cfg.Mail.Domain, Users: dir, OpenFile: files.Open, Log: log, Metrics: m})
 }
 
 // IMAPAddr is the IMAP listener's address ("" when off).

@@ -62,14 +62,16 @@ func (s *Service) Deliver(ctx context.Context, m *bridge.Message) error {
 		if date.IsZero() {
 			date = m.CreatedAt
 		}
-		if _, err := inbox.Append(ctx, NewMessage{
+		a, err := inbox.Append(ctx, NewMessage{
 			Key:       "in:" + string(m.ID),
 			MessageID: strings.Trim(mailconv.MessageIDFor(m.WAMID, s.cfg.Domain), "<>"),
 			Date:      date,
 			Body:      body,
-		}, false); err != nil {
+		}, false)
+		if err != nil {
 			return err
 		}
+		s.delivered("inbox", a)
 	}
 	return nil
 }
@@ -179,8 +181,18 @@ func (s *Service) bounce(ctx context.Context, m *bridge.Message) error {
 	if err != nil {
 		return err
 	}
-	_, err = inbox.Append(ctx, NewMessage{Key: "bounce:" + mailKey(m), Date: b.Date, Body: body}, false)
-	return err
+	a, err := inbox.Append(ctx, NewMessage{Key: "bounce:" + mailKey(m), Date: b.Date, Body: body}, false)
+	if err != nil {
+		return err
+	}
+	s.delivered("bounce", a)
+	return nil
+}
+
+func (s *Service) delivered(kind string, a Appended) {
+	if !a.Existed {
+		s.cfg.Metrics.Delivered(kind)
+	}
 }
 
 func decodeHeader(v string) string {
@@ -211,7 +223,7 @@ func (s *Service) SaveSent(ctx context.Context, user *User, raw []byte, messageI
 	for i, l := range links {
 		ids[i] = string(l)
 	}
-	_, err = sent.Append(ctx, NewMessage{
+	a, err := sent.Append(ctx, NewMessage{
 		Key:       "sent:" + messageID,
 		MessageID: messageID,
 		Flags:     []string{FlagSeen},
@@ -219,7 +231,11 @@ func (s *Service) SaveSent(ctx context.Context, user *User, raw []byte, messageI
 		Body:      raw,
 		Links:     ids,
 	}, true)
-	return messageID, err
+	if err != nil {
+		return "", err
+	}
+	s.delivered("sent", a)
+	return messageID, nil
 }
 
 // stripBcc removes Bcc header fields (with their continuation lines)

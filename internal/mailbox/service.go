@@ -36,7 +36,22 @@ type Config struct {
 	// DisableMapLink leaves map links out of locations.
 	DisableMapLink bool
 	Log            *slog.Logger
+	// Metrics counts logins and deliveries; optional.
+	Metrics Metrics
 }
+
+// Metrics receives the mail edges' counts.
+type Metrics interface {
+	// Login counts a login by protocol ("smtp", "imap") and result ("ok", "failed").
+	Login(protocol, result string)
+	// Delivered counts a mail newly stored by kind ("inbox", "sent", "bounce").
+	Delivered(kind string)
+}
+
+type noMetrics struct{}
+
+func (noMetrics) Login(string, string) {}
+func (noMetrics) Delivered(string)     {}
 
 // Service holds every user's mailboxes.
 type Service struct {
@@ -64,11 +79,26 @@ func New(store Store, cfg Config) (*Service, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = noMetrics{}
+	}
 	return &Service{cfg: cfg, store: store, log: cfg.Log, users: map[string]*userBoxes{}}, nil
 }
 
 // Users returns the user directory.
 func (s *Service) Users() *Users { return s.cfg.Users }
+
+// Login authenticates a user of protocol ("smtp", "imap") and counts the
+// attempt; nil when the name or password is wrong.
+func (s *Service) Login(protocol, username, password string) *User {
+	u := s.cfg.Users.Authenticate(username, password)
+	result := "ok"
+	if u == nil {
+		result = "failed"
+	}
+	s.cfg.Metrics.Login(protocol, result)
+	return u
+}
 
 // NormalizeName spells INBOX in capitals (its name is case-insensitive)
 // and drops a trailing delimiter.

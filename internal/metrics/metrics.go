@@ -29,6 +29,8 @@ type Metrics struct {
 	SMPPBinds       *prometheus.CounterVec
 	SMPPPDUs        *prometheus.CounterVec
 	SMPPDeliveries  *prometheus.CounterVec
+	MailLogins      *prometheus.CounterVec
+	MailDeliveries  *prometheus.CounterVec
 }
 
 var _ bridge.Observer = (*Metrics)(nil)
@@ -87,6 +89,14 @@ func New() *Metrics {
 			Name: "wabridge_smpp_deliveries_total",
 			Help: "deliver_sm sent to ESMEs by kind (dlr, mo) and result (ok, retry, refused, skipped).",
 		}, []string{"kind", "result"}),
+		MailLogins: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "wabridge_mail_logins_total",
+			Help: "Mail user logins by protocol (smtp, imap) and result (ok, failed).",
+		}, []string{"protocol", "result"}),
+		MailDeliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "wabridge_mail_deliveries_total",
+			Help: "Mails stored into users' mailboxes by kind (inbox, sent, bounce).",
+		}, []string{"kind"}),
 		MediaFetches: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "wabridge_media_fetches_total",
 			Help: "Downloads of customers' media by result (ok, retry, failed).",
@@ -98,6 +108,7 @@ func New() *Metrics {
 	}
 	r.MustRegister(m.Messages, m.WebhookEvents, m.WebhookRequests, m.UpstreamLatency, m.UpstreamErrors,
 		m.SendOutcomes, m.Reconciles, m.APIRequests, m.Failures, m.MediaFetches, m.InboundKinds, m.SMPPBinds, m.SMPPPDUs, m.SMPPDeliveries,
+		m.MailLogins, m.MailDeliveries,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -178,3 +189,12 @@ func (s SMPP) PDU(command, status string) { s.M.SMPPPDUs.WithLabelValues(command
 
 // Delivery counts a deliver_sm outcome.
 func (s SMPP) Delivery(kind, result string) { s.M.SMPPDeliveries.WithLabelValues(kind, result).Inc() }
+
+// Mail adapts Metrics to the mail edges' counters (mailbox.Metrics).
+type Mail struct{ M *Metrics }
+
+// Login counts a login attempt.
+func (m Mail) Login(protocol, result string) { m.M.MailLogins.WithLabelValues(protocol, result).Inc() }
+
+// Delivered counts a mail stored into a mailbox.
+func (m Mail) Delivered(kind string) { m.M.MailDeliveries.WithLabelValues(kind).Inc() }
