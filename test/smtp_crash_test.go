@@ -19,6 +19,7 @@ import (
 // 250 reaches WhatsApp, and none is sent twice.
 func TestSMTPCrashDuringSubmissions(t *testing.T) {
 	smtpAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	imapAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	cert, key, pool := selfSigned(t)
 	ce := startCrashEnv(t, fmt.Sprintf(`
 [mail]
@@ -32,8 +33,10 @@ listen = %q
 cert_file = %q
 key_file = %q
 [imap]
-listen = "127.0.0.1:0"
-`, crashBusiness, smtpAddr, cert, key))
+listen = %q
+cert_file = %q
+key_file = %q
+`, crashBusiness, smtpAddr, cert, key, imapAddr, cert, key))
 	base, sandboxURL := ce.base, ce.sandbox
 	ce.openWindow(t)
 
@@ -117,6 +120,20 @@ listen = "127.0.0.1:0"
 	for i := range total {
 		if n := count[fmt.Sprintf("mail number %04d", i)]; n != 1 {
 			t.Errorf("mail %d reached WhatsApp %d times", i, n)
+		}
+	}
+	// Every accepted mail has exactly one Sent copy.
+	c := imapClient(t, imapAddr, pool, nil)
+	sent := readMailbox(t, c, "Sent")
+	copies := map[string]int{}
+	for _, m := range sent.msgs {
+		if i := strings.Index(m, "Message-ID: <crash-"); i >= 0 {
+			copies[m[i+13:i+13+strings.Index(m[i+13:], ">")]]++
+		}
+	}
+	for i := range total {
+		if n := copies[fmt.Sprintf("crash-%d@example.com", i)]; n != 1 {
+			t.Errorf("mail %d has %d Sent copies", i, n)
 		}
 	}
 }
