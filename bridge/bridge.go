@@ -309,6 +309,13 @@ func (b *Bridge) Message(ctx context.Context, idOrWAMID string) (*Message, error
 	return b.store.Message(ctx, idOrWAMID)
 }
 
+// MessageByKey returns the message an origin submitted with an
+// idempotency key (ErrNotFound if none): an edge asks before repeating
+// expensive work for a submission it may already have made.
+func (b *Bridge) MessageByKey(ctx context.Context, origin, key string) (*Message, error) {
+	return b.store.MessageByKey(ctx, origin, key)
+}
+
 // HandleEvents commits a batch of provider webhook events (durably, once
 // per natural key) and then tells the origins and consumers. The caller
 // acknowledges the webhook only after a nil error.

@@ -21,6 +21,9 @@ type Store interface {
 	// provider id (wamid), or by the id of one of its parts (AddPart).
 	// ErrNotFound when none matches.
 	Message(ctx context.Context, idOrWAMID string) (*Message, error)
+	// MessageByKey returns the message an origin submitted with an
+	// idempotency key; ErrNotFound if none.
+	MessageByKey(ctx context.Context, origin, key string) (*Message, error)
 
 	// Ingest commits a batch of webhook events atomically. Inbound messages
 	// are stored once per wamid and refresh the customer-service window;

@@ -6,6 +6,8 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io/fs"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -219,6 +221,26 @@ func TestSMTPAttachments(t *testing.T) {
 	}
 	if !text || !doc {
 		t.Errorf("sandbox got %+v", got)
+	}
+	// The client retries the same mail: nothing is sent and no file is
+	// stored again.
+	files := func() int {
+		n := 0
+		filepath.WalkDir(d.cfg.MediaPath(), func(_ string, e fs.DirEntry, _ error) error {
+			if e != nil && !e.IsDir() {
+				n++
+			}
+			return nil
+		})
+		return n
+	}
+	before := files()
+	if err := sendMail(c, "agent@example.com", to, attach("pdf", "application/pdf", "invoice.pdf", 50000)); err != nil {
+		t.Fatalf("pdf again: %v", err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if n := len(sandboxMessages(t, d.sandbox, "")); n != 2 || files() != before || before == 0 {
+		t.Errorf("a repeated mail: %d messages sent, %d files stored (%d before)", n, files(), before)
 	}
 }
 

@@ -146,9 +146,16 @@ func (ss *session) Data(r io.Reader) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	// Store the attachments once for all recipients.
+	origin := mailbox.OriginPrefix + ss.user.Key()
+	// Store the attachments once for all recipients — unless this
+	// Message-ID was already submitted with them (a client's retry): then
+	// the stored files are reused and nothing new is written.
 	fileIDs := make([]string, len(p.Attachments))
 	for i, a := range p.Attachments {
+		if id := ss.storedAttachment(ctx, p.MessageID, origin, len(texts)+i); id != "" {
+			fileIDs[i] = id
+			continue
+		}
 		id, err := ss.storeAttachment(ctx, a)
 		if err != nil {
 			ss.srv.log.Error("store attachment", "err", err)
@@ -156,7 +163,6 @@ func (ss *session) Data(r io.Reader) error {
 		}
 		fileIDs[i] = id
 	}
-	origin := mailbox.OriginPrefix + ss.user.Key()
 	var ids []bridge.MessageID
 	for _, to := range ss.rcpt {
 		reply := ss.replyContext(ctx, p, to)
@@ -231,6 +237,24 @@ func (ss *session) replyContext(ctx context.Context, p *mailconv.Parsed, to stri
 		}
 	}
 	return ""
+}
+
+// storedAttachment returns the file of attachment message n of an
+// earlier submission of the same Message-ID, when every recipient has it.
+func (ss *session) storedAttachment(ctx context.Context, messageID, origin string, n int) string {
+	if messageID == "" {
+		return ""
+	}
+	file := ""
+	for _, to := range ss.rcpt {
+		m, err := ss.srv.bridge.MessageByKey(ctx, origin, fmt.Sprintf("%s|%s|%d", messageID, to, n))
+		if err != nil || m.Content.Media == nil || m.Content.Media.FileID == "" ||
+			(file != "" && m.Content.Media.FileID != file) {
+			return ""
+		}
+		file = m.Content.Media.FileID
+	}
+	return file
 }
 
 func (ss *session) storeAttachment(ctx context.Context, a mailconv.Attachment) (string, error) {

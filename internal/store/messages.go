@@ -72,8 +72,8 @@ func scanMessage(row interface{ Scan(...any) error }) (*bridge.Message, error) {
 	return &m, nil
 }
 
-func loadMessage(ctx context.Context, q queryer, where string, arg any) (*bridge.Message, error) {
-	m, err := scanMessage(q.QueryRowContext(ctx, `SELECT `+messageColumns+` FROM messages WHERE `+where, arg))
+func loadMessage(ctx context.Context, q queryer, where string, args ...any) (*bridge.Message, error) {
+	m, err := scanMessage(q.QueryRowContext(ctx, `SELECT `+messageColumns+` FROM messages WHERE `+where, args...))
 	if err != nil {
 		return nil, err
 	}
@@ -149,6 +149,11 @@ func (s *SQLite) Message(ctx context.Context, idOrWAMID string) (*bridge.Message
 		m, err = loadMessage(ctx, s.reader, `id = (SELECT message_id FROM part_ids WHERE part_id = ?)`, idOrWAMID)
 	}
 	return m, err
+}
+
+// MessageByKey implements bridge.Store.
+func (s *SQLite) MessageByKey(ctx context.Context, origin, key string) (*bridge.Message, error) {
+	return loadMessage(ctx, s.reader, `origin = ? AND idempotency_key = ?`, origin, key)
 }
 
 // LastInbound implements bridge.Store.
