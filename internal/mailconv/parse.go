@@ -227,6 +227,13 @@ var msgIDPattern = regexp.MustCompile(`<[^<>\s]+>`)
 // value leniently: every <…> token, or bare tokens with an @ when there
 // are none. They are returned in angle brackets.
 func msgIDs(v string) []string {
+	// RFC 5322 has no encoded words in message ids, but some mail
+	// libraries (Python's email with policy.SMTP) encode a long one.
+	if strings.Contains(v, "=?") {
+		if d, err := gomailDecoder.DecodeHeader(v); err == nil {
+			v = d
+		}
+	}
 	v = toUTF8(v)
 	var out []string
 	for _, id := range msgIDPattern.FindAllString(v, -1) {

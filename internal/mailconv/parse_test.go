@@ -348,6 +348,14 @@ func TestParseHeaders(t *testing.T) {
 	if err != nil || p.From != "b@example.com" || p.InReplyTo != "<bare@id.example>" {
 		t.Errorf("lenient headers: %v %q %q", err, p.From, p.InReplyTo)
 	}
+	// Python's email (policy.SMTP) encodes a message id longer than a
+	// line as encoded words; the id is still read.
+	p, err = Parse(strings.NewReader("From: a@example.com\r\n"+
+		"In-Reply-To: =?utf-8?q?=3Cwamid=2EHBgNNDkxNTExMjM0MDIwMRUCABEYEkZBNjVGNzVFQT?=\r\n"+
+		" =?utf-8?q?dENUNERDM4NwA=3D=40wa=2Eexample=2Ecom=3E?=\r\n\r\nx\r\n"), Options{})
+	if want := "<wamid.HBgNNDkxNTExMjM0MDIwMRUCABEYEkZBNjVGNzVFQTdENUNERDM4NwA=@wa.example.com>"; err != nil || p.InReplyTo != want {
+		t.Errorf("encoded In-Reply-To: %v %q", err, p.InReplyTo)
+	}
 }
 
 func indexOf(name string) int {
