@@ -54,12 +54,17 @@ var caps = goimap.CapSet{
 	goimap.CapMove:             {},
 	goimap.CapSpecialUse:       {},
 	goimap.CapCreateSpecialUse: {},
-	goimap.CapLiteralPlus:      {},
-	goimap.CapESearch:          {},
-	goimap.CapSearchRes:        {},
-	goimap.CapListExtended:     {},
-	goimap.CapListStatus:       {},
-	goimap.CapStatusSize:       {},
+	// LITERAL+: an APPEND over max_message_bytes is refused only after its
+	// literal was read (Append), so the bytes of a non-synchronizing one
+	// are never taken for commands. (imapserver itself refuses literals
+	// over 100 MiB before reading them; the session declares no
+	// APPENDLIMIT so that its own limit is not checked that way.)
+	goimap.CapLiteralPlus:  {},
+	goimap.CapESearch:      {},
+	goimap.CapSearchRes:    {},
+	goimap.CapListExtended: {},
+	goimap.CapListStatus:   {},
+	goimap.CapStatusSize:   {},
 }
 
 // New prepares the server over the mailboxes of svc.

@@ -29,10 +29,7 @@ type session struct {
 	searchRes goimap.UIDSet
 }
 
-var (
-	_ imapserver.SessionIMAP4rev2   = (*session)(nil)
-	_ imapserver.SessionAppendLimit = (*session)(nil)
-)
+var _ imapserver.SessionIMAP4rev2 = (*session)(nil)
 
 func (s *Server) newSession(c *imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
 	return &session{srv: s, conn: c}, nil, nil
@@ -84,9 +81,6 @@ func (ss *session) Login(username, password string) error {
 	return nil
 }
 
-// AppendLimit implements imapserver.SessionAppendLimit.
-func (ss *session) AppendLimit() uint32 { return uint32(min(ss.srv.cfg.MaxMessageBytes, 1<<32-1)) }
-
 func (ss *session) mailbox(name string) (*mailbox.Mailbox, error) {
 	c, cancel := ctx()
 	defer cancel()
@@ -121,7 +115,11 @@ func (ss *session) Select(name string, options *goimap.SelectOptions) (*goimap.S
 			data.Flags = append(data.Flags, goimap.Flag(f))
 		}
 		sort.Slice(data.Flags, func(i, j int) bool { return data.Flags[i] < data.Flags[j] })
-		data.PermanentFlags = append(append([]goimap.Flag(nil), data.Flags...), goimap.FlagWildcard)
+		if options.ReadOnly {
+			data.PermanentFlags = []goimap.Flag{} // nothing can be changed (EXAMINE)
+		} else {
+			data.PermanentFlags = append(append([]goimap.Flag(nil), data.Flags...), goimap.FlagWildcard)
+		}
 		data.NumMessages = uint32(len(msgs))
 		data.UIDNext = goimap.UID(info.UIDNext)
 		data.UIDValidity = info.UIDValidity
@@ -321,12 +319,25 @@ func (ss *session) Poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
 	return ss.view.Poll(w, allowExpunge)
 }
 
+// Idle implements imapserver.Session. Not SessionTracker.Idle: it only
+// wakes for updates queued after it started, so changes made since the
+// session's last command would wait for the next change.
 func (ss *session) Idle(w *imapserver.UpdateWriter, stop <-chan struct{}) error {
 	if ss.view == nil {
 		<-stop
 		return nil
 	}
-	return ss.view.Idle(w, stop)
+	for {
+		changed := ss.mbox.Changed()
+		if err := ss.view.Poll(w, true); err != nil {
+			return err
+		}
+		select {
+		case <-changed:
+		case <-stop:
+			return nil
+		}
+	}
 }
 
 func (ss *session) Namespace() (*goimap.NamespaceData, error) {
@@ -339,7 +350,10 @@ func readOnlyError() error {
 
 func (ss *session) Expunge(w *imapserver.ExpungeWriter, uids *goimap.UIDSet) error {
 	if ss.readOnly {
-		return readOnlyError()
+		// Nothing is removed, without an error: imapserver runs CLOSE
+		// through here, and CLOSE after EXAMINE must succeed (RFC 3501
+		// 6.4.2).
+		return nil
 	}
 	var del []uint32
 	ss.mbox.Snapshot(func(_ mailbox.Info, msgs []*mailbox.Message) {
@@ -363,9 +377,6 @@ func (ss *session) destination(name string) (*mailbox.Mailbox, error) {
 	dst, err := ss.mailbox(name)
 	if err != nil {
 		return nil, tryCreate()
-	}
-	if dst == ss.mbox {
-		return nil, &goimap.Error{Type: goimap.StatusResponseTypeNo, Text: "Source and destination mailboxes are identical"}
 	}
 	return dst, nil
 }
@@ -408,7 +419,12 @@ func (ss *session) Move(w *imapserver.MoveWriter, numSet goimap.NumSet, name str
 	return nil
 }
 
+// copyData is the COPYUID of a copy, nil when nothing was copied (an
+// empty set cannot be written).
 func copyData(dst *mailbox.Mailbox, c mailbox.Copied) *goimap.CopyData {
+	if len(c.Source) == 0 {
+		return nil
+	}
 	var src, dest goimap.UIDSet
 	for i := range c.Source {
 		src.AddNum(goimap.UID(c.Source[i]))

@@ -119,21 +119,32 @@ func (ss *session) Fetch(w *imapserver.FetchWriter, numSet goimap.NumSet, option
 				markSeen = true
 			}
 		}
-	}
-	if markSeen {
-		set := map[uint32][]string{}
-		for i, it := range items {
-			if !mailbox.HasFlag(it.msg.Flags, mailbox.FlagSeen) {
-				items[i].msg.Flags = mailbox.AddFlags(it.msg.Flags, []string{mailbox.FlagSeen})
-				set[it.msg.UID] = items[i].msg.Flags
+		for _, bs := range options.BinarySection {
+			if !bs.Peek {
+				markSeen = true // RFC 3516: BINARY[] like BODY[]
 			}
 		}
-		if len(set) > 0 {
+	}
+	if markSeen {
+		var unseen []uint32
+		for _, it := range items {
+			if !mailbox.HasFlag(it.msg.Flags, mailbox.FlagSeen) {
+				unseen = append(unseen, it.msg.UID)
+			}
+		}
+		if len(unseen) > 0 {
 			c, cancel := ctx()
-			err := ss.mbox.SetFlags(c, set, ss.view)
+			flags, err := ss.mbox.UpdateFlags(c, unseen, func(cur []string) []string {
+				return mailbox.AddFlags(cur, []string{mailbox.FlagSeen})
+			}, ss.view)
 			cancel()
 			if err != nil {
 				return imapError(err)
+			}
+			for i, it := range items {
+				if f, ok := flags[it.msg.UID]; ok {
+					items[i].msg.Flags = f
+				}
 			}
 			options.Flags = true // RFC 3501 6.4.5: report the new \Seen
 		}
@@ -217,26 +228,35 @@ func (ss *session) Store(w *imapserver.FetchWriter, numSet goimap.NumSet, flags 
 	for i, f := range flags.Flags {
 		given[i] = string(f)
 	}
-	set := map[uint32][]string{}
+	uids := make([]uint32, len(items))
 	for i, it := range items {
-		var nf []string
+		uids[i] = it.msg.UID
+	}
+	// The new flags are computed from the current ones under the
+	// mailbox's lock: another session's concurrent change is kept.
+	c, cancel := ctx()
+	set, err := ss.mbox.UpdateFlags(c, uids, func(cur []string) []string {
 		switch flags.Op {
 		case goimap.StoreFlagsSet:
-			nf = mailbox.SetFlags(given)
+			return mailbox.SetFlags(given)
 		case goimap.StoreFlagsAdd:
-			nf = mailbox.AddFlags(it.msg.Flags, given)
-		case goimap.StoreFlagsDel:
-			nf = mailbox.RemoveFlags(it.msg.Flags, given)
+			return mailbox.AddFlags(cur, given)
+		default:
+			return mailbox.RemoveFlags(cur, given)
 		}
-		items[i].msg.Flags = nf
-		set[it.msg.UID] = nf
-	}
-	c, cancel := ctx()
-	err := ss.mbox.SetFlags(c, set, ss.view)
+	}, ss.view)
 	cancel()
 	if err != nil {
 		return imapError(err)
 	}
+	kept := items[:0]
+	for _, it := range items {
+		if f, ok := set[it.msg.UID]; ok {
+			it.msg.Flags = f
+			kept = append(kept, it)
+		}
+	}
+	items = kept
 	if flags.Silent {
 		return nil
 	}

@@ -476,8 +476,9 @@ func (l *loader) validateMail(c *Config) {
 
 	im := &c.IMAP
 	l.listeners("imap", im.Listen, im.TLSListen, &im.CertFile, &im.KeyFile)
-	if im.MaxMessageBytes <= 0 {
-		l.problem("imap.max_message_bytes", "must be positive")
+	if im.MaxMessageBytes <= 0 || im.MaxMessageBytes > 100<<20 {
+		// Above 100 MiB go-imap refuses a literal before reading it.
+		l.problem("imap.max_message_bytes", "must be positive and at most 100MiB")
 	}
 	l.insecureAuth("imap", im.AllowInsecureAuth, im.Listen, im.TLSListen)
 }

@@ -72,6 +72,15 @@ func (s *memStore) Message(_ context.Context, ref string) (*bridge.Message, erro
 	return nil, bridge.ErrNotFound
 }
 
+func (s *memStore) MessageByKey(_ context.Context, origin, key string) (*bridge.Message, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if id, ok := s.byKey[origin+"\x00"+key]; ok {
+		return s.byID[id], nil
+	}
+	return nil, bridge.ErrNotFound
+}
+
 func (s *memStore) Ingest(context.Context, []bridge.Event) (bridge.IngestOutcome, error) {
 	return bridge.IngestOutcome{}, nil
 }

@@ -11,6 +11,8 @@ import (
 	"io"
 	"mime"
 	"net/mail"
+	"slices"
+	"sort"
 	"strings"
 	"time"
 
@@ -90,26 +92,47 @@ func (s *Service) Owns(origin string) bool { return strings.HasPrefix(origin, Or
 // message came from gets its delivery keywords recomputed, and a final
 // failure puts one bounce per (mail, recipient) into the sender's INBOX.
 func (s *Service) Report(ctx context.Context, m *bridge.Message) error {
-	changes, err := s.store.MailUpdateDelivery(ctx, string(m.ID), DeliveryKeywords)
-	if err != nil {
+	if err := s.updateDelivery(ctx, string(m.ID)); err != nil {
 		return err
 	}
-	s.announce(changes)
 	if m.Status == bridge.StatusFailed {
 		return s.bounce(ctx, m)
 	}
 	return nil
 }
 
-// announce tells sessions about flag changes already committed.
-func (s *Service) announce(changes []FlagChange) {
-	for _, c := range changes {
-		if mb := s.byID(c.MailboxID); mb != nil {
-			mb.mu.Lock()
-			mb.applyLocked([]FlagChange{c}, nil)
-			mb.mu.Unlock()
+// updateDelivery recomputes the keywords of the Sent copies linked to a
+// WhatsApp message while holding their mailboxes' locks, so memory and
+// store change together (a concurrent STORE composes with them).
+func (s *Service) updateDelivery(ctx context.Context, messageID string) error {
+	linked, err := s.store.MailLinked(ctx, messageID)
+	if err != nil || len(linked) == 0 {
+		return err
+	}
+	var boxes []*Mailbox
+	for _, l := range linked {
+		if mb := s.byID(l.MailboxID); mb != nil && !slices.Contains(boxes, mb) {
+			boxes = append(boxes, mb)
 		}
 	}
+	sort.Slice(boxes, func(i, j int) bool { return boxes[i].info.ID < boxes[j].info.ID })
+	for _, mb := range boxes {
+		mb.mu.Lock()
+		defer mb.mu.Unlock()
+	}
+	changes, err := s.store.MailUpdateDelivery(ctx, messageID, DeliveryKeywords)
+	if err != nil {
+		return err
+	}
+	for _, c := range changes {
+		for _, mb := range boxes {
+			if mb.info.ID == c.MailboxID {
+				mb.applyLocked([]FlagChange{c}, nil)
+			}
+		}
+		// A copy in a mailbox whose user is not loaded: the store has it.
+	}
+	return nil
 }
 
 // mailKey is the (Message-ID, recipient) a message was submitted for, from
@@ -241,11 +264,18 @@ func (s *Service) SaveSent(ctx context.Context, user *User, raw []byte, messageI
 // stripBcc removes Bcc header fields (with their continuation lines)
 // from the header of raw.
 func stripBcc(raw []byte) []byte {
+	// The header ends at the first empty line, whichever line ending it
+	// uses; end is just past the last field's line ending (the message's
+	// end when there is no body).
 	end := bytes.Index(raw, []byte("\r\n\r\n"))
-	if end < 0 {
-		end = bytes.Index(raw, []byte("\n\n"))
+	if lf := bytes.Index(raw, []byte("\n\n")); lf >= 0 && (end < 0 || lf < end) {
+		end = lf + 1
+	} else if end >= 0 {
+		end += 2
+	} else {
+		end = len(raw) // a header without a body
 	}
-	if end < 0 || !bytes.Contains(bytes.ToLower(raw[:end]), []byte("bcc:")) {
+	if !bytes.Contains(bytes.ToLower(raw[:end]), []byte("bcc:")) {
 		return raw
 	}
 	var out bytes.Buffer

@@ -32,10 +32,13 @@ type Mailbox struct {
 	info    Info
 	msgs    []*Message
 	deleted bool
+	// changed is closed (and replaced) whenever an update is queued on
+	// the tracker; see Changed.
+	changed chan struct{}
 }
 
 func newMailbox(svc *Service, info Info, metas []Meta) *Mailbox {
-	mb := &Mailbox{svc: svc, info: info, msgs: make([]*Message, len(metas))}
+	mb := &Mailbox{svc: svc, info: info, msgs: make([]*Message, len(metas)), changed: make(chan struct{})}
 	for i, m := range metas {
 		mb.msgs[i] = &Message{UID: m.UID, Flags: m.Flags, Date: m.Date, Size: m.Size}
 	}
@@ -52,6 +55,23 @@ func (mb *Mailbox) Info() Info {
 
 // Tracker returns the mailbox's update tracker (for new session views).
 func (mb *Mailbox) Tracker() *imapserver.MailboxTracker { return mb.tracker }
+
+// Changed returns a channel closed at the next update queued on the
+// tracker. An idling session takes it, then polls its view, then waits
+// on it: no update can fall between the two (imapserver's
+// SessionTracker.Idle only wakes for updates queued after it started, so
+// one queued just before IDLE would wait for the next).
+func (mb *Mailbox) Changed() <-chan struct{} {
+	mb.mu.Lock()
+	defer mb.mu.Unlock()
+	return mb.changed
+}
+
+// notifyLocked wakes the idling sessions after updates were queued.
+func (mb *Mailbox) notifyLocked() {
+	close(mb.changed)
+	mb.changed = make(chan struct{})
+}
 
 // Snapshot calls fn with the messages in UID order under the mailbox's
 // lock; fn must not keep msgs nor call other methods of mb.
@@ -97,12 +117,14 @@ func (mb *Mailbox) Append(ctx context.Context, msg NewMessage, mergeByMessageID 
 		if i := mb.indexOf(a.UID); i >= 0 && !slices.Equal(mb.msgs[i].Flags, a.Flags) {
 			mb.msgs[i].Flags = a.Flags
 			mb.tracker.QueueMessageFlags(uint32(i+1), imap.UID(a.UID), imapFlags(a.Flags), nil)
+			mb.notifyLocked()
 		}
 		return a, nil
 	}
 	mb.msgs = append(mb.msgs, &Message{UID: a.UID, Flags: a.Flags, Date: msg.Date.UTC(), Size: int64(len(msg.Body))})
 	mb.info.UIDNext = a.UID + 1
 	mb.tracker.QueueNumMessages(uint32(len(mb.msgs)))
+	mb.notifyLocked()
 	return a, nil
 }
 
@@ -127,6 +149,38 @@ func (mb *Mailbox) SetFlags(ctx context.Context, flags map[uint32][]string, orig
 	return nil
 }
 
+// UpdateFlags sets the flags of each message with one of uids to
+// fn(its current flags), computed under the mailbox's lock so that
+// concurrent changes (two sessions' STORE +FLAGS) compose instead of
+// overwriting each other; the changes are stored, then announced to every
+// session except origin. It returns the resulting flags by UID (messages
+// gone meanwhile are left out).
+func (mb *Mailbox) UpdateFlags(ctx context.Context, uids []uint32, fn func(cur []string) []string, origin *imapserver.SessionTracker) (map[uint32][]string, error) {
+	mb.mu.Lock()
+	defer mb.mu.Unlock()
+	out := make(map[uint32][]string, len(uids))
+	var changes []FlagChange
+	for _, uid := range uids {
+		i := mb.indexOf(uid)
+		if i < 0 {
+			continue
+		}
+		f := fn(slices.Clone(mb.msgs[i].Flags))
+		out[uid] = f
+		if !slices.Equal(mb.msgs[i].Flags, f) {
+			changes = append(changes, FlagChange{MailboxID: mb.info.ID, UID: uid, Flags: f})
+		}
+	}
+	if len(changes) == 0 {
+		return out, nil
+	}
+	if err := mb.svc.store.MailSetFlags(ctx, changes); err != nil {
+		return nil, err
+	}
+	mb.applyLocked(changes, origin)
+	return out, nil
+}
+
 // applyLocked puts committed flag changes into memory and announces them.
 func (mb *Mailbox) applyLocked(changes []FlagChange, origin *imapserver.SessionTracker) {
 	for _, c := range changes {
@@ -135,6 +189,7 @@ func (mb *Mailbox) applyLocked(changes []FlagChange, origin *imapserver.SessionT
 			mb.tracker.QueueMessageFlags(uint32(i+1), imap.UID(c.UID), imapFlags(c.Flags), origin)
 		}
 	}
+	mb.notifyLocked()
 }
 
 // Expunge removes the messages with the given UIDs and announces each
@@ -158,6 +213,9 @@ func (mb *Mailbox) removeLocked(uids []uint32) []uint32 {
 			mb.msgs = slices.Delete(mb.msgs, i, i+1)
 		}
 	}
+	if len(seqs) > 0 {
+		mb.notifyLocked()
+	}
 	return seqs
 }
 
@@ -171,8 +229,10 @@ func (mb *Mailbox) CopyTo(ctx context.Context, uids []uint32, dst *Mailbox, move
 	}
 	first.mu.Lock()
 	defer first.mu.Unlock()
-	second.mu.Lock()
-	defer second.mu.Unlock()
+	if second != first { // a copy into the same mailbox takes one lock
+		second.mu.Lock()
+		defer second.mu.Unlock()
+	}
 	if dst.deleted {
 		return Copied{}, nil, ErrNoMailbox
 	}
@@ -187,6 +247,9 @@ func (mb *Mailbox) CopyTo(ctx context.Context, uids []uint32, dst *Mailbox, move
 		// One announcement per message: session trackers count arrivals
 		// by single steps.
 		dst.tracker.QueueNumMessages(uint32(len(dst.msgs)))
+	}
+	if len(c.Source) > 0 {
+		dst.notifyLocked()
 	}
 	var seqs []uint32
 	if move {

@@ -198,6 +198,20 @@ func (s *Service) Create(ctx context.Context, user, name, specialUse string) err
 	if ub.boxes[name] != nil {
 		return ErrExists
 	}
+	// Missing parents are created too (RFC 3501 6.3.3): "a/b/c" makes
+	// "a" and "a/b".
+	for i, r := range name {
+		if r != Delim || i == 0 {
+			continue
+		}
+		if parent := name[:i]; ub.boxes[parent] == nil {
+			in, err := s.store.MailCreateMailbox(ctx, user, parent, "")
+			if err != nil {
+				return err
+			}
+			ub.boxes[parent] = newMailbox(s, in, nil)
+		}
+	}
 	if specialUse == "" {
 		specialUse = defaultSpecialUse[strings.ToLower(name)]
 	}
@@ -254,17 +268,35 @@ func (s *Service) Rename(ctx context.Context, user, from, to string) error {
 	if mb == nil {
 		return ErrNoMailbox
 	}
-	if ub.boxes[to] != nil {
+	if ub.boxes[to] != nil || to == "" {
 		return ErrExists
 	}
-	mb.mu.Lock()
-	defer mb.mu.Unlock()
-	if err := s.store.MailRenameMailbox(ctx, mb.info.ID, to); err != nil {
-		return err
+	// The mailbox and its children ("from/…" becomes "to/…", RFC 3501
+	// 6.3.5); each keeps its UIDVALIDITY and UIDs.
+	renames := map[string]string{from: to}
+	for name := range ub.boxes {
+		if strings.HasPrefix(name, from+string(Delim)) {
+			nn := to + name[len(from):]
+			if ub.boxes[nn] != nil {
+				return ErrExists
+			}
+			renames[name] = nn
+		}
 	}
-	mb.info.Name = to
-	delete(ub.boxes, from)
-	ub.boxes[to] = mb
+	for old, nn := range renames {
+		b := ub.boxes[old]
+		b.mu.Lock()
+		err := s.store.MailRenameMailbox(ctx, b.info.ID, nn)
+		if err == nil {
+			b.info.Name = nn
+		}
+		b.mu.Unlock()
+		if err != nil {
+			return err
+		}
+		delete(ub.boxes, old)
+		ub.boxes[nn] = b
+	}
 	return nil
 }
 
