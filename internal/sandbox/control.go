@@ -20,14 +20,24 @@ import (
 //	GET  /sandbox/v1/windows   ?business=&customer= → {"open","expires_at"}
 //	POST /sandbox/v1/settings  change media knobs at run time (see below) → the current settings
 //
+// Templates and account health (manage.go has the details and webhook shapes):
+//
+//	GET  /sandbox/v1/templates           {"templates":[{listing fields…,"reason","quality_score","last_event","source"}]}
+//	POST /sandbox/v1/templates/status    {"name","language","status","reason"?,"other_info"?} → the template; status webhook
+//	POST /sandbox/v1/templates/quality   {"name","language","score"} → the template; quality webhook
+//	POST /sandbox/v1/templates/category  {"name","language","category","impending"?} → the template; category webhook
+//	POST /sandbox/v1/account             {"phone_number_id"?,"quality_rating"?,"messaging_limit"?,"event"?}
+//	                                     → {"phone_number_id","display_phone_number","quality_rating","messaging_limit","webhook_event"}
+//
 // Errors are {"error":"…"} with a 4xx status.
 //
 // # POST /sandbox/v1/settings
 //
-// {"media_redirect_to":"http://…" | "", "media_url_ttl":"5m", "media_file_size_as_string":true}:
-// every field optional; they override Config.MediaRedirectTo, MediaURLTTL and
-// MediaFileSizeAsString until the next reset, which restores the Config
-// values. The answer has all three fields (media_url_ttl as a Go duration).
+// {"media_redirect_to":"http://…" | "", "media_url_ttl":"5m", "media_file_size_as_string":true,
+// "us_marketing_blocked":false}: every field optional; they override
+// Config.MediaRedirectTo, MediaURLTTL, MediaFileSizeAsString and
+// USMarketingBlocked until the next reset, which restores the Config values.
+// The answer has all four fields (media_url_ttl as a Go duration).
 //
 // # POST /sandbox/v1/media
 //
@@ -99,6 +109,12 @@ func (s *Server) serveControl(w http.ResponseWriter, r *http.Request) {
 		"/reset":    {http.MethodPost, s.handleReset},
 		"/windows":  {http.MethodGet, s.handleWindow},
 		"/settings": {http.MethodPost, s.handleSettings},
+
+		"/templates":          {http.MethodGet, s.handleControlTemplates},
+		"/templates/status":   {http.MethodPost, s.handleControlTemplateStatus},
+		"/templates/quality":  {http.MethodPost, s.handleControlTemplateQuality},
+		"/templates/category": {http.MethodPost, s.handleControlTemplateCategory},
+		"/account":            {http.MethodPost, s.handleControlAccount},
 	}
 	ep, ok := endpoints[route]
 	if !ok || !strings.HasPrefix(r.URL.Path, "/sandbox/v1/") {
@@ -172,7 +188,10 @@ func (s *Server) handleStats(w http.ResponseWriter, r *http.Request) {
 }
 
 // handleReset forgets messages, windows, media, settings, counters and undelivered webhooks
-// (queued, parked or waiting for a retry). The catalogue and webhook URL stay.
+// (queued, parked or waiting for a retry), restores the configured template
+// catalogue (created templates and status, quality and category changes are
+// dropped; pending reviews are cancelled) and the default account health.
+// The webhook URL stays.
 func (s *Server) handleReset(w http.ResponseWriter, r *http.Request) {
 	s.reset()
 	writeJSON(w, http.StatusOK, map[string]bool{"reset": true})
@@ -188,6 +207,8 @@ func (s *Server) reset() {
 	s.media = map[string]*mediaObj{}
 	s.mediaURLs = map[string]*mediaGrant{}
 	s.settings = s.configSettings()
+	s.templates = cloneTemplates(s.initial)
+	s.health = s.defaultHealth()
 	s.stats = counters{}
 	s.parked = nil
 	s.queue.clear()
@@ -225,6 +246,7 @@ type settings struct {
 	MediaRedirectTo       string
 	MediaURLTTL           time.Duration
 	MediaFileSizeAsString bool
+	USMarketingBlocked    bool
 }
 
 func (s *Server) configSettings() settings {
@@ -232,6 +254,7 @@ func (s *Server) configSettings() settings {
 		MediaRedirectTo:       s.cfg.MediaRedirectTo,
 		MediaURLTTL:           s.cfg.MediaURLTTL,
 		MediaFileSizeAsString: s.cfg.MediaFileSizeAsString,
+		USMarketingBlocked:    s.cfg.USMarketingBlocked == nil || *s.cfg.USMarketingBlocked,
 	}
 }
 
@@ -245,12 +268,13 @@ func (s *Server) handleSettings(w http.ResponseWriter, r *http.Request) {
 		MediaRedirectTo       *string `json:"media_redirect_to"`
 		MediaURLTTL           *string `json:"media_url_ttl"`
 		MediaFileSizeAsString *bool   `json:"media_file_size_as_string"`
+		USMarketingBlocked    *bool   `json:"us_marketing_blocked"`
 	}
 	if len(bytes.TrimSpace(raw)) > 0 {
 		dec := json.NewDecoder(bytes.NewReader(raw))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&req); err != nil {
-			controlError(w, http.StatusBadRequest, "body must be {\"media_redirect_to\",\"media_url_ttl\",\"media_file_size_as_string\"}: "+err.Error())
+			controlError(w, http.StatusBadRequest, "body must be {\"media_redirect_to\",\"media_url_ttl\",\"media_file_size_as_string\",\"us_marketing_blocked\"}: "+err.Error())
 			return
 		}
 	}
@@ -277,10 +301,13 @@ func (s *Server) handleSettings(w http.ResponseWriter, r *http.Request) {
 	if req.MediaFileSizeAsString != nil {
 		s.settings.MediaFileSizeAsString = *req.MediaFileSizeAsString
 	}
+	if req.USMarketingBlocked != nil {
+		s.settings.USMarketingBlocked = *req.USMarketingBlocked
+	}
 	cur := s.settings
 	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, map[string]any{
 		"media_redirect_to": cur.MediaRedirectTo, "media_url_ttl": cur.MediaURLTTL.String(),
-		"media_file_size_as_string": cur.MediaFileSizeAsString,
+		"media_file_size_as_string": cur.MediaFileSizeAsString, "us_marketing_blocked": cur.USMarketingBlocked,
 	})
 }

@@ -24,6 +24,10 @@ type graphError struct {
 	subcode int
 	message string
 	details string
+	// userTitle and userMsg fill error_user_title / error_user_msg (and
+	// is_transient false), as Graph answers template management errors.
+	userTitle string
+	userMsg   string
 }
 
 func (e *graphError) write(w http.ResponseWriter) {
@@ -40,6 +44,11 @@ func (e *graphError) write(w http.ResponseWriter) {
 	}
 	if e.details != "" {
 		body["error_data"] = map[string]string{"messaging_product": "whatsapp", "details": e.details}
+	}
+	if e.userTitle != "" || e.userMsg != "" {
+		body["is_transient"] = false
+		body["error_user_title"] = e.userTitle
+		body["error_user_msg"] = e.userMsg
 	}
 	if e.code == 190 {
 		w.Header().Set("WWW-Authenticate", `OAuth "Facebook Platform" "invalid_token" "`+e.message+`"`)
@@ -107,14 +116,12 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request) {
 		s.handleMediaUpload(w, r, s.byID[id])
 	case edge == "message_templates" && r.Method == http.MethodGet && id == s.cfg.WABAID:
 		s.handleTemplateList(w, r)
+	case edge == "message_templates" && r.Method == http.MethodPost && id == s.cfg.WABAID:
+		s.handleTemplateCreate(w, r)
 	case edge == "phone_numbers" && r.Method == http.MethodGet && id == s.cfg.WABAID:
-		var data []map[string]any
-		for _, n := range s.numbers {
-			data = append(data, phoneNumberJSON(n))
-		}
-		writeJSON(w, http.StatusOK, map[string]any{"data": data})
+		s.handlePhoneNumberList(w, r)
 	case edge == "" && r.Method == http.MethodGet && s.byID[id] != nil:
-		writeJSON(w, http.StatusOK, phoneNumberJSON(s.byID[id]))
+		s.handlePhoneNumberGet(w, r, s.byID[id])
 	case edge == "" && r.Method == http.MethodGet && id == s.cfg.WABAID:
 		writeJSON(w, http.StatusOK, map[string]any{"id": id, "name": "Sandbox WABA", "currency": "USD", "timezone_id": "1", "message_template_namespace": "sandbox_namespace"})
 	case media != nil && r.Method == http.MethodGet:
@@ -123,15 +130,6 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request) {
 		s.handleMediaDelete(w, media)
 	default:
 		errUnknownObject(r.Method, id).write(w)
-	}
-}
-
-func phoneNumberJSON(n *Number) map[string]any {
-	return map[string]any{
-		"verified_name": "Sandbox Business", "code_verification_status": "VERIFIED",
-		"display_phone_number": n.BusinessNumber, "quality_rating": "GREEN",
-		"platform_type": "CLOUD_API", "throughput": map[string]string{"level": "STANDARD"},
-		"id": n.PhoneNumberID,
 	}
 }
 
@@ -279,7 +277,7 @@ func (s *Server) validateTemplate(t *templateReq) (*templateUse, *graphError) {
 	if t.Language.Code == "" {
 		return nil, errRequired("template['language']['code']")
 	}
-	tpl := s.findTemplate(t.Name, t.Language.Code)
+	tpl := s.templateSnapshot(t.Name, t.Language.Code)
 	switch {
 	case tpl == nil:
 		return nil, &graphError{code: 132001, message: "(#132001) Template name does not exist in the translation",
@@ -334,7 +332,11 @@ func (s *Server) accept(w http.ResponseWriter, num *Number, req *sendRequest, ra
 
 	s.mu.Lock()
 	open, _ := s.windowOpenLocked(windowKey{num.PhoneNumberID, customer}, now)
-	plan := s.planStatuses(req.Type, customer, open)
+	category := ""
+	if use != nil {
+		category = use.tpl.Category
+	}
+	plan := s.planStatuses(req.Type, customer, open, category)
 	if info.mediaErr != nil && plan[0].status != "failed" {
 		// Meta checks referenced media after accepting the send.
 		plan = []statusStep{{status: "failed", err: info.mediaErr}}
@@ -382,11 +384,14 @@ func newStatusErr(code int, title, details string) *statusErr {
 	return e
 }
 
-// planStatuses decides the status webhooks of a send. Called with s.mu held.
-func (s *Server) planStatuses(typ, customer string, windowOpen bool) []statusStep {
+// planStatuses decides the status webhooks of a send; category is the
+// template's category for template sends, else "". Called with s.mu held.
+func (s *Server) planStatuses(typ, customer string, windowOpen bool, category string) []statusStep {
 	switch {
 	case s.notOnWA[customer]:
 		return []statusStep{{status: "failed", err: newStatusErr(131026, "Message undeliverable", "Message Undeliverable.")}}
+	case typ == "template" && category == "MARKETING" && s.settings.USMarketingBlocked && isUSNumber(customer):
+		return []statusStep{{status: "failed", err: usMarketingErr()}}
 	case typ != "template" && !windowOpen:
 		return []statusStep{{status: "failed", err: newStatusErr(131047, "Re-engagement message",
 			"Message failed to send because more than 24 hours have passed since the customer last replied to this number.")}}
@@ -453,7 +458,8 @@ func (s *Server) handleTemplateList(w http.ResponseWriter, r *http.Request) {
 	lang := q.Get("language")
 	cat := strings.ToUpper(q.Get("category"))
 
-	var all []*tmpl
+	var all []templateJSON
+	s.mu.Lock() // the catalogue changes at run time
 	for _, t := range s.templates {
 		if (len(statuses) > 0 && !statuses[t.Status]) ||
 			(name != "" && !strings.Contains(strings.ToLower(t.Name), name)) ||
@@ -461,8 +467,9 @@ func (s *Server) handleTemplateList(w http.ResponseWriter, r *http.Request) {
 			(cat != "" && t.Category != cat) {
 			continue
 		}
-		all = append(all, t)
+		all = append(all, t.listingJSON())
 	}
+	s.mu.Unlock()
 
 	start, end := 0, 0
 	switch {
@@ -488,10 +495,7 @@ func (s *Server) handleTemplateList(w http.ResponseWriter, r *http.Request) {
 	start = max(0, min(start, len(all)))
 	end = max(start, min(end, len(all)))
 
-	data := make([]templateJSON, 0, end-start)
-	for _, t := range all[start:end] {
-		data = append(data, t.listingJSON())
-	}
+	data := append(make([]templateJSON, 0, end-start), all[start:end]...)
 	resp := map[string]any{"data": data}
 	if len(data) > 0 {
 		paging := map[string]any{"cursors": map[string]string{"before": encodeCursor(start), "after": encodeCursor(end - 1)}}

@@ -1,13 +1,17 @@
 // Package sandbox simulates Meta's WhatsApp Cloud API over real HTTP.
 //
 // It serves the Graph endpoints a WhatsApp client uses (send messages of every
-// type, mark inbound messages read, list message templates, upload, retrieve,
-// download and delete media), validates requests the way Meta documents,
-// answers with Meta's JSON shapes and error codes, and posts signed webhooks
-// (status updates, inbound customer messages of every type) to a configured
-// URL with Meta-like re-delivery. A small unauthenticated control API under
-// /sandbox/v1/ lets tests inject inbound messages, create media and inspect
-// what was sent. Media download URLs are served under /sandbox-media/.
+// type, mark inbound messages read, list and create message templates, read
+// the phone number's quality and messaging limit, upload, retrieve, download
+// and delete media), validates requests the way Meta documents, answers with
+// Meta's JSON shapes and error codes, and posts signed webhooks (status
+// updates, inbound customer messages of every type, template status, quality
+// and category changes, phone number quality changes) to a configured URL
+// with Meta-like re-delivery. A small unauthenticated control API under
+// /sandbox/v1/ lets tests inject inbound messages, create media, change
+// template and account health and inspect what was sent. Media download URLs
+// are served under /sandbox-media/. Template management and account health
+// are described in manage.go.
 //
 // The package deliberately shares no types with the rest of the repository:
 // it speaks only JSON over HTTP, as Meta does. All state is kept in memory and
@@ -67,6 +71,19 @@ type Config struct {
 	// JSON string ("303833", as in Meta's reference example) instead of a
 	// number, to test that clients accept both.
 	MediaFileSizeAsString bool
+
+	// Templates and account health.
+
+	// TemplateReviewDelay is how long a template created with POST
+	// /{waba_id}/message_templates stays PENDING before its review verdict
+	// (APPROVED, or REJECTED when its name contains "reject") and the
+	// message_template_status_update webhook; default 2s.
+	TemplateReviewDelay time.Duration
+	// USMarketingBlocked makes MARKETING template sends to US numbers (+1
+	// outside Canada and the other NANP countries) fail asynchronously with
+	// 131049, as Meta has done since 2025-04-01. nil means true; see
+	// usMarketingErr and isUSNumber in manage.go for the rule and its sources.
+	USMarketingBlocked *bool
 }
 
 // Defaults applied by New.
@@ -79,6 +96,7 @@ const (
 	defaultWindow      = 24 * time.Hour
 	defaultMaxUpload   = 110 << 20
 	defaultMediaURLTTL = 5 * time.Minute
+	defaultReview      = 2 * time.Second
 
 	// maxBodyBytes bounds every request body except media uploads; larger
 	// bodies get HTTP 413.
@@ -95,15 +113,15 @@ const (
 // Server is the simulator. Create it with New, then either Start it (real
 // listener) or mount Handler in an httptest server. Close stops everything.
 type Server struct {
-	cfg       Config
-	log       *slog.Logger
-	handler   http.Handler
-	numbers   []*Number          // in configuration order; BusinessNumber normalised to +digits
-	byID      map[string]*Number // phone_number_id → number
-	byDigits  map[string]*Number // business digits → number
-	notOnWA   map[string]bool    // customer digits
-	templates []*tmpl            // catalogue in configuration order
-	client    *http.Client
+	cfg      Config
+	log      *slog.Logger
+	handler  http.Handler
+	numbers  []*Number          // in configuration order; BusinessNumber normalised to +digits
+	byID     map[string]*Number // phone_number_id → number
+	byDigits map[string]*Number // business digits → number
+	notOnWA  map[string]bool    // customer digits
+	initial  []*tmpl            // the configured catalogue, restored by reset
+	client   *http.Client
 
 	mu         sync.Mutex // guards everything below
 	webhookURL string
@@ -116,6 +134,8 @@ type Server struct {
 	media      map[string]*mediaObj   // media id → media
 	mediaURLs  map[string]*mediaGrant // download token → grant
 	settings   settings               // runtime-changeable knobs (POST /sandbox/v1/settings)
+	templates  []*tmpl                // catalogue: configuration order, then created ones
+	health     accountHealth          // quality ratings and messaging limit (POST /sandbox/v1/account)
 
 	queue *queue
 
@@ -158,7 +178,7 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	for name, d := range map[string]*time.Duration{
 		"StatusDelay": &cfg.StatusDelay, "WebhookRetryInitial": &cfg.WebhookRetryInitial,
 		"WebhookRetryMax": &cfg.WebhookRetryMax, "WebhookRetryFor": &cfg.WebhookRetryFor, "Window": &cfg.Window,
-		"MediaURLTTL": &cfg.MediaURLTTL,
+		"MediaURLTTL": &cfg.MediaURLTTL, "TemplateReviewDelay": &cfg.TemplateReviewDelay,
 	} {
 		if *d < 0 {
 			return nil, fmt.Errorf("sandbox: %s must not be negative", name)
@@ -170,6 +190,7 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	setDefault(&cfg.WebhookRetryFor, defaultRetryFor)
 	setDefault(&cfg.Window, defaultWindow)
 	setDefault(&cfg.MediaURLTTL, defaultMediaURLTTL)
+	setDefault(&cfg.TemplateReviewDelay, defaultReview)
 	if cfg.MaxUploadBytes < 0 {
 		return nil, errors.New("sandbox: MaxUploadBytes must not be negative")
 	}
@@ -233,7 +254,9 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.templates = compiled
+	s.initial = compiled
+	s.templates = cloneTemplates(compiled)
+	s.health = s.defaultHealth()
 	s.handler = s.routes()
 	return s, nil
 }

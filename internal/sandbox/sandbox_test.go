@@ -308,11 +308,17 @@ func TestPlanStatuses(t *testing.T) {
 		}
 		return out
 	}
-	if got := names(s.planStatuses("text", "4915112345678", true)); !slices.Equal(got, []string{"sent", "delivered"}) {
+	if got := names(s.planStatuses("text", "4915112345678", true, "")); !slices.Equal(got, []string{"sent", "delivered"}) {
 		t.Errorf("NoAutoRead plan %v", got)
 	}
-	if got := names(s.planStatuses("template", "4915199999999", true)); !slices.Equal(got, []string{"failed"}) {
+	if got := names(s.planStatuses("template", "4915199999999", true, "UTILITY")); !slices.Equal(got, []string{"failed"}) {
 		t.Errorf("not on WhatsApp plan %v", got)
+	}
+	if got := s.planStatuses("template", "12125550123", false, "MARKETING"); len(got) != 1 || got[0].status != "failed" || got[0].err.Code != 131049 {
+		t.Errorf("US marketing plan %+v", got)
+	}
+	if got := names(s.planStatuses("template", "12125550123", false, "UTILITY")); !slices.Equal(got, []string{"sent", "delivered"}) {
+		t.Errorf("US utility plan %v", got)
 	}
 }
 

@@ -94,6 +94,12 @@ type counters struct {
 	Inbound           int `json:"inbound"`             // injected customer messages
 	MediaUploads      int `json:"media_uploads"`       // successful Graph uploads (POST /{phone_number_id}/media)
 	MediaDownloads    int `json:"media_downloads"`     // media download URLs answered with the bytes
+	// TemplateCreateCalls counts POST /{waba_id}/message_templates calls that
+	// passed auth, whether the template was accepted or refused.
+	TemplateCreateCalls int `json:"template_create_calls"`
+	// PhoneNumberCalls counts GET /{phone_number_id} calls that passed auth
+	// (the phone number node: quality rating, messaging limit, throughput).
+	PhoneNumberCalls int `json:"phone_number_calls"`
 }
 
 // newWamid returns a message id shaped like Meta's: "wamid." + base64 of a

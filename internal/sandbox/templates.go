@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"regexp"
@@ -67,6 +68,11 @@ var (
 )
 
 // tmpl is a validated catalogue entry with its placeholders extracted.
+//
+// Status, Category, reason, quality and lastEvent change at run time
+// (review of created templates, control API) and are guarded by Server.mu;
+// everything else is fixed once compiled. Code outside the lock works on a
+// copy taken under it (see templateSnapshot).
 type tmpl struct {
 	Template
 	id         string
@@ -74,6 +80,14 @@ type tmpl struct {
 	headerVars []string   // distinct placeholders of a TEXT header
 	bodyVars   []string   // distinct placeholders of the body, in order of appearance
 	buttonVars [][]string // per button, placeholders of its URL
+
+	reason    string // reason of the last status change: NONE, INVALID_FORMAT, …
+	quality   string // quality score: GREEN, YELLOW, RED or UNKNOWN
+	lastEvent string // last message_template_status_update event sent, "" if none
+	created   bool   // created through POST /{waba_id}/message_templates
+
+	// Examples given at creation, listed back as given; nil: generated.
+	headerEx, bodyEx map[string]json.RawMessage
 }
 
 // placeholders returns the distinct placeholder names of s in order of appearance.
@@ -92,85 +106,96 @@ func compileTemplates(ts []Template) ([]*tmpl, error) {
 	seen := map[string]bool{}
 	var out []*tmpl
 	for i, t := range ts {
-		t.Category = strings.ToUpper(t.Category)
-		t.Status = strings.ToUpper(t.Status)
-		t.ParameterFormat = strings.ToUpper(t.ParameterFormat)
-		t.HeaderFormat = strings.ToUpper(t.HeaderFormat)
-		if t.Status == "" {
-			t.Status = "APPROVED"
+		c, err := compileTemplate(t)
+		if err != nil {
+			return nil, fmt.Errorf("sandbox: Templates[%d] (%s/%s): %w", i, t.Name, t.Language, err)
 		}
-		if t.ParameterFormat == "" {
-			t.ParameterFormat = "POSITIONAL"
-		}
-		t.Buttons = slices.Clone(t.Buttons)
-		for j := range t.Buttons {
-			t.Buttons[j].Type = strings.ToUpper(t.Buttons[j].Type)
-		}
-		where := fmt.Sprintf("sandbox: Templates[%d] (%s/%s)", i, t.Name, t.Language)
-		if t.Name == "" || t.Language == "" {
-			return nil, fmt.Errorf("%s: Name and Language are required", where)
-		}
-		key := t.Name + "\x00" + t.Language
+		key := c.Name + "\x00" + c.Language
 		if seen[key] {
-			return nil, fmt.Errorf("%s: duplicate name and language", where)
+			return nil, fmt.Errorf("sandbox: Templates[%d] (%s/%s): duplicate name and language", i, t.Name, t.Language)
 		}
 		seen[key] = true
-		switch t.Category {
-		case "MARKETING", "UTILITY", "AUTHENTICATION":
-		default:
-			return nil, fmt.Errorf("%s: Category %q is not MARKETING, UTILITY or AUTHENTICATION", where, t.Category)
-		}
-		if t.ParameterFormat != "POSITIONAL" && t.ParameterFormat != "NAMED" {
-			return nil, fmt.Errorf("%s: ParameterFormat %q is not POSITIONAL or NAMED", where, t.ParameterFormat)
-		}
-		if t.Body == "" {
-			return nil, fmt.Errorf("%s: Body is required", where)
-		}
-		c := &tmpl{Template: t, named: t.ParameterFormat == "NAMED", id: templateID(t.Name, t.Language)}
-		switch t.HeaderFormat {
-		case "":
-			if t.HeaderText != "" {
-				return nil, fmt.Errorf("%s: HeaderText needs HeaderFormat TEXT", where)
-			}
-		case "TEXT":
-			if t.HeaderText == "" {
-				return nil, fmt.Errorf("%s: TEXT header needs HeaderText", where)
-			}
-			c.headerVars = placeholders(t.HeaderText)
-			if len(c.headerVars) > 1 {
-				return nil, fmt.Errorf("%s: a TEXT header may hold at most one placeholder", where)
-			}
-		case "IMAGE", "VIDEO", "DOCUMENT":
-		default:
-			return nil, fmt.Errorf("%s: HeaderFormat %q is not TEXT, IMAGE, VIDEO or DOCUMENT", where, t.HeaderFormat)
-		}
-		c.bodyVars = placeholders(t.Body)
-		if err := checkVars(c.named, c.headerVars); err != nil {
-			return nil, fmt.Errorf("%s: header: %w", where, err)
-		}
-		if err := checkVars(c.named, c.bodyVars); err != nil {
-			return nil, fmt.Errorf("%s: body: %w", where, err)
-		}
-		if len(placeholders(t.Footer)) > 0 {
-			return nil, fmt.Errorf("%s: the footer may not hold placeholders", where)
-		}
-		for j, b := range t.Buttons {
-			var vars []string
-			switch b.Type {
-			case "URL":
-				vars = placeholders(b.URL)
-				if len(vars) > 1 || (len(vars) == 1 && (vars[0] != "1" || !endsWithPlaceholder(b.URL))) {
-					return nil, fmt.Errorf("%s: button %d: a URL may only end in {{1}}", where, j)
-				}
-			case "QUICK_REPLY", "COPY_CODE", "PHONE_NUMBER":
-			default:
-				return nil, fmt.Errorf("%s: button %d: Type %q is not QUICK_REPLY, URL, COPY_CODE or PHONE_NUMBER", where, j, b.Type)
-			}
-			c.buttonVars = append(c.buttonVars, vars)
-		}
+		c.quality = "GREEN"
 		out = append(out, c)
 	}
 	return out, nil
+}
+
+// compileTemplate normalises and validates one template and extracts its
+// placeholders. It is used for the configured catalogue and for templates
+// created through POST /{waba_id}/message_templates.
+func compileTemplate(t Template) (*tmpl, error) {
+	t.Category = strings.ToUpper(t.Category)
+	t.Status = strings.ToUpper(t.Status)
+	t.ParameterFormat = strings.ToUpper(t.ParameterFormat)
+	t.HeaderFormat = strings.ToUpper(t.HeaderFormat)
+	if t.Status == "" {
+		t.Status = "APPROVED"
+	}
+	if t.ParameterFormat == "" {
+		t.ParameterFormat = "POSITIONAL"
+	}
+	t.Buttons = slices.Clone(t.Buttons)
+	for j := range t.Buttons {
+		t.Buttons[j].Type = strings.ToUpper(t.Buttons[j].Type)
+	}
+	if t.Name == "" || t.Language == "" {
+		return nil, errors.New("name and language are required")
+	}
+	switch t.Category {
+	case "MARKETING", "UTILITY", "AUTHENTICATION":
+	default:
+		return nil, fmt.Errorf("category %q is not MARKETING, UTILITY or AUTHENTICATION", t.Category)
+	}
+	if t.ParameterFormat != "POSITIONAL" && t.ParameterFormat != "NAMED" {
+		return nil, fmt.Errorf("parameter format %q is not POSITIONAL or NAMED", t.ParameterFormat)
+	}
+	if t.Body == "" {
+		return nil, errors.New("the body is required")
+	}
+	c := &tmpl{Template: t, named: t.ParameterFormat == "NAMED", id: templateID(t.Name, t.Language), reason: "NONE"}
+	switch t.HeaderFormat {
+	case "":
+		if t.HeaderText != "" {
+			return nil, errors.New("a header text needs the TEXT header format")
+		}
+	case "TEXT":
+		if t.HeaderText == "" {
+			return nil, errors.New("a TEXT header needs a text")
+		}
+		c.headerVars = placeholders(t.HeaderText)
+		if len(c.headerVars) > 1 {
+			return nil, errors.New("a TEXT header may hold at most one placeholder")
+		}
+	case "IMAGE", "VIDEO", "DOCUMENT":
+	default:
+		return nil, fmt.Errorf("header format %q is not TEXT, IMAGE, VIDEO or DOCUMENT", t.HeaderFormat)
+	}
+	c.bodyVars = placeholders(t.Body)
+	if err := checkVars(c.named, c.headerVars); err != nil {
+		return nil, fmt.Errorf("header: %w", err)
+	}
+	if err := checkVars(c.named, c.bodyVars); err != nil {
+		return nil, fmt.Errorf("body: %w", err)
+	}
+	if len(placeholders(t.Footer)) > 0 {
+		return nil, errors.New("the footer may not hold placeholders")
+	}
+	for j, b := range t.Buttons {
+		var vars []string
+		switch b.Type {
+		case "URL":
+			vars = placeholders(b.URL)
+			if len(vars) > 1 || (len(vars) == 1 && (vars[0] != "1" || !endsWithPlaceholder(b.URL))) {
+				return nil, fmt.Errorf("button %d: a URL may only end in {{1}}", j)
+			}
+		case "QUICK_REPLY", "COPY_CODE", "PHONE_NUMBER":
+		default:
+			return nil, fmt.Errorf("button %d: type %q is not QUICK_REPLY, URL, COPY_CODE or PHONE_NUMBER", j, b.Type)
+		}
+		c.buttonVars = append(c.buttonVars, vars)
+	}
+	return c, nil
 }
 
 // endsWithPlaceholder reports whether u ends with a placeholder.
@@ -197,21 +222,48 @@ func checkVars(named bool, vars []string) error {
 	return nil
 }
 
-// templateID derives a stable numeric id, as Graph ids look.
+// templateID derives a stable 16-digit id, as Graph ids look. It stays below
+// 2^53 so that webhooks can carry it as a JSON number (Meta's
+// message_template_id is one) without losing precision in any JSON decoder.
 func templateID(name, lang string) string {
 	h := fnv.New64a()
 	h.Write([]byte(name + "\x00" + lang))
-	return strconv.FormatUint(1_000_000_000_000_000+h.Sum64()%8_999_999_999_999_999, 10)
+	return strconv.FormatUint(1_000_000_000_000_000+h.Sum64()%8_000_000_000_000_000, 10)
 }
 
-// findTemplate returns the catalogue entry for name and language, or nil.
-func (s *Server) findTemplate(name, lang string) *tmpl {
+// findTemplateLocked returns the catalogue entry for name and language, or
+// nil. Called with s.mu held.
+func (s *Server) findTemplateLocked(name, lang string) *tmpl {
 	for _, t := range s.templates {
 		if t.Name == name && t.Language == lang {
 			return t
 		}
 	}
 	return nil
+}
+
+// templateSnapshot returns a copy of the catalogue entry for name and
+// language, taken under s.mu, or nil.
+func (s *Server) templateSnapshot(name, lang string) *tmpl {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.findTemplateLocked(name, lang)
+	if t == nil {
+		return nil
+	}
+	cp := *t
+	return &cp
+}
+
+// cloneTemplates deep-copies the mutable part of a catalogue (the compiled,
+// immutable slices are shared).
+func cloneTemplates(ts []*tmpl) []*tmpl {
+	out := make([]*tmpl, len(ts))
+	for i, t := range ts {
+		cp := *t
+		out[i] = &cp
+	}
+	return out
 }
 
 // --- send-time validation ---------------------------------------------------
@@ -530,16 +582,23 @@ func (t *tmpl) listingJSON() templateJSON {
 	switch t.HeaderFormat {
 	case "TEXT":
 		h := map[string]any{"type": "HEADER", "format": "TEXT", "text": t.HeaderText}
-		if ex := t.examples(t.headerVars, "header_text"); ex != nil {
+		if t.headerEx != nil {
+			h["example"] = t.headerEx
+		} else if ex := t.examples(t.headerVars, "header_text"); ex != nil {
 			h["example"] = ex
 		}
 		comps = append(comps, h)
 	case "IMAGE", "VIDEO", "DOCUMENT":
-		comps = append(comps, map[string]any{"type": "HEADER", "format": t.HeaderFormat,
-			"example": map[string]any{"header_handle": []string{"https://scontent.whatsapp.net/v/sandbox-sample-" + strings.ToLower(t.HeaderFormat)}}})
+		var ex any = map[string]any{"header_handle": []string{"https://scontent.whatsapp.net/v/sandbox-sample-" + strings.ToLower(t.HeaderFormat)}}
+		if t.headerEx != nil {
+			ex = t.headerEx
+		}
+		comps = append(comps, map[string]any{"type": "HEADER", "format": t.HeaderFormat, "example": ex})
 	}
 	b := map[string]any{"type": "BODY", "text": t.Body}
-	if ex := t.examples(t.bodyVars, "body_text"); ex != nil {
+	if t.bodyEx != nil {
+		b["example"] = t.bodyEx
+	} else if ex := t.examples(t.bodyVars, "body_text"); ex != nil {
 		b["example"] = ex
 	}
 	comps = append(comps, b)

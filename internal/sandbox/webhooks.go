@@ -25,12 +25,13 @@ type envelope struct {
 
 type entry struct {
 	ID      string   `json:"id"`
+	Time    int64    `json:"time,omitempty"` // account-level fields (templates, quality) only
 	Changes []change `json:"changes"`
 }
 
 type change struct {
-	Value changeValue `json:"value"`
-	Field string      `json:"field"`
+	Value any    `json:"value"` // changeValue for field "messages", else the field's own object
+	Field string `json:"field"`
 }
 
 type changeValue struct {
@@ -154,6 +155,21 @@ func (s *Server) webhookBody(num *Number, v changeValue) []byte {
 	b, err := json.Marshal(envelope{
 		Object: "whatsapp_business_account",
 		Entry:  []entry{{ID: s.cfg.WABAID, Changes: []change{{Value: v, Field: "messages"}}}},
+	})
+	if err != nil {
+		panic(fmt.Sprintf("sandbox: marshal webhook: %v", err)) // static types: cannot happen
+	}
+	return b
+}
+
+// accountWebhookBody wraps the value of an account-level field
+// (message_template_status_update, phone_number_quality_update, …) into
+// Meta's envelope: entry[].id is the WABA id and entry[].time the Unix time
+// of the change, as Meta's references for these fields show.
+func (s *Server) accountWebhookBody(field string, value any) []byte {
+	b, err := json.Marshal(envelope{
+		Object: "whatsapp_business_account",
+		Entry:  []entry{{ID: s.cfg.WABAID, Time: time.Now().Unix(), Changes: []change{{Value: value, Field: field}}}},
 	})
 	if err != nil {
 		panic(fmt.Sprintf("sandbox: marshal webhook: %v", err)) // static types: cannot happen
