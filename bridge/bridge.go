@@ -40,6 +40,8 @@ type Config struct {
 	// MediaRetryFor is how long a customer's media is retried: Meta keeps
 	// inbound media ids for 7 days (default 7×24h).
 	MediaRetryFor time.Duration
+	// Compliance turns opt-out and opt-in keywords on (nil: off).
+	Compliance *Compliance
 }
 
 func (c *Config) setDefaults() {
@@ -98,6 +100,7 @@ type Bridge struct {
 	obs         Observer
 	now         func() time.Time
 	reporters   []StatusReporter
+	templates   TemplateResolver
 	consumers   []InboundConsumer
 	files       FileStore
 	transfer    MediaTransfer
@@ -163,6 +166,15 @@ const MaxTextLength = 4096
 func (b *Bridge) Submit(ctx context.Context, m *Message) (id MessageID, created bool, err error) {
 	if err := b.validate(ctx, m); err != nil {
 		return "", false, err
+	}
+	if m.Origin == "" || m.Origin == "api" {
+		// The REST API refuses at once (409); SMPP and mail learn it
+		// from the receipt or bounce, or check first (SMTP at RCPT).
+		if out, err := b.OptedOut(ctx, m.Customer); err != nil {
+			return "", false, err
+		} else if out {
+			return "", false, &RefusedError{Reason: ReasonOptedOut, Msg: "the customer opted out (STOP); nothing is sent until they opt in (START)"}
+		}
 	}
 	now := b.now()
 	m.ID = NewID(now)
@@ -323,6 +335,16 @@ func (b *Bridge) HandleEvents(ctx context.Context, events []Event) (IngestResult
 	out, err := b.store.Ingest(ctx, events)
 	if err != nil {
 		return IngestResult{}, fmt.Errorf("bridge: ingest: %w", err)
+	}
+	if b.templates != nil {
+		for _, e := range events {
+			if e.Other != nil && templateFields[e.Other.Field] {
+				// A template changed (status, components, category,
+				// quality): the next send reads the catalogue anew.
+				b.templates.Invalidate(e.Other.Field)
+				break
+			}
+		}
 	}
 	for _, m := range out.Inbound {
 		b.observe(Inbound, m.Channel, StatusReceived)

@@ -114,7 +114,7 @@ func (b *Bridge) retryJob(ctx context.Context, job Job, cause error) {
 // (consumers are idempotent).
 func (b *Bridge) deliverInbound(job Job) {
 	ctx := context.Background()
-	if len(b.consumers) == 0 {
+	if len(b.consumers) == 0 && b.cfg.Compliance == nil {
 		_ = b.store.FinishJob(ctx, job.Kind, job.Ref) // nobody to tell: no need to read the message
 		return
 	}
@@ -124,6 +124,11 @@ func (b *Bridge) deliverInbound(job Job) {
 		return
 	}
 	if err != nil {
+		b.retryJob(ctx, job, err)
+		return
+	}
+	if err := b.applyKeyword(ctx, m); err != nil {
+		b.log.Warn("consent keyword not applied; will retry", "message_id", m.ID, "err", err)
 		b.retryJob(ctx, job, err)
 		return
 	}

@@ -111,6 +111,9 @@ type Message struct {
 	// OriginData is what the origin edge keeps with the message (SMPP:
 	// addresses and registered_delivery); opaque to the core.
 	OriginData json.RawMessage `json:"origin_data,omitempty"`
+	// SendRecord is how an outbound message was sent, or why not (set
+	// when the outbox decides).
+	SendRecord *SendRecord `json:"send,omitempty"`
 	// NotBefore defers the first send attempt (SMPP schedule_delivery_time).
 	NotBefore time.Time `json:"not_before,omitzero"`
 	// ExpiresAt fails the message with reason expired if it is not

@@ -143,8 +143,8 @@ func (b *Bridge) process(job SendJob) {
 		b.fail(ctx, m.ID, ReasonExpired, 0, "validity period ended before sending", now)
 		return
 	}
-	if reason, ok := b.policy(ctx, m, now); !ok {
-		b.fail(ctx, m.ID, reason, 0, "", now)
+	send, ok := b.decide(ctx, job, b.windowOpen(ctx, m, now), now, log)
+	if !ok {
 		return
 	}
 
@@ -154,15 +154,27 @@ func (b *Bridge) process(job SendJob) {
 		log.Error("record attempt", "err", err)
 		return // the lease expires and the job is claimed again
 	}
-	if err := b.uploadForSend(ctx, m); err != nil {
+	if err := b.uploadForSend(ctx, send); err != nil {
 		// Nothing was sent: a definite failure, retried or final as classified.
 		b.handleSendError(ctx, job, err, b.now(), log)
 		return
 	}
 	sendCtx, cancel := context.WithTimeout(ctx, b.cfg.SendTimeout)
-	wamid, err := b.sender.Send(sendCtx, m)
+	wamid, err := b.sender.Send(sendCtx, send)
 	cancel()
 	now = b.now()
+	if err != nil && send.Kind == KindText && b.templates != nil && AsSendError(err).Action == ActionTemplateOrFallback {
+		// The provider says the window is closed although we saw it open
+		// (clocks differ): resolve a template now and send that instead.
+		log.Info("provider reports the window closed; resolving a template", "err", err)
+		if send, ok = b.decide(ctx, job, false, now, log); !ok {
+			return
+		}
+		sendCtx, cancel := context.WithTimeout(ctx, b.cfg.SendTimeout)
+		wamid, err = b.sender.Send(sendCtx, send)
+		cancel()
+		now = b.now()
+	}
 	if err == nil {
 		if b.obs != nil {
 			b.obs.SendOutcome("accepted", 0)
@@ -176,22 +188,54 @@ func (b *Bridge) process(job SendJob) {
 	b.handleSendError(ctx, job, err, now, log)
 }
 
-// policy decides whether m may be sent now on WhatsApp. Freeform content
-// needs an open customer-service window; templates do not. Later issues
-// resolve templates and fall back to SMS here.
-func (b *Bridge) policy(ctx context.Context, m *Message, now time.Time) (Reason, bool) {
-	if m.Kind == KindTemplate {
-		return "", true // templates may open a conversation; everything else is freeform
-	}
+// windowOpen reports whether the customer wrote within the
+// customer-service window. When the window cannot be read it answers true
+// and lets the provider decide (it answers 131047 when closed).
+func (b *Bridge) windowOpen(ctx context.Context, m *Message, now time.Time) bool {
 	last, err := b.store.LastInbound(ctx, m.Business, m.Customer.Key())
 	if err != nil {
 		b.log.Error("read window", "message_id", m.ID, "err", err)
-		return "", true // let the provider decide (it answers 131047)
+		return true
 	}
-	if last.IsZero() || now.Sub(last) >= b.cfg.Window {
-		return ReasonWindowClosed, false
+	return !last.IsZero() && now.Sub(last) < b.cfg.Window
+}
+
+// decide applies the template policy to a claimed message and records
+// how it goes out. It returns the message to send, or false when the
+// message failed (a refusal) or was rescheduled (the catalogue could not
+// be read).
+func (b *Bridge) decide(ctx context.Context, job SendJob, windowOpen bool, now time.Time, log *slog.Logger) (*Message, bool) {
+	m := job.Message
+	send, rec, err := b.resolve(ctx, m, windowOpen)
+	if err == nil && m.Origin != OriginCompliance {
+		// An opted-out customer gets nothing but the confirmation, also
+		// what was queued before the STOP.
+		if out, cerr := b.OptedOut(ctx, m.Customer); cerr != nil {
+			err = cerr
+		} else if out {
+			rec = &SendRecord{How: SentNone, Why: "the customer opted out (STOP); nothing is sent until START"}
+			err = &RefusedError{Reason: ReasonOptedOut, Msg: "the customer opted out"}
+		}
 	}
-	return "", true
+	if rec != nil {
+		if rerr := b.store.RecordSend(ctx, m.ID, rec); rerr != nil {
+			log.Error("record how the message is sent", "err", rerr)
+		}
+	}
+	if err == nil {
+		return send, true
+	}
+	if re, ok := refusal(err); ok {
+		log.Info("not sent", "reason", re.Reason, "why", re.Msg)
+		b.fail(ctx, m.ID, re.Reason, 0, re.Msg, now)
+		return nil, false
+	}
+	delay := Backoff(b.cfg.BackoffInitial, b.cfg.BackoffMax, job.Attempts+1)
+	log.Warn("template catalogue unavailable; retrying", "err", err, "retry_in", delay)
+	if err := b.store.Retry(ctx, m.ID, now.Add(delay), err.Error()); err != nil {
+		log.Error("reschedule send", "err", err)
+	}
+	return nil, false
 }
 
 func (b *Bridge) handleSendError(ctx context.Context, job SendJob, err error, now time.Time, log *slog.Logger) {
@@ -201,6 +245,9 @@ func (b *Bridge) handleSendError(ctx context.Context, job SendJob, err error, no
 		b.obs.SendOutcome(se.Action.String(), se.Code)
 	}
 	attempts := job.Attempts + 1
+	if b.templates != nil && templateStaleCodes[se.Code] {
+		b.templates.Invalidate(fmt.Sprintf("send error %d", se.Code))
+	}
 	switch se.Action {
 	case ActionRetry:
 		if attempts >= b.cfg.MaxAttempts {
@@ -229,7 +276,8 @@ func (b *Bridge) handleSendError(ctx context.Context, job SendJob, err error, no
 			log.Error("reschedule send", "err", err)
 		}
 	case ActionTemplateOrFallback:
-		// No template resolution or fallback yet: the message fails.
+		// The window is closed and no template was found (or the message
+		// is not text): no fallback yet, the message fails.
 		b.fail(ctx, m.ID, ReasonWindowClosed, se.Code, se.Title, now)
 	default:
 		reason := se.Reason

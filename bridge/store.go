@@ -24,6 +24,14 @@ type Store interface {
 	// MessageByKey returns the message an origin submitted with an
 	// idempotency key; ErrNotFound if none.
 	MessageByKey(ctx context.Context, origin, key string) (*Message, error)
+	// RecordSend stores how a message is sent (or why not), replacing an
+	// earlier record.
+	RecordSend(ctx context.Context, id MessageID, rec *SendRecord) error
+	// Consent returns a customer's consent record; ErrNotFound if none.
+	Consent(ctx context.Context, customer string) (*Consent, error)
+	// SetConsent stores a consent change unless the stored one is newer;
+	// it reports whether it applied.
+	SetConsent(ctx context.Context, c Consent) (bool, error)
 
 	// Ingest commits a batch of webhook events atomically. Inbound messages
 	// are stored once per wamid and refresh the customer-service window;

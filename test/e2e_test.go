@@ -70,17 +70,19 @@ func TestInboundOpensWindow(t *testing.T) {
 	}
 }
 
-// Freeform text to a customer who never wrote fails with window_closed and
-// is never attempted; a template to the same customer goes through.
+// Freeform text to a customer who never wrote, that fits no approved
+// template, fails with no_template (issue 2 had window_closed; issue 6
+// resolves templates first) and is never attempted; a template to the
+// same customer goes through.
 func TestWindowClosedFreeformFailsTemplateSends(t *testing.T) {
 	d := startDaemon(t, testConfig(t))
 	id := d.send(map[string]any{"to": "+4915100000001", "text": "out of the blue"})
 	m := d.waitStatus(id, "failed")
-	if m.Error == nil || m.Error.Reason != "window_closed" {
-		t.Errorf("error = %+v", m.Error)
+	if m.Error == nil || m.Error.Reason != "no_template" || m.Send == nil || m.Send.How != "none" || m.Send.Why == "" {
+		t.Errorf("error = %+v, send = %+v", m.Error, m.Send)
 	}
 	if n := len(sandboxMessages(t, d.sandbox, "?callback="+id)); n != 0 {
-		t.Errorf("sandbox received %d copies of a window_closed message", n)
+		t.Errorf("sandbox received %d copies of a message that fits no template", n)
 	}
 	tid := d.send(map[string]any{"to": "+4915100000001", "template": map[string]any{
 		"name": "order_update", "language": "en_US", "params": []string{"12345", "Monday"}}})
@@ -92,9 +94,11 @@ func TestWindowClosedFreeformFailsTemplateSends(t *testing.T) {
 	}
 }
 
-// Errors the sandbox reports as Meta does end as failed with the right
-// reason and code: unknown template (132001, synchronous), wrong parameter
-// count (132000), not on WhatsApp (131026, in a failed status webhook).
+// Errors end as failed with the right reason and code: an unknown template
+// is refused before sending (issue 6: only templates the catalogue lists
+// as approved are sent; before, Meta's 132001 came back), a wrong parameter
+// count is Meta's 132000 (synchronous), not on WhatsApp its 131026 (in a
+// failed status webhook).
 func TestUpstreamFailuresAreClassified(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.Sandbox.NotOnWhatsApp = []string{"+4915100000009"}
@@ -104,7 +108,7 @@ func TestUpstreamFailuresAreClassified(t *testing.T) {
 		reason string
 		code   int
 	}{
-		{map[string]any{"to": customer, "template": map[string]any{"name": "no_such_template", "language": "en_US"}}, "template_error", 132001},
+		{map[string]any{"to": customer, "template": map[string]any{"name": "no_such_template", "language": "en_US"}}, "template_error", 0},
 		{map[string]any{"to": customer, "template": map[string]any{"name": "order_update", "language": "en_US", "params": []string{"1"}}}, "template_error", 132000},
 		{map[string]any{"to": "+4915100000009", "template": map[string]any{"name": "hello_world", "language": "en_US"}}, "not_on_whatsapp", 131026},
 	}

@@ -134,6 +134,15 @@ type apiMessage struct {
 		Status string    `json:"status"`
 		At     time.Time `json:"at"`
 	} `json:"history"`
+	Send *struct {
+		How         string            `json:"how"`
+		Template    string            `json:"template"`
+		Language    string            `json:"language"`
+		Category    string            `json:"category"`
+		Params      []string          `json:"params"`
+		NamedParams map[string]string `json:"named_params"`
+		Why         string            `json:"why"`
+	} `json:"send"`
 }
 
 type apiError struct {

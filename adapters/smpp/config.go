@@ -69,6 +69,10 @@ type Config struct {
 	// PartTimeout ends a concatenated submission whose parts did not all
 	// arrive in time (default 10m); its parts get EXPIRED receipts.
 	PartTimeout time.Duration
+	// TemplatePrefix makes a short_message starting with it an explicit
+	// template selection ("tpl:"; "" for none); TemplateLanguage is the
+	// language of a selection that names none.
+	TemplatePrefix, TemplateLanguage string
 }
 
 func (c *Config) setDefaults() {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/wabridge/wabridge/bridge"
 	"github.com/wabridge/wabridge/internal/sms"
+	"github.com/wabridge/wabridge/internal/templates"
 )
 
 // meta is what the SMPP edge keeps with a submitted message
@@ -34,6 +35,19 @@ type meta struct {
 	// gets the receipts it asked for (Kannel asks on the first part only).
 	Parts  []string `json:"p,omitempty"`
 	PartRD []byte   `json:"prd,omitempty"`
+	// ServiceType is the submit_sm's service_type (template pins).
+	ServiceType string `json:"svc,omitempty"`
+}
+
+// ServiceType returns the service_type an SMPP-submitted message came
+// with ("" for other origins).
+func ServiceType(m *bridge.Message) string {
+	if !strings.HasPrefix(m.Origin, "smpp:") || len(m.OriginData) == 0 {
+		return ""
+	}
+	var md meta
+	_ = json.Unmarshal(m.OriginData, &md)
+	return md.ServiceType
 }
 
 // TON values (SMPP 3.4 5.2.5).
@@ -135,11 +149,15 @@ func (s *Server) submitStatus(sess *session, acc *account, req *pdu.SubmitSM, re
 	md, _ := json.Marshal(meta{
 		SystemID: acc.SystemID, Source: req.SourceAddr.Address(), SrcTON: req.SourceAddr.Ton(), SrcNPI: req.SourceAddr.Npi(),
 		Dest: req.DestAddr.Address(), DstTON: req.DestAddr.Ton(), DstNPI: req.DestAddr.Npi(),
-		RD: req.RegisteredDelivery, Text: firstChars(text, 20),
+		RD: req.RegisteredDelivery, Text: firstChars(text, 20), ServiceType: req.ServiceType,
 	})
 	m := &bridge.Message{
 		Business: from, Customer: bridge.Customer{Phone: to}, Kind: bridge.KindText,
 		Content: bridge.Content{Text: text}, Origin: acc.origin(), OriginData: md, NotBefore: notBefore, ExpiresAt: expires,
+	}
+	tplTLV := tlv(req, TagTemplate)
+	if concat == nil && !s.selectTemplate(m, tplTLV) {
+		return data.ESME_RINVOPTPARAMVAL
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ResponseTimeout)
 	defer cancel()
@@ -160,6 +178,9 @@ func (s *Server) submitStatus(sess *session, acc *account, req *pdu.SubmitSM, re
 			}
 			first.Text = firstChars(whole.Content.Text, 20)
 			whole.OriginData, _ = json.Marshal(first)
+			// The prefix may only be complete in the assembled text; a bad
+			// selection then stays plain text (the parts were answered).
+			_ = s.selectTemplate(whole, tplTLV)
 		})
 	} else {
 		id, _, err = s.bridge.Submit(ctx, m)
@@ -178,6 +199,41 @@ func (s *Server) submitStatus(sess *session, acc *account, req *pdu.SubmitSM, re
 	}
 	resp.MessageID = string(id)
 	return data.ESME_ROK
+}
+
+// TagTemplate is wabridge's TLV (vendor range, SMPP 3.4 5.3.2) selecting
+// a template: "name|param1|param2", "name@de_DE|…" for a language; a
+// literal "|" in a parameter is written "\|".
+const TagTemplate pdu.Tag = 0x1410
+
+// selectTemplate turns an explicit selection — the TLV, or a text starting
+// with the configured prefix ("tpl:order_update|12345|Monday") — into a
+// template message. It reports false for a TLV that names no template.
+func (s *Server) selectTemplate(m *bridge.Message, tlvValue []byte) bool {
+	var (
+		name   string
+		params []string
+		ok     bool
+	)
+	if tlvValue != nil {
+		name, params, ok = templates.ParseInline("tlv:"+string(tlvValue), "tlv:")
+		if !ok {
+			return false
+		}
+	} else if s.cfg.TemplatePrefix != "" {
+		if name, params, ok = templates.ParseInline(m.Content.Text, s.cfg.TemplatePrefix); !ok {
+			return true // plain text
+		}
+	} else {
+		return true
+	}
+	lang := s.cfg.TemplateLanguage
+	if n, l, found := strings.Cut(name, "@"); found {
+		name, lang = n, l
+	}
+	m.Kind = bridge.KindTemplate
+	m.Content = bridge.Content{Template: &bridge.Template{Name: name, Language: lang, Params: params}}
+	return true
 }
 
 // e164 reads a destination address as E.164: international numbers as

@@ -37,6 +37,12 @@ type Config struct {
 	// Subject is how the subject is used: "ignore" (default), "prepend",
 	// "only-if-no-body" (see mailconv.Options).
 	Subject string
+	// TemplateLanguage is the language of a template selection that names
+	// none; TemplateVariables maps business-style variable names ("First
+	// Name", lower-cased, without braces) to template parameters
+	// ("first_name" or "1").
+	TemplateLanguage  string
+	TemplateVariables map[string]string
 	// LongText is what happens to text over WhatsApp's 4,096 characters:
 	// "split" (several messages, in order; default) or "refuse".
 	LongText string

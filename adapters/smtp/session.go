@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -92,6 +94,13 @@ func (ss *session) Rcpt(to string, _ *gosmtp.RcptOptions) error {
 		return smtpErr(550, gosmtp.EnhancedCode{5, 1, 1},
 			fmt.Sprintf("Recipients must be a WhatsApp number in international form at %s, e.g. 4915112345678@%s", ss.srv.cfg.Domain, ss.srv.cfg.Domain))
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if out, err := ss.srv.bridge.OptedOut(ctx, bridge.Customer{Phone: phone}); err != nil {
+		return smtpErr(451, gosmtp.EnhancedCode{4, 3, 0}, "Temporary failure; try again")
+	} else if out {
+		return smtpErr(550, gosmtp.EnhancedCode{5, 7, 1}, fmt.Sprintf("%s opted out of messages (STOP)", phone))
+	}
 	ss.rcpt = append(ss.rcpt, phone)
 	return nil
 }
@@ -128,8 +137,14 @@ func (ss *session) Data(r io.Reader) error {
 	if serr != nil {
 		return serr
 	}
+	tpl, serr := ss.templateFromMail(p)
+	if serr != nil {
+		return serr
+	}
 	texts := []string{}
-	if strings.TrimSpace(p.Text) != "" {
+	if tpl != nil {
+		texts = nil // the template is the message; the text gave its parameters
+	} else if strings.TrimSpace(p.Text) != "" {
 		texts = mailconv.SplitText(p.Text, bridge.MaxTextLength)
 		if len(texts) > 1 && ss.srv.cfg.LongText == "refuse" {
 			return smtpErr(552, gosmtp.EnhancedCode{5, 3, 4},
@@ -141,7 +156,7 @@ func (ss *session) Data(r io.Reader) error {
 			return refusalFor(err)
 		}
 	}
-	if len(texts) == 0 && len(p.Attachments) == 0 {
+	if tpl == nil && len(texts) == 0 && len(p.Attachments) == 0 {
 		return smtpErr(554, gosmtp.EnhancedCode{5, 6, 0}, "The message has no text and no attachment to send")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
@@ -180,6 +195,12 @@ func (ss *session) Data(r io.Reader) error {
 			ids = append(ids, id)
 			return err
 		}
+		if tpl != nil {
+			t := *tpl
+			if err := submit(&bridge.Message{Kind: bridge.KindTemplate, Content: bridge.Content{Template: &t}}); err != nil {
+				return ss.submitFailed(err)
+			}
+		}
 		for _, text := range texts {
 			if err := submit(&bridge.Message{Kind: bridge.KindText, Content: bridge.Content{Text: text}}); err != nil {
 				return ss.submitFailed(err)
@@ -202,6 +223,66 @@ func (ss *session) Data(r io.Reader) error {
 		return smtpErr(451, gosmtp.EnhancedCode{4, 3, 0}, "Temporary failure; try again")
 	}
 	return nil
+}
+
+// friendlyLine is a "Name: value" line of a template mail's text.
+var friendlyLine = regexp.MustCompile(`^\s*\{?([^:{}]{1,64}?)\}?\s*:\s*(.*?)\s*$`)
+
+// templateFromMail reads an explicit template selection: X-WhatsApp-Template
+// ("name" or "name@de_DE"), X-WhatsApp-Language, parameters from
+// X-WhatsApp-Param (repeated, in order) or X-WhatsApp-Param-<name>, and
+// "Name: value" lines of the text whose names [templates] variables maps.
+// nil when the mail selects none.
+func (ss *session) templateFromMail(p *mailconv.Parsed) (*bridge.Template, *gosmtp.SMTPError) {
+	name := p.Header("X-WhatsApp-Template")
+	if name == "" {
+		return nil, nil
+	}
+	t := &bridge.Template{Name: name, Language: p.Header("X-WhatsApp-Language")}
+	if n, l, ok := strings.Cut(name, "@"); ok {
+		t.Name, t.Language = n, l
+	}
+	if t.Language == "" {
+		t.Language = ss.srv.cfg.TemplateLanguage
+	}
+	positional := map[int]string{}
+	named := map[string]string{}
+	set := func(param, value string) {
+		if n, err := strconv.Atoi(param); err == nil && n > 0 {
+			positional[n] = value
+		} else {
+			named[param] = value
+		}
+	}
+	for i, v := range p.HeaderValues("X-WhatsApp-Param") {
+		positional[i+1] = strings.TrimSpace(v)
+	}
+	for _, kv := range p.HeaderPrefixed("X-WhatsApp-Param-") {
+		set(strings.ToLower(kv[0]), kv[1])
+	}
+	for _, line := range strings.Split(p.Text, "\n") {
+		m := friendlyLine.FindStringSubmatch(line)
+		if m == nil {
+			continue
+		}
+		if param, ok := ss.srv.cfg.TemplateVariables[strings.ToLower(strings.TrimSpace(m[1]))]; ok {
+			set(param, m[2])
+		}
+	}
+	if len(named) > 0 && len(positional) > 0 {
+		return nil, smtpErr(554, gosmtp.EnhancedCode{5, 6, 0}, "Template parameters are both numbered and named")
+	}
+	for i := 1; i <= len(positional); i++ {
+		v, ok := positional[i]
+		if !ok {
+			return nil, smtpErr(554, gosmtp.EnhancedCode{5, 6, 0}, fmt.Sprintf("Template parameter %d is missing", i))
+		}
+		t.Params = append(t.Params, v)
+	}
+	if len(named) > 0 {
+		t.NamedParams = named
+	}
+	return t, nil
 }
 
 // business picks the sending number: the From address's digits at the

@@ -9,6 +9,7 @@ import (
 	"net/url"
 
 	"github.com/wabridge/wabridge/bridge"
+	"github.com/wabridge/wabridge/internal/templates"
 )
 
 // TemplateInfo is one template of the WhatsApp Business Account as listed by
@@ -104,4 +105,49 @@ func afterFromURL(next string) string {
 		return ""
 	}
 	return u.Query().Get("after")
+}
+
+// Templates lists the account's templates in the model of
+// internal/templates (catalog.Source). A template whose components cannot
+// be read is left out and logged: one odd template must not hide the rest.
+func (c *Client) Templates(ctx context.Context) ([]*templates.Template, error) {
+	infos, err := c.ListTemplates(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*templates.Template, 0, len(infos))
+	for _, ti := range infos {
+		t, err := templates.Parse(ti.ID, ti.Name, ti.Language, ti.Status, ti.Category, ti.ParameterFormat, ti.Components)
+		if err != nil {
+			c.log.Warn("template left out of the catalogue", "name", ti.Name, "language", ti.Language, "err", err)
+			continue
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}
+
+// CreatedTemplate is Meta's answer to a template submission.
+type CreatedTemplate struct {
+	ID       string `json:"id"`
+	Status   string `json:"status"`
+	Category string `json:"category"`
+}
+
+// CreateTemplate submits a template for approval: POST
+// /{waba_id}/message_templates with Meta's body (name, language,
+// category, components, parameter_format). Errors are *bridge.SendError.
+func (c *Client) CreateTemplate(ctx context.Context, body []byte) (*CreatedTemplate, error) {
+	if c.wabaID == "" {
+		return nil, errors.New("whatsapp: CreateTemplate needs Config.WABAID")
+	}
+	data, err := c.call(ctx, "create_template", http.MethodPost, c.base+"/"+url.PathEscape(c.wabaID)+"/message_templates", body)
+	if err != nil {
+		return nil, err
+	}
+	var out CreatedTemplate
+	if err := json.Unmarshal(data, &out); err != nil {
+		return nil, fmt.Errorf("whatsapp: unreadable template creation answer: %w", err)
+	}
+	return &out, nil
 }

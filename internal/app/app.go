@@ -23,6 +23,7 @@ import (
 	"github.com/wabridge/wabridge/adapters/smtp"
 	"github.com/wabridge/wabridge/adapters/whatsapp"
 	"github.com/wabridge/wabridge/bridge"
+	"github.com/wabridge/wabridge/internal/catalog"
 	"github.com/wabridge/wabridge/internal/config"
 	"github.com/wabridge/wabridge/internal/httpd"
 	"github.com/wabridge/wabridge/internal/mailbox"
@@ -47,6 +48,8 @@ type App struct {
 	smtp    *smtp.Server
 	imap    *imap.Server
 	mail    *mailbox.Service
+	// templates is the template cache and policy.
+	templates *catalog.Resolver
 
 	tokenFile string
 	cancel    context.CancelFunc
@@ -131,6 +134,8 @@ func (a *App) Start(ctx context.Context) (err error) {
 	}
 
 	var edges []bridge.Option
+	a.templates = TemplateResolver(cfg, a.client, a.log.With("component", "templates"))
+	edges = append(edges, bridge.WithTemplates(a.templates))
 	if len(cfg.Mail.Users) > 0 {
 		if a.mail, err = Mailboxes(cfg, a.store, a.files, metrics.Mail{M: a.metrics}, a.log.With("component", "mailbox")); err != nil {
 			return err
@@ -154,6 +159,7 @@ func (a *App) Start(ctx context.Context) (err error) {
 		ReconcileWindow: cfg.Outbox.ReconcileWindow.D(),
 		PollInterval:    cfg.Outbox.PollInterval.D(),
 		SendTimeout:     cfg.WhatsApp.Timeout.D(),
+		Compliance:      compliance(cfg),
 	}, a.store, a.client, a.log.With("component", "bridge"),
 		append(edges, bridge.WithObserver(a.metrics), bridge.WithFiles(a.files))...)
 	if err != nil {
@@ -171,6 +177,7 @@ func (a *App) Start(ctx context.Context) (err error) {
 		CertFile: cfg.HTTP.CertFile, KeyFile: cfg.HTTP.KeyFile,
 	}, httpd.Deps{
 		Bridge: a.bridge, Parser: whatsapp.NewParser(numbers), Metrics: a.metrics, Ready: a.ready, Files: a.files,
+		Templates: templateAPI{r: a.templates, client: a.client},
 	}, a.log.With("component", "http"))
 	if err != nil {
 		return err
@@ -404,7 +411,7 @@ func SMTPConfig(cfg *config.Config, mail *mailbox.Service) smtp.Config {
 		Domain: cfg.Mail.Domain, Listen: cfg.SMTP.Listen, TLSListen: cfg.SMTP.TLSListen,
 		CertFile: cfg.SMTP.CertFile, KeyFile: cfg.SMTP.KeyFile, MaxMessageBytes: cfg.SMTP.MaxMessageBytes.Bytes(),
 		AllowInsecureAuth: cfg.SMTP.AllowInsecureAuth, Subject: cfg.SMTP.Subject, LongText: cfg.SMTP.LongText,
-		Mailboxes: mail,
+		Mailboxes: mail, TemplateLanguage: firstOr(cfg.Templates.Languages, ""), TemplateVariables: templateVariables(cfg),
 	}
 }
 
@@ -459,7 +466,8 @@ func SMPPConfig(cfg *config.Config) smpp.Config {
 		Listen: cfg.SMPP.Listen, TLSListen: cfg.SMPP.TLSListen, CertFile: cfg.SMPP.CertFile, KeyFile: cfg.SMPP.KeyFile,
 		Window: cfg.SMPP.Window, EnquireLink: cfg.SMPP.EnquireLink.D(), Inactivity: cfg.SMPP.Inactivity.D(),
 		ResponseTimeout: cfg.SMPP.Timeout.D(), BindFailDelay: cfg.SMPP.BindFailDelay.D(), MaxQueue: cfg.SMPP.MaxQueue,
-		PartTimeout: cfg.SMPP.PartTimeout.D(),
+		PartTimeout:    cfg.SMPP.PartTimeout.D(),
+		TemplatePrefix: cfg.Templates.SMPPPrefix, TemplateLanguage: firstOr(cfg.Templates.Languages, ""),
 	}
 	if sc.BindFailDelay == 0 {
 		sc.BindFailDelay = time.Nanosecond // explicitly no delay
@@ -491,6 +499,7 @@ func SMPPConfig(cfg *config.Config) smpp.Config {
 // SandboxConfig maps the daemon's configuration to the simulator's: the
 // same WABA, numbers and secrets, so each side accepts the other.
 func SandboxConfig(cfg *config.Config) sandbox.Config {
+	usMarketingBlocked := cfg.Sandbox.USMarketingBlocked
 	sc := sandbox.Config{
 		Listen:              cfg.Sandbox.Listen,
 		WebhookURL:          cfg.Sandbox.WebhookURL,
@@ -502,6 +511,8 @@ func SandboxConfig(cfg *config.Config) sandbox.Config {
 		NoAutoRead:          !cfg.Sandbox.AutoRead,
 		WebhookRetryInitial: cfg.Sandbox.WebhookRetryInitial.D(),
 		WebhookRetryMax:     cfg.Sandbox.WebhookRetryMax.D(),
+		TemplateReviewDelay: cfg.Sandbox.TemplateReviewDelay.D(),
+		USMarketingBlocked:  &usMarketingBlocked,
 	}
 	if sc.WebhookURL == "" {
 		sc.WebhookURL = cfg.SandboxWebhookURL()
@@ -517,4 +528,33 @@ func SandboxConfig(cfg *config.Config) sandbox.Config {
 		})
 	}
 	return sc
+}
+
+func firstOr(list []string, def string) string {
+	if len(list) > 0 {
+		return list[0]
+	}
+	return def
+}
+
+// templateVariables reads [templates] variables ("First Name=first_name")
+// into lower-cased friendly names (without braces) → parameters.
+func templateVariables(cfg *config.Config) map[string]string {
+	out := map[string]string{}
+	for _, v := range cfg.Templates.Variables {
+		friendly, param, _ := strings.Cut(v, "=")
+		friendly = strings.ToLower(strings.Trim(strings.TrimSpace(friendly), "{}"))
+		out[strings.TrimSpace(friendly)] = strings.TrimSpace(param)
+	}
+	return out
+}
+
+// compliance maps [compliance]; nil when no keyword is configured.
+func compliance(cfg *config.Config) *bridge.Compliance {
+	c := cfg.Compliance
+	if len(c.OptOutKeywords) == 0 && len(c.OptInKeywords) == 0 {
+		return nil
+	}
+	return &bridge.Compliance{OptOutKeywords: c.OptOutKeywords, OptInKeywords: c.OptInKeywords,
+		OptOutReply: c.OptOutReply, OptInReply: c.OptInReply}
 }

@@ -15,18 +15,20 @@ import (
 
 // Config is the whole configuration. Field names follow the TOML keys.
 type Config struct {
-	Log      LogConfig      `toml:"log"`
-	Daemon   DaemonConfig   `toml:"daemon"`
-	Store    StoreConfig    `toml:"store"`
-	HTTP     HTTPConfig     `toml:"http"`
-	API      APIConfig      `toml:"api"`
-	WhatsApp WhatsAppConfig `toml:"whatsapp"`
-	Outbox   OutboxConfig   `toml:"outbox"`
-	Sandbox  SandboxConfig  `toml:"sandbox"`
-	SMPP     SMPPConfig     `toml:"smpp"`
-	Mail     MailConfig     `toml:"mail"`
-	SMTP     SMTPConfig     `toml:"smtp"`
-	IMAP     IMAPConfig     `toml:"imap"`
+	Log        LogConfig        `toml:"log"`
+	Daemon     DaemonConfig     `toml:"daemon"`
+	Store      StoreConfig      `toml:"store"`
+	HTTP       HTTPConfig       `toml:"http"`
+	API        APIConfig        `toml:"api"`
+	WhatsApp   WhatsAppConfig   `toml:"whatsapp"`
+	Outbox     OutboxConfig     `toml:"outbox"`
+	Sandbox    SandboxConfig    `toml:"sandbox"`
+	SMPP       SMPPConfig       `toml:"smpp"`
+	Mail       MailConfig       `toml:"mail"`
+	SMTP       SMTPConfig       `toml:"smtp"`
+	IMAP       IMAPConfig       `toml:"imap"`
+	Templates  TemplatesConfig  `toml:"templates"`
+	Compliance ComplianceConfig `toml:"compliance"`
 }
 
 // LogConfig is [log].
@@ -143,6 +145,36 @@ type SMTPConfig struct {
 	LongText          string `toml:"long_text"`           // split, refuse
 }
 
+// TemplatesConfig is [templates]: the template catalogue and how plain
+// text outside the customer-service window is resolved.
+type TemplatesConfig struct {
+	TTL                Duration      `toml:"ttl"`         // catalogue cache lifetime
+	RetryAfter         Duration      `toml:"retry_after"` // after a failed listing
+	Languages          []string      `toml:"languages"`   // order for a template in several languages
+	Resolve            bool          `toml:"resolve"`     // match plain text to approved templates
+	USMarketingBlocked bool          `toml:"us_marketing_blocked"`
+	SMPPPrefix         string        `toml:"smpp_prefix"` // "tpl:name|p1|p2"; "" for none
+	Variables          []string      `toml:"variables"`   // "Friendly Name=parameter"
+	Pins               []TemplatePin `toml:"pins"`
+}
+
+// ComplianceConfig is [compliance]: opt-out and opt-in by keyword.
+type ComplianceConfig struct {
+	OptOutKeywords []string `toml:"opt_out_keywords"`
+	OptInKeywords  []string `toml:"opt_in_keywords"`
+	OptOutReply    string   `toml:"opt_out_reply"`
+	OptInReply     string   `toml:"opt_in_reply"`
+}
+
+// TemplatePin is one [[templates.pins]] rule.
+type TemplatePin struct {
+	SMPPAccount string `toml:"smpp_account"` // system_id
+	ServiceType string `toml:"service_type"` // with smpp_account
+	MailUser    string `toml:"mail_user"`
+	Template    string `toml:"template"`
+	Language    string `toml:"language"`
+}
+
 // IMAPConfig is [imap], the mailboxes of the mail users.
 type IMAPConfig struct {
 	Listen            string `toml:"listen"`     // plain with STARTTLS; "" for none
@@ -194,7 +226,9 @@ type SandboxConfig struct {
 	NotOnWhatsApp       []string          `toml:"not_on_whatsapp"`
 	WebhookRetryInitial Duration          `toml:"webhook_retry_initial"`
 	WebhookRetryMax     Duration          `toml:"webhook_retry_max"`
-	Templates           []SandboxTemplate `toml:"templates"` // empty: the sandbox's built-in samples
+	TemplateReviewDelay Duration          `toml:"template_review_delay"` // PENDING → APPROVED/REJECTED for templates created through Graph
+	USMarketingBlocked  bool              `toml:"us_marketing_blocked"`  // MARKETING templates to US numbers fail with 131049
+	Templates           []SandboxTemplate `toml:"templates"`             // empty: the sandbox's built-in samples
 }
 
 // SandboxTemplate is one [[sandbox.templates]] entry.
@@ -272,6 +306,21 @@ func base() *Config {
 			Subject:         "ignore",
 			LongText:        "split",
 		},
+		Templates: TemplatesConfig{
+			TTL:                Duration(30 * time.Minute),
+			RetryAfter:         Duration(30 * time.Second),
+			Languages:          []string{"en_US", "en"},
+			Resolve:            true,
+			USMarketingBlocked: true,
+			SMPPPrefix:         "tpl:",
+			Variables:          []string{},
+		},
+		Compliance: ComplianceConfig{
+			OptOutKeywords: []string{"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "STOPP", "ABMELDEN", "ARRET", "ARRÊT", "BAJA", "ALTO", "PARAR", "SAIR", "DISISCRIVI"},
+			OptInKeywords:  []string{"START", "UNSTOP", "SUBSCRIBE", "ANMELDEN", "ALTA", "INICIAR"},
+			OptOutReply:    "You have been unsubscribed and will get no more messages from us. Reply START to subscribe again.",
+			OptInReply:     "You are subscribed again. Reply STOP to unsubscribe.",
+		},
 		IMAP: IMAPConfig{
 			Listen:          "127.0.0.1:1143",
 			MaxMessageBytes: Size(30 << 20),
@@ -294,6 +343,8 @@ func base() *Config {
 			NotOnWhatsApp:       []string{},
 			WebhookRetryInitial: Duration(time.Second),
 			WebhookRetryMax:     Duration(30 * time.Second),
+			TemplateReviewDelay: Duration(2 * time.Second),
+			USMarketingBlocked:  true,
 			Templates:           []SandboxTemplate{},
 		},
 	}

@@ -18,11 +18,14 @@ var (
 	reAPIVersion   = regexp.MustCompile(`^v[0-9]+\.[0-9]+$`)
 	rePlaceholder  = regexp.MustCompile(`\{\{\s*([^{}]*?)\s*\}\}`)
 	reNamedParam   = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
+	rePositional   = regexp.MustCompile(`^[1-9][0-9]*$`)
+	reLanguage     = regexp.MustCompile(`^[a-z]{2,3}(_[A-Z]{2}|_[A-Za-z]{4})?$`)
 )
 
 func (l *loader) validate(c *Config) {
 	l.validateSMPP(c)
 	l.validateMail(c)
+	l.validateTemplates(c)
 	l.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
 	l.oneOf("log.format", c.Log.Format, "text", "json")
 
@@ -216,6 +219,7 @@ func (l *loader) validateSandbox(c *Config) {
 		l.url("sandbox.webhook_url", s.WebhookURL)
 	}
 	l.notNegative("sandbox.status_delay", s.StatusDelay)
+	l.notNegative("sandbox.template_review_delay", s.TemplateReviewDelay)
 	for i, n := range s.NotOnWhatsApp {
 		if !reE164.MatchString(n) {
 			l.problem(indexKey("sandbox.not_on_whatsapp", i), "%q is not an E.164 number (+ then 8 to 15 digits, the first not 0)", n)
@@ -523,6 +527,53 @@ func (l *loader) ownedNumbers(key string, numbers []string, business map[string]
 	for j, n := range numbers {
 		if !business[n] {
 			l.problem(indexKey(key, j), "%q is not a configured business number ([whatsapp] numbers)", n)
+		}
+	}
+}
+
+// validateTemplates checks [templates] and [[templates.pins]].
+func (l *loader) validateTemplates(c *Config) {
+	t := &c.Templates
+	l.positive("templates.ttl", t.TTL)
+	l.positive("templates.retry_after", t.RetryAfter)
+	for i, lang := range t.Languages {
+		if !reLanguage.MatchString(lang) {
+			l.problem(indexKey("templates.languages", i), "%q is not a language code like en_US", lang)
+		}
+	}
+	for i, v := range t.Variables {
+		friendly, param, ok := strings.Cut(v, "=")
+		friendly, param = strings.TrimSpace(friendly), strings.TrimSpace(param)
+		if !ok || friendly == "" || !(reNamedParam.MatchString(param) || rePositional.MatchString(param)) {
+			l.problem(indexKey("templates.variables", i), "%q: want \"Friendly Name=parameter\" with a parameter name (first_name) or number (1)", v)
+		}
+	}
+	accounts := map[string]bool{}
+	for _, a := range c.SMPP.Accounts {
+		accounts[a.SystemID] = true
+	}
+	users := map[string]bool{}
+	for _, u := range c.Mail.Users {
+		users[strings.ToLower(u.Username)] = true
+	}
+	for i, p := range t.Pins {
+		k := func(name string) string { return indexKey("templates.pins", i) + "." + name }
+		switch {
+		case (p.SMPPAccount == "") == (p.MailUser == ""):
+			l.problem(k("smpp_account"), "set exactly one of smpp_account and mail_user")
+		case p.SMPPAccount != "" && !accounts[p.SMPPAccount]:
+			l.problem(k("smpp_account"), "%q is not a configured [[smpp.accounts]] system_id", p.SMPPAccount)
+		case p.MailUser != "" && !users[strings.ToLower(p.MailUser)]:
+			l.problem(k("mail_user"), "%q is not a configured [[mail.users]] username", p.MailUser)
+		}
+		if p.ServiceType != "" && p.SMPPAccount == "" {
+			l.problem(k("service_type"), "only with smpp_account")
+		}
+		if !reTemplateName.MatchString(p.Template) {
+			l.problem(k("template"), "%q must match ^[a-z0-9_]+$", p.Template)
+		}
+		if p.Language != "" && !reLanguage.MatchString(p.Language) {
+			l.problem(k("language"), "%q is not a language code like en_US", p.Language)
 		}
 	}
 }

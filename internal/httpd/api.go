@@ -317,6 +317,8 @@ func refusalStatus(r bridge.Reason) int {
 		return fasthttp.StatusRequestEntityTooLarge
 	case bridge.ReasonMediaUnsupported:
 		return fasthttp.StatusUnsupportedMediaType
+	case bridge.ReasonOptedOut:
+		return fasthttp.StatusConflict
 	}
 	return fasthttp.StatusBadRequest
 }
@@ -384,6 +386,9 @@ type messageView struct {
 	History     []historyView            `json:"history"`
 	CreatedAt   time.Time                `json:"created_at"`
 	UpdatedAt   time.Time                `json:"updated_at"`
+	// Send is how the message was sent (freeform, which template and how
+	// chosen) or why not.
+	Send *bridge.SendRecord `json:"send,omitempty"`
 }
 
 // mediaView describes a message's media; download is the route of the
@@ -424,7 +429,7 @@ func viewMessage(m *bridge.Message) messageView {
 		Status: string(m.Status), WAMID: m.WAMID, Text: c.Text, Template: c.Template,
 		Location: c.Location, Contacts: c.Contacts, Interactive: c.Interactive, Reply: c.Reply, Button: c.Button,
 		Reaction: c.Reaction, System: c.System, Context: c.Context, ProfileName: m.ProfileName,
-		CreatedAt: m.CreatedAt, UpdatedAt: m.UpdatedAt, History: []historyView{}}
+		CreatedAt: m.CreatedAt, UpdatedAt: m.UpdatedAt, History: []historyView{}, Send: m.SendRecord}
 	if md := c.Media; md != nil {
 		mv := &mediaView{MIMEType: md.MIMEType, Size: md.Size, SHA256: md.SHA256, Caption: md.Caption, Filename: md.Filename,
 			Voice: md.Voice, Animated: md.Animated, MediaID: md.ID, URL: md.URL, FileID: md.FileID, Error: md.FetchError}

@@ -81,6 +81,16 @@ func (s *memStore) MessageByKey(_ context.Context, origin, key string) (*bridge.
 	return nil, bridge.ErrNotFound
 }
 
+func (s *memStore) RecordSend(context.Context, bridge.MessageID, *bridge.SendRecord) error {
+	return nil
+}
+
+func (s *memStore) Consent(context.Context, string) (*bridge.Consent, error) {
+	return nil, bridge.ErrNotFound
+}
+
+func (s *memStore) SetConsent(context.Context, bridge.Consent) (bool, error) { return true, nil }
+
 func (s *memStore) Ingest(context.Context, []bridge.Event) (bridge.IngestOutcome, error) {
 	return bridge.IngestOutcome{}, nil
 }

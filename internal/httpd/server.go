@@ -52,6 +52,8 @@ type Deps struct {
 	Files *store.Files
 	// Ready reports whether the daemon can take work (for /readyz).
 	Ready func(ctx context.Context) error
+	// Templates is the template catalogue (nil: template routes answer 404).
+	Templates Templates
 }
 
 // Server is the HTTP listener. Handlers hold no fasthttp.RequestCtx past
@@ -94,6 +96,11 @@ func New(cfg Config, deps Deps, log *slog.Logger) (*Server, error) {
 	r.GET("/api/v1/messages/{id}/media", s.api("message_media", s.getMessageMedia))
 	r.POST("/api/v1/media", s.api("upload", s.postMedia))
 	r.GET("/api/v1/conversations/{number}", s.api("conversation", s.getConversation))
+	r.GET("/api/v1/templates", s.api("templates", s.getTemplates))
+	r.GET("/api/v1/consent/{number}", s.api("consent", s.getConsent))
+	r.POST("/api/v1/consent", s.api("consent_import", s.postConsent))
+	r.POST("/api/v1/templates", s.api("template_create", s.postTemplate))
+	r.POST("/api/v1/templates/invalidate", s.api("templates_invalidate", s.invalidateTemplates))
 	r.GET("/healthz", func(ctx *fasthttp.RequestCtx) { ctx.SetBodyString("ok\n") })
 	r.GET("/readyz", s.readyz)
 	r.GET("/metrics", fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(deps.Metrics.Registry, promhttp.HandlerOpts{})))

@@ -104,6 +104,26 @@ func (p *Parsed) HeaderValues(name string) []string {
 	return p.header.Values(name)
 }
 
+// HeaderPrefixed returns the top-level header fields whose name starts
+// with prefix (case-insensitively), as [name without the prefix, decoded
+// value] pairs in mail order.
+func (p *Parsed) HeaderPrefixed(prefix string) [][2]string {
+	var out [][2]string
+	fields := p.header.Fields()
+	for fields.Next() {
+		k := fields.Key()
+		if len(k) <= len(prefix) || !strings.EqualFold(k[:len(prefix)], prefix) {
+			continue
+		}
+		v, err := fields.Text()
+		if err != nil {
+			v = fields.Value()
+		}
+		out = append(out, [2]string{k[len(prefix):], strings.TrimSpace(v)})
+	}
+	return out
+}
+
 // TextParts splits Text into WhatsApp messages of at most
 // Options.MaxTextLength characters with SplitText; nil for an empty Text.
 func (p *Parsed) TextParts() []string {

@@ -42,18 +42,18 @@ type queryer interface {
 
 const messageColumns = `id, direction, business, customer_phone, customer_bsuid, kind, content,
 	COALESCE(wamid, ''), channel, status, reason, error_code, error_message, origin,
-	COALESCE(idempotency_key, ''), profile_name, ts, created_at, updated_at, origin_data`
+	COALESCE(idempotency_key, ''), profile_name, ts, created_at, updated_at, origin_data, send_record`
 
 func scanMessage(row interface{ Scan(...any) error }) (*bridge.Message, error) {
 	var (
 		m                   bridge.Message
 		content             string
 		ts, created, update int64
-		originData          string
+		originData, record  string
 	)
 	err := row.Scan(&m.ID, &m.Direction, &m.Business, &m.Customer.Phone, &m.Customer.BSUID,
 		&m.Kind, &content, &m.WAMID, &m.Channel, &m.Status, &m.Reason, &m.ErrorCode,
-		&m.ErrorMessage, &m.Origin, &m.IdempotencyKey, &m.ProfileName, &ts, &created, &update, &originData)
+		&m.ErrorMessage, &m.Origin, &m.IdempotencyKey, &m.ProfileName, &ts, &created, &update, &originData, &record)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, bridge.ErrNotFound
 	}
@@ -68,6 +68,12 @@ func scanMessage(row interface{ Scan(...any) error }) (*bridge.Message, error) {
 	m.Timestamp, m.CreatedAt, m.UpdatedAt = fromMS(ts), fromMS(created), fromMS(update)
 	if originData != "" {
 		m.OriginData = json.RawMessage(originData)
+	}
+	if record != "" {
+		m.SendRecord = &bridge.SendRecord{}
+		if err := json.Unmarshal([]byte(record), m.SendRecord); err != nil {
+			return nil, fmt.Errorf("store: message %s send record: %w", m.ID, err)
+		}
 	}
 	return &m, nil
 }
@@ -154,6 +160,53 @@ func (s *SQLite) Message(ctx context.Context, idOrWAMID string) (*bridge.Message
 // MessageByKey implements bridge.Store.
 func (s *SQLite) MessageByKey(ctx context.Context, origin, key string) (*bridge.Message, error) {
 	return loadMessage(ctx, s.reader, `origin = ? AND idempotency_key = ?`, origin, key)
+}
+
+// RecordSend implements bridge.Store.
+func (s *SQLite) RecordSend(ctx context.Context, id bridge.MessageID, rec *bridge.SendRecord) error {
+	data, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	return s.commit.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.Exec(`UPDATE messages SET send_record = ? WHERE id = ?`, string(data), id)
+		return err
+	})
+}
+
+// Consent implements bridge.Store.
+func (s *SQLite) Consent(ctx context.Context, customer string) (*bridge.Consent, error) {
+	c := bridge.Consent{Customer: customer}
+	var at int64
+	err := s.reader.QueryRowContext(ctx, `SELECT opted_out, at, source, keyword, ref FROM consent WHERE customer = ?`, customer).
+		Scan(&c.OptedOut, &at, &c.Source, &c.Keyword, &c.Ref)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, bridge.ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	c.At = fromMS(at)
+	return &c, nil
+}
+
+// SetConsent implements bridge.Store: the change applies unless the
+// stored one is newer.
+func (s *SQLite) SetConsent(ctx context.Context, c bridge.Consent) (bool, error) {
+	var applied bool
+	err := s.commit.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.Exec(`INSERT INTO consent (customer, opted_out, at, source, keyword, ref) VALUES (?, ?, ?, ?, ?, ?)
+			ON CONFLICT (customer) DO UPDATE SET opted_out = excluded.opted_out, at = excluded.at, source = excluded.source,
+				keyword = excluded.keyword, ref = excluded.ref
+			WHERE excluded.at >= consent.at`, c.Customer, c.OptedOut, ms(c.At), c.Source, c.Keyword, c.Ref)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		applied = n > 0
+		return err
+	})
+	return applied, err
 }
 
 // LastInbound implements bridge.Store.

@@ -25,7 +25,14 @@ t_closed_window() {
 	local id
 	id=$(api POST /api/v1/messages '{"to":"+4915100000001","text":"out of the blue"}' | jq -r .id)
 	wait_status "$id" failed || return 1
-	api GET "/api/v1/messages/$id" | jq -e '.error.reason == "window_closed"'
+	api GET "/api/v1/messages/$id" | jq -e '.error.reason == "no_template" and .send.how == "none"'
+}
+t_template_matched() {
+	local id
+	id=$(api POST /api/v1/messages '{"to":"+4915100000002","text":"Your order 9 has shipped and arrives on Monday."}' | jq -r .id)
+	wait_status "$id" read || return 1
+	api GET "/api/v1/messages/$id" | jq -e '.send.how == "template_matched" and .send.template == "order_update" and .send.params == ["9","Monday"]' &&
+		api GET /api/v1/templates | jq -e '.valid and ([.templates[] | select(.name == "order_update")] | length >= 1)'
 }
 t_template() {
 	local id
@@ -82,6 +89,7 @@ check curl_inject_reply t_inbound
 check curl_window_open t_window
 check curl_send_to_read t_send_read
 check curl_window_closed t_closed_window
+check curl_template_matched t_template_matched
 check curl_template_outside_window t_template
 check curl_clear_errors t_errors
 check curl_webhook_handshake t_handshake

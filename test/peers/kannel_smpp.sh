@@ -96,8 +96,21 @@ t_dlr_types() {
 }
 check kannel_dlr_ack_enroute_delivered_once t_dlr_types
 
-# Freeform text to someone who never wrote fails window_closed (until issue
-# 6's templates and issue 7's SMS fallback): Kannel gets a failed DLR (2).
+# Plain text to someone who never wrote that fits an approved template
+# (the sandbox's order_update) goes out as that template with the captured
+# parameters (issue 6): Kannel gets a delivered DLR (1).
+t_template_matched() {
+	SMPP_TO=$STRANGER smpp_sendsms matched 0 'Your order 4711 has shipped and arrives on Friday.' || return 1
+	smpp_wait 15 rec_has 'select(.path == "/dlr" and .params.tag == "matched" and .params.type == "1")' || { echo "no delivered DLR"; return 1; }
+	sandbox_out | jq -e --arg to "$STRANGER" '[.messages[] | select(.to == $to and .type == "template" and .template.name == "order_update"
+		and (.template.params | join("|")) == "4711|Friday")] | length == 1' >/dev/null ||
+		{ echo "sandbox did not get order_update(4711, Friday)"; sandbox_out | jq -c '.messages[] | {to, type, template}'; return 1; }
+}
+check kannel_template_matched_delivered t_template_matched
+
+# Text that fits no template to someone who never wrote fails no_template
+# (before issue 6: window_closed; issue 7 adds SMS fallback): Kannel gets a
+# failed DLR (2).
 t_window_closed() {
 	SMPP_TO=$STRANGER smpp_sendsms closed 0 'out of the blue' || return 1
 	smpp_wait 15 rec_has 'select(.path == "/dlr" and .params.tag == "closed" and .params.type == "2")' || { echo "no failed DLR"; return 1; }

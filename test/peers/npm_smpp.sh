@@ -88,8 +88,19 @@ check npm_smpp_intermediate_enroute t_intermediate
 t_intermediate_esm() { ESME_OUT=$WORK/esme.inter2.out esme --submit gsm --registered-delivery 17 --expect-intermediate --strict-intermediate --linger 1000; }
 check npm_smpp_intermediate_esm_class_0x20 t_intermediate_esm
 
-# Freeform text outside the window fails window_closed (until issues 6/7):
-# the receipt says UNDELIV.
+# An explicit template by the text prefix (tpl:name|params…) to someone
+# who never wrote: delivered as that template.
+t_tpl_prefix() {
+	ESME_OUT=$WORK/esme.tpl.out esme --to "$STRANGER" --submit gsm --text-gsm 'tpl:order_update|555|Sunday' || return 1
+	sandbox_out | jq -e --arg to "$STRANGER" '[.messages[] | select(.to == $to and .type == "template" and .template.name == "order_update"
+		and (.template.params | join("|")) == "555|Sunday")] | length == 1' >/dev/null ||
+		{ echo "sandbox did not get order_update(555, Sunday)"; sandbox_out | jq -c '.messages[] | {to, type, template}'; return 1; }
+}
+check npm_smpp_template_prefix_delivered t_tpl_prefix
+
+# Freeform text outside the window that fits no template fails no_template
+# (before issue 6: window_closed; SMS fallback comes with issue 7): the
+# receipt says UNDELIV.
 t_undeliv() { ESME_OUT=$WORK/esme.undeliv.out esme --to "$STRANGER" --submit gsm --expect-stat UNDELIV; }
 check npm_smpp_window_closed_undeliv t_undeliv
 
