@@ -42,6 +42,8 @@ type Config struct {
 	MediaRetryFor time.Duration
 	// Compliance turns opt-out and opt-in keywords on (nil: off).
 	Compliance *Compliance
+	// Pacing keeps sends within WhatsApp's throughput limits.
+	Pacing Pacing
 }
 
 func (c *Config) setDefaults() {
@@ -101,6 +103,7 @@ type Bridge struct {
 	now         func() time.Time
 	reporters   []StatusReporter
 	templates   TemplateResolver
+	pacer       *pacer
 	consumers   []InboundConsumer
 	files       FileStore
 	transfer    MediaTransfer
@@ -152,6 +155,7 @@ func New(cfg Config, store Store, sender Sender, log *slog.Logger, opts ...Optio
 	for _, o := range opts {
 		o(b)
 	}
+	b.pacer = newPacer(cfg.Pacing)
 	b.transfer, _ = sender.(MediaTransfer)
 	return b, nil
 }

@@ -143,6 +143,14 @@ func (b *Bridge) process(job SendJob) {
 		b.fail(ctx, m.ID, ReasonExpired, 0, "validity period ended before sending", now)
 		return
 	}
+	if wait := b.pacer.wait(m.ID, m.Business, m.Customer.Key(), now); wait > 0 {
+		// Over WhatsApp's throughput for the number or the customer: the
+		// message waits for its slot (kept for it), in submission order.
+		if err := b.store.Retry(ctx, m.ID, now.Add(wait), "paced"); err != nil {
+			log.Error("pace send", "err", err)
+		}
+		return
+	}
 	send, ok := b.decide(ctx, job, b.windowOpen(ctx, m, now), now, log)
 	if !ok {
 		return

@@ -253,6 +253,7 @@ phone_number_id = %q
 business_number = %q
 
 [outbox]
+pair_interval = "0s"  # bursts to one customer
 workers = 8
 reconcile_window = "6s"
 poll_interval = "50ms"

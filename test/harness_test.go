@@ -44,6 +44,7 @@ func testConfig(t *testing.T) *config.Config {
 	cfg.HTTP.Listen = "127.0.0.1:0"
 	cfg.Sandbox.Listen = "127.0.0.1:0"
 	cfg.IMAP.Listen = "127.0.0.1:0"
+	cfg.Outbox.PairInterval = 0 // tests send bursts to one customer; pacing has its own tests
 	cfg.API.Tokens = []config.Secret{apiToken}
 	cfg.Sandbox.StatusDelay = config.Duration(20 * time.Millisecond)
 	cfg.Sandbox.WebhookRetryInitial = config.Duration(100 * time.Millisecond)

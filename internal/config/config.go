@@ -117,6 +117,12 @@ type OutboxConfig struct {
 	Lease           Duration `toml:"lease"`
 	ReconcileWindow Duration `toml:"reconcile_window"`
 	PollInterval    Duration `toml:"poll_interval"`
+	// WhatsApp's throughput, kept by pacing (never by failing): messages
+	// per second per business number, and per business number and
+	// customer one message per pair_interval with bursts of pair_burst.
+	NumberRate   int      `toml:"number_rate"`
+	PairInterval Duration `toml:"pair_interval"`
+	PairBurst    int      `toml:"pair_burst"`
 }
 
 // MailConfig is [mail]: the mail domain and the mail users.
@@ -298,6 +304,9 @@ func base() *Config {
 			Lease:           Duration(60 * time.Second),
 			ReconcileWindow: Duration(2 * time.Minute),
 			PollInterval:    Duration(time.Second),
+			NumberRate:      80,
+			PairInterval:    Duration(6 * time.Second),
+			PairBurst:       45,
 		},
 		Mail: MailConfig{Domain: "wa.localhost"},
 		SMTP: SMTPConfig{

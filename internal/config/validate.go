@@ -26,6 +26,13 @@ func (l *loader) validate(c *Config) {
 	l.validateSMPP(c)
 	l.validateMail(c)
 	l.validateTemplates(c)
+	if c.Outbox.NumberRate < 0 {
+		l.problem("outbox.number_rate", "must not be negative (0: no limit)")
+	}
+	l.notNegative("outbox.pair_interval", c.Outbox.PairInterval)
+	if c.Outbox.PairBurst < 1 {
+		l.problem("outbox.pair_burst", "must be at least 1")
+	}
 	l.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
 	l.oneOf("log.format", c.Log.Format, "text", "json")
 

@@ -57,9 +57,11 @@ func (r Result) Values() Values { return Values{Body: r.Params, Named: r.Named} 
 // do not match. A filled template body is far shorter.
 const MaxTextLen = 16 << 10
 
-// maxSteps bounds the search for the ways a template with a repeated
-// placeholder fits; a longer search is treated as ambiguous.
-const maxSteps = 100_000
+// workBudget bounds, per Match call, the candidate ends tried while
+// searching the fits of templates with a repeated placeholder (the only
+// search that is not linear); a text that needs more is reported as
+// ambiguous rather than guessed.
+const workBudget = 1 << 20
 
 // Matcher resolves plain text to the approved template it was written from.
 // It is built once per catalogue (NewMatcher) and is safe for concurrent use;
@@ -85,8 +87,13 @@ const maxSteps = 100_000
 // one way. "{{1}}{{2}}" against "ab", or "{{1}} {{2}}" against "New York
 // Times", fit in several ways and are reported as ambiguous, never guessed.
 // A placeholder that occurs twice must receive equal text (compared modulo
-// white space) at both places; finding the ways such a template fits is
-// bounded (maxSteps), and a text that exceeds the bound is reported as
+// white space) at both places.
+//
+// Deciding how often a text fits costs O(placeholders × length) per
+// template whose first and last literal pieces fit. Only a repeated
+// placeholder needs a search; it is bounded (about a million steps, real
+// texts need hundreds), and a text whose fit cannot be decided within the
+// bound — contrived texts of thousands of characters — is reported as
 // ambiguous rather than guessed.
 //
 // Formatting markers around a placeholder: Meta lists authentication bodies
@@ -255,6 +262,9 @@ type text struct {
 	n    string  // orig with each white-space run collapsed to one space
 	runs []wsRun // the runs, in order
 	bad  []int   // positions in n of runs no parameter may contain, ascending
+	// nextBad[x] is the first position ≥ x in bad, or len(n): a value
+	// starting at x ends at or before it.
+	nextBad []int
 }
 
 // wsRun is one white-space run: its space at n[at], its bytes orig[start:end].
@@ -290,6 +300,18 @@ func prepare(s string) *text {
 		}
 	}
 	t.n = b.String()
+	t.nextBad = make([]int, len(t.n)+1)
+	k := len(t.bad)
+	for x := len(t.n); x >= 0; x-- {
+		for k > 0 && t.bad[k-1] >= x {
+			k--
+		}
+		if k < len(t.bad) {
+			t.nextBad[x] = t.bad[k]
+		} else {
+			t.nextBad[x] = len(t.n)
+		}
+	}
 	return t
 }
 
@@ -303,80 +325,169 @@ func (t *text) origAt(x int) int {
 	return r.end + x - r.at - 1
 }
 
-// limit is the first position at or after pos a parameter may not cover.
-func (t *text) limit(pos int) int {
-	k := sort.SearchInts(t.bad, pos)
-	if k < len(t.bad) {
-		return t.bad[k]
-	}
-	return len(t.n)
-}
-
 // scratch is the per-call working memory, pooled.
 type scratch struct {
-	memo   []int8
-	latest []int
+	ways   []int8  // the table of state.ways
+	f      []int8  // one row of candidate ends
+	nz     []int32 // prefix counts of non-zero f
+	nn     []int32 // next non-zero f
 	bounds []int
+	budget int // work left in this Match call; below zero: exhausted
 }
+
+// grow returns b resized to n elements (contents undefined).
+func grow[T any](b []T, n int) []T { return slices.Grow(b[:0], n)[:n] }
 
 // fit is one way an entry fits: per slot, its start and end in text.n.
 type fit []int
 
 // state matches one entry against one text.
 type state struct {
-	e      *entry
-	t      *text
-	memo   []int8 // per (slot, position): ways the rest fits, capped; -1 unknown
-	latest []int  // per literal i ≥ 1: the last position it may start at
-	cap    int
+	e *entry
+	t *text
+	// ways[i*(m+1)+pos] is the number of ways slots i… fit the text from
+	// pos to its end, capped at 2 (row n: 1 at pos m, else 0), ignoring
+	// that a repeated placeholder must repeat its value.
+	ways   []int8
+	budget *int // the call's work budget; nil: unbounded
 }
 
-// tryEntry counts the ways e fits t (capped: 2 means "more than one") and
-// returns the values of the single way, per t.BodyParams index.
-func (m *Matcher) tryEntry(e *entry, t *text, sc *scratch) (int, []string) {
+// at returns ways for slot i (0…n) at pos.
+func (s *state) at(i, pos int) int8 { return s.ways[i*(len(s.t.n)+1)+pos] }
+
+// marker is the formatting marker slot i's value may not begin or end with, or 0.
+func (s *state) marker(i int) byte {
+	if s.e.wrapped == nil {
+		return 0
+	}
+	return s.e.wrapped[i]
+}
+
+// canStart reports whether slot i may start at pos.
+func (s *state) canStart(i, pos int) bool {
+	N := s.t.n
+	if pos >= len(N) || N[pos] == ' ' {
+		return false
+	}
+	mk := s.marker(i)
+	return mk == 0 || N[pos] != mk
+}
+
+// canEnd reports whether slot i may end at end (exclusive).
+func (s *state) canEnd(i, end int) bool {
+	c := s.t.n[end-1]
+	mk := s.marker(i)
+	return c != ' ' && (mk == 0 || c != mk)
+}
+
+// spend charges n units of work and reports whether any were left.
+func (s *state) spend(n int) bool {
+	if s.budget == nil {
+		return true
+	}
+	*s.budget -= n
+	return *s.budget >= 0
+}
+
+// table fills s.ways from the last slot to the first. Slot i starting at
+// pos may end at every end in (pos, limit(pos)] where the next literal
+// occurs and the value's edges are allowed; the ways from pos are the sum of
+// the ways after those ends. Prefix counts of the non-zero candidates make
+// each sum O(1), so the table costs O(slots × length).
+func (s *state) table(sc *scratch) {
+	N := s.t.n
+	m := len(N)
+	n := len(s.e.slots)
+	s.ways = grow(sc.ways, (n+1)*(m+1))
+	sc.ways = s.ways
+	row := func(i int) []int8 { return s.ways[i*(m+1) : (i+1)*(m+1)] }
+	last := row(n)
+	clear(last)
+	last[m] = 1
+	f := grow(sc.f, m+2)
+	nz := grow(sc.nz, m+2)
+	nn := grow(sc.nn, m+2)
+	sc.f, sc.nz, sc.nn = f, nz, nn
+	for i := n - 1; i >= 0; i-- {
+		next, cur := row(i+1), row(i)
+		lit := s.e.lits[i+1]
+		clear(f)
+		if lit == "" {
+			// Adjacent placeholders (or a body ending in one): every rune boundary.
+			for e := 1; e <= m; e++ {
+				if (e == m || utf8.RuneStart(N[e])) && s.canEnd(i, e) {
+					f[e] = next[e]
+				}
+			}
+		} else {
+			for from := 1; from+len(lit) <= m; {
+				j := strings.Index(N[from:], lit)
+				if j < 0 {
+					break
+				}
+				e := from + j
+				if s.canEnd(i, e) {
+					f[e] = next[e+len(lit)]
+				}
+				from = e + 1
+			}
+		}
+		nz[0] = 0
+		for e := 0; e <= m; e++ {
+			nz[e+1] = nz[e]
+			if f[e] != 0 {
+				nz[e+1]++
+			}
+		}
+		nn[m+1] = int32(m + 1)
+		for e := m; e >= 0; e-- {
+			nn[e] = nn[e+1]
+			if f[e] != 0 {
+				nn[e] = int32(e)
+			}
+		}
+		for pos := 0; pos <= m; pos++ {
+			cur[pos] = 0
+			if !s.canStart(i, pos) {
+				continue
+			}
+			lo, hi := pos+1, s.t.nextBad[pos]
+			switch c := nz[hi+1] - nz[lo]; {
+			case c >= 2:
+				cur[pos] = 2
+			case c == 1:
+				cur[pos] = f[nn[lo]]
+			}
+		}
+	}
+}
+
+// tryEntry counts the ways e fits t (2 means "more than one", -1
+// "undecided, the work budget ran out") and returns the values of the single
+// way, per t.BodyParams index.
+func tryEntry(e *entry, t *text, sc *scratch) (int, []string) {
 	N := t.n
 	n := len(e.slots)
 	if len(N) < e.minLen || !strings.HasPrefix(N, e.lits[0]) || !strings.HasSuffix(N, e.lits[n]) {
 		return 0, nil
 	}
-	// latest[i]: the last start of literal i that leaves one byte per slot
-	// before the next literal; no such start means no fit.
-	sc.latest = slices.Grow(sc.latest[:0], n+1)[:n+1]
-	sc.latest[n] = len(N) - len(e.lits[n])
-	for i := n - 1; i >= 1; i-- {
-		end := sc.latest[i+1] - 1
-		j := strings.LastIndex(N[:max(end, 0)], e.lits[i])
-		if j < len(e.lits[0])+i {
-			return 0, nil
-		}
-		sc.latest[i] = j
-	}
-	size := n * (len(N) + 1)
-	sc.memo = slices.Grow(sc.memo[:0], size)[:size]
-	for i := range sc.memo {
-		sc.memo[i] = -1
-	}
-	s := &state{e: e, t: t, memo: sc.memo, latest: sc.latest, cap: 2}
-	if e.repeats {
-		s.cap = 1 // the relaxed count only tells whether a rest can fit
-	}
+	s := &state{e: e, t: t}
+	s.table(sc)
 	start := len(e.lits[0])
-	count := s.count(0, start)
-	if count == 0 {
-		return 0, nil
+	count := s.at(0, start)
+	if count == 0 || !e.repeats && count > 1 {
+		return int(count), nil
 	}
-	if !e.repeats && count > 1 {
-		return 2, nil
-	}
+	// One way (or, with a repeated placeholder, some): walk it.
 	var fits []fit
-	sc.bounds = slices.Grow(sc.bounds[:0], 2*n)[:2*n]
+	sc.bounds = grow(sc.bounds, 2*n)
 	if !e.repeats {
-		s.collect(0, start, sc.bounds, &fits, nil, 1, nil)
+		s.collect(0, start, sc.bounds, &fits, nil, 1)
 	} else {
-		budget := maxSteps
-		s.collect(0, start, sc.bounds, &fits, make([]string, len(e.t.BodyParams)), 2, &budget)
-		if budget < 0 {
-			return 2, nil
+		s.budget = &sc.budget
+		s.collect(0, start, sc.bounds, &fits, make([]string, len(e.t.BodyParams)), 2)
+		if sc.budget < 0 {
+			return -1, nil
 		}
 	}
 	switch len(fits) {
@@ -388,99 +499,48 @@ func (m *Matcher) tryEntry(e *entry, t *text, sc *scratch) (int, []string) {
 	return 2, nil
 }
 
-// ends calls fn for every way slot i, starting at pos, can end: end is the
-// slot's end, next the position after the literal that follows it. fn
-// returns false to stop.
+// ends calls fn for every way slot i, starting at pos, can end such that
+// the rest can fit: end is the slot's end, next the position after the
+// literal that follows it. fn returns false to stop.
 func (s *state) ends(i, pos int, fn func(end, next int) bool) {
 	N := s.t.n
 	m := len(N)
-	if pos >= m || N[pos] == ' ' {
+	if !s.canStart(i, pos) {
 		return
 	}
-	var marker byte // a value may not begin or end with it (second try)
-	if s.e.wrapped != nil {
-		marker = s.e.wrapped[i]
-		if marker != 0 && N[pos] == marker {
-			return
-		}
-	}
-	limit := s.t.limit(pos)
+	hi := s.t.nextBad[pos] // the last possible end
 	lit := s.e.lits[i+1]
-	if i == len(s.e.slots)-1 {
-		// The last literal is the text's suffix (checked by tryEntry).
-		end := m - len(lit)
-		if end > pos && end <= limit && N[end-1] != ' ' && (marker == 0 || N[end-1] != marker) {
-			fn(end, m)
+	try := func(e int) bool {
+		if !s.spend(1) {
+			return false
 		}
-		return
+		if s.canEnd(i, e) && s.at(i+1, e+len(lit)) > 0 {
+			return fn(e, e+len(lit))
+		}
+		return true
 	}
-	latest := s.latest[i+1]
 	if lit == "" {
-		// Adjacent placeholders: every rune boundary that splits two
-		// non-space characters.
-		_, size := utf8.DecodeRuneInString(N[pos:])
-		for end := pos + size; end <= limit && end <= latest && end < m; {
-			if N[end-1] != ' ' && N[end] != ' ' && (marker == 0 || N[end-1] != marker) {
-				if !fn(end, end) {
-					return
-				}
-			}
-			_, size = utf8.DecodeRuneInString(N[end:])
-			end += size
-		}
-		return
-	}
-	hi := min(limit, latest) + len(lit)
-	if hi > m {
-		hi = m
-	}
-	for from := pos + 1; from < hi; {
-		j := strings.Index(N[from:hi], lit)
-		if j < 0 {
-			return
-		}
-		end := from + j
-		if N[end-1] != ' ' && (marker == 0 || N[end-1] != marker) {
-			if !fn(end, end+len(lit)) {
+		for e := pos + 1; e <= hi; e++ {
+			if (e == m || utf8.RuneStart(N[e])) && !try(e) {
 				return
 			}
 		}
-		from = end + 1
+		return
 	}
-}
-
-// count returns the number of ways slots i… fit from pos to the end,
-// capped at s.cap.
-func (s *state) count(i, pos int) int {
-	if i == len(s.e.slots) {
-		if pos == len(s.t.n) {
-			return 1
+	for from := pos + 1; from <= hi && from+len(lit) <= m; {
+		j := strings.Index(N[from:min(hi+len(lit), m)], lit)
+		if j < 0 || !try(from+j) {
+			return
 		}
-		return 0
+		from += j + 1
 	}
-	k := i*(len(s.t.n)+1) + pos
-	if v := s.memo[k]; v >= 0 {
-		return int(v)
-	}
-	total := 0
-	s.ends(i, pos, func(_, next int) bool {
-		total += s.count(i+1, next)
-		if total >= s.cap {
-			total = s.cap
-			return false
-		}
-		return true
-	})
-	s.memo[k] = int8(total)
-	return total
 }
 
 // collect appends up to limit fits of slots i… from pos to out; bounds
 // holds the slots before i. With assigned (per t.BodyParams index, the
 // normalised value of a placeholder seen before, or "") a repeated
-// placeholder must take the same value again, and budget counts the steps
-// (below zero: gave up).
-func (s *state) collect(i, pos int, bounds []int, out *[]fit, assigned []string, limit int, budget *int) {
+// placeholder must take the same value again.
+func (s *state) collect(i, pos int, bounds []int, out *[]fit, assigned []string, limit int) {
 	if i == len(s.e.slots) {
 		*out = append(*out, slices.Clone(bounds))
 		return
@@ -491,26 +551,18 @@ func (s *state) collect(i, pos int, bounds []int, out *[]fit, assigned []string,
 		fixed = assigned[idx]
 	}
 	s.ends(i, pos, func(end, next int) bool {
-		if budget != nil {
-			if *budget--; *budget < 0 {
-				return false
-			}
-		}
 		if fixed != "" && (end-pos != len(fixed) || s.t.n[pos:end] != fixed) {
-			return true
-		}
-		if s.count(i+1, next) == 0 {
 			return true
 		}
 		bounds[2*i], bounds[2*i+1] = pos, end
 		if assigned != nil && fixed == "" {
 			assigned[idx] = s.t.n[pos:end]
-			s.collect(i+1, next, bounds, out, assigned, limit, budget)
+			s.collect(i+1, next, bounds, out, assigned, limit)
 			assigned[idx] = ""
 		} else {
-			s.collect(i+1, next, bounds, out, assigned, limit, budget)
+			s.collect(i+1, next, bounds, out, assigned, limit)
 		}
-		return len(*out) < limit && (budget == nil || *budget >= 0)
+		return len(*out) < limit && (s.budget == nil || *s.budget >= 0)
 	})
 }
 
@@ -557,17 +609,26 @@ func (m *Matcher) Match(s string, languages []string) (Result, error) {
 		hits = append(hits, hit{e: e, ways: 1})
 	}
 	sc := m.pool.Get().(*scratch)
+	sc.budget = workBudget
+	var undecided []string
 	for _, e := range m.entries {
-		ways, vals := m.tryEntry(e, t, sc)
+		ways, vals := tryEntry(e, t, sc)
 		if ways == 0 && e.alt != nil {
 			e = e.alt
-			ways, vals = m.tryEntry(e, t, sc)
+			ways, vals = tryEntry(e, t, sc)
 		}
-		if ways > 0 {
+		switch {
+		case ways < 0:
+			undecided = append(undecided, e.t.Key())
+		case ways > 0:
 			hits = append(hits, hit{e: e, ways: ways, value: vals})
 		}
 	}
 	m.pool.Put(sc)
+	if len(undecided) > 0 {
+		slices.Sort(undecided)
+		return Result{}, &AmbiguousError{Templates: undecided, Reason: "the text is too complex to decide within the work bound"}
+	}
 	return decide(hits, languages)
 }
 

@@ -493,3 +493,49 @@ func isWrapped(body string) bool {
 	pb, _ := plainBody(body)
 	return pb != body
 }
+
+// TestMatchLongTexts runs contrived texts near MaxTextLen: templates without
+// repeated placeholders are decided exactly (the table is linear per
+// placeholder); a repeated placeholder whose search exceeds the work bound
+// is reported as ambiguous, never guessed.
+func TestMatchLongTexts(t *testing.T) {
+	words := strings.Repeat("a ", 2600) // 5200 bytes
+	line := strings.TrimSpace(words)
+	cases := []struct {
+		body, text string
+		outcome    string // "ok", "none", "ambiguous", "too complex"
+		params     []string
+	}{
+		{"Lines: {{1}}\n{{2}}\n{{3}}.", "Lines: " + line + "\n" + line + "\n" + line + ".", "ok", []string{line, line, line}},
+		{"{{1}} {{2}} {{3}} {{4}} {{5}}!", words + "\n\na!", "ambiguous", nil},
+		{"{{1}}{{2}}{{3}}{{4}}{{5}}{{6}}", strings.Repeat("a", 16000), "ambiguous", nil},
+		{"x{{1}}x{{2}}x{{3}}x", strings.Repeat("x", 16000), "ambiguous", nil},
+		{"{{1}}a{{2}}a{{3}}a{{4}}a{{5}}", strings.Repeat("ab", 8000), "ambiguous", nil},
+		{"{{1}} {{2}} {{3}}.", words + "\n" + words + "\n" + words + ".", "none", nil},
+		{"{{1}} a {{2}} a {{1}} a {{2}} b", words + "b", "too complex", nil},
+		{"{{1}} {{1}} {{1}} {{2}}", words + "\nb", "too complex", nil},
+	}
+	for _, c := range cases {
+		m := NewMatcher([]*Template{tdef{name: "long", lang: "en", body: c.body}.parse(t)})
+		r, err := m.Match(c.text, nil)
+		var ae *AmbiguousError
+		switch c.outcome {
+		case "ok":
+			if err != nil || !slices.Equal(r.Params, c.params) {
+				t.Errorf("%q: %v (%d params)", c.body, err, len(r.Params))
+			}
+		case "none":
+			if !errors.Is(err, ErrNoMatch) {
+				t.Errorf("%q: err = %v, want no match", c.body, err)
+			}
+		case "ambiguous":
+			if !errors.As(err, &ae) || strings.Contains(ae.Reason, "complex") {
+				t.Errorf("%q: err = %v, want ambiguous", c.body, err)
+			}
+		case "too complex":
+			if !errors.As(err, &ae) || !strings.Contains(ae.Reason, "too complex") {
+				t.Errorf("%q: err = %v, want too complex", c.body, err)
+			}
+		}
+	}
+}

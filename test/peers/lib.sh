@@ -46,6 +46,8 @@ path = "$WORK/wabridge.db"
 listen = "127.0.0.1:$HTTP_PORT"
 [api]
 tokens = ["$TOKEN"]
+[outbox]
+pair_interval = "0s" # the peers send bursts to one customer; pacing is tested in bridge/
 [sandbox]
 listen = "127.0.0.1:$SANDBOX_PORT"
 status_delay = "20ms"
