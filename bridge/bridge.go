@@ -44,6 +44,10 @@ type Config struct {
 	Compliance *Compliance
 	// Pacing keeps sends within WhatsApp's throughput limits.
 	Pacing Pacing
+	// MessagingLimit is the account's tier: unique customers it may
+	// start conversations with (outside their window) per rolling 24
+	// hours (250, 2000, 10000, 100000); 0: unlimited.
+	MessagingLimit int
 }
 
 func (c *Config) setDefaults() {

@@ -225,6 +225,16 @@ func (b *Bridge) decide(ctx context.Context, job SendJob, windowOpen bool, now t
 			err = &RefusedError{Reason: ReasonOptedOut, Msg: "the customer opted out"}
 		}
 	}
+	if err == nil && !windowOpen {
+		// A business-initiated conversation counts against the tier.
+		if ok, ierr := b.store.Initiate(ctx, m.Customer.Key(), now, b.cfg.MessagingLimit); ierr != nil {
+			err = ierr
+		} else if !ok {
+			rec = &SendRecord{How: SentNone, Template: rec.Template, Language: rec.Language,
+				Why: fmt.Sprintf("the messaging limit of %d customers per 24 hours outside their window is reached", b.cfg.MessagingLimit)}
+			err = &RefusedError{Reason: ReasonTierLimit, Msg: rec.Why}
+		}
+	}
 	if rec != nil {
 		if rerr := b.store.RecordSend(ctx, m.ID, rec); rerr != nil {
 			log.Error("record how the message is sent", "err", rerr)

@@ -32,6 +32,11 @@ type Store interface {
 	// SetConsent stores a consent change unless the stored one is newer;
 	// it reports whether it applied.
 	SetConsent(ctx context.Context, c Consent) (bool, error)
+	// Initiate records that the business starts a conversation with a
+	// customer outside their window, unless limit other customers were
+	// already started within the 24 hours before now (limit 0: no limit);
+	// a customer started within those 24 hours is always allowed again.
+	Initiate(ctx context.Context, customer string, now time.Time, limit int) (bool, error)
 
 	// Ingest commits a batch of webhook events atomically. Inbound messages
 	// are stored once per wamid and refresh the customer-service window;

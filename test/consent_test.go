@@ -93,3 +93,33 @@ func TestOptOutAndIn(t *testing.T) {
 		t.Errorf("bad import: %d", code)
 	}
 }
+
+// The messaging-limit tier: with a limit of 2, a third customer messaged
+// outside the window in 24 hours is refused tier_limit; the first two may
+// be messaged again; a customer inside their window does not count.
+func TestMessagingLimitTier(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Compliance.MessagingLimit = 2
+	d := startDaemon(t, cfg)
+	tplTo := func(to string) apiMessage {
+		id := d.send(map[string]any{"to": to, "template": map[string]any{"name": "order_update", "language": "en_US", "params": []string{"1", "Monday"}}})
+		return d.waitFinal(id)
+	}
+	for _, to := range []string{"+4915100000201", "+4915100000202"} {
+		if m := tplTo(to); m.Status != "read" {
+			t.Fatalf("to %s: %+v", to, m)
+		}
+	}
+	m := tplTo("+4915100000203")
+	if m.Status != "failed" || m.Error == nil || m.Error.Reason != "tier_limit" || m.Send == nil || m.Send.Why == "" {
+		t.Errorf("third customer: %+v %+v", m.Error, m.Send)
+	}
+	if m := tplTo("+4915100000201"); m.Status != "read" {
+		t.Errorf("first customer again: %+v", m.Error)
+	}
+	d.inject("+4915100000204", "hello")
+	id := d.send(map[string]any{"to": "+4915100000204", "text": "inside the window"})
+	if m := d.waitFinal(id); m.Status != "read" {
+		t.Errorf("inside the window: %+v", m.Error)
+	}
+}

@@ -160,6 +160,7 @@ func (a *App) Start(ctx context.Context) (err error) {
 		PollInterval:    cfg.Outbox.PollInterval.D(),
 		SendTimeout:     cfg.WhatsApp.Timeout.D(),
 		Compliance:      compliance(cfg),
+		MessagingLimit:  cfg.Compliance.MessagingLimit,
 		Pacing:          bridge.Pacing{NumberRate: float64(cfg.Outbox.NumberRate), PairInterval: cfg.Outbox.PairInterval.D(), PairBurst: cfg.Outbox.PairBurst},
 	}, a.store, a.client, a.log.With("component", "bridge"),
 		append(edges, bridge.WithObserver(a.metrics), bridge.WithFiles(a.files))...)

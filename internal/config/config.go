@@ -170,6 +170,9 @@ type ComplianceConfig struct {
 	OptInKeywords  []string `toml:"opt_in_keywords"`
 	OptOutReply    string   `toml:"opt_out_reply"`
 	OptInReply     string   `toml:"opt_in_reply"`
+	// MessagingLimit is the account's tier: unique customers per rolling
+	// 24 hours it may message outside their window; 0: unlimited.
+	MessagingLimit int `toml:"messaging_limit"`
 }
 
 // TemplatePin is one [[templates.pins]] rule.

@@ -26,6 +26,13 @@ func (l *loader) validate(c *Config) {
 	l.validateSMPP(c)
 	l.validateMail(c)
 	l.validateTemplates(c)
+	switch c.Compliance.MessagingLimit {
+	case 0, 250, 2000, 10000, 100000:
+	default:
+		if c.Compliance.MessagingLimit < 0 {
+			l.problem("compliance.messaging_limit", "must be a tier (250, 2000, 10000, 100000) or 0 for unlimited")
+		}
+	}
 	if c.Outbox.NumberRate < 0 {
 		l.problem("outbox.number_rate", "must not be negative (0: no limit)")
 	}

@@ -91,6 +91,8 @@ func (s *memStore) Consent(context.Context, string) (*bridge.Consent, error) {
 
 func (s *memStore) SetConsent(context.Context, bridge.Consent) (bool, error) { return true, nil }
 
+func (s *memStore) Initiate(context.Context, string, time.Time, int) (bool, error) { return true, nil }
+
 func (s *memStore) Ingest(context.Context, []bridge.Event) (bridge.IngestOutcome, error) {
 	return bridge.IngestOutcome{}, nil
 }

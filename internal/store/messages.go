@@ -209,6 +209,39 @@ func (s *SQLite) SetConsent(ctx context.Context, c bridge.Consent) (bool, error)
 	return applied, err
 }
 
+// Initiate implements bridge.Store.
+func (s *SQLite) Initiate(ctx context.Context, customer string, now time.Time, limit int) (bool, error) {
+	var ok bool
+	err := s.commit.write(ctx, func(tx *sql.Tx) error {
+		since := ms(now.Add(-24 * time.Hour))
+		var last int64
+		err := tx.QueryRow(`SELECT at FROM initiations WHERE customer = ?`, customer).Scan(&last)
+		switch {
+		case err == nil && last > since:
+			ok = true // already in this window of 24 hours
+		case err != nil && !errors.Is(err, sql.ErrNoRows):
+			return err
+		default:
+			if limit > 0 {
+				var n int
+				if err := tx.QueryRow(`SELECT count(*) FROM initiations WHERE at > ?`, since).Scan(&n); err != nil {
+					return err
+				}
+				if n >= limit {
+					ok = false
+					return nil
+				}
+			}
+			ok = true
+		}
+		_, err = tx.Exec(`INSERT INTO initiations (customer, at) VALUES (?, ?)
+			ON CONFLICT (customer) DO UPDATE SET at = excluded.at`,
+			customer, ms(now))
+		return err
+	})
+	return ok, err
+}
+
 // LastInbound implements bridge.Store.
 func (s *SQLite) LastInbound(ctx context.Context, business, customer string) (time.Time, error) {
 	var v int64

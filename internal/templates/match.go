@@ -28,6 +28,7 @@ type AmbiguousError struct {
 	Reason string
 }
 
+// Error lists the reason and the templates concerned.
 func (e *AmbiguousError) Error() string {
 	return "templates: ambiguous match (" + e.Reason + "): " + strings.Join(e.Templates, ", ")
 }

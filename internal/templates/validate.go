@@ -33,6 +33,7 @@ type ValidationError struct {
 	Problems []string
 }
 
+// Error names the template and lists every problem.
 func (e *ValidationError) Error() string {
 	return "templates: new template " + strconv.Quote(e.Name) + ": " + strings.Join(e.Problems, "; ")
 }
