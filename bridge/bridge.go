@@ -107,6 +107,7 @@ type Bridge struct {
 	now         func() time.Time
 	reporters   []StatusReporter
 	templates   TemplateResolver
+	eventHook   func(RawEvent)
 	pacer       *pacer
 	consumers   []InboundConsumer
 	files       FileStore
@@ -134,6 +135,13 @@ func WithFiles(f FileStore) Option { return func(b *Bridge) { b.files = f } }
 // WithReporters adds edges that report outcomes to a message's origin.
 func WithReporters(r ...StatusReporter) Option {
 	return func(b *Bridge) { b.reporters = append(b.reporters, r...) }
+}
+
+// WithEventHook calls fn (quickly; it must not block) for every new
+// webhook item the core does not act on itself (account updates, quality
+// changes), after it was stored.
+func WithEventHook(fn func(RawEvent)) Option {
+	return func(b *Bridge) { b.eventHook = fn }
 }
 
 // WithConsumers adds edges that deliver inbound messages.
@@ -343,6 +351,13 @@ func (b *Bridge) HandleEvents(ctx context.Context, events []Event) (IngestResult
 	out, err := b.store.Ingest(ctx, events)
 	if err != nil {
 		return IngestResult{}, fmt.Errorf("bridge: ingest: %w", err)
+	}
+	if b.eventHook != nil {
+		for _, e := range events {
+			if e.Other != nil {
+				b.eventHook(*e.Other)
+			}
+		}
 	}
 	if b.templates != nil {
 		for _, e := range events {

@@ -254,6 +254,7 @@ business_number = %q
 
 [outbox]
 pair_interval = "0s"  # bursts to one customer
+number_rate = 0      # and flat out
 workers = 8
 reconcile_window = "6s"
 poll_interval = "50ms"

@@ -171,3 +171,41 @@ func TestTemplatesBySMTP(t *testing.T) {
 		}
 	}
 }
+
+// The number's quality rating and messaging limit come from the Graph
+// API, show in GET /api/v1/status and /metrics, and follow Meta's
+// phone_number_quality_update webhook at once.
+func TestNumberQuality(t *testing.T) {
+	d := startDaemon(t, testConfig(t))
+	type status struct {
+		Numbers []struct {
+			Number, Error  string
+			QualityRating  string `json:"quality_rating"`
+			MessagingLimit string `json:"messaging_limit"`
+		}
+	}
+	read := func() status {
+		var st status
+		if code := do(t, "GET", d.base+"/api/v1/status", apiToken, nil, &st); code != 200 {
+			t.Fatalf("status: HTTP %d", code)
+		}
+		return st
+	}
+	waitFor(t, "the first reading", func() bool {
+		st := read()
+		return len(st.Numbers) > 0 && st.Numbers[0].QualityRating == "GREEN" && st.Numbers[0].MessagingLimit == "TIER_250"
+	})
+	if code := do(t, "POST", d.sandbox+"/sandbox/v1/account", "", map[string]any{"quality_rating": "YELLOW", "messaging_limit": "TIER_2K"}, nil); code != 200 {
+		t.Fatalf("sandbox account: HTTP %d", code)
+	}
+	waitFor(t, "the webhook to refresh the reading", func() bool {
+		st := read()
+		return st.Numbers[0].QualityRating == "YELLOW" && st.Numbers[0].MessagingLimit == "TIER_2K"
+	})
+	if got := metricLines(t, d.base, `wabridge_number_quality{number="`+business+`",rating="YELLOW"}`); got != `wabridge_number_quality{number="`+business+`",rating="YELLOW"} 1` {
+		t.Errorf("metric: %s", got)
+	}
+	if got := metricLines(t, d.base, "wabridge_number_messaging_limit"); !strings.HasSuffix(got, " 2000") {
+		t.Errorf("metric: %s", got)
+	}
+}

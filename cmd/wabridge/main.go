@@ -124,6 +124,15 @@ func serve(args []string, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	if err := a.Start(ctx); err != nil {
+		if ctx.Err() != nil {
+			// Asked to stop while starting: nothing was accepted yet (an
+			// interrupted migration rolls back); a clean stop.
+			log.Info("stopped while starting", "err", err)
+			sctx, cancel := context.WithTimeout(context.Background(), cfg.Daemon.ShutdownTimeout.D())
+			defer cancel()
+			_ = a.Stop(sctx)
+			return 0
+		}
 		log.Error("start", "err", err)
 		return 1
 	}

@@ -50,6 +50,7 @@ type App struct {
 	mail    *mailbox.Service
 	// templates is the template cache and policy.
 	templates *catalog.Resolver
+	health    *health
 
 	tokenFile string
 	cancel    context.CancelFunc
@@ -135,7 +136,8 @@ func (a *App) Start(ctx context.Context) (err error) {
 
 	var edges []bridge.Option
 	a.templates = TemplateResolver(cfg, a.client, a.log.With("component", "templates"))
-	edges = append(edges, bridge.WithTemplates(a.templates))
+	a.health = newHealth(a.client, cfg.BusinessNumbers(), a.metrics, a.log.With("component", "health"))
+	edges = append(edges, bridge.WithTemplates(a.templates), bridge.WithEventHook(a.health.onEvent))
 	if len(cfg.Mail.Users) > 0 {
 		if a.mail, err = Mailboxes(cfg, a.store, a.files, metrics.Mail{M: a.metrics}, a.log.With("component", "mailbox")); err != nil {
 			return err
@@ -179,7 +181,7 @@ func (a *App) Start(ctx context.Context) (err error) {
 		CertFile: cfg.HTTP.CertFile, KeyFile: cfg.HTTP.KeyFile,
 	}, httpd.Deps{
 		Bridge: a.bridge, Parser: whatsapp.NewParser(numbers), Metrics: a.metrics, Ready: a.ready, Files: a.files,
-		Templates: templateAPI{r: a.templates, client: a.client},
+		Templates: templateAPI{r: a.templates, client: a.client}, Status: a.health.Status,
 	}, a.log.With("component", "http"))
 	if err != nil {
 		return err
@@ -229,7 +231,11 @@ func (a *App) Start(ctx context.Context) (err error) {
 
 	runCtx, cancel := context.WithCancel(context.Background())
 	a.cancel = cancel
-	a.wg.Add(2)
+	a.wg.Add(3)
+	go func() {
+		defer a.wg.Done()
+		a.health.run(runCtx)
+	}()
 	go func() {
 		defer a.wg.Done()
 		if err := a.bridge.Run(runCtx); err != nil {

@@ -54,6 +54,8 @@ type Deps struct {
 	Ready func(ctx context.Context) error
 	// Templates is the template catalogue (nil: template routes answer 404).
 	Templates Templates
+	// Status describes the business numbers' standing (GET /api/v1/status).
+	Status func() any
 }
 
 // Server is the HTTP listener. Handlers hold no fasthttp.RequestCtx past
@@ -97,6 +99,13 @@ func New(cfg Config, deps Deps, log *slog.Logger) (*Server, error) {
 	r.POST("/api/v1/media", s.api("upload", s.postMedia))
 	r.GET("/api/v1/conversations/{number}", s.api("conversation", s.getConversation))
 	r.GET("/api/v1/templates", s.api("templates", s.getTemplates))
+	r.GET("/api/v1/status", s.api("status", func(ctx *fasthttp.RequestCtx) {
+		if s.deps.Status == nil {
+			writeError(ctx, fasthttp.StatusNotFound, "not_found", "", "no status")
+			return
+		}
+		writeJSON(ctx, fasthttp.StatusOK, s.deps.Status())
+	}))
 	r.GET("/api/v1/consent/{number}", s.api("consent", s.getConsent))
 	r.POST("/api/v1/consent", s.api("consent_import", s.postConsent))
 	r.POST("/api/v1/templates", s.api("template_create", s.postTemplate))

@@ -31,6 +31,8 @@ type Metrics struct {
 	SMPPDeliveries  *prometheus.CounterVec
 	MailLogins      *prometheus.CounterVec
 	MailDeliveries  *prometheus.CounterVec
+	NumberQuality   *prometheus.GaugeVec
+	NumberLimit     *prometheus.GaugeVec
 }
 
 var _ bridge.Observer = (*Metrics)(nil)
@@ -89,6 +91,14 @@ func New() *Metrics {
 			Name: "wabridge_smpp_deliveries_total",
 			Help: "deliver_sm sent to ESMEs by kind (dlr, mo) and result (ok, retry, refused, skipped).",
 		}, []string{"kind", "result"}),
+		NumberQuality: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "wabridge_number_quality",
+			Help: "1 for a business number's current quality rating (GREEN, YELLOW, RED, UNKNOWN), 0 for the others.",
+		}, []string{"number", "rating"}),
+		NumberLimit: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "wabridge_number_messaging_limit",
+			Help: "Customers per 24 hours the number's messaging-limit tier allows outside the window (0: unlimited, -1: unknown).",
+		}, []string{"number"}),
 		MailLogins: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "wabridge_mail_logins_total",
 			Help: "Mail user logins by protocol (smtp, imap) and result (ok, failed).",
@@ -108,7 +118,7 @@ func New() *Metrics {
 	}
 	r.MustRegister(m.Messages, m.WebhookEvents, m.WebhookRequests, m.UpstreamLatency, m.UpstreamErrors,
 		m.SendOutcomes, m.Reconciles, m.APIRequests, m.Failures, m.MediaFetches, m.InboundKinds, m.SMPPBinds, m.SMPPPDUs, m.SMPPDeliveries,
-		m.MailLogins, m.MailDeliveries,
+		m.MailLogins, m.MailDeliveries, m.NumberQuality, m.NumberLimit,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -472,6 +472,19 @@ func tryEntry(e *entry, t *text, sc *scratch) (int, []string) {
 	if len(N) < e.minLen || !strings.HasPrefix(N, e.lits[0]) || !strings.HasSuffix(N, e.lits[n]) {
 		return 0, nil
 	}
+	// The literals must occur in order, each after at least one byte of
+	// value (leftmost occurrences: a fit can only lie further right).
+	pos := len(e.lits[0])
+	for _, lit := range e.lits[1:n] {
+		j := strings.Index(N[min(pos+1, len(N)):], lit)
+		if j < 0 {
+			return 0, nil
+		}
+		pos += 1 + j + len(lit)
+	}
+	if pos+1 > len(N)-len(e.lits[n]) {
+		return 0, nil
+	}
 	s := &state{e: e, t: t}
 	s.table(sc)
 	start := len(e.lits[0])
@@ -551,10 +564,7 @@ func (s *state) collect(i, pos int, bounds []int, out *[]fit, assigned []string,
 	if assigned != nil {
 		fixed = assigned[idx]
 	}
-	s.ends(i, pos, func(end, next int) bool {
-		if fixed != "" && (end-pos != len(fixed) || s.t.n[pos:end] != fixed) {
-			return true
-		}
+	visit := func(end, next int) bool {
 		bounds[2*i], bounds[2*i+1] = pos, end
 		if assigned != nil && fixed == "" {
 			assigned[idx] = s.t.n[pos:end]
@@ -564,7 +574,18 @@ func (s *state) collect(i, pos int, bounds []int, out *[]fit, assigned []string,
 			s.collect(i+1, next, bounds, out, assigned, limit)
 		}
 		return len(*out) < limit && (s.budget == nil || *s.budget >= 0)
-	})
+	}
+	if fixed == "" {
+		s.ends(i, pos, visit)
+		return
+	}
+	// A repeated placeholder: its value, hence its end, is known.
+	end := pos + len(fixed)
+	lit := s.e.lits[i+1]
+	if s.spend(1) && s.canStart(i, pos) && end <= s.t.nextBad[pos] && s.t.n[pos:end] == fixed &&
+		strings.HasPrefix(s.t.n[end:], lit) && s.canEnd(i, end) && s.at(i+1, end+len(lit)) > 0 {
+		visit(end, end+len(lit))
+	}
 }
 
 // values returns the original text of each placeholder's first place, by
