@@ -144,6 +144,39 @@ func TestTemplateSubmission(t *testing.T) {
 		m := d.waitFinal(id)
 		return m.Status == "read" && m.Send != nil && m.Send.Template == "pickup_ready"
 	})
+	// A rejected one: its status and the reason from Meta's webhook show
+	// in the list.
+	rej := map[string]any{"name": "reject_this", "language": "en_US", "category": "MARKETING",
+		"components": []map[string]any{{"type": "BODY", "text": "Buy now!"}}}
+	if code := do(t, "POST", d.base+"/api/v1/templates", apiToken, rej, &created); code != 201 {
+		t.Fatalf("create: %d", code)
+	}
+	waitFor(t, "the rejection in the list", func() bool {
+		var list struct {
+			Templates []struct {
+				Name, Status   string
+				RejectedReason string `json:"rejected_reason"`
+			}
+		}
+		do(t, "GET", d.base+"/api/v1/templates", apiToken, nil, &list)
+		for _, tp := range list.Templates {
+			if tp.Name == "reject_this" && tp.Status == "REJECTED" && tp.RejectedReason == "INVALID_FORMAT" {
+				return true
+			}
+		}
+		// The list is the cache: a read after the webhook refreshes it.
+		d.waitFinal(d.send(map[string]any{"to": "+4915100000003", "template": map[string]any{"name": "hello_world", "language": "en_US"}}))
+		return false
+	})
+	// POST /api/v1/templates/invalidate: the next send lists again.
+	before := sandboxStats(t, d)["template_list_calls"].(float64)
+	if code := do(t, "POST", d.base+"/api/v1/templates/invalidate", apiToken, nil, nil); code != 200 {
+		t.Fatalf("invalidate: %d", code)
+	}
+	d.waitFinal(d.send(map[string]any{"to": "+4915100000003", "text": "Your parcel C-1 is ready."}))
+	if after := sandboxStats(t, d)["template_list_calls"].(float64); after != before+1 {
+		t.Errorf("listings %v → %v after an invalidation and a send", before, after)
+	}
 }
 
 // SMTP: plain text outside the window resolves like any edge; an explicit

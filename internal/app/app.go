@@ -51,6 +51,8 @@ type App struct {
 	// templates is the template cache and policy.
 	templates *catalog.Resolver
 	health    *health
+	// templateEvents keeps the templates' last status webhooks.
+	templateEvents *templateEvents
 
 	tokenFile string
 	cancel    context.CancelFunc
@@ -137,7 +139,11 @@ func (a *App) Start(ctx context.Context) (err error) {
 	var edges []bridge.Option
 	a.templates = TemplateResolver(cfg, a.client, a.log.With("component", "templates"))
 	a.health = newHealth(a.client, cfg.BusinessNumbers(), a.metrics, a.log.With("component", "health"))
-	edges = append(edges, bridge.WithTemplates(a.templates), bridge.WithEventHook(a.health.onEvent))
+	a.templateEvents = newTemplateEvents()
+	edges = append(edges, bridge.WithTemplates(a.templates), bridge.WithEventHook(func(e bridge.RawEvent) {
+		a.health.onEvent(e)
+		a.templateEvents.onEvent(e)
+	}))
 	if len(cfg.Mail.Users) > 0 {
 		if a.mail, err = Mailboxes(cfg, a.store, a.files, metrics.Mail{M: a.metrics}, a.log.With("component", "mailbox")); err != nil {
 			return err
@@ -181,7 +187,7 @@ func (a *App) Start(ctx context.Context) (err error) {
 		CertFile: cfg.HTTP.CertFile, KeyFile: cfg.HTTP.KeyFile,
 	}, httpd.Deps{
 		Bridge: a.bridge, Parser: whatsapp.NewParser(numbers), Metrics: a.metrics, Ready: a.ready, Files: a.files,
-		Templates: templateAPI{r: a.templates, client: a.client}, Status: a.health.Status,
+		Templates: templateAPI{r: a.templates, client: a.client, events: a.templateEvents}, Status: a.health.Status,
 	}, a.log.With("component", "http"))
 	if err != nil {
 		return err

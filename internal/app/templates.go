@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/wabridge/wabridge/adapters/smpp"
@@ -43,6 +44,44 @@ func (f sourceFunc) ListTemplates(ctx context.Context) ([]*templates.Template, e
 type templateAPI struct {
 	r      *catalog.Resolver
 	client *whatsapp.Client
+	events *templateEvents
+}
+
+// templateEvents keeps the last status webhook of each template (its
+// event and reason, e.g. REJECTED / INVALID_FORMAT), by name/language.
+type templateEvents struct {
+	mu   sync.Mutex
+	last map[string]templateEvent
+}
+
+type templateEvent struct {
+	Event  string `json:"event"`
+	Reason string `json:"reason"`
+	Name   string `json:"message_template_name"`
+	Lang   string `json:"message_template_language"`
+}
+
+func newTemplateEvents() *templateEvents { return &templateEvents{last: map[string]templateEvent{}} }
+
+// onEvent is a bridge event hook: it reads message_template_status_update.
+func (te *templateEvents) onEvent(e bridge.RawEvent) {
+	if e.Field != "message_template_status_update" {
+		return
+	}
+	var v templateEvent
+	if json.Unmarshal(e.Raw, &v) != nil || v.Name == "" {
+		return
+	}
+	te.mu.Lock()
+	te.last[v.Name+"/"+v.Lang] = v
+	te.mu.Unlock()
+}
+
+func (te *templateEvents) get(name, lang string) (templateEvent, bool) {
+	te.mu.Lock()
+	defer te.mu.Unlock()
+	v, ok := te.last[name+"/"+lang]
+	return v, ok
 }
 
 func (t templateAPI) List() httpd.TemplateList {
@@ -52,10 +91,17 @@ func (t templateAPI) List() httpd.TemplateList {
 		out.FetchedAt = st.Snapshot.FetchedAt
 		out.AgeSeconds = time.Since(st.Snapshot.FetchedAt).Seconds()
 		for _, tp := range st.Snapshot.Templates {
-			out.Templates = append(out.Templates, httpd.TemplateView{
+			v := httpd.TemplateView{
 				ID: tp.ID, Name: tp.Name, Language: tp.Language, Status: tp.Status, Category: tp.Category,
 				ParameterFormat: tp.ParameterFormat, Body: tp.Body, Params: tp.BodyParams,
-			})
+			}
+			if ev, ok := t.events.get(tp.Name, tp.Language); ok {
+				v.LastEvent = ev.Event
+				if ev.Reason != "" && ev.Reason != "NONE" {
+					v.RejectedReason = ev.Reason
+				}
+			}
+			out.Templates = append(out.Templates, v)
 		}
 	}
 	return out

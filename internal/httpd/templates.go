@@ -41,7 +41,10 @@ type TemplateView struct {
 	ParameterFormat string   `json:"parameter_format,omitempty"`
 	Body            string   `json:"body"`
 	Params          []string `json:"params,omitempty"`
-	RejectedReason  string   `json:"rejected_reason,omitempty"`
+	// LastEvent and RejectedReason are from the template's last status
+	// webhook (REJECTED / INVALID_FORMAT, PAUSED, …).
+	LastEvent      string `json:"last_event,omitempty"`
+	RejectedReason string `json:"rejected_reason,omitempty"`
 }
 
 // CreatedTemplate is the answer to POST /api/v1/templates.
