@@ -242,3 +242,22 @@ func TestNumberQuality(t *testing.T) {
 		t.Errorf("metric: %s", got)
 	}
 }
+
+// REST "variables": business-style names mapped by [templates] variables.
+func TestTemplateVariablesREST(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Templates.Variables = []string{"Order Number=1", "{Delivery Day}=2"}
+	d := startDaemon(t, cfg)
+	id := d.send(map[string]any{"to": "+4915100000301", "template": map[string]any{"name": "order_update", "language": "en_US",
+		"variables": map[string]string{"order number": "A-1", "Delivery Day": "Tuesday"}}})
+	d.waitStatus(id, "read")
+	got := sandboxMessages(t, d.sandbox, "?callback="+id)
+	if len(got) != 1 || got[0].Template == nil || strings.Join(got[0].Template.Params, "|") != "A-1|Tuesday" {
+		t.Errorf("sandbox got %+v", got)
+	}
+	var e apiError
+	if code := do(t, "POST", d.base+"/api/v1/messages", apiToken, map[string]any{"to": "+4915100000301", "template": map[string]any{
+		"name": "order_update", "language": "en_US", "variables": map[string]string{"Shoe Size": "9"}}}, &e); code != 400 || e.Error.Field != "template.variables" {
+		t.Errorf("unknown variable: %d %+v", code, e)
+	}
+}

@@ -184,7 +184,7 @@ func (a *App) Start(ctx context.Context) (err error) {
 		Listen: cfg.HTTP.Listen, MaxBodyBytes: int(cfg.HTTP.MaxBodyBytes.Bytes()),
 		ReadTimeout: cfg.HTTP.ReadTimeout.D(), WriteTimeout: cfg.HTTP.WriteTimeout.D(),
 		Tokens: tokens, AppSecret: cfg.WhatsApp.AppSecret.Value(), VerifyToken: cfg.WhatsApp.VerifyToken.Value(),
-		CertFile: cfg.HTTP.CertFile, KeyFile: cfg.HTTP.KeyFile,
+		CertFile: cfg.HTTP.CertFile, KeyFile: cfg.HTTP.KeyFile, TemplateVariables: templateVariables(cfg),
 	}, httpd.Deps{
 		Bridge: a.bridge, Parser: whatsapp.NewParser(numbers), Metrics: a.metrics, Ready: a.ready, Files: a.files,
 		Templates: templateAPI{r: a.templates, client: a.client, events: a.templateEvents}, Status: a.health.Status,

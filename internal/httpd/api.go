@@ -105,6 +105,9 @@ type templateRequest struct {
 		Filename string `json:"filename"`
 	} `json:"header"`
 	Buttons []bridge.TemplateButton `json:"buttons"`
+	// Variables are parameters by business-style names ("First Name"),
+	// mapped by [templates] variables.
+	Variables map[string]string `json:"variables"`
 }
 
 type refusal struct {
@@ -228,6 +231,9 @@ func (s *Server) toMessage(c context.Context, req *sendRequest) (*bridge.Message
 		if r != nil {
 			return nil, r
 		}
+		if r := s.templateVariables(t, tr.Variables); r != nil {
+			return nil, r
+		}
 		m.Kind, m.Content.Template = bridge.KindTemplate, t
 	case given(req.Media):
 		var mr mediaRequest
@@ -273,6 +279,46 @@ func (s *Server) toMessage(c context.Context, req *sendRequest) (*bridge.Message
 		m.Content.Context = &bridge.Context{WAMID: orig.WAMID}
 	}
 	return m, nil
+}
+
+// templateVariables adds parameters given by business-style names
+// ("First Name", braces optional, any case), mapped by
+// Config.TemplateVariables to a parameter number or name.
+func (s *Server) templateVariables(t *bridge.Template, vars map[string]string) *refusal {
+	if len(vars) == 0 {
+		return nil
+	}
+	positional := map[int]string{}
+	for i, p := range t.Params {
+		positional[i+1] = p
+	}
+	for friendly, value := range vars {
+		key := strings.ToLower(strings.Trim(strings.TrimSpace(friendly), "{}"))
+		param, ok := s.cfg.TemplateVariables[strings.TrimSpace(key)]
+		if !ok {
+			return badField("template.variables", "%q is not a configured variable name ([templates] variables)", friendly)
+		}
+		if n, err := strconv.Atoi(param); err == nil && n > 0 {
+			positional[n] = value
+			continue
+		}
+		if t.NamedParams == nil {
+			t.NamedParams = map[string]string{}
+		}
+		t.NamedParams[param] = value
+	}
+	if len(positional) > 0 && len(t.NamedParams) > 0 {
+		return badField("template.variables", "the variables map to both numbered and named parameters")
+	}
+	t.Params = nil
+	for i := 1; i <= len(positional); i++ {
+		v, ok := positional[i]
+		if !ok {
+			return badField("template.variables", "parameter %d is missing", i)
+		}
+		t.Params = append(t.Params, v)
+	}
+	return nil
 }
 
 func toTemplate(tr *templateRequest) (*bridge.Template, *refusal) {

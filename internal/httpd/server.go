@@ -38,6 +38,9 @@ type Config struct {
 	VerifyToken string
 	// CertFile and KeyFile, when set, make the listener serve HTTPS.
 	CertFile, KeyFile string
+	// TemplateVariables maps business-style variable names (lower-cased,
+	// no braces) to template parameters ("1" or "first_name").
+	TemplateVariables map[string]string
 	// MaxUploadBytes limits POST /api/v1/media (default: the largest
 	// WhatsApp media, 100 MiB). MaxBodyBytes limits every other body.
 	MaxUploadBytes int64
