@@ -49,8 +49,11 @@ t_handshake() {
 	[ "$(curl -s -o /dev/null -w '%{http_code}' "$BASE/webhooks/whatsapp?hub.mode=subscribe&hub.challenge=1&hub.verify_token=nope")" = 403 ]
 }
 t_metrics() {
-	curl -fsS "$BASE/metrics" | grep -E '^wabridge_messages_total\{channel="whatsapp",direction="outbound",status="read"\} [1-9]' &&
-		curl -fsS "$BASE/metrics" | grep -q '^wabridge_store_fsyncs_total'
+	# Read the whole page first: grep -q quitting early would make curl fail writing (pipefail).
+	local page
+	page=$(curl -fsS "$BASE/metrics") || return 1
+	grep -E '^wabridge_messages_total\{channel="whatsapp",direction="outbound",status="read"\} [1-9]' <<<"$page" &&
+		grep -q '^wabridge_store_fsyncs_total' <<<"$page"
 }
 
 t_media_out() {
