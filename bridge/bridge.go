@@ -44,6 +44,8 @@ type Config struct {
 	Compliance *Compliance
 	// Pacing keeps sends within WhatsApp's throughput limits.
 	Pacing Pacing
+	// Fallback is [fallback]: when messages move to SMS (with an SMS route).
+	Fallback FallbackPolicy
 	// MessagingLimit is the account's tier: unique customers it may
 	// start conversations with (outside their window) per rolling 24
 	// hours (250, 2000, 10000, 100000); 0: unlimited.
@@ -51,6 +53,9 @@ type Config struct {
 }
 
 func (c *Config) setDefaults() {
+	if c.Fallback.BreakerProbe <= 0 {
+		c.Fallback.BreakerProbe = time.Minute
+	}
 	def := func(d *time.Duration, v time.Duration) {
 		if *d <= 0 {
 			*d = v
@@ -109,6 +114,9 @@ type Bridge struct {
 	templates   TemplateResolver
 	eventHook   func(RawEvent)
 	pacer       *pacer
+	smsRoutes   []SMSRoute
+	breaker     breaker
+	smsWake     chan struct{}
 	consumers   []InboundConsumer
 	files       FileStore
 	transfer    MediaTransfer
@@ -163,7 +171,7 @@ func New(cfg Config, store Store, sender Sender, log *slog.Logger, opts ...Optio
 	}
 	b := &Bridge{cfg: cfg, store: store, sender: sender, log: log, now: time.Now,
 		wake: make(chan struct{}, 1), mediaWake: make(chan struct{}, 1),
-		inboundWake: make(chan struct{}, 1), reportWake: make(chan struct{}, 1)}
+		inboundWake: make(chan struct{}, 1), reportWake: make(chan struct{}, 1), smsWake: make(chan struct{}, 1)}
 	for _, o := range opts {
 		o(b)
 	}
@@ -348,6 +356,19 @@ func (b *Bridge) MessageByKey(ctx context.Context, origin, key string) (*Message
 // per natural key) and then tells the origins and consumers. The caller
 // acknowledges the webhook only after a nil error.
 func (b *Bridge) HandleEvents(ctx context.Context, events []Event) (IngestResult, error) {
+	if b.fallbackOn() {
+		for _, e := range events {
+			if st := e.Status; st != nil && st.Status == StatusFailed {
+				code := 0
+				if len(st.Errors) > 0 {
+					code = st.Errors[0].Code
+				}
+				if t, ok := FallbackFor(b.cfg.Fallback, st.Reason, code, st.Action); ok {
+					st.Fallback = t
+				}
+			}
+		}
+	}
 	out, err := b.store.Ingest(ctx, events)
 	if err != nil {
 		return IngestResult{}, fmt.Errorf("bridge: ingest: %w", err)
@@ -385,6 +406,9 @@ func (b *Bridge) HandleEvents(ctx context.Context, events []Event) (IngestResult
 		b.observeMessage(m)
 		if ReportsOrigin(m.Origin) {
 			poke(b.reportWake)
+		}
+		if m.Channel == ChannelSMS {
+			poke(b.smsWake) // a failed status moved it to SMS
 		}
 	}
 	if b.obs != nil {

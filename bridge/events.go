@@ -33,6 +33,10 @@ type StatusUpdate struct {
 	Action Action          `json:"action,omitempty"`
 	Reason Reason          `json:"reason,omitempty"`
 	Raw    json.RawMessage `json:"raw,omitempty"`
+	// Fallback, set by the core before storing, moves the message to SMS
+	// instead of failing it (a failed status whose error triggers
+	// fallback).
+	Fallback Trigger `json:"fallback,omitempty"`
 }
 
 // Key is the idempotency key of a status event: (wamid, raw status).

@@ -114,6 +114,9 @@ type Message struct {
 	// SendRecord is how an outbound message was sent, or why not (set
 	// when the outbox decides).
 	SendRecord *SendRecord `json:"send,omitempty"`
+	// Fallback is the trigger that moved an outbound message from
+	// WhatsApp to SMS ("" while on WhatsApp); Channel is then sms.
+	Fallback Trigger `json:"fallback,omitempty"`
 	// NotBefore defers the first send attempt (SMPP schedule_delivery_time).
 	NotBefore time.Time `json:"not_before,omitzero"`
 	// ExpiresAt fails the message with reason expired if it is not

@@ -34,7 +34,15 @@ func (b *Bridge) Run(ctx context.Context) error {
 	slots := make(chan struct{}, b.cfg.Workers)
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	wg.Add(4)
+	wg.Add(6)
+	go func() {
+		defer wg.Done()
+		b.jobLoop(ctx, JobSMS, 4, 2*b.cfg.SendTimeout+time.Minute, b.smsWake, b.sendSMS)
+	}()
+	go func() {
+		defer wg.Done()
+		b.jobLoop(ctx, JobFallbackTimeout, 1, time.Minute, nil, b.fallbackTimeout)
+	}()
 	go func() {
 		defer wg.Done()
 		b.jobLoop(ctx, JobExpire, 2, time.Minute, nil, b.expireMessage)
@@ -143,6 +151,10 @@ func (b *Bridge) process(job SendJob) {
 		b.fail(ctx, m.ID, ReasonExpired, 0, "validity period ended before sending", now)
 		return
 	}
+	if t, skip := b.skipWhatsApp(ctx, m, now); skip {
+		b.moveToSMS(ctx, m.ID, t, fmt.Sprintf("sent by SMS without trying WhatsApp: %s", t), now)
+		return
+	}
 	if wait := b.pacer.wait(m.ID, m.Business, m.Customer.Key(), now); wait > 0 {
 		// Over WhatsApp's throughput for the number or the customer: the
 		// message waits for its slot (kept for it), in submission order.
@@ -161,6 +173,13 @@ func (b *Bridge) process(job SendJob) {
 	} else if err != nil {
 		log.Error("record attempt", "err", err)
 		return // the lease expires and the job is claimed again
+	}
+	if b.fallbackOn() && b.cfg.Fallback.Timeout > 0 {
+		// Durable before the send: a message WhatsApp does not deliver in
+		// time moves to SMS even across a crash.
+		if err := b.store.EnqueueJob(ctx, JobFallbackTimeout, string(m.ID), now.Add(b.cfg.Fallback.Timeout)); err != nil {
+			log.Error("schedule the delivery timeout", "err", err)
+		}
 	}
 	if err := b.uploadForSend(ctx, send); err != nil {
 		// Nothing was sent: a definite failure, retried or final as classified.
@@ -184,6 +203,7 @@ func (b *Bridge) process(job SendJob) {
 		now = b.now()
 	}
 	if err == nil {
+		b.breaker.reset()
 		if b.obs != nil {
 			b.obs.SendOutcome("accepted", 0)
 		}
@@ -244,8 +264,8 @@ func (b *Bridge) decide(ctx context.Context, job SendJob, windowOpen bool, now t
 		return send, true
 	}
 	if re, ok := refusal(err); ok {
-		log.Info("not sent", "reason", re.Reason, "why", re.Msg)
-		b.fail(ctx, m.ID, re.Reason, 0, re.Msg, now)
+		log.Info("not sent on WhatsApp", "reason", re.Reason, "why", re.Msg)
+		b.failOrFallback(ctx, m, re.Reason, 0, re.Msg, ActionPermanent, now)
 		return nil, false
 	}
 	delay := Backoff(b.cfg.BackoffInitial, b.cfg.BackoffMax, job.Attempts+1)
@@ -270,7 +290,7 @@ func (b *Bridge) handleSendError(ctx context.Context, job SendJob, err error, no
 	case ActionRetry:
 		if attempts >= b.cfg.MaxAttempts {
 			log.Warn("giving up after temporary errors", "attempts", attempts, "err", se)
-			b.fail(ctx, m.ID, se.Reason, se.Code, se.Title, now)
+			b.failOrFallback(ctx, m, se.Reason, se.Code, se.Title, ActionPermanent, now)
 			return
 		}
 		delay := Backoff(b.cfg.BackoffInitial, b.cfg.BackoffMax, attempts)
@@ -296,14 +316,14 @@ func (b *Bridge) handleSendError(ctx context.Context, job SendJob, err error, no
 	case ActionTemplateOrFallback:
 		// The window is closed and no template was found (or the message
 		// is not text): no fallback yet, the message fails.
-		b.fail(ctx, m.ID, ReasonWindowClosed, se.Code, se.Title, now)
+		b.failOrFallback(ctx, m, ReasonWindowClosed, se.Code, se.Title, se.Action, now)
 	default:
 		reason := se.Reason
 		if reason == "" {
 			reason = ReasonUpstreamError
 		}
 		log.Info("send refused", "code", se.Code, "reason", reason, "action", se.Action.String())
-		b.fail(ctx, m.ID, reason, se.Code, se.Title, now)
+		b.failOrFallback(ctx, m, reason, se.Code, se.Title, se.Action, now)
 	}
 }
 

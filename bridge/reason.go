@@ -36,4 +36,8 @@ const (
 	ReasonExpired Reason = "expired"
 	// ReasonCancelled: the submitter cancelled the message.
 	ReasonCancelled Reason = "cancelled"
+	// ReasonSMSFailed: the SMS fallback was not delivered (the SMSC's
+	// receipt said UNDELIV, REJECTD, EXPIRED or DELETED, or it refused
+	// the submission).
+	ReasonSMSFailed Reason = "sms_failed"
 )

@@ -37,6 +37,22 @@ type Store interface {
 	// already started within the 24 hours before now (limit 0: no limit);
 	// a customer started within those 24 hours is always allowed again.
 	Initiate(ctx context.Context, customer string, now time.Time, limit int) (bool, error)
+	// Fallback moves an outbound message not yet delivered from WhatsApp
+	// to SMS: channel sms, its trigger and why recorded, its WhatsApp send
+	// job gone, a JobSMS due at. It reports false (and changes nothing)
+	// for a message already delivered, final or on SMS.
+	Fallback(ctx context.Context, id MessageID, trigger Trigger, why string, at time.Time) (*Message, bool, error)
+	// SMSSubmitted records the parts an SMS route accepted, ends the
+	// JobSMS and moves the message to sent.
+	SMSSubmitted(ctx context.Context, id MessageID, route string, partIDs []string, at time.Time) (*Message, error)
+	// IngestSMS stores what SMS routes reported: receipts (a part's state;
+	// the message becomes delivered when every part is, failed when one
+	// finally fails) and customers' messages (as Ingest stores inbound
+	// ones, with their inbound job). Idempotent.
+	IngestSMS(ctx context.Context, events []SMSEvent) (IngestOutcome, error)
+	// LastInboundChannel is the channel of the customer's latest message
+	// to the business ("" if none).
+	LastInboundChannel(ctx context.Context, business, customer string) (Channel, error)
 
 	// Ingest commits a batch of webhook events atomically. Inbound messages
 	// are stored once per wamid and refresh the customer-service window;
@@ -126,6 +142,11 @@ const (
 	// JobExpire ends a message not delivered by its ExpiresAt (ref: the
 	// message id, due then). Created with the message.
 	JobExpire = "expire"
+	// JobSMS sends a message that fell back to SMS (ref: the message id).
+	JobSMS = "sms"
+	// JobFallbackTimeout moves a message WhatsApp has not delivered in
+	// time to SMS (ref: the message id).
+	JobFallbackTimeout = "fallback_timeout"
 )
 
 // ReportsOrigin reports whether status changes of messages from origin are

@@ -221,3 +221,19 @@ func pickLanguage(ts []*templates.Template, want string, order []string) *templa
 	}
 	return nil
 }
+
+var _ bridge.TemplateText = (*Resolver)(nil)
+
+// RenderText implements bridge.TemplateText: the template's body with the
+// message's parameters, for the SMS that replaces it.
+func (r *Resolver) RenderText(ctx context.Context, bt *bridge.Template) (string, error) {
+	snap, err := r.cache.Get(ctx)
+	if err != nil {
+		return "", err
+	}
+	t := snap.Find(bt.Name, bt.Language)
+	if t == nil {
+		return "", fmt.Errorf("template %s (%s) is not in the catalogue", bt.Name, bt.Language)
+	}
+	return t.Render(templates.Values{Body: bt.Params, Named: bt.NamedParams, HeaderText: bt.HeaderText})
+}

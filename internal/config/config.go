@@ -29,6 +29,39 @@ type Config struct {
 	IMAP       IMAPConfig       `toml:"imap"`
 	Templates  TemplatesConfig  `toml:"templates"`
 	Compliance ComplianceConfig `toml:"compliance"`
+	SMS        SMSConfig        `toml:"sms"`
+	Fallback   FallbackConfig   `toml:"fallback"`
+}
+
+// SMSConfig is [sms]: the SMS routes fallback uses.
+type SMSConfig struct {
+	Routes []SMSRoute `toml:"routes"`
+}
+
+// SMSRoute is one [[sms.routes]] entry.
+type SMSRoute struct {
+	Name         string `toml:"name"`
+	Type         string `toml:"type"` // smpp
+	Host         string `toml:"host"`
+	Port         int    `toml:"port"`
+	SystemID     string `toml:"system_id"`
+	Password     Secret `toml:"password"`
+	PasswordFile string `toml:"password_file"`
+	SystemType   string `toml:"system_type"`
+	Throughput   int    `toml:"throughput"` // submit_sm per second; 0: no limit
+	TLS          bool   `toml:"tls"`
+	CAFile       string `toml:"ca_file"` // trust for tls; "" for the system's
+	// AlphanumericSource lets an ESME's alphanumeric source_addr be the
+	// SMS sender (when the operator allows it).
+	AlphanumericSource bool `toml:"alphanumeric_source"`
+}
+
+// FallbackConfig is [fallback]: when a message moves from WhatsApp to SMS.
+type FallbackConfig struct {
+	Enabled      bool     `toml:"enabled"`
+	Timeout      Duration `toml:"timeout"` // no delivered within it: SMS; "0s": never
+	Off          []string `toml:"off"`     // triggers that must not move messages
+	BreakerProbe Duration `toml:"breaker_probe"`
 }
 
 // LogConfig is [log].
@@ -327,6 +360,8 @@ func base() *Config {
 			SMPPPrefix:         "tpl:",
 			Variables:          []string{},
 		},
+		SMS:      SMSConfig{Routes: []SMSRoute{}},
+		Fallback: FallbackConfig{Enabled: true, Off: []string{}, BreakerProbe: Duration(time.Minute)},
 		Compliance: ComplianceConfig{
 			OptOutKeywords: []string{"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "STOPP", "ABMELDEN", "ARRET", "ARRÊT", "BAJA", "ALTO", "PARAR", "SAIR", "DISISCRIVI"},
 			OptInKeywords:  []string{"START", "UNSTOP", "SUBSCRIBE", "ANMELDEN", "ALTA", "INICIAR"},

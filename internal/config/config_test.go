@@ -262,7 +262,7 @@ func TestExampleDocumentsEveryKey(t *testing.T) {
 		if m := header.FindStringSubmatch(line); m != nil {
 			section = m[1]
 		}
-		if strings.HasPrefix(line, "#") && keyLine.MatchString(line) && section != "whatsapp.numbers" && section != "sandbox.templates" && section != "smpp.accounts" && section != "mail.users" && section != "templates.pins" {
+		if strings.HasPrefix(line, "#") && keyLine.MatchString(line) && section != "whatsapp.numbers" && section != "sandbox.templates" && section != "smpp.accounts" && section != "mail.users" && section != "templates.pins" && section != "sms.routes" {
 			line = line[1:]
 		}
 		b.WriteString(line + "\n")

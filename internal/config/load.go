@@ -357,6 +357,10 @@ func (l *loader) resolveSecrets(c *Config) {
 		a := &c.SMPP.Accounts[i]
 		one(indexKey("smpp.accounts", i), "password", &a.Password, &a.PasswordFile)
 	}
+	for i := range c.SMS.Routes {
+		r := &c.SMS.Routes[i]
+		one(indexKey("sms.routes", i), "password", &r.Password, &r.PasswordFile)
+	}
 
 	if c.API.TokensFile != "" {
 		if l.set["api.tokens"] {

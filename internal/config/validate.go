@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -26,6 +27,7 @@ func (l *loader) validate(c *Config) {
 	l.validateSMPP(c)
 	l.validateMail(c)
 	l.validateTemplates(c)
+	l.validateSMS(c)
 	switch c.Compliance.MessagingLimit {
 	case 0, 250, 2000, 10000, 100000:
 	default:
@@ -588,6 +590,53 @@ func (l *loader) validateTemplates(c *Config) {
 		}
 		if p.Language != "" && !reLanguage.MatchString(p.Language) {
 			l.problem(k("language"), "%q is not a language code like en_US", p.Language)
+		}
+	}
+}
+
+var fallbackTriggers = []string{"not_on_whatsapp", "marketing_limit", "no_template", "window_closed", "account_error",
+	"tier_limit", "delivery_timeout", "sms_conversation"}
+
+// validateSMS checks [[sms.routes]] and [fallback].
+func (l *loader) validateSMS(c *Config) {
+	names := map[string]bool{}
+	for i := range c.SMS.Routes {
+		r := &c.SMS.Routes[i]
+		k := func(name string) string { return indexKey("sms.routes", i) + "." + name }
+		switch {
+		case r.Name == "" || strings.ContainsAny(r.Name, " \t:/"):
+			l.problem(k("name"), "must be a non-empty name without spaces, colons or slashes")
+		case names[r.Name]:
+			l.problem(k("name"), "duplicate route name %q", r.Name)
+		}
+		names[r.Name] = true
+		if r.Type != "smpp" {
+			l.problem(k("type"), "%q: the only route type is \"smpp\" (Twilio comes later)", r.Type)
+		}
+		if r.Host == "" {
+			l.problem(k("host"), "is required")
+		}
+		if r.Port < 1 || r.Port > 65535 {
+			l.problem(k("port"), "must be a TCP port, got %d", r.Port)
+		}
+		if r.SystemID == "" || len(r.SystemID) > 15 {
+			l.problem(k("system_id"), "must be 1 to 15 characters")
+		}
+		if r.Password.Value() == "" && !l.hasProblem(k("password_file")) {
+			l.problem(k("password"), "is required (or password_file)")
+		}
+		if r.Throughput < 0 {
+			l.problem(k("throughput"), "must not be negative (0: no limit)")
+		}
+		if r.CAFile != "" && !r.TLS {
+			l.problem(k("ca_file"), "only with tls = true")
+		}
+	}
+	l.notNegative("fallback.timeout", c.Fallback.Timeout)
+	l.positive("fallback.breaker_probe", c.Fallback.BreakerProbe)
+	for i, t := range c.Fallback.Off {
+		if !slices.Contains(fallbackTriggers, t) {
+			l.problem(indexKey("fallback.off", i), "%q is not a trigger (%s)", t, strings.Join(fallbackTriggers, ", "))
 		}
 	}
 }

@@ -93,6 +93,22 @@ func (s *memStore) SetConsent(context.Context, bridge.Consent) (bool, error) { r
 
 func (s *memStore) Initiate(context.Context, string, time.Time, int) (bool, error) { return true, nil }
 
+func (s *memStore) Fallback(context.Context, bridge.MessageID, bridge.Trigger, string, time.Time) (*bridge.Message, bool, error) {
+	return nil, false, nil
+}
+
+func (s *memStore) SMSSubmitted(context.Context, bridge.MessageID, string, []string, time.Time) (*bridge.Message, error) {
+	return nil, nil
+}
+
+func (s *memStore) IngestSMS(context.Context, []bridge.SMSEvent) (bridge.IngestOutcome, error) {
+	return bridge.IngestOutcome{}, nil
+}
+
+func (s *memStore) LastInboundChannel(context.Context, string, string) (bridge.Channel, error) {
+	return "", nil
+}
+
 func (s *memStore) Ingest(context.Context, []bridge.Event) (bridge.IngestOutcome, error) {
 	return bridge.IngestOutcome{}, nil
 }

@@ -216,9 +216,18 @@ func applyStatus(tx *sql.Tx, m *bridge.Message, st *bridge.StatusUpdate, ts, now
 		return false, err
 	}
 	m.History = append(m.History, bridge.HistoryEntry{Status: st.Status, At: ts, Code: code})
+	if m.Channel == bridge.ChannelSMS {
+		// The message moved to SMS: a late WhatsApp status is history
+		// only; the SMS receipts decide its state.
+		return false, nil
+	}
 	next := bridge.Advance(m.Status, st.Status)
 	if next == m.Status {
 		return false, nil
+	}
+	if next == bridge.StatusFailed && st.Fallback != "" {
+		why := fmt.Sprintf("WhatsApp failed (%s, code %d): %s", st.Reason, code, st.Fallback)
+		return fallbackTx(tx, m, st.Fallback, why, now)
 	}
 	m.Status = next
 	m.UpdatedAt = now

@@ -42,7 +42,7 @@ type queryer interface {
 
 const messageColumns = `id, direction, business, customer_phone, customer_bsuid, kind, content,
 	COALESCE(wamid, ''), channel, status, reason, error_code, error_message, origin,
-	COALESCE(idempotency_key, ''), profile_name, ts, created_at, updated_at, origin_data, send_record`
+	COALESCE(idempotency_key, ''), profile_name, ts, created_at, updated_at, origin_data, send_record, fallback`
 
 func scanMessage(row interface{ Scan(...any) error }) (*bridge.Message, error) {
 	var (
@@ -53,7 +53,7 @@ func scanMessage(row interface{ Scan(...any) error }) (*bridge.Message, error) {
 	)
 	err := row.Scan(&m.ID, &m.Direction, &m.Business, &m.Customer.Phone, &m.Customer.BSUID,
 		&m.Kind, &content, &m.WAMID, &m.Channel, &m.Status, &m.Reason, &m.ErrorCode,
-		&m.ErrorMessage, &m.Origin, &m.IdempotencyKey, &m.ProfileName, &ts, &created, &update, &originData, &record)
+		&m.ErrorMessage, &m.Origin, &m.IdempotencyKey, &m.ProfileName, &ts, &created, &update, &originData, &record, &m.Fallback)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, bridge.ErrNotFound
 	}
