@@ -435,6 +435,8 @@ type messageView struct {
 	// Send is how the message was sent (freeform, which template and how
 	// chosen) or why not.
 	Send *bridge.SendRecord `json:"send,omitempty"`
+	// Fallback is the trigger that moved the message to SMS (channel sms).
+	Fallback string `json:"fallback,omitempty"`
 }
 
 // mediaView describes a message's media; download is the route of the
@@ -475,7 +477,7 @@ func viewMessage(m *bridge.Message) messageView {
 		Status: string(m.Status), WAMID: m.WAMID, Text: c.Text, Template: c.Template,
 		Location: c.Location, Contacts: c.Contacts, Interactive: c.Interactive, Reply: c.Reply, Button: c.Button,
 		Reaction: c.Reaction, System: c.System, Context: c.Context, ProfileName: m.ProfileName,
-		CreatedAt: m.CreatedAt, UpdatedAt: m.UpdatedAt, History: []historyView{}, Send: m.SendRecord}
+		CreatedAt: m.CreatedAt, UpdatedAt: m.UpdatedAt, History: []historyView{}, Send: m.SendRecord, Fallback: string(m.Fallback)}
 	if md := c.Media; md != nil {
 		mv := &mediaView{MIMEType: md.MIMEType, Size: md.Size, SHA256: md.SHA256, Caption: md.Caption, Filename: md.Filename,
 			Voice: md.Voice, Animated: md.Animated, MediaID: md.ID, URL: md.URL, FileID: md.FileID, Error: md.FetchError}
