@@ -34,7 +34,7 @@ import (
 // # POST /sandbox/v1/settings
 //
 // {"media_redirect_to":"http://…" | "", "media_url_ttl":"5m", "media_file_size_as_string":true,
-// "us_marketing_blocked":false}: every field optional; they override
+// "us_marketing_blocked":false, "status_delay":"5s"}: every field optional; they override
 // Config.MediaRedirectTo, MediaURLTTL, MediaFileSizeAsString and
 // USMarketingBlocked until the next reset, which restores the Config values.
 // The answer has all four fields (media_url_ttl as a Go duration).
@@ -247,6 +247,7 @@ type settings struct {
 	MediaURLTTL           time.Duration
 	MediaFileSizeAsString bool
 	USMarketingBlocked    bool
+	StatusDelay           time.Duration
 }
 
 func (s *Server) configSettings() settings {
@@ -255,6 +256,7 @@ func (s *Server) configSettings() settings {
 		MediaURLTTL:           s.cfg.MediaURLTTL,
 		MediaFileSizeAsString: s.cfg.MediaFileSizeAsString,
 		USMarketingBlocked:    s.cfg.USMarketingBlocked == nil || *s.cfg.USMarketingBlocked,
+		StatusDelay:           s.cfg.StatusDelay,
 	}
 }
 
@@ -269,12 +271,20 @@ func (s *Server) handleSettings(w http.ResponseWriter, r *http.Request) {
 		MediaURLTTL           *string `json:"media_url_ttl"`
 		MediaFileSizeAsString *bool   `json:"media_file_size_as_string"`
 		USMarketingBlocked    *bool   `json:"us_marketing_blocked"`
+		StatusDelay           *string `json:"status_delay"`
 	}
 	if len(bytes.TrimSpace(raw)) > 0 {
 		dec := json.NewDecoder(bytes.NewReader(raw))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&req); err != nil {
 			controlError(w, http.StatusBadRequest, "body must be {\"media_redirect_to\",\"media_url_ttl\",\"media_file_size_as_string\",\"us_marketing_blocked\"}: "+err.Error())
+			return
+		}
+	}
+	var delay time.Duration
+	if req.StatusDelay != nil {
+		if delay, err = time.ParseDuration(*req.StatusDelay); err != nil || delay < 0 {
+			controlError(w, http.StatusBadRequest, "status_delay must be a Go duration such as \"5s\"")
 			return
 		}
 	}
@@ -304,10 +314,14 @@ func (s *Server) handleSettings(w http.ResponseWriter, r *http.Request) {
 	if req.USMarketingBlocked != nil {
 		s.settings.USMarketingBlocked = *req.USMarketingBlocked
 	}
+	if req.StatusDelay != nil {
+		s.settings.StatusDelay = delay
+	}
 	cur := s.settings
 	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, map[string]any{
 		"media_redirect_to": cur.MediaRedirectTo, "media_url_ttl": cur.MediaURLTTL.String(),
 		"media_file_size_as_string": cur.MediaFileSizeAsString, "us_marketing_blocked": cur.USMarketingBlocked,
+		"status_delay": cur.StatusDelay.String(),
 	})
 }

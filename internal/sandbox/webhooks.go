@@ -192,12 +192,18 @@ func sign(secret string, body []byte) string {
 // apart, updating rec as it goes. A reset (epoch change) or Close stops it.
 func (s *Server) scheduleStatuses(num *Number, rec *record, epoch uint64, plan []statusStep, price pricing) {
 	s.ensureWorkers()
+	s.mu.Lock()
+	delay := s.settings.StatusDelay
+	s.mu.Unlock()
+	if delay <= 0 {
+		delay = s.cfg.StatusDelay
+	}
 	s.goAsync(func() {
-		t := time.NewTimer(s.cfg.StatusDelay)
+		t := time.NewTimer(delay)
 		defer t.Stop()
 		for i, step := range plan {
 			if i > 0 {
-				t.Reset(s.cfg.StatusDelay)
+				t.Reset(delay)
 			}
 			select {
 			case <-t.C:
