@@ -20,6 +20,7 @@ import (
 
 	"github.com/wabridge/wabridge/adapters/imap"
 	"github.com/wabridge/wabridge/adapters/smpp"
+	"github.com/wabridge/wabridge/adapters/smsc"
 	"github.com/wabridge/wabridge/adapters/smtp"
 	"github.com/wabridge/wabridge/adapters/whatsapp"
 	"github.com/wabridge/wabridge/bridge"
@@ -51,6 +52,7 @@ type App struct {
 	// templates is the template cache and policy.
 	templates *catalog.Resolver
 	health    *health
+	routes    []*smsc.Client
 	// templateEvents keeps the templates' last status webhooks.
 	templateEvents *templateEvents
 
@@ -137,6 +139,15 @@ func (a *App) Start(ctx context.Context) (err error) {
 	}
 
 	var edges []bridge.Option
+	a.routes, err = smsRoutes(cfg, func(ctx context.Context, events []bridge.SMSEvent) error {
+		return a.bridge.HandleSMS(ctx, events)
+	}, a.log.With("component", "smsc"))
+	if err != nil {
+		return err
+	}
+	for _, r := range a.routes {
+		edges = append(edges, bridge.WithSMSRoutes(r))
+	}
 	a.templates = TemplateResolver(cfg, a.client, a.log.With("component", "templates"))
 	a.health = newHealth(a.client, cfg.BusinessNumbers(), a.metrics, a.log.With("component", "health"))
 	a.templateEvents = newTemplateEvents()
@@ -169,6 +180,7 @@ func (a *App) Start(ctx context.Context) (err error) {
 		SendTimeout:     cfg.WhatsApp.Timeout.D(),
 		Compliance:      compliance(cfg),
 		MessagingLimit:  cfg.Compliance.MessagingLimit,
+		Fallback:        fallbackPolicy(cfg),
 		Pacing:          bridge.Pacing{NumberRate: float64(cfg.Outbox.NumberRate), PairInterval: cfg.Outbox.PairInterval.D(), PairBurst: cfg.Outbox.PairBurst},
 	}, a.store, a.client, a.log.With("component", "bridge"),
 		append(edges, bridge.WithObserver(a.metrics), bridge.WithFiles(a.files))...)
@@ -235,6 +247,10 @@ func (a *App) Start(ctx context.Context) (err error) {
 		a.log.Info("smpp listening", "addr", a.smpp.Addr(), "tls_addr", a.smpp.TLSAddr(), "accounts", len(cfg.SMPP.Accounts))
 	}
 
+	for _, r := range a.routes {
+		r.Start() // binds in the background and keeps rebinding
+		a.log.Info("sms route", "name", r.Name())
+	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	a.cancel = cancel
 	a.wg.Add(3)
@@ -282,6 +298,9 @@ func (a *App) Stop(ctx context.Context) error {
 			if err := a.http.Shutdown(ctx); err != nil {
 				errs = append(errs, fmt.Errorf("http: %w", err))
 			}
+		}
+		if err := closeRoutes(ctx, a.routes); err != nil {
+			errs = append(errs, fmt.Errorf("sms routes: %w", err))
 		}
 		if a.cancel != nil {
 			a.cancel()

@@ -1,0 +1,67 @@
+package app
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/wabridge/wabridge/adapters/smsc"
+	"github.com/wabridge/wabridge/bridge"
+	"github.com/wabridge/wabridge/internal/config"
+)
+
+// smsRoutes builds the [[sms.routes]] clients. Their events go to the
+// bridge through handle, which is set once the bridge exists.
+func smsRoutes(cfg *config.Config, handle func(ctx context.Context, events []bridge.SMSEvent) error, log *slog.Logger) ([]*smsc.Client, error) {
+	var out []*smsc.Client
+	for _, r := range cfg.SMS.Routes {
+		c := smsc.Config{
+			Name: r.Name, Host: r.Host, Port: r.Port, SystemID: r.SystemID, Password: r.Password.Value(),
+			SystemType: r.SystemType, TLS: r.TLS, Throughput: r.Throughput, AllowAlphanumericSource: r.AlphanumericSource,
+		}
+		if r.TLS && r.CAFile != "" {
+			pem, err := os.ReadFile(r.CAFile)
+			if err != nil {
+				return nil, fmt.Errorf("sms route %s: ca_file: %w", r.Name, err)
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				return nil, fmt.Errorf("sms route %s: ca_file %s holds no PEM certificate", r.Name, r.CAFile)
+			}
+			c.TLSConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+		}
+		client, err := smsc.New(c, handle, log)
+		if err != nil {
+			return nil, fmt.Errorf("sms route %s: %w", r.Name, err)
+		}
+		out = append(out, client)
+	}
+	return out, nil
+}
+
+// fallbackPolicy maps [fallback].
+func fallbackPolicy(cfg *config.Config) bridge.FallbackPolicy {
+	p := bridge.FallbackPolicy{Enabled: cfg.Fallback.Enabled, Timeout: cfg.Fallback.Timeout.D(),
+		BreakerProbe: cfg.Fallback.BreakerProbe.D(), Off: map[bridge.Trigger]bool{}}
+	for _, t := range cfg.Fallback.Off {
+		p.Off[bridge.Trigger(t)] = true
+	}
+	return p
+}
+
+// closeRoutes unbinds the SMS routes within ctx.
+func closeRoutes(ctx context.Context, routes []*smsc.Client) error {
+	var first error
+	for _, r := range routes {
+		c, cancel := context.WithTimeout(ctx, 5*time.Second)
+		if err := r.Close(c); err != nil && first == nil {
+			first = err
+		}
+		cancel()
+	}
+	return first
+}
