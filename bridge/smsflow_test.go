@@ -194,3 +194,50 @@ func TestFallbackTimeoutAndRefusals(t *testing.T) {
 		t.Errorf("route refusal: %s %d", m.Reason, m.ErrorCode)
 	}
 }
+
+// An account-level error moves the message to SMS and opens the breaker:
+// the next messages go by SMS without trying WhatsApp, until a probe (one
+// message per BreakerProbe) goes through and closes it.
+func TestFallbackAccountBreaker(t *testing.T) {
+	route := &fakeRoute{}
+	sender := &scriptedSender{results: []error{&bridge.SendError{Code: 190, Action: bridge.ActionFallback, Reason: bridge.ReasonAccountError, Title: "token expired"}}}
+	b, _ := fallbackBridge(t, sender, route, bridge.FallbackPolicy{BreakerProbe: 300 * time.Millisecond})
+	ctx := context.Background()
+	send := func(to string) bridge.MessageID {
+		openWindow(t, b, to)
+		id, _, err := b.Submit(ctx, tplMsg(to))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	m := waitMsg(t, b, send("+4915100000011"), "account error", func(m *bridge.Message) bool { return m.Channel == bridge.ChannelSMS })
+	if m.Fallback != bridge.TriggerAccount {
+		t.Errorf("first: %q", m.Fallback)
+	}
+	m = waitMsg(t, b, send("+4915100000012"), "breaker open", func(m *bridge.Message) bool { return m.Channel == bridge.ChannelSMS })
+	if m.Fallback != bridge.TriggerBreaker || sender.count() != 1 {
+		t.Errorf("second: %q after %d WhatsApp sends, want account_breaker after 1", m.Fallback, sender.count())
+	}
+	// After the probe interval a message tries WhatsApp (it works): the
+	// breaker closes and the next one goes by WhatsApp too.
+	time.Sleep(400 * time.Millisecond)
+	waitMsg(t, b, send("+4915100000013"), "probe", func(m *bridge.Message) bool { return m.WAMID != "" && m.Channel == bridge.ChannelWhatsApp })
+	waitMsg(t, b, send("+4915100000014"), "closed", func(m *bridge.Message) bool { return m.WAMID != "" && m.Channel == bridge.ChannelWhatsApp })
+}
+
+// Opted-out customers never fall back; throughput errors neither.
+func TestFallbackNeverForOptOut(t *testing.T) {
+	route := &fakeRoute{}
+	b, _ := fallbackBridge(t, &scriptedSender{results: []error{
+		&bridge.SendError{Code: 131050, Action: bridge.ActionPermanent, Reason: bridge.ReasonOptedOut}}}, route, bridge.FallbackPolicy{})
+	openWindow(t, b, "+4915100000021")
+	id, _, err := b.Submit(context.Background(), tplMsg("+4915100000021"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := waitMsg(t, b, id, "refused", func(m *bridge.Message) bool { return m.Status == bridge.StatusFailed })
+	if m.Reason != bridge.ReasonOptedOut || m.Channel != bridge.ChannelWhatsApp || len(route.submitted()) != 0 {
+		t.Errorf("opt-out: %s on %s, %d SMS", m.Reason, m.Channel, len(route.submitted()))
+	}
+}

@@ -321,3 +321,15 @@ func TestIsUSNumber(t *testing.T) {
 		}
 	}
 }
+
+// A template message becomes SMS text: its body with the parameters.
+func TestRenderText(t *testing.T) {
+	r, _ := resolver(t, Config{})
+	got, err := r.RenderText(context.Background(), &bridge.Template{Name: "order_update", Language: "de_DE", Params: []string{"77", "Montag"}})
+	if err != nil || got != "Ihre Bestellung 77 wurde versandt und kommt am Montag an." {
+		t.Errorf("%q %v", got, err)
+	}
+	if _, err := r.RenderText(context.Background(), &bridge.Template{Name: "nope", Language: "en_US"}); err == nil {
+		t.Error("an unknown template rendered")
+	}
+}

@@ -97,6 +97,25 @@ t_timeout() {
 }
 check kannel_fallback_timeout_one_final t_timeout
 
+# A customer writes by SMS (an MO from the operator's SMSC): it reaches
+# Kannel like any reply, and the answer goes back by SMS (the customer's
+# last message came by SMS), not WhatsApp.
+SMSCUST=+4915100000077
+t_sms_conversation() {
+	local st
+	st=$(curl -fsS "$SMSC_CTL/mo" -d "{\"from\":\"$SMSCUST\",\"to\":\"$BUSINESS\",\"text\":\"Is my order ready?\",\"system_id\":\"wabridge\"}") || return 1
+	jq -e '.statuses == [0]' <<<"$st" >/dev/null || { echo "deliver_sm_resp: $st"; return 1; }
+	smpp_wait 15 rec_has "select(.path == \"/mo\" and .params.text == \"Is my order ready?\" and .params.from == \"$SMSCUST\")" || { echo "Kannel got no MO"; return 1; }
+	SMPP_TO=$SMSCUST smpp_sendsms conv 0 'Yes, pick it up today' || return 1
+	smpp_wait 20 rec_has 'select(.path == "/dlr" and .params.tag == "conv" and .params.type == "1")' || { echo "no delivered DLR"; return 1; }
+	smsc_submits_to "$SMSCUST" | jq -e '[.[] | select(.text == "Yes, pick it up today")] | length == 1' >/dev/null || { echo "the answer did not go by SMS"; return 1; }
+	local fid
+	fid=$(rec_jq -r '[.[] | select(.path == "/dlr" and .params.tag == "conv" and .params.type == "1")][0].params.fid')
+	api GET "/api/v1/messages/$fid" | jq -e '.channel == "sms" and .fallback == "sms_conversation"' >/dev/null &&
+		[ "$(curl -fsS "$SANDBOX/sandbox/v1/messages?to=${SMSCUST#+}" | jq '.messages | length')" = 0 ]
+}
+check kannel_fallback_sms_conversation t_sms_conversation
+
 # Mail to a number not on WhatsApp; the operator's SMSC then reports the
 # SMS undeliverable: the sender gets exactly one bounce (multipart/report)
 # in INBOX, naming sms_failed.
