@@ -141,7 +141,7 @@ func (a *App) Start(ctx context.Context) (err error) {
 	var edges []bridge.Option
 	a.routes, err = smsRoutes(cfg, func(ctx context.Context, events []bridge.SMSEvent) error {
 		return a.bridge.HandleSMS(ctx, events)
-	}, a.log.With("component", "smsc"))
+	}, a.metrics, a.log.With("component", "smsc"))
 	if err != nil {
 		return err
 	}

@@ -12,17 +12,20 @@ import (
 	"github.com/wabridge/wabridge/adapters/smsc"
 	"github.com/wabridge/wabridge/bridge"
 	"github.com/wabridge/wabridge/internal/config"
+	"github.com/wabridge/wabridge/internal/metrics"
 )
 
 // smsRoutes builds the [[sms.routes]] clients. Their events go to the
 // bridge through handle, which is set once the bridge exists.
-func smsRoutes(cfg *config.Config, handle func(ctx context.Context, events []bridge.SMSEvent) error, log *slog.Logger) ([]*smsc.Client, error) {
+func smsRoutes(cfg *config.Config, handle func(ctx context.Context, events []bridge.SMSEvent) error, m *metrics.Metrics, log *slog.Logger) ([]*smsc.Client, error) {
 	var out []*smsc.Client
 	for _, r := range cfg.SMS.Routes {
 		c := smsc.Config{
 			Name: r.Name, Host: r.Host, Port: r.Port, SystemID: r.SystemID, Password: r.Password.Value(),
 			SystemType: r.SystemType, TLS: r.TLS, Throughput: r.Throughput, AllowAlphanumericSource: r.AlphanumericSource,
 		}
+		name := r.Name
+		c.Observe = func(event string) { m.SMSRoute.WithLabelValues(name, event).Inc() }
 		if r.TLS && r.CAFile != "" {
 			pem, err := os.ReadFile(r.CAFile)
 			if err != nil {

@@ -31,6 +31,7 @@ type Metrics struct {
 	SMPPDeliveries  *prometheus.CounterVec
 	MailLogins      *prometheus.CounterVec
 	MailDeliveries  *prometheus.CounterVec
+	SMSRoute        *prometheus.CounterVec
 	NumberQuality   *prometheus.GaugeVec
 	NumberLimit     *prometheus.GaugeVec
 }
@@ -91,6 +92,10 @@ func New() *Metrics {
 			Name: "wabridge_smpp_deliveries_total",
 			Help: "deliver_sm sent to ESMEs by kind (dlr, mo) and result (ok, retry, refused, skipped).",
 		}, []string{"kind", "result"}),
+		SMSRoute: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "wabridge_sms_route_events_total",
+			Help: "SMS route (SMSC link) events: connect, bound, disconnect, submit_ok, submit_throttled, submit_error, submit_resend, receipt, receipt_unmatched, mo, …",
+		}, []string{"route", "event"}),
 		NumberQuality: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "wabridge_number_quality",
 			Help: "1 for a business number's current quality rating (GREEN, YELLOW, RED, UNKNOWN), 0 for the others.",
@@ -118,7 +123,7 @@ func New() *Metrics {
 	}
 	r.MustRegister(m.Messages, m.WebhookEvents, m.WebhookRequests, m.UpstreamLatency, m.UpstreamErrors,
 		m.SendOutcomes, m.Reconciles, m.APIRequests, m.Failures, m.MediaFetches, m.InboundKinds, m.SMPPBinds, m.SMPPPDUs, m.SMPPDeliveries,
-		m.MailLogins, m.MailDeliveries, m.NumberQuality, m.NumberLimit,
+		m.MailLogins, m.MailDeliveries, m.NumberQuality, m.NumberLimit, m.SMSRoute,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

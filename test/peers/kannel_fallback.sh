@@ -71,7 +71,8 @@ t_not_on_whatsapp() {
 	smsc_submits_to "$NOWA" | jq -e 'length == 3' >/dev/null || { echo "SMSC got:"; smsc_submits_to "$NOWA" | jq -c '.[] | {destination_addr, text, concat}' | cut -c1-200; return 1; }
 	sleep 1 # anything more would come by now
 	[ "$(finals nowa)" = 1 ] || { echo "$(finals nowa) final DLRs"; return 1; }
-	rec_jq -e '[.[] | select(.path == "/dlr" and .params.tag == "nowa" and .params.type == "1")][0].params.reply | test("stat:DELIVRD")' >/dev/null
+	rec_jq -e '[.[] | select(.path == "/dlr" and .params.tag == "nowa" and .params.type == "1")][0].params.reply | test("stat:DELIVRD")' >/dev/null &&
+		curl -fsS "$BASE/metrics" >"$WORK/metrics.txt" && grep -q '^wabridge_sms_route_events_total{event="submit_ok",route="operator"} 3' "$WORK/metrics.txt"
 }
 check kannel_fallback_not_on_whatsapp_one_delivrd t_not_on_whatsapp
 
