@@ -160,7 +160,7 @@ func (b *Bridge) smsText(ctx context.Context, m *Message) (string, error) {
 }
 
 // sendSMS submits a message that fell back to SMS through the first SMS
-// route; temporary failures retry the job with backoff.
+// route that takes it; when none can now, the job retries with backoff.
 func (b *Bridge) sendSMS(job Job) {
 	ctx := context.Background()
 	m, err := b.store.Message(ctx, job.Ref)
@@ -197,25 +197,45 @@ func (b *Bridge) sendSMS(job Job) {
 		fail(err.Error())
 		return
 	}
-	route := b.smsRoutes[0]
-	sendCtx, cancel := context.WithTimeout(ctx, b.cfg.SendTimeout)
-	ids, err := route.SubmitSMS(sendCtx, SMS{ID: m.ID, From: smsSender(m), To: m.Customer.Phone, Text: text})
-	cancel()
-	if err != nil {
+	// Routes in order: one that cannot take it now (link down, throttled
+	// past the send timeout) hands over to the next; a route's final
+	// refusal ends the message.
+	var (
+		route SMSRoute
+		ids   []string
+	)
+	for i, r := range b.smsRoutes {
+		if rr, ok := r.(interface{ Ready() bool }); ok && !rr.Ready() && i+1 < len(b.smsRoutes) {
+			log.Info("SMS route not bound; trying the next", "route", r.Name())
+			err = &SendError{Action: ActionRetry, Reason: ReasonUpstreamError, Title: "route " + r.Name() + " not bound"}
+			continue
+		}
+		sendCtx, cancel := context.WithTimeout(ctx, b.cfg.SendTimeout)
+		ids, err = r.SubmitSMS(sendCtx, SMS{ID: m.ID, From: smsSender(m), To: m.Customer.Phone, Text: text})
+		cancel()
+		if err == nil {
+			route = r
+			break
+		}
 		var sub *SMSSubmitError
 		if errors.As(err, &sub) && len(sub.PartIDs) > 0 {
-			// Parts already accepted keep their ids for their receipts.
-			log.Warn("SMS partly submitted", "parts", len(sub.PartIDs), "err", err)
-		}
-		se := AsSendError(err)
-		if se.Action == ActionRetry {
-			log.Warn("SMS route unavailable; will retry", "route", route.Name(), "err", err)
+			// Parts already accepted: this route has the message; another
+			// would send it twice. Retry here later.
+			log.Warn("SMS partly submitted; will retry on the same route", "route", r.Name(), "parts", len(sub.PartIDs), "err", err)
 			b.retryJob(ctx, job, err)
 			return
 		}
-		log.Info("SMS refused by the route", "route", route.Name(), "code", se.Code, "err", err)
-		b.fail(ctx, m.ID, ReasonSMSFailed, se.Code, se.Error(), b.now())
-		_ = b.store.FinishJob(ctx, job.Kind, job.Ref)
+		se := AsSendError(err)
+		if se.Action != ActionRetry {
+			log.Info("SMS refused by the route", "route", r.Name(), "code", se.Code, "err", err)
+			b.fail(ctx, m.ID, ReasonSMSFailed, se.Code, se.Error(), b.now())
+			_ = b.store.FinishJob(ctx, job.Kind, job.Ref)
+			return
+		}
+		log.Warn("SMS route unavailable", "route", r.Name(), "err", err, "next", i+1 < len(b.smsRoutes))
+	}
+	if route == nil {
+		b.retryJob(ctx, job, err)
 		return
 	}
 	if _, err := b.store.SMSSubmitted(ctx, m.ID, route.Name(), ids, b.now()); err != nil {

@@ -241,3 +241,34 @@ func TestFallbackNeverForOptOut(t *testing.T) {
 		t.Errorf("opt-out: %s on %s, %d SMS", m.Reason, m.Channel, len(route.submitted()))
 	}
 }
+
+// Routes in order: one that cannot take the SMS now hands it to the next.
+func TestFallbackSecondRoute(t *testing.T) {
+	down := &fakeRoute{err: &bridge.SendError{Action: bridge.ActionRetry, Reason: bridge.ReasonUpstreamError, Title: "link down"}}
+	up := &fakeRoute{}
+	st, err := store.OpenSQLite(context.Background(), store.SQLiteConfig{Path: filepath.Join(t.TempDir(), "w.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	b, err := bridge.New(bridge.Config{BusinessNumbers: []string{business}, PollInterval: 5 * time.Millisecond,
+		BackoffInitial: time.Millisecond, BackoffMax: 5 * time.Millisecond, Fallback: bridge.FallbackPolicy{Enabled: true}},
+		st, &scriptedSender{results: []error{&bridge.SendError{Code: 131026, Action: bridge.ActionFallback, Reason: bridge.ReasonNotOnWhatsApp}}},
+		nil, bridge.WithSMSRoutes(down, up))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = b.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	openWindow(t, b, "+4915100000031")
+	id, _, err := b.Submit(context.Background(), tplMsg("+4915100000031"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitMsg(t, b, id, "sent by the second route", func(m *bridge.Message) bool { return m.Status == bridge.StatusSent && m.Channel == bridge.ChannelSMS })
+	if len(up.submitted()) != 1 || len(down.submitted()) != 0 {
+		t.Errorf("second route got %d, first %d", len(up.submitted()), len(down.submitted()))
+	}
+}
