@@ -287,7 +287,7 @@ func TestReconcileFromEchoedStatus(t *testing.T) {
 	if err != nil || len(jobs) != 1 {
 		t.Fatal(len(jobs), err)
 	}
-	if err := e.st.StartAttempt(context.Background(), id, e.clk.now()); err != nil {
+	if err := e.st.StartAttempt(context.Background(), id, e.clk.now(), nil, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
 	e.st.Close()
@@ -325,7 +325,7 @@ func TestReconcileTimeoutResends(t *testing.T) {
 	if _, err := e.st.ClaimSends(context.Background(), e.clk.now(), 10, time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.st.StartAttempt(context.Background(), id, e.clk.now()); err != nil {
+	if err := e.st.StartAttempt(context.Background(), id, e.clk.now(), nil, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
 	e.clk.add(time.Minute + time.Second)

@@ -151,6 +151,21 @@ func (b *Bridge) process(job SendJob) {
 		b.fail(ctx, m.ID, ReasonExpired, 0, "validity period ended before sending", now)
 		return
 	}
+	if m.Origin != OriginCompliance {
+		// An opted-out customer gets nothing but the confirmation, also
+		// what was queued before the STOP — on no channel.
+		if out, err := b.OptedOut(ctx, m.Customer); err != nil {
+			log.Error("read consent", "err", err)
+			return // the lease expires and the job is claimed again
+		} else if out {
+			rec := &SendRecord{How: SentNone, Why: "the customer opted out (STOP); nothing is sent until START"}
+			if err := b.store.RecordSend(ctx, m.ID, rec); err != nil {
+				log.Error("record how the message is sent", "err", err)
+			}
+			b.fail(ctx, m.ID, ReasonOptedOut, 0, "the customer opted out", now)
+			return
+		}
+	}
 	if t, skip := b.skipWhatsApp(ctx, m, now); skip {
 		b.moveToSMS(ctx, m.ID, t, fmt.Sprintf("sent by SMS without trying WhatsApp: %s", t), now)
 		return
@@ -163,23 +178,21 @@ func (b *Bridge) process(job SendJob) {
 		}
 		return
 	}
-	send, ok := b.decide(ctx, job, b.windowOpen(ctx, m, now), now, log)
+	send, rec, ok := b.decide(ctx, job, b.windowOpen(ctx, m, now), now, log)
 	if !ok {
 		return
 	}
-
-	if err := b.store.StartAttempt(ctx, m.ID, now); errors.Is(err, ErrNotFound) {
+	// One commit: the attempt, how the message goes, and — durable before
+	// the send — the delivery timeout that moves it to SMS.
+	var fallbackAt time.Time
+	if b.fallbackOn() && b.cfg.Fallback.Timeout > 0 {
+		fallbackAt = now.Add(b.cfg.Fallback.Timeout)
+	}
+	if err := b.store.StartAttempt(ctx, m.ID, now, rec, fallbackAt); errors.Is(err, ErrNotFound) {
 		return // cancelled or settled while claimed
 	} else if err != nil {
 		log.Error("record attempt", "err", err)
 		return // the lease expires and the job is claimed again
-	}
-	if b.fallbackOn() && b.cfg.Fallback.Timeout > 0 {
-		// Durable before the send: a message WhatsApp does not deliver in
-		// time moves to SMS even across a crash.
-		if err := b.store.EnqueueJob(ctx, JobFallbackTimeout, string(m.ID), now.Add(b.cfg.Fallback.Timeout)); err != nil {
-			log.Error("schedule the delivery timeout", "err", err)
-		}
 	}
 	if err := b.uploadForSend(ctx, send); err != nil {
 		// Nothing was sent: a definite failure, retried or final as classified.
@@ -194,8 +207,11 @@ func (b *Bridge) process(job SendJob) {
 		// The provider says the window is closed although we saw it open
 		// (clocks differ): resolve a template now and send that instead.
 		log.Info("provider reports the window closed; resolving a template", "err", err)
-		if send, ok = b.decide(ctx, job, false, now, log); !ok {
+		if send, rec, ok = b.decide(ctx, job, false, now, log); !ok {
 			return
+		}
+		if err := b.store.RecordSend(ctx, m.ID, rec); err != nil {
+			log.Error("record how the message is sent", "err", err)
 		}
 		sendCtx, cancel := context.WithTimeout(ctx, b.cfg.SendTimeout)
 		wamid, err = b.sender.Send(sendCtx, send)
@@ -228,23 +244,14 @@ func (b *Bridge) windowOpen(ctx context.Context, m *Message, now time.Time) bool
 	return !last.IsZero() && now.Sub(last) < b.cfg.Window
 }
 
-// decide applies the template policy to a claimed message and records
-// how it goes out. It returns the message to send, or false when the
-// message failed (a refusal) or was rescheduled (the catalogue could not
+// decide applies the template policy to a claimed message. It returns
+// the message to send and how it goes (for the caller to store with the
+// attempt), or false when the message failed or moved to SMS (a refusal;
+// its record is stored here) or was rescheduled (the catalogue could not
 // be read).
-func (b *Bridge) decide(ctx context.Context, job SendJob, windowOpen bool, now time.Time, log *slog.Logger) (*Message, bool) {
+func (b *Bridge) decide(ctx context.Context, job SendJob, windowOpen bool, now time.Time, log *slog.Logger) (*Message, *SendRecord, bool) {
 	m := job.Message
 	send, rec, err := b.resolve(ctx, m, windowOpen)
-	if err == nil && m.Origin != OriginCompliance {
-		// An opted-out customer gets nothing but the confirmation, also
-		// what was queued before the STOP.
-		if out, cerr := b.OptedOut(ctx, m.Customer); cerr != nil {
-			err = cerr
-		} else if out {
-			rec = &SendRecord{How: SentNone, Why: "the customer opted out (STOP); nothing is sent until START"}
-			err = &RefusedError{Reason: ReasonOptedOut, Msg: "the customer opted out"}
-		}
-	}
 	if err == nil && !windowOpen {
 		// A business-initiated conversation counts against the tier.
 		if ok, ierr := b.store.Initiate(ctx, m.Customer.Key(), now, b.cfg.MessagingLimit); ierr != nil {
@@ -255,25 +262,25 @@ func (b *Bridge) decide(ctx context.Context, job SendJob, windowOpen bool, now t
 			err = &RefusedError{Reason: ReasonTierLimit, Msg: rec.Why}
 		}
 	}
-	if rec != nil {
-		if rerr := b.store.RecordSend(ctx, m.ID, rec); rerr != nil {
-			log.Error("record how the message is sent", "err", rerr)
-		}
-	}
 	if err == nil {
-		return send, true
+		return send, rec, true
 	}
 	if re, ok := refusal(err); ok {
+		if rec != nil {
+			if rerr := b.store.RecordSend(ctx, m.ID, rec); rerr != nil {
+				log.Error("record how the message is sent", "err", rerr)
+			}
+		}
 		log.Info("not sent on WhatsApp", "reason", re.Reason, "why", re.Msg)
 		b.failOrFallback(ctx, m, re.Reason, 0, re.Msg, ActionPermanent, now)
-		return nil, false
+		return nil, nil, false
 	}
 	delay := Backoff(b.cfg.BackoffInitial, b.cfg.BackoffMax, job.Attempts+1)
 	log.Warn("template catalogue unavailable; retrying", "err", err, "retry_in", delay)
 	if err := b.store.Retry(ctx, m.ID, now.Add(delay), err.Error()); err != nil {
 		log.Error("reschedule send", "err", err)
 	}
-	return nil, false
+	return nil, nil, false
 }
 
 func (b *Bridge) handleSendError(ctx context.Context, job SendJob, err error, now time.Time, log *slog.Logger) {

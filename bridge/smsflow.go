@@ -104,10 +104,7 @@ func (b *Bridge) moveToSMS(ctx context.Context, id MessageID, t Trigger, why str
 // the customer last wrote by SMS, or the account breaker is open.
 func (b *Bridge) skipWhatsApp(ctx context.Context, m *Message, now time.Time) (Trigger, bool) {
 	if !b.fallbackOn() || m.Origin == OriginCompliance {
-		return "", false
-	}
-	if out, err := b.OptedOut(ctx, m.Customer); err != nil || out {
-		return "", false // the outbox refuses it (opted_out) on its way
+		return "", false // (opted-out customers were refused before)
 	}
 	if !b.cfg.Fallback.Off[TriggerSMSConversation] && m.Customer.Phone != "" {
 		if ch, err := b.store.LastInboundChannel(ctx, m.Business, m.Customer.Key()); err == nil && ch == ChannelSMS {

@@ -71,8 +71,10 @@ type Store interface {
 	ClaimSends(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]SendJob, error)
 	// StartAttempt records that a send attempt begins now: until Accepted,
 	// Retry or Fail, its outcome is unknown (see reconciliation in Bridge).
+	// In the same commit it stores how the message is sent (rec, if not
+	// nil) and queues a JobFallbackTimeout due at fallbackAt (if not zero).
 	// ErrNotFound when the job is gone (cancelled or settled meanwhile).
-	StartAttempt(ctx context.Context, id MessageID, at time.Time) error
+	StartAttempt(ctx context.Context, id MessageID, at time.Time, rec *SendRecord, fallbackAt time.Time) error
 	// Accepted records the provider id of a sent message and ends its job.
 	// It is idempotent, and applies status events that arrived first.
 	Accepted(ctx context.Context, id MessageID, wamid string, at time.Time) (*Message, error)

@@ -118,7 +118,9 @@ func (s *memStore) LastInbound(context.Context, string, string) (time.Time, erro
 func (s *memStore) ClaimSends(context.Context, time.Time, int, time.Duration) ([]bridge.SendJob, error) {
 	return nil, nil
 }
-func (s *memStore) StartAttempt(context.Context, bridge.MessageID, time.Time) error { return nil }
+func (s *memStore) StartAttempt(context.Context, bridge.MessageID, time.Time, *bridge.SendRecord, time.Time) error {
+	return nil
+}
 func (s *memStore) Accepted(context.Context, bridge.MessageID, string, time.Time) (*bridge.Message, error) {
 	return nil, nil
 }

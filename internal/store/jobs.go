@@ -72,7 +72,14 @@ func (s *SQLite) ClaimSends(ctx context.Context, now time.Time, limit int, lease
 }
 
 // StartAttempt implements bridge.Store.
-func (s *SQLite) StartAttempt(ctx context.Context, id bridge.MessageID, at time.Time) error {
+func (s *SQLite) StartAttempt(ctx context.Context, id bridge.MessageID, at time.Time, rec *bridge.SendRecord, fallbackAt time.Time) error {
+	var record []byte
+	if rec != nil {
+		var err error
+		if record, err = json.Marshal(rec); err != nil {
+			return err
+		}
+	}
 	return s.commit.write(ctx, func(tx *sql.Tx) error {
 		res, err := tx.Exec(`UPDATE jobs SET attempt_started = ?, attempts = attempts + 1 WHERE kind = ? AND ref = ?`,
 			ms(at), jobSend, id)
@@ -81,6 +88,14 @@ func (s *SQLite) StartAttempt(ctx context.Context, id bridge.MessageID, at time.
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
 			return bridge.ErrNotFound // cancelled or settled meanwhile
+		}
+		if record != nil {
+			if _, err := tx.Exec(`UPDATE messages SET send_record = ? WHERE id = ?`, string(record), id); err != nil {
+				return err
+			}
+		}
+		if !fallbackAt.IsZero() {
+			return enqueue(tx, bridge.JobFallbackTimeout, string(id), fallbackAt)
 		}
 		return nil
 	})
