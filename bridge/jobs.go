@@ -109,6 +109,21 @@ func (b *Bridge) retryJob(ctx context.Context, job Job, cause error) {
 	}
 }
 
+// jobMessage loads the message a job is about (id). A message that is
+// gone ends the job; a read error retries it. ok is false in both cases.
+func (b *Bridge) jobMessage(ctx context.Context, job Job, id string) (*Message, bool) {
+	m, err := b.store.Message(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		_ = b.store.FinishJob(ctx, job.Kind, job.Ref)
+		return nil, false
+	}
+	if err != nil {
+		b.retryJob(ctx, job, err)
+		return nil, false
+	}
+	return m, true
+}
+
 // deliverInbound hands a new inbound message to every consumer that lists
 // its business number. Any consumer's error retries the whole job later
 // (consumers are idempotent).
@@ -118,13 +133,8 @@ func (b *Bridge) deliverInbound(job Job) {
 		_ = b.store.FinishJob(ctx, job.Kind, job.Ref) // nobody to tell: no need to read the message
 		return
 	}
-	m, err := b.store.Message(ctx, job.Ref)
-	if errors.Is(err, ErrNotFound) {
-		_ = b.store.FinishJob(ctx, job.Kind, job.Ref)
-		return
-	}
-	if err != nil {
-		b.retryJob(ctx, job, err)
+	m, ok := b.jobMessage(ctx, job, job.Ref)
+	if !ok {
 		return
 	}
 	if err := b.applyKeyword(ctx, m); err != nil {
@@ -152,13 +162,8 @@ func (b *Bridge) deliverInbound(job Job) {
 func (b *Bridge) reportStatus(job Job) {
 	ctx := context.Background()
 	id, status, _ := strings.Cut(job.Ref, "/")
-	m, err := b.store.Message(ctx, id)
-	if errors.Is(err, ErrNotFound) {
-		_ = b.store.FinishJob(ctx, job.Kind, job.Ref)
-		return
-	}
-	if err != nil {
-		b.retryJob(ctx, job, err)
+	m, ok := b.jobMessage(ctx, job, id)
+	if !ok {
 		return
 	}
 	// Report the status the job was made for, even if the message moved on

@@ -160,13 +160,8 @@ func (b *Bridge) smsText(ctx context.Context, m *Message) (string, error) {
 // route that takes it; when none can now, the job retries with backoff.
 func (b *Bridge) sendSMS(job Job) {
 	ctx := context.Background()
-	m, err := b.store.Message(ctx, job.Ref)
-	if errors.Is(err, ErrNotFound) {
-		_ = b.store.FinishJob(ctx, job.Kind, job.Ref)
-		return
-	}
-	if err != nil {
-		b.retryJob(ctx, job, err)
+	m, ok := b.jobMessage(ctx, job, job.Ref)
+	if !ok {
 		return
 	}
 	log := b.log.With("message_id", m.ID)
@@ -288,9 +283,8 @@ func (b *Bridge) HandleSMS(ctx context.Context, events []SMSEvent) error {
 	if err != nil {
 		return fmt.Errorf("bridge: ingest SMS events: %w", err)
 	}
-	for _, m := range out.Inbound {
+	for range out.Inbound {
 		b.observe(Inbound, ChannelSMS, StatusReceived)
-		_ = m
 	}
 	if len(out.Inbound) > 0 {
 		poke(b.inboundWake)

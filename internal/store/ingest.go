@@ -22,15 +22,8 @@ func (s *SQLite) Ingest(ctx context.Context, events []bridge.Event) (bridge.Inge
 		for _, ev := range events {
 			switch {
 			case ev.Inbound != nil:
-				isNew, err := ingestInbound(tx, ev.Inbound, now)
-				if err != nil {
+				if err := ingestInboundInto(tx, ev.Inbound, now, &out); err != nil {
 					return err
-				}
-				if isNew {
-					out.Inbound = append(out.Inbound, ev.Inbound)
-					out.IngestResult.Inbound++
-				} else {
-					out.Duplicates++
 				}
 			case ev.Status != nil:
 				isNew, m, settled, err := ingestStatus(ctx, tx, ev.Status, now)
@@ -68,6 +61,21 @@ func (s *SQLite) Ingest(ctx context.Context, events []bridge.Event) (bridge.Inge
 		return nil
 	})
 	return out, err
+}
+
+// ingestInboundInto stores an inbound message once and counts it in out.
+func ingestInboundInto(tx *sql.Tx, m *bridge.Message, now time.Time, out *bridge.IngestOutcome) error {
+	isNew, err := ingestInbound(tx, m, now)
+	if err != nil {
+		return err
+	}
+	if isNew {
+		out.Inbound = append(out.Inbound, m)
+		out.IngestResult.Inbound++
+	} else {
+		out.Duplicates++
+	}
+	return nil
 }
 
 func ingestInbound(tx *sql.Tx, m *bridge.Message, now time.Time) (bool, error) {

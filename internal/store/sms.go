@@ -73,7 +73,7 @@ func (s *SQLite) SMSSubmitted(ctx context.Context, id bridge.MessageID, route st
 			return err
 		}
 		// Receipts may have come first (a fast SMSC): apply them now.
-		return combineParts(ctx, tx, m, bridge.StatusSent, 0, at)
+		return combineParts(ctx, tx, m, bridge.StatusSent, at)
 	})
 	return out, err
 }
@@ -84,7 +84,7 @@ var smsFinal = map[string]bool{bridge.SMSUndeliverable: true, bridge.SMSRejected
 // combineParts moves m to the state its parts' receipts add up to:
 // delivered when every part is, failed when one part finally failed,
 // else floor (sent after a submission).
-func combineParts(ctx context.Context, tx *sql.Tx, m *bridge.Message, floor bridge.Status, _ int, at time.Time) error {
+func combineParts(ctx context.Context, tx *sql.Tx, m *bridge.Message, floor bridge.Status, at time.Time) error {
 	rows, err := tx.QueryContext(ctx, `SELECT stat, code FROM sms_parts WHERE message_id = ? ORDER BY idx`, m.ID)
 	if err != nil {
 		return err
@@ -147,15 +147,8 @@ func (s *SQLite) IngestSMS(ctx context.Context, events []bridge.SMSEvent) (bridg
 		out = bridge.IngestOutcome{}
 		for _, ev := range events {
 			if ev.MO != nil {
-				isNew, err := ingestInbound(tx, ev.MO, now)
-				if err != nil {
+				if err := ingestInboundInto(tx, ev.MO, now, &out); err != nil {
 					return err
-				}
-				if isNew {
-					out.Inbound = append(out.Inbound, ev.MO)
-					out.IngestResult.Inbound++
-				} else {
-					out.Duplicates++
 				}
 				continue
 			}
@@ -187,7 +180,7 @@ func (s *SQLite) IngestSMS(ctx context.Context, events []bridge.SMSEvent) (bridg
 				return fmt.Errorf("store: receipt for %s: %w", id, err)
 			}
 			before := m.Status
-			if err := combineParts(ctx, tx, m, "", 0, at); err != nil {
+			if err := combineParts(ctx, tx, m, "", at); err != nil {
 				return err
 			}
 			if m.Status != before {

@@ -109,7 +109,7 @@ t_template_matched() {
 check kannel_template_matched_delivered t_template_matched
 
 # Text that fits no template to someone who never wrote fails no_template
-# (before issue 6: window_closed; issue 7 adds SMS fallback): Kannel gets a
+# (before issue 6: window_closed; no SMS route is configured here): Kannel gets a
 # failed DLR (2).
 t_window_closed() {
 	SMPP_TO=$STRANGER smpp_sendsms closed 0 'out of the blue' || return 1

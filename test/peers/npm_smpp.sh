@@ -99,7 +99,7 @@ t_tpl_prefix() {
 check npm_smpp_template_prefix_delivered t_tpl_prefix
 
 # Freeform text outside the window that fits no template fails no_template
-# (before issue 6: window_closed; SMS fallback comes with issue 7): the
+# (before issue 6: window_closed; no SMS route is configured here): the
 # receipt says UNDELIV.
 t_undeliv() { ESME_OUT=$WORK/esme.undeliv.out esme --to "$STRANGER" --submit gsm --expect-stat UNDELIV; }
 check npm_smpp_window_closed_undeliv t_undeliv
