@@ -7,7 +7,6 @@ package imap
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -18,6 +17,7 @@ import (
 	goimap "github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
 
+	"github.com/wabridge/wabridge/internal/listen"
 	"github.com/wabridge/wabridge/internal/mailbox"
 )
 
@@ -86,13 +86,9 @@ func New(cfg Config, svc *mailbox.Service, log *slog.Logger) (*Server, error) {
 
 // Start listens and serves in the background.
 func (s *Server) Start() error {
-	var tlsConfig *tls.Config
-	if s.cfg.CertFile != "" {
-		cert, err := tls.LoadX509KeyPair(s.cfg.CertFile, s.cfg.KeyFile)
-		if err != nil {
-			return fmt.Errorf("imap: certificate: %w", err)
-		}
-		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	tlsConfig, err := listen.TLSConfig(s.cfg.CertFile, s.cfg.KeyFile)
+	if err != nil {
+		return fmt.Errorf("imap: %w", err)
 	}
 	serve := func(addr string, implicitTLS bool) error {
 		srv := imapserver.New(&imapserver.Options{
@@ -102,18 +98,9 @@ func (s *Server) Start() error {
 			TLSConfig:    tlsConfig,
 			InsecureAuth: s.cfg.AllowInsecureAuth,
 		})
-		var ln net.Listener
-		var err error
-		if implicitTLS {
-			if tlsConfig == nil {
-				return errors.New("imap: tls_listen needs cert_file and key_file")
-			}
-			ln, err = tls.Listen("tcp", addr, tlsConfig)
-		} else {
-			ln, err = net.Listen("tcp", addr)
-		}
+		ln, err := listen.Listen(addr, implicitTLS, tlsConfig)
 		if err != nil {
-			return fmt.Errorf("imap: listen %s: %w", addr, err)
+			return fmt.Errorf("imap: %w", err)
 		}
 		s.srvs, s.lns = append(s.srvs, srv), append(s.lns, ln)
 		s.wg.Add(1)

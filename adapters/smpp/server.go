@@ -2,7 +2,6 @@ package smpp
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -14,6 +13,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/wabridge/wabridge/bridge"
+	"github.com/wabridge/wabridge/internal/listen"
 )
 
 // Jobs is the part of the store the server uses for its durable delivery
@@ -111,15 +111,15 @@ func (s *Server) Start() error {
 		s.listeners = append(s.listeners, ln)
 	}
 	if s.cfg.TLSListen != "" {
-		cert, err := tls.LoadX509KeyPair(s.cfg.CertFile, s.cfg.KeyFile)
+		tlsConfig, err := listen.TLSConfig(s.cfg.CertFile, s.cfg.KeyFile)
 		if err != nil {
 			s.closeListeners()
-			return fmt.Errorf("smpp: certificate: %w", err)
+			return fmt.Errorf("smpp: %w", err)
 		}
-		ln, err := tls.Listen("tcp", s.cfg.TLSListen, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+		ln, err := listen.Listen(s.cfg.TLSListen, true, tlsConfig)
 		if err != nil {
 			s.closeListeners()
-			return fmt.Errorf("smpp: listen %s: %w", s.cfg.TLSListen, err)
+			return fmt.Errorf("smpp: %w", err)
 		}
 		s.listeners = append(s.listeners, ln)
 	}

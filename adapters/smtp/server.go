@@ -6,7 +6,6 @@ package smtp
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -17,6 +16,7 @@ import (
 	gosmtp "github.com/emersion/go-smtp"
 
 	"github.com/wabridge/wabridge/bridge"
+	"github.com/wabridge/wabridge/internal/listen"
 	"github.com/wabridge/wabridge/internal/mailbox"
 )
 
@@ -87,13 +87,9 @@ func (s *Server) Start() error {
 	if s.bridge == nil || s.files == nil {
 		return errors.New("smtp: Attach before Start")
 	}
-	var tlsConfig *tls.Config
-	if s.cfg.CertFile != "" {
-		cert, err := tls.LoadX509KeyPair(s.cfg.CertFile, s.cfg.KeyFile)
-		if err != nil {
-			return fmt.Errorf("smtp: certificate: %w", err)
-		}
-		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	tlsConfig, err := listen.TLSConfig(s.cfg.CertFile, s.cfg.KeyFile)
+	if err != nil {
+		return fmt.Errorf("smtp: %w", err)
 	}
 	serve := func(addr string, implicitTLS bool) error {
 		srv := gosmtp.NewServer(gosmtp.BackendFunc(s.newSession))
@@ -106,18 +102,9 @@ func (s *Server) Start() error {
 		srv.TLSConfig = tlsConfig
 		srv.EnableSMTPUTF8 = true
 		srv.ErrorLog = logAdapter{s.log}
-		var ln net.Listener
-		var err error
-		if implicitTLS {
-			if tlsConfig == nil {
-				return errors.New("smtp: tls_listen needs cert_file and key_file")
-			}
-			ln, err = tls.Listen("tcp", addr, tlsConfig)
-		} else {
-			ln, err = net.Listen("tcp", addr)
-		}
+		ln, err := listen.Listen(addr, implicitTLS, tlsConfig)
 		if err != nil {
-			return fmt.Errorf("smtp: listen %s: %w", addr, err)
+			return fmt.Errorf("smtp: %w", err)
 		}
 		s.servers, s.lns = append(s.servers, srv), append(s.lns, ln)
 		s.wg.Add(1)
