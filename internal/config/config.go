@@ -21,6 +21,7 @@ type Config struct {
 	HTTP       HTTPConfig       `toml:"http"`
 	API        APIConfig        `toml:"api"`
 	WhatsApp   WhatsAppConfig   `toml:"whatsapp"`
+	Twilio     TwilioConfig     `toml:"twilio"`
 	Outbox     OutboxConfig     `toml:"outbox"`
 	Sandbox    SandboxConfig    `toml:"sandbox"`
 	SMPP       SMPPConfig       `toml:"smpp"`
@@ -40,17 +41,21 @@ type SMSConfig struct {
 
 // SMSRoute is one [[sms.routes]] entry.
 type SMSRoute struct {
-	Name         string `toml:"name"`
-	Type         string `toml:"type"` // smpp
-	Host         string `toml:"host"`
-	Port         int    `toml:"port"`
-	SystemID     string `toml:"system_id"`
-	Password     Secret `toml:"password"`
-	PasswordFile string `toml:"password_file"`
-	SystemType   string `toml:"system_type"`
-	Throughput   int    `toml:"throughput"` // submit_sm per second; 0: no limit
-	TLS          bool   `toml:"tls"`
-	CAFile       string `toml:"ca_file"` // trust for tls; "" for the system's
+	Name string `toml:"name"`
+	Type string `toml:"type"` // smpp or twilio
+	// From and MessagingServiceSID are a twilio route's sender: a number
+	// (E.164) or alphanumeric id, or a Messaging Service.
+	From                string `toml:"from"`
+	MessagingServiceSID string `toml:"messaging_service_sid"`
+	Host                string `toml:"host"`
+	Port                int    `toml:"port"`
+	SystemID            string `toml:"system_id"`
+	Password            Secret `toml:"password"`
+	PasswordFile        string `toml:"password_file"`
+	SystemType          string `toml:"system_type"`
+	Throughput          int    `toml:"throughput"` // submit_sm per second; 0: no limit
+	TLS                 bool   `toml:"tls"`
+	CAFile              string `toml:"ca_file"` // trust for tls; "" for the system's
 	// AlphanumericSource lets an ESME's alphanumeric source_addr be the
 	// SMS sender (when the operator allows it).
 	AlphanumericSource bool `toml:"alphanumeric_source"`
@@ -112,7 +117,7 @@ type APIConfig struct {
 
 // WhatsAppConfig is [whatsapp].
 type WhatsAppConfig struct {
-	Provider string `toml:"provider"` // "cloud"
+	Provider string `toml:"provider"` // "cloud" (Meta) or "twilio"
 	GraphURL string `toml:"graph_url"`
 	// GraphURLSet reports whether graph_url was given in the file. When it was
 	// not and the sandbox is enabled, the daemon points the client at the sandbox.
@@ -135,9 +140,51 @@ type WhatsAppConfig struct {
 	Numbers []Number `toml:"numbers"`
 }
 
+// TwilioConfig is [twilio]: the Twilio account used when whatsapp.provider
+// is "twilio" and by [[sms.routes]] of type "twilio".
+type TwilioConfig struct {
+	AccountSID    string `toml:"account_sid"`
+	AuthToken     Secret `toml:"auth_token"`
+	AuthTokenFile string `toml:"auth_token_file"`
+	// APIKeySID and APIKeySecret, when set, authenticate REST calls
+	// instead of the auth token (which still checks webhooks).
+	APIKeySID        string `toml:"api_key_sid"`
+	APIKeySecret     Secret `toml:"api_key_secret"`
+	APIKeySecretFile string `toml:"api_key_secret_file"`
+	// SubaccountSID sends on a subaccount with the account's credentials;
+	// SubaccountAuthToken is the subaccount's own token, which signs its
+	// webhooks.
+	SubaccountSID           string   `toml:"subaccount_sid"`
+	SubaccountAuthToken     Secret   `toml:"subaccount_auth_token"`
+	SubaccountAuthTokenFile string   `toml:"subaccount_auth_token_file"`
+	MessagingServiceSID     string   `toml:"messaging_service_sid"`
+	APIURL                  string   `toml:"api_url"`
+	ContentURL              string   `toml:"content_url"`
+	MediaHosts              []string `toml:"media_hosts"`
+	Timeout                 Duration `toml:"timeout"`
+	// APIURLSet and ContentURLSet report whether the URLs were given in
+	// the file; when not and the sandbox is enabled, the simulator is used.
+	APIURLSet     bool `toml:"-"`
+	ContentURLSet bool `toml:"-"`
+}
+
+// UsesTwilio reports whether anything uses Twilio: the WhatsApp provider or an
+// SMS route.
+func (c *Config) UsesTwilio() bool {
+	if c.WhatsApp.Provider == "twilio" {
+		return true
+	}
+	for _, r := range c.SMS.Routes {
+		if r.Type == "twilio" {
+			return true
+		}
+	}
+	return false
+}
+
 // Number is one WhatsApp business phone number.
 type Number struct {
-	PhoneNumberID  string `toml:"phone_number_id"` // Meta's id for the number (digits)
+	PhoneNumberID  string `toml:"phone_number_id"` // Meta's id for the number (digits); not used with Twilio
 	BusinessNumber string `toml:"business_number"` // E.164, e.g. "+15550100001"
 }
 
@@ -268,6 +315,7 @@ type SandboxConfig struct {
 	NotOnWhatsApp       []string          `toml:"not_on_whatsapp"`
 	WebhookRetryInitial Duration          `toml:"webhook_retry_initial"`
 	WebhookRetryMax     Duration          `toml:"webhook_retry_max"`
+	TwilioListen        string            `toml:"twilio_listen"`         // the Twilio simulator, when Twilio is used
 	TemplateReviewDelay Duration          `toml:"template_review_delay"` // PENDING → APPROVED/REJECTED for templates created through Graph
 	USMarketingBlocked  bool              `toml:"us_marketing_blocked"`  // MARKETING templates to US numbers fail with 131049
 	Templates           []SandboxTemplate `toml:"templates"`             // empty: the sandbox's built-in samples
@@ -294,6 +342,9 @@ const (
 	SandboxAccessToken    = "sandbox-access-token"
 	SandboxAppSecret      = "sandbox-app-secret"
 	SandboxVerifyToken    = "sandbox-verify-token"
+	// The Twilio simulator's sample account.
+	SandboxTwilioAccountSID = "AC00000000000000000000000000000001"
+	SandboxTwilioAuthToken  = "sandbox-twilio-auth-token"
 )
 
 // Default returns the embedded defaults: SQLite and the built-in sandbox with
@@ -331,6 +382,12 @@ func base() *Config {
 			MediaHosts: []string{"lookaside.fbsbx.com"},
 			Timeout:    Duration(30 * time.Second),
 			Numbers:    []Number{},
+		},
+		Twilio: TwilioConfig{
+			APIURL:     "https://api.twilio.com",
+			ContentURL: "https://content.twilio.com",
+			MediaHosts: []string{"api.twilio.com", "media.twiliocdn.com"},
+			Timeout:    Duration(30 * time.Second),
 		},
 		Outbox: OutboxConfig{
 			Workers:         4,
@@ -385,6 +442,7 @@ func base() *Config {
 		Sandbox: SandboxConfig{
 			Enabled:             true,
 			Listen:              "127.0.0.1:8081",
+			TwilioListen:        "127.0.0.1:8082",
 			StatusDelay:         Duration(100 * time.Millisecond),
 			AutoRead:            true,
 			NotOnWhatsApp:       []string{},
@@ -416,6 +474,25 @@ func (c *Config) applySandboxIdentity() {
 	if len(w.Numbers) == 0 && w.PhoneNumberID == "" && w.BusinessNumber == "" {
 		w.Numbers = []Number{{PhoneNumberID: SandboxPhoneNumberID, BusinessNumber: SandboxBusinessNumber}}
 	}
+	if c.UsesTwilio() {
+		t := &c.Twilio
+		if t.AccountSID == "" {
+			t.AccountSID = SandboxTwilioAccountSID
+		}
+		if t.AuthToken == "" {
+			t.AuthToken = SandboxTwilioAuthToken
+		}
+	}
+}
+
+// TwilioWebhookURL is the URL Twilio posts webhooks to: http.public_url +
+// "/webhooks/twilio" ("" without a public URL; a sandbox daemon uses its
+// listener's real address instead).
+func (c *Config) TwilioWebhookURL() string {
+	if c.HTTP.PublicURL == "" {
+		return ""
+	}
+	return strings.TrimRight(c.HTTP.PublicURL, "/") + "/webhooks/twilio"
 }
 
 // MediaPath is where media files are kept: media_dir, or a directory named

@@ -104,7 +104,21 @@ func TestProblems(t *testing.T) {
 		{"both k and k_file", "[whatsapp]\nverify_token = \"a\"\nverify_token_file = \"b\"\n", []p{{"whatsapp.verify_token_file", 3, "set verify_token or verify_token_file, not both"}}},
 		{"both tokens and tokens_file", "[api]\ntokens_file = \"b\"\ntokens = [\"a\"]\n", []p{{"api.tokens_file", 2, "set tokens or tokens_file, not both"}}},
 		{"postgres", "[store]\ndriver = \"postgres\"\n", []p{{"store.driver", 2, "not supported yet; comes in a later release"}}},
-		{"twilio", "[whatsapp]\nprovider = \"twilio\"\n", []p{{"whatsapp.provider", 2, "not supported yet"}}},
+		{"twilio without sandbox", "[sandbox]\nenabled = false\n[whatsapp]\nprovider = \"twilio\"\n", []p{
+			{"twilio.account_sid", 0, "required"}, {"twilio.auth_token", 0, "X-Twilio-Signature"},
+			{"http.public_url", 0, "Twilio signs webhooks against it"}, {"whatsapp.numbers", 3, "WhatsApp sender"}}},
+		{"twilio sids", "[twilio]\naccount_sid = \"AC123\"\napi_key_sid = \"AC00000000000000000000000000000001\"\nmessaging_service_sid = \"MGzz\"\n", []p{
+			{"twilio.account_sid", 2, "not a Twilio SID (AC"}, {"twilio.api_key_sid", 3, "not a Twilio SID (SK"},
+			{"twilio.messaging_service_sid", 4, "not a Twilio SID (MG"}}},
+		{"twilio api key half", "[twilio]\napi_key_sid = \"SK00000000000000000000000000000001\"\n", []p{{"twilio.api_key_sid", 2, "together"}}},
+		{"twilio sandbox sample", "[sandbox]\nenabled = false\n[http]\npublic_url = \"https://wa.example.com\"\n[whatsapp]\nprovider = \"twilio\"\nbusiness_number = \"+15550100009\"\n[twilio]\naccount_sid = \"AC00000000000000000000000000000001\"\nauth_token = \"sandbox-twilio-auth-token\"\n", []p{
+			{"twilio.account_sid", 9, "sandbox's sample"}, {"twilio.auth_token", 10, "sandbox's sample"}}},
+		{"twilio route", "[[sms.routes]]\nname = \"tw\"\ntype = \"twilio\"\nhost = \"x\"\nfrom = \"Acme\"\n[[sms.routes]]\nname = \"tw2\"\ntype = \"twilio\"\nfrom = \"+1 555\"\n[[sms.routes]]\nname = \"tw3\"\ntype = \"twilio\"\n", []p{
+			{"sms.routes[0].host", 4, "smpp route setting"}, {"sms.routes[1].from", 9, "neither an E.164"},
+			{"sms.routes[2].from", 10, "needs from"}}},
+		{"smpp route with from", "[[sms.routes]]\nname = \"op\"\ntype = \"smpp\"\nhost = \"x\"\nport = 2775\nsystem_id = \"a\"\npassword = \"b\"\nfrom = \"+15550100001\"\n", []p{
+			{"sms.routes[0].from", 8, "for twilio routes"}}},
+		{"route type", "[[sms.routes]]\nname = \"x\"\ntype = \"http\"\n", []p{{"sms.routes[0].type", 3, "\"smpp\" or \"twilio\""}}},
 		{"required without sandbox", "[sandbox]\nenabled = false\n", []p{
 			{"whatsapp.waba_id", 0, "required"}, {"whatsapp.access_token", 0, "required"},
 			{"whatsapp.app_secret", 0, "required"}, {"whatsapp.verify_token", 0, "required"},
@@ -273,6 +287,7 @@ func TestExampleDocumentsEveryKey(t *testing.T) {
 	}
 	d := Default()
 	d.WhatsApp.GraphURLSet = true // graph_url is now given
+	d.Twilio.APIURLSet, d.Twilio.ContentURLSet = true, true
 	if !reflect.DeepEqual(c, d) {
 		t.Errorf("uncommented example differs from Default():\n%s\nwant\n%s", c, d)
 	}

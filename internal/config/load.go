@@ -68,6 +68,8 @@ func parse(data []byte, name, dir string) (*Config, error) {
 	c := base()
 	l.decodeStruct(raw, reflect.ValueOf(c).Elem(), "")
 	c.WhatsApp.GraphURLSet = l.set["whatsapp.graph_url"]
+	c.Twilio.APIURLSet = l.set["twilio.api_url"]
+	c.Twilio.ContentURLSet = l.set["twilio.content_url"]
 
 	l.resolveSecrets(c)
 	l.normalize(c)
@@ -82,7 +84,7 @@ func parse(data []byte, name, dir string) (*Config, error) {
 
 // secretLine matches the start of a statement assigning a secret: a syntax
 // error in it must not quote the text.
-var secretLine = regexp.MustCompile(`^\s*(?:[A-Za-z0-9_\-"'. ]*\.)?\s*"?(access_token|app_secret|verify_token|dsn|tokens)"?\s*=`)
+var secretLine = regexp.MustCompile(`^\s*(?:[A-Za-z0-9_\-"'. ]*\.)?\s*"?(access_token|app_secret|verify_token|dsn|tokens|auth_token|api_key_secret|subaccount_auth_token)"?\s*=`)
 
 func (l *loader) syntaxError(src string, err error) error {
 	var pe toml.ParseError
@@ -104,7 +106,7 @@ func mentionsSecret(src string, pe toml.ParseError) bool {
 		last = last[i+1:]
 	}
 	switch strings.Trim(last, `"'`) {
-	case "access_token", "app_secret", "verify_token", "dsn", "tokens":
+	case "access_token", "app_secret", "verify_token", "dsn", "tokens", "auth_token", "api_key_secret", "subaccount_auth_token":
 		return true
 	}
 	// The statement the error is in starts on the error line or above it
@@ -349,6 +351,9 @@ func (l *loader) resolveSecrets(c *Config) {
 	one("whatsapp", "access_token", &c.WhatsApp.AccessToken, &c.WhatsApp.AccessTokenFile)
 	one("whatsapp", "app_secret", &c.WhatsApp.AppSecret, &c.WhatsApp.AppSecretFile)
 	one("whatsapp", "verify_token", &c.WhatsApp.VerifyToken, &c.WhatsApp.VerifyTokenFile)
+	one("twilio", "auth_token", &c.Twilio.AuthToken, &c.Twilio.AuthTokenFile)
+	one("twilio", "api_key_secret", &c.Twilio.APIKeySecret, &c.Twilio.APIKeySecretFile)
+	one("twilio", "subaccount_auth_token", &c.Twilio.SubaccountAuthToken, &c.Twilio.SubaccountAuthTokenFile)
 	for i := range c.Mail.Users {
 		u := &c.Mail.Users[i]
 		one(indexKey("mail.users", i), "password", &u.Password, &u.PasswordFile)

@@ -28,6 +28,7 @@ func (l *loader) validate(c *Config) {
 	l.validateMail(c)
 	l.validateTemplates(c)
 	l.validateSMS(c)
+	l.validateTwilio(c)
 	switch c.Compliance.MessagingLimit {
 	case 0, 250, 2000, 10000, 100000:
 	default:
@@ -120,9 +121,7 @@ func (l *loader) validateTokens(c *Config) {
 func (l *loader) validateWhatsApp(c *Config) {
 	w := c.WhatsApp
 	switch w.Provider {
-	case "cloud":
-	case "twilio":
-		l.problem("whatsapp.provider", "\"twilio\" is not supported yet")
+	case "cloud", "twilio":
 	default:
 		l.oneOf("whatsapp.provider", w.Provider, "cloud", "twilio")
 	}
@@ -149,6 +148,7 @@ func (l *loader) validateWhatsApp(c *Config) {
 		}
 		idKey, numKey := origin+".phone_number_id", origin+".business_number"
 		switch {
+		case n.PhoneNumberID == "" && w.Provider == "twilio":
 		case n.PhoneNumberID == "":
 			l.problem(idKey, "is required")
 		case !reDigits.MatchString(n.PhoneNumberID):
@@ -172,6 +172,17 @@ func (l *loader) validateWhatsApp(c *Config) {
 
 	if c.Sandbox.Enabled {
 		return
+	}
+	if w.Provider == "twilio" {
+		if len(w.Numbers) == 0 {
+			l.add("whatsapp.numbers", l.pos.line("whatsapp"), "at least one WhatsApp sender number is required when the sandbox is disabled (business_number or [[whatsapp.numbers]])")
+		}
+		for i, n := range w.Numbers {
+			if n.BusinessNumber == SandboxBusinessNumber {
+				l.problem(l.numbers[i]+".business_number", "is the sandbox's sample value; set the real one (the sandbox is disabled)")
+			}
+		}
+		return // Meta's identity is not used
 	}
 	// Without the sandbox the real identity is required, and the sandbox's
 	// sample values must not leak into production.
@@ -227,6 +238,12 @@ func (l *loader) validateSandbox(c *Config) {
 		l.listen("sandbox.listen", s.Listen)
 		if s.Listen == c.HTTP.Listen && !strings.HasSuffix(s.Listen, ":0") {
 			l.problem("sandbox.listen", "must differ from http.listen")
+		}
+		if c.UsesTwilio() {
+			l.listen("sandbox.twilio_listen", s.TwilioListen)
+			if (s.TwilioListen == s.Listen || s.TwilioListen == c.HTTP.Listen) && !strings.HasSuffix(s.TwilioListen, ":0") {
+				l.problem("sandbox.twilio_listen", "must differ from sandbox.listen and http.listen")
+			}
 		}
 	} else if s.Listen != "" {
 		l.listen("sandbox.listen", s.Listen)
@@ -597,6 +614,78 @@ func (l *loader) validateTemplates(c *Config) {
 var fallbackTriggers = []string{"not_on_whatsapp", "marketing_limit", "no_template", "window_closed", "account_error",
 	"tier_limit", "delivery_timeout", "sms_conversation"}
 
+// reTwilioSID matches a Twilio SID: two letters and 32 hex digits.
+var reTwilioSID = regexp.MustCompile(`^[A-Z]{2}[0-9a-fA-F]{32}$`)
+
+// twilioSID checks that key holds a SID with the given prefix ("" allowed).
+func (l *loader) twilioSID(key, v, prefix string) {
+	if v != "" && (!reTwilioSID.MatchString(v) || v[:2] != prefix) {
+		l.problem(key, "%q is not a Twilio SID (%s followed by 32 hex digits)", v, prefix)
+	}
+}
+
+// twilioRoute checks a [[sms.routes]] entry of type twilio.
+func (l *loader) twilioRoute(r *SMSRoute, k func(string) string) {
+	if r.From == "" && r.MessagingServiceSID == "" {
+		l.problem(k("from"), "a twilio route needs from (E.164 number or alphanumeric sender id) or messaging_service_sid")
+	}
+	if r.From != "" && r.MessagingServiceSID != "" {
+		l.problem(k("messaging_service_sid"), "set from or messaging_service_sid, not both")
+	}
+	if r.From != "" && !reE164.MatchString(r.From) && !reAlphaSender.MatchString(r.From) {
+		l.problem(k("from"), "%q is neither an E.164 number nor an alphanumeric sender id (1-11 letters, digits, spaces)", r.From)
+	}
+	l.twilioSID(k("messaging_service_sid"), r.MessagingServiceSID, "MG")
+	for _, f := range []string{"host", "port", "system_id", "password", "password_file", "system_type", "tls", "ca_file", "throughput"} {
+		if l.set[k(f)] {
+			l.problem(k(f), "is an smpp route setting; a twilio route uses [twilio]")
+		}
+	}
+}
+
+// reAlphaSender is an alphanumeric SMS sender id.
+var reAlphaSender = regexp.MustCompile(`^[A-Za-z0-9 ]{1,11}$`)
+
+// validateTwilio checks [twilio] when something uses Twilio.
+func (l *loader) validateTwilio(c *Config) {
+	t := c.Twilio
+	l.url("twilio.api_url", t.APIURL)
+	l.url("twilio.content_url", t.ContentURL)
+	l.positive("twilio.timeout", t.Timeout)
+	for i, h := range t.MediaHosts {
+		if h == "" || strings.ContainsAny(h, "/:@ \t") {
+			l.problem(indexKey("twilio.media_hosts", i), "%q is not a host name", h)
+		}
+	}
+	l.twilioSID("twilio.account_sid", t.AccountSID, "AC")
+	l.twilioSID("twilio.subaccount_sid", t.SubaccountSID, "AC")
+	l.twilioSID("twilio.api_key_sid", t.APIKeySID, "SK")
+	l.twilioSID("twilio.messaging_service_sid", t.MessagingServiceSID, "MG")
+	if (t.APIKeySID == "") != (t.APIKeySecret == "") && !l.hasProblem("twilio.api_key_secret_file") && !l.hasProblem("twilio.api_key_sid") {
+		l.problem("twilio.api_key_sid", "set api_key_sid and api_key_secret together")
+	}
+	if t.SubaccountAuthToken != "" && t.SubaccountSID == "" {
+		l.problem("twilio.subaccount_auth_token", "only with subaccount_sid")
+	}
+	if !c.UsesTwilio() || c.Sandbox.Enabled {
+		return
+	}
+	why := "is required when Twilio is used (whatsapp.provider or an sms route) and the sandbox is disabled"
+	if t.AccountSID == "" {
+		l.add("twilio.account_sid", l.pos.line("twilio"), "%s", why)
+	} else if t.AccountSID == SandboxTwilioAccountSID {
+		l.problem("twilio.account_sid", "is the sandbox's sample value; set the real one (the sandbox is disabled)")
+	}
+	if t.AuthToken == "" && !l.hasProblem("twilio.auth_token_file") {
+		l.add("twilio.auth_token", l.pos.line("twilio"), "%s: it checks X-Twilio-Signature (set auth_token or auth_token_file)", why)
+	} else if t.AuthToken == SandboxTwilioAuthToken {
+		l.problem("twilio.auth_token", "is the sandbox's sample value; set the real one (the sandbox is disabled)")
+	}
+	if c.HTTP.PublicURL == "" {
+		l.add("http.public_url", l.pos.line("http"), "%s: Twilio signs webhooks against it, posts status callbacks to it and fetches media from it", why)
+	}
+}
+
 // validateSMS checks [[sms.routes]] and [fallback].
 func (l *loader) validateSMS(c *Config) {
 	names := map[string]bool{}
@@ -610,8 +699,17 @@ func (l *loader) validateSMS(c *Config) {
 			l.problem(k("name"), "duplicate route name %q", r.Name)
 		}
 		names[r.Name] = true
-		if r.Type != "smpp" {
-			l.problem(k("type"), "%q: the only route type is \"smpp\" (Twilio comes later)", r.Type)
+		switch r.Type {
+		case "smpp":
+		case "twilio":
+			l.twilioRoute(r, k)
+			continue
+		default:
+			l.problem(k("type"), "%q: a route is \"smpp\" or \"twilio\"", r.Type)
+			continue
+		}
+		if r.From != "" || r.MessagingServiceSID != "" {
+			l.problem(k("from"), "from and messaging_service_sid are for twilio routes; an smpp route sends from the business number")
 		}
 		if r.Host == "" {
 			l.problem(k("host"), "is required")
