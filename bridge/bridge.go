@@ -382,6 +382,9 @@ func (b *Bridge) HandleEvents(ctx context.Context, events []Event) (IngestResult
 	}
 	if b.templates != nil {
 		for _, e := range events {
+			if st := e.Status; st != nil && st.Status == StatusFailed && len(st.Errors) > 0 && templateStaleCodes[st.Errors[0].Code] {
+				b.templates.Invalidate(fmt.Sprintf("status error %d", st.Errors[0].Code))
+			}
 			if e.Other != nil && templateFields[e.Other.Field] {
 				// A template changed (status, components, category,
 				// quality): the next send reads the catalogue anew.

@@ -62,8 +62,11 @@ func WithTemplates(r TemplateResolver) Option {
 
 // templateStaleCodes are send errors that mean the cached catalogue is
 // out of date (FACTS.md b10): parameter count or format mismatch, missing
-// or unapproved translation, paused or disabled template.
-var templateStaleCodes = map[int]bool{132000: true, 132001: true, 132012: true, 132015: true, 132016: true}
+// or unapproved translation, paused or disabled template. Twilio's 63027
+// (no template for that language) and 63028 (parameter count mismatch) mean
+// the same; they arrive in status callbacks as often as in replies.
+var templateStaleCodes = map[int]bool{132000: true, 132001: true, 132012: true, 132015: true, 132016: true,
+	63027: true, 63028: true}
 
 // templateFields are the webhook fields about templates.
 var templateFields = map[string]bool{

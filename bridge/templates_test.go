@@ -2,6 +2,7 @@ package bridge_test
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -92,5 +93,17 @@ func TestStaleTemplateErrorsInvalidateTheCatalogue(t *testing.T) {
 	}
 	if res.count() != 2 {
 		t.Errorf("template webhook: %d invalidations, want 2", res.count())
+	}
+	// Twilio reports template errors in status callbacks: a failed status
+	// with 63028 (parameter mismatch) drops the catalogue, 63003 does not.
+	for i, code := range []int{63003, 63028} {
+		if _, err := b.HandleEvents(context.Background(), []bridge.Event{{Status: &bridge.StatusUpdate{
+			WAMID: fmt.Sprintf("SMunknown%d", i), Status: bridge.StatusFailed, Timestamp: time.Now(),
+			Errors: []bridge.UpstreamError{{Code: code}}}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if res.count() != 3 {
+		t.Errorf("status callbacks 63003 then 63028: %d invalidations, want 3", res.count())
 	}
 }
