@@ -165,8 +165,13 @@ func (s *SQLite) IngestSMS(ctx context.Context, events []bridge.SMSEvent) (bridg
 			if err != nil {
 				return err
 			}
-			res, err := tx.Exec(`UPDATE sms_parts SET stat = ?, code = ?, at = ? WHERE route = ? AND part_id = ? AND stat <> ?`,
-				ev.Stat, ev.ErrorCode, ms(at), ev.Route, ev.PartID, ev.Stat)
+			// A part's final state stays: callbacks may come out of order
+			// (Twilio says so), and a late "sent" must not undo "delivered".
+			q := `UPDATE sms_parts SET stat = ?, code = ?, at = ? WHERE route = ? AND part_id = ? AND stat <> ?`
+			if !finalSMSStat(ev.Stat) {
+				q += ` AND stat NOT IN ('DELIVRD', 'UNDELIV', 'REJECTD', 'EXPIRED', 'DELETED')`
+			}
+			res, err := tx.Exec(q, ev.Stat, ev.ErrorCode, ms(at), ev.Route, ev.PartID, ev.Stat)
 			if err != nil {
 				return err
 			}
@@ -190,6 +195,15 @@ func (s *SQLite) IngestSMS(ctx context.Context, events []bridge.SMSEvent) (bridg
 		return nil
 	})
 	return out, err
+}
+
+// finalSMSStat reports whether a receipt state is final.
+func finalSMSStat(stat string) bool {
+	switch stat {
+	case bridge.SMSDelivered, bridge.SMSUndeliverable, bridge.SMSRejected, bridge.SMSExpired, bridge.SMSDeleted:
+		return true
+	}
+	return false
 }
 
 // LastInboundChannel implements bridge.Store.
