@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/wabridge/wabridge/bridge"
+	"github.com/wabridge/wabridge/internal/safefetch"
 )
 
 // Defaults for Config.
@@ -58,7 +59,7 @@ type Config struct {
 	// DefaultMediaHosts; an empty non-nil list allows the Graph host only.
 	// Hosts listed exactly (and the Graph host) may resolve to any address;
 	// hosts matched by a "*." entry must resolve to public addresses. See
-	// mediafetch.go.
+	// internal/safefetch.
 	MediaHosts []string
 	// Observe, if set, is called after every Graph call: op is "send",
 	// "mark_read", "list_templates", "upload_media", "media_info" or
@@ -78,7 +79,7 @@ type Client struct {
 	phoneIDs map[string]string // E.164 business number → phone number id
 
 	mediaTimeout time.Duration
-	media        *mediaFetcher // guarded client for media downloads
+	media        *safefetch.Fetcher // guarded client for media downloads
 }
 
 // Interface guards.
@@ -129,8 +130,8 @@ func NewClient(cfg Config, log *slog.Logger) (*Client, error) {
 	if hosts == nil {
 		hosts = DefaultMediaHosts
 	}
-	if c.media, err = newMediaFetcher(u.Host, hosts); err != nil {
-		return nil, err
+	if c.media, err = safefetch.New(u.Host, hosts); err != nil {
+		return nil, fmt.Errorf("whatsapp: %w", err)
 	}
 	if c.http == nil {
 		c.http = &http.Client{}

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/wabridge/wabridge/bridge"
+	"github.com/wabridge/wabridge/internal/safefetch"
 )
 
 // Media transfer (FACTS.md b2):
@@ -218,7 +219,7 @@ type mediaInfo struct {
 // Download fetches media mediaID, received on business, into w: first
 // GET {GraphURL}/{version}/{media_id}?phone_number_id=… for its URL, type,
 // size and sha256 (observed as "media_info"), then GET of that URL with the
-// bearer token through the guarded client of mediafetch.go (observed as
+// bearer token through the guarded client of internal/safefetch (observed as
 // "download_media"). At most maxBytes are written to w; on error w may hold
 // part of the file and must be discarded.
 //
@@ -312,8 +313,8 @@ func (c *Client) fetchMedia(ctx context.Context, info mediaInfo, w io.Writer, ma
 	if err != nil {
 		return bridge.MediaInfo{}, mediaUnavailable("media URL does not parse", nil)
 	}
-	if err := c.media.checkURL(u); err != nil {
-		return bridge.MediaInfo{}, mediaUnavailable(err.Error(), nil)
+	if err := c.media.CheckURL(u); err != nil {
+		return bridge.MediaInfo{}, mediaUnavailable("whatsapp: "+err.Error(), nil)
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.mediaTimeout)
 	defer cancel()
@@ -322,7 +323,7 @@ func (c *Client) fetchMedia(ctx context.Context, info mediaInfo, w io.Writer, ma
 		return bridge.MediaInfo{}, mediaUnavailable("media URL is not usable", nil)
 	}
 	req.Header.Set("Authorization", "Bearer "+c.token)
-	resp, err := c.media.client.Do(req)
+	resp, err := c.media.Client().Do(req)
 	if err != nil {
 		return bridge.MediaInfo{}, c.fetchError(err)
 	}
@@ -377,9 +378,9 @@ func (c *Client) fetchMedia(ctx context.Context, info mediaInfo, w io.Writer, ma
 // everything else (timeouts, resets) retryable. The *url.Error wrapper is
 // dropped so signed media URLs do not end up in logs.
 func (c *Client) fetchError(err error) *bridge.SendError {
-	var refused *mediaRefusedError
+	var refused *safefetch.RefusedError
 	if errors.As(err, &refused) {
-		return mediaUnavailable(refused.Error(), nil)
+		return mediaUnavailable("whatsapp: "+refused.Error(), nil)
 	}
 	var ue *url.Error
 	if errors.As(err, &ue) {

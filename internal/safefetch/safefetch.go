@@ -1,4 +1,33 @@
-package whatsapp
+// Package safefetch is the guarded HTTP client wabridge uses to download
+// media from a provider (Meta's Graph API, Twilio). Providers hand out media
+// URLs (Meta: GET /{media-id} → "url", usually
+// https://lookaside.fbsbx.com/whatsapp_business/attachments/…; Twilio: the
+// MediaUrl{N} of a webhook on api.twilio.com, which redirects to a CDN) and
+// the request carries the provider's credentials. So that neither a changed
+// answer nor a redirect can point the bridge (and its credentials)
+// elsewhere, every fetch goes through the guard in this package:
+//
+//   - Host allowlist. A URL is fetched only when its host is the primary
+//     host (the provider's API host) or matches one of the configured hosts
+//     (exact host name or host:port, case-insensitive; "*.example.com"
+//     matches subdomains of example.com). Anything else is refused before a
+//     connection is made.
+//   - Redirects: at most MaxRedirects, each target checked against the same
+//     allowlist; never from https to http; the Authorization header is
+//     removed when the target's host differs from the first request's, so
+//     credentials meant for the API host never reach a CDN.
+//   - Dial-time address check. The primary host, and configured hosts that
+//     are literal IP addresses or "localhost", are dialled as named: the
+//     operator pointed at them on purpose (simulators run on 127.0.0.1).
+//     Every other host — names such as lookaside.fbsbx.com, and "*."
+//     matches — is resolved here and dialled by address, and only public
+//     addresses are used: loopback, private (RFC 1918, fc00::/7),
+//     link-local, CGNAT 100.64.0.0/10, unspecified, "this network",
+//     broadcast and multicast addresses are refused, so DNS cannot steer a
+//     fetch into the local network.
+//   - No proxy from the environment and no transparent decompression: the
+//     bytes hashed are the bytes served.
+package safefetch
 
 import (
 	"context"
@@ -13,38 +42,20 @@ import (
 	"time"
 )
 
-// Media downloads follow a URL that Meta hands out (GET /{media-id} →
-// "url", usually https://lookaside.fbsbx.com/whatsapp_business/attachments/…)
-// and carry the access token. So that neither a changed answer nor a
-// redirect can point the bridge (and its token) elsewhere, every media
-// fetch goes through the guard in this file:
-//
-//   - Host allowlist. A URL is fetched only when its host is the Graph
-//     URL's host or matches Config.MediaHosts (exact host name or
-//     host:port, case-insensitive; "*.example.com" matches subdomains of
-//     example.com). Anything else is refused before a connection is made.
-//   - Redirects: at most maxMediaRedirects, each target checked against the
-//     same allowlist; never from https to http; the Authorization header is
-//     removed when the target's host differs from the first request's.
-//   - Dial-time address check. The Graph URL's host, and MediaHosts entries
-//     that are literal IP addresses or "localhost", are dialled as named:
-//     the operator pointed at them on purpose (the sandbox runs on
-//     127.0.0.1). Every other host — MediaHosts names such as the default
-//     lookaside.fbsbx.com, and "*." matches — is resolved here and dialled
-//     by address, and only public addresses are used: loopback, private
-//     (RFC 1918, fc00::/7), link-local, CGNAT 100.64.0.0/10, unspecified,
-//     "this network", broadcast and multicast addresses are refused, so DNS
-//     cannot steer a fetch into the local network.
-//   - No proxy from the environment and no transparent decompression: the
-//     bytes hashed are the bytes served.
+// MaxRedirects is how many redirects a fetch may follow.
+const MaxRedirects = 3
 
-// maxMediaRedirects is how many redirects a media download may follow.
-const maxMediaRedirects = 3
+// RefusedError is a fetch the guard refused. Refusals are final. Its text
+// names the host, never the URL's query (signed media URLs carry one).
+type RefusedError struct{ Msg string }
 
-// mediaRefusedError is a media fetch the guard refused. Refusals are final.
-type mediaRefusedError struct{ msg string }
+func (e *RefusedError) Error() string { return "media fetch refused: " + e.Msg }
 
-func (e *mediaRefusedError) Error() string { return "whatsapp: media fetch refused: " + e.msg }
+// IsRefused reports whether err is (or wraps) a RefusedError.
+func IsRefused(err error) bool {
+	var r *RefusedError
+	return errors.As(err, &r)
+}
 
 // hostRule is one allowed media host.
 type hostRule struct {
@@ -53,38 +64,39 @@ type hostRule struct {
 	wildcard bool   // "*.host": strict subdomains of host
 }
 
-// mediaFetcher is the guarded HTTP client for media downloads.
-type mediaFetcher struct {
-	rules     []hostRule
-	graphHost string // canonical host name of the Graph URL
-	client    *http.Client
-	dialer    *net.Dialer
+// Fetcher is the guarded HTTP client. It is safe for concurrent use.
+type Fetcher struct {
+	rules       []hostRule
+	primaryHost string // canonical host name of the primary host
+	client      *http.Client
+	dialer      *net.Dialer
 	// lookup resolves a host name that is not named exactly, and dial
 	// connects to a host:port; both are seams for tests.
 	lookup func(ctx context.Context, host string) ([]netip.Addr, error)
 	dial   func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
-// newMediaFetcher builds the guard for the Graph URL's host (host or
-// host:port, as in url.URL.Host) and the configured media hosts.
-func newMediaFetcher(graphHost string, mediaHosts []string) (*mediaFetcher, error) {
-	f := &mediaFetcher{
+// New builds the guard for the primary host (host or host:port, as in
+// url.URL.Host: the provider's API host) and the other allowed hosts (see
+// the package comment for their syntax).
+func New(primaryHost string, hosts []string) (*Fetcher, error) {
+	f := &Fetcher{
 		dialer: &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second},
 		lookup: func(ctx context.Context, host string) ([]netip.Addr, error) {
 			return net.DefaultResolver.LookupNetIP(ctx, "ip", host)
 		},
 	}
 	f.dial = f.dialer.DialContext
-	graph, err := parseHostRule(graphHost)
-	if err != nil || graph.wildcard {
-		return nil, fmt.Errorf("whatsapp: invalid graph URL host %q", graphHost)
+	primary, err := parseHostRule(primaryHost)
+	if err != nil || primary.wildcard {
+		return nil, fmt.Errorf("safefetch: invalid primary host %q", primaryHost)
 	}
-	f.rules = append(f.rules, graph)
-	f.graphHost = graph.host
-	for _, h := range mediaHosts {
+	f.rules = append(f.rules, primary)
+	f.primaryHost = primary.host
+	for _, h := range hosts {
 		r, err := parseHostRule(h)
 		if err != nil {
-			return nil, fmt.Errorf("whatsapp: invalid media host %q: %v", h, err)
+			return nil, fmt.Errorf("safefetch: invalid media host %q: %v", h, err)
 		}
 		f.rules = append(f.rules, r)
 	}
@@ -96,6 +108,46 @@ func newMediaFetcher(graphHost string, mediaHosts []string) (*mediaFetcher, erro
 	tr.ResponseHeaderTimeout = 60 * time.Second
 	f.client = &http.Client{Transport: tr, CheckRedirect: f.checkRedirect}
 	return f, nil
+}
+
+// Client is the guarded client: redirects and dials are checked. The first
+// URL of a request is checked at dial time only; use Do or CheckURL to
+// refuse it before the request is made.
+func (f *Fetcher) Client() *http.Client { return f.client }
+
+// Do checks req's URL with CheckURL and sends it through the guarded
+// client. Refusals are *RefusedError (possibly wrapped in a *url.Error).
+func (f *Fetcher) Do(req *http.Request) (*http.Response, error) {
+	if err := f.CheckURL(req.URL); err != nil {
+		return nil, err
+	}
+	return f.client.Do(req)
+}
+
+// Allowed reports whether raw is an http(s) URL on an allowed host.
+func (f *Fetcher) Allowed(raw string) bool {
+	u, err := url.Parse(raw)
+	return err == nil && f.CheckURL(u) == nil
+}
+
+// SetLookup replaces the resolver used for hosts that are checked at dial
+// time (a test seam; nil restores the default resolver).
+func (f *Fetcher) SetLookup(lookup func(ctx context.Context, host string) ([]netip.Addr, error)) {
+	if lookup == nil {
+		lookup = func(ctx context.Context, host string) ([]netip.Addr, error) {
+			return net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+		}
+	}
+	f.lookup = lookup
+}
+
+// SetDial replaces the function that connects to a checked host:port (a
+// test seam; nil restores the default dialer).
+func (f *Fetcher) SetDial(dial func(ctx context.Context, network, addr string) (net.Conn, error)) {
+	if dial == nil {
+		dial = f.dialer.DialContext
+	}
+	f.dial = dial
 }
 
 // parseHostRule reads "host", "host:port", "[v6]:port" or "*.domain[:port]".
@@ -155,9 +207,9 @@ func canonicalHost(h string) string {
 	return strings.ToLower(strings.TrimSuffix(h, "."))
 }
 
-// match reports whether host (a host name or address, no brackets) on port
+// Match reports whether host (a host name or address, no brackets) on port
 // is allowed, and whether an exact rule (not a wildcard) named it.
-func (f *mediaFetcher) match(host, port string) (allowed, exact bool) {
+func (f *Fetcher) Match(host, port string) (allowed, exact bool) {
 	host = canonicalHost(host)
 	for _, r := range f.rules {
 		if r.port != "" && r.port != port {
@@ -173,18 +225,19 @@ func (f *mediaFetcher) match(host, port string) (allowed, exact bool) {
 	return allowed, false
 }
 
-// checkURL applies the scheme and host allowlist to one URL. Errors name
-// the host, never the URL's query (signed media URLs carry one).
-func (f *mediaFetcher) checkURL(u *url.URL) error {
+// CheckURL applies the scheme and host allowlist to one URL. Refusals are
+// *RefusedError naming the host, never the URL's query (signed media URLs
+// carry one).
+func (f *Fetcher) CheckURL(u *url.URL) error {
 	if u.Scheme != "https" && u.Scheme != "http" {
-		return &mediaRefusedError{fmt.Sprintf("media URL scheme %q is not http(s)", u.Scheme)}
+		return &RefusedError{fmt.Sprintf("media URL scheme %q is not http(s)", u.Scheme)}
 	}
 	host := u.Hostname()
 	if host == "" {
-		return &mediaRefusedError{"media URL has no host"}
+		return &RefusedError{"media URL has no host"}
 	}
-	if ok, _ := f.match(host, effectivePort(u)); !ok {
-		return &mediaRefusedError{fmt.Sprintf("media host %q is not allowed (allowed: the Graph URL host and Config.MediaHosts)", u.Host)}
+	if ok, _ := f.Match(host, effectivePort(u)); !ok {
+		return &RefusedError{fmt.Sprintf("media host %q is not allowed (allowed: the API host and the configured media hosts)", u.Host)}
 	}
 	return nil
 }
@@ -206,16 +259,16 @@ func sameHost(a, b *url.URL) bool {
 }
 
 // checkRedirect is the client's redirect policy (see the file comment).
-func (f *mediaFetcher) checkRedirect(req *http.Request, via []*http.Request) error {
-	if len(via) > maxMediaRedirects {
-		return &mediaRefusedError{fmt.Sprintf("more than %d redirects", maxMediaRedirects)}
+func (f *Fetcher) checkRedirect(req *http.Request, via []*http.Request) error {
+	if len(via) > MaxRedirects {
+		return &RefusedError{fmt.Sprintf("more than %d redirects", MaxRedirects)}
 	}
-	if err := f.checkURL(req.URL); err != nil {
+	if err := f.CheckURL(req.URL); err != nil {
 		return err
 	}
 	first := via[0].URL
 	if first.Scheme == "https" && req.URL.Scheme != "https" {
-		return &mediaRefusedError{fmt.Sprintf("redirect from https to %s on %q", req.URL.Scheme, req.URL.Host)}
+		return &RefusedError{fmt.Sprintf("redirect from https to %s on %q", req.URL.Scheme, req.URL.Host)}
 	}
 	if !sameHost(first, req.URL) {
 		req.Header.Del("Authorization")
@@ -225,14 +278,14 @@ func (f *mediaFetcher) checkRedirect(req *http.Request, via []*http.Request) err
 
 // dialContext is the transport's dialer: exact hosts are dialled as named;
 // other allowed hosts are resolved here and only public addresses dialled.
-func (f *mediaFetcher) dialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+func (f *Fetcher) dialContext(ctx context.Context, network, addr string) (net.Conn, error) {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return nil, err
 	}
-	allowed, exact := f.match(host, port)
+	allowed, exact := f.Match(host, port)
 	if !allowed {
-		return nil, &mediaRefusedError{fmt.Sprintf("media host %q is not allowed", host)}
+		return nil, &RefusedError{fmt.Sprintf("media host %q is not allowed", host)}
 	}
 	if exact && f.dialAsNamed(host) {
 		return f.dial(ctx, network, addr)
@@ -264,16 +317,16 @@ func (f *mediaFetcher) dialContext(ctx context.Context, network, addr string) (n
 	case dialErr != nil:
 		return nil, dialErr
 	case refused != "":
-		return nil, &mediaRefusedError{refused}
+		return nil, &RefusedError{refused}
 	}
-	return nil, fmt.Errorf("whatsapp: no usable address for media host %q", host)
+	return nil, fmt.Errorf("safefetch: no usable address for media host %q", host)
 }
 
 // dialAsNamed reports whether an exactly listed host is dialled without the
-// address check: the Graph host, a literal IP address, or localhost.
-func (f *mediaFetcher) dialAsNamed(host string) bool {
+// address check: the primary host, a literal IP address, or localhost.
+func (f *Fetcher) dialAsNamed(host string) bool {
 	host = canonicalHost(host)
-	if host == f.graphHost || host == "localhost" {
+	if host == f.primaryHost || host == "localhost" {
 		return true
 	}
 	_, err := netip.ParseAddr(host)

@@ -1,4 +1,4 @@
-package whatsapp
+package safefetch
 
 import (
 	"context"
@@ -15,6 +15,9 @@ import (
 	"sync"
 	"testing"
 )
+
+// testToken is the credential the guard tests send.
+const testToken = "EAAG-secret-token"
 
 func TestParseHostRule(t *testing.T) {
 	good := map[string]hostRule{
@@ -41,34 +44,8 @@ func TestParseHostRule(t *testing.T) {
 	}
 }
 
-func TestNewClientMediaHosts(t *testing.T) {
-	c, err := NewClient(Config{AccessToken: "x"}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ok, exact := c.media.match("lookaside.fbsbx.com", "443"); !ok || !exact {
-		t.Error("default media host not allowed")
-	}
-	if ok, _ := c.media.match("graph.facebook.com", "443"); !ok {
-		t.Error("graph host not allowed")
-	}
-	c, err = NewClient(Config{AccessToken: "x", MediaHosts: []string{}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ok, _ := c.media.match("lookaside.fbsbx.com", "443"); ok {
-		t.Error("an empty MediaHosts list still allows the default host")
-	}
-	if _, err := NewClient(Config{AccessToken: "x", MediaHosts: []string{"https://lookaside.fbsbx.com/"}}, nil); err == nil {
-		t.Error("a URL accepted as media host")
-	}
-	if c.mediaTimeout != DefaultMediaTimeout {
-		t.Errorf("media timeout %v", c.mediaTimeout)
-	}
-}
-
 func TestMediaHostMatch(t *testing.T) {
-	f, err := newMediaFetcher("127.0.0.1:8080", []string{"lookaside.fbsbx.com", "*.cdn.example", "Media.Example:8443", "[::1]:9000"})
+	f, err := New("127.0.0.1:8080", []string{"lookaside.fbsbx.com", "*.cdn.example", "Media.Example:8443", "[::1]:9000"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +71,7 @@ func TestMediaHostMatch(t *testing.T) {
 		{"localhost", "8080", false, false},
 	}
 	for _, c := range cases {
-		allowed, exact := f.match(c.host, c.port)
+		allowed, exact := f.Match(c.host, c.port)
 		if allowed != c.allowed || exact != c.exact {
 			t.Errorf("match(%q, %q) = %v, %v; want %v, %v", c.host, c.port, allowed, exact, c.allowed, c.exact)
 		}
@@ -102,7 +79,7 @@ func TestMediaHostMatch(t *testing.T) {
 }
 
 func TestCheckURL(t *testing.T) {
-	f, err := newMediaFetcher("graph.facebook.com", DefaultMediaHosts)
+	f, err := New("graph.facebook.com", []string{"lookaside.fbsbx.com"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,8 +94,8 @@ func TestCheckURL(t *testing.T) {
 		"https:///x":                                                                    false,
 	} {
 		u, _ := url.Parse(raw)
-		err := f.checkURL(u)
-		var refused *mediaRefusedError
+		err := f.CheckURL(u)
+		var refused *RefusedError
 		if ok != (err == nil) || (err != nil && !errors.As(err, &refused)) {
 			t.Errorf("checkURL(%s) = %v, want ok=%v", raw, err, ok)
 		}
@@ -207,14 +184,14 @@ func (g *guardServer) hostPort() string {
 }
 
 // get fetches raw with the bearer token through f's client.
-func get(t *testing.T, f *mediaFetcher, raw string) (*http.Response, error) {
+func get(t *testing.T, f *Fetcher, raw string) (*http.Response, error) {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodGet, raw, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	req.Header.Set("Authorization", "Bearer "+testToken)
-	resp, err := f.client.Do(req)
+	resp, err := f.Client().Do(req)
 	if err == nil {
 		io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
@@ -223,7 +200,7 @@ func get(t *testing.T, f *mediaFetcher, raw string) (*http.Response, error) {
 }
 
 func isRefusal(err error) bool {
-	var refused *mediaRefusedError
+	var refused *RefusedError
 	return errors.As(err, &refused)
 }
 
@@ -252,8 +229,8 @@ func TestMediaGuardFetch(t *testing.T) {
 			io.WriteString(w, "end")
 		}
 	})
-	newFetcher := func(t *testing.T) *mediaFetcher {
-		f, err := newMediaFetcher(origin.hostPort(), []string{other.hostPort(), "*.media.test"})
+	newFetcher := func(t *testing.T) *Fetcher {
+		f, err := New(origin.hostPort(), []string{other.hostPort(), "*.media.test"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -349,7 +326,7 @@ func TestMediaGuardResolvedAddresses(t *testing.T) {
 		}
 		io.WriteString(w, "file")
 	})
-	f, err := newMediaFetcher("graph.test", []string{"media.test", "*.media.test"})
+	f, err := New("graph.test", []string{"media.test", "*.media.test"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -386,7 +363,7 @@ func TestMediaGuardResolvedAddresses(t *testing.T) {
 
 	// Only private answers: refused, nothing dialled. (Connections already
 	// in the pool were checked when dialled; drop them to dial afresh.)
-	f.client.CloseIdleConnections()
+	f.Client().CloseIdleConnections()
 	f.lookup = func(context.Context, string) ([]netip.Addr, error) {
 		return []netip.Addr{netip.MustParseAddr("192.168.0.1"), netip.MustParseAddr("100.64.1.1")}, nil
 	}
@@ -406,11 +383,11 @@ func TestMediaGuardNoDowngrade(t *testing.T) {
 	secure := newGuardServer(t, true, func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, plain.URL+"/x", http.StatusFound)
 	})
-	f, err := newMediaFetcher(secure.hostPort(), []string{plain.hostPort()})
+	f, err := New(secure.hostPort(), []string{plain.hostPort()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.client.Transport.(*http.Transport).TLSClientConfig = secure.Client().Transport.(*http.Transport).TLSClientConfig.Clone()
+	f.Client().Transport.(*http.Transport).TLSClientConfig = secure.Client().Transport.(*http.Transport).TLSClientConfig.Clone()
 	_, err = get(t, f, secure.URL+"/start")
 	if !isRefusal(err) || !strings.Contains(err.Error(), "https") {
 		t.Fatalf("err = %v", err)
@@ -425,7 +402,7 @@ func TestMediaGuardNoDowngrade(t *testing.T) {
 // address is refused; the Graph host and hosts listed as literal addresses
 // are dialled as named (the operator chose them).
 func TestMediaGuardListedNameRebound(t *testing.T) {
-	f, err := newMediaFetcher("127.0.0.1:9", []string{"lookaside.fbsbx.com", "10.1.2.3"})
+	f, err := New("127.0.0.1:9", []string{"lookaside.fbsbx.com", "10.1.2.3"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -444,5 +421,52 @@ func TestMediaGuardListedNameRebound(t *testing.T) {
 	f.dialContext(context.Background(), "tcp", "10.1.2.3:443")
 	if strings.Join(dialled, " ") != "127.0.0.1:9 10.1.2.3:443" {
 		t.Errorf("dialled %v", dialled)
+	}
+}
+
+// TestDoAndAllowed: Do refuses a URL on a host not allowed before any
+// connection; Allowed applies the same check to a raw URL.
+func TestDoAndAllowed(t *testing.T) {
+	srv := newGuardServer(t, false, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
+	f, err := New(srv.hostPort(), []string{"mms.twiliocdn.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dialled := false
+	f.SetDial(func(ctx context.Context, network, addr string) (net.Conn, error) {
+		dialled = true
+		var d net.Dialer
+		return d.DialContext(ctx, network, addr)
+	})
+	req, _ := http.NewRequest(http.MethodGet, "https://evil.example/x?sig=1", nil)
+	if _, err := f.Do(req); !IsRefused(err) || strings.Contains(err.Error(), "sig=") {
+		t.Fatalf("Do(evil) = %v, want a refusal without the query", err)
+	}
+	if dialled {
+		t.Error("refused URL was dialled")
+	}
+	req, _ = http.NewRequest(http.MethodGet, srv.URL+"/file", nil)
+	resp, err := f.Do(req)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("Do(allowed) = %v, %v", resp, err)
+	}
+	resp.Body.Close()
+	for raw, want := range map[string]bool{
+		srv.URL + "/x":                      true,
+		"https://mms.twiliocdn.com/a/b?c=d": true,
+		"https://MMS.twiliocdn.com./a":      true,
+		"https://evil.example/x":            false,
+		"ftp://mms.twiliocdn.com/x":         false,
+		"::not a url":                       false,
+		"https://x.mms.twiliocdn.com/a":     false,
+	} {
+		if got := f.Allowed(raw); got != want {
+			t.Errorf("Allowed(%q) = %v, want %v", raw, got, want)
+		}
+	}
+	f.SetDial(nil)
+	f.SetLookup(nil)
+	if f.dial == nil || f.lookup == nil {
+		t.Error("seams not restored")
 	}
 }
