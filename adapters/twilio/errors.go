@@ -9,8 +9,8 @@ type class struct {
 }
 
 // classes is the one classification table for Twilio's error codes, used
-// for the ErrorCode of failed and undelivered status callbacks (and, later,
-// for the REST API's synchronous errors). Rows follow issue 8 and
+// for the ErrorCode of failed and undelivered status callbacks and for the
+// REST API's synchronous errors (rest.go). Rows follow issue 8 and
 // shared/FACTS.md section c; Twilio's own map between its codes and
 // WhatsApp's (https://www.twilio.com/docs/whatsapp/api/error-code-mapping)
 // links each row to the Meta code whose row in the WhatsApp adapter's table
@@ -33,9 +33,19 @@ type class struct {
 //     provider's internal error). Retried on WhatsApp, never moved to SMS.
 //   - permanent, opted out: 21610, the customer sent STOP; never work
 //     around an opt-out.
-//   - permanent, invalid: 21211, the To number is not valid.
+//   - permanent, invalid: 21211, the To number is not valid. Synchronous
+//     REST errors of a malformed send (https://www.twilio.com/docs/api/errors/<code>):
+//     21602 (message body is required), 21604 ('To' number is required),
+//     21614 ('To' number is not a valid mobile number), 21617 (the
+//     concatenated body exceeds the 1600 character limit), 21656 (the
+//     ContentVariables parameter is invalid).
+//   - permanent, account: 21408, permission to send an SMS has not been
+//     enabled for the region (a setting of the account; it is SMS-only, so
+//     an SMS route fails over to the next).
 //   - template invalid: 63027 (↔ 2001/2003, no template for that language)
 //     and 63028 (↔ 2000, parameter count mismatch): refresh the catalogue.
+//     Also 21655 (the ContentSid is invalid): the Content index was stale
+//     (the content was deleted), so refreshing the catalogue is the cure.
 //
 // Codes the table does not list are permanent upstream errors. Not listed
 // on purpose: 63049 ("Meta chose not to deliver this marketing message",
@@ -68,10 +78,17 @@ var classes = map[int]class{
 	// permanent
 	21610: {bridge.ActionPermanent, bridge.ReasonOptedOut},
 	21211: {bridge.ActionPermanent, bridge.ReasonInvalid},
+	21602: {bridge.ActionPermanent, bridge.ReasonInvalid},
+	21604: {bridge.ActionPermanent, bridge.ReasonInvalid},
+	21614: {bridge.ActionPermanent, bridge.ReasonInvalid},
+	21617: {bridge.ActionPermanent, bridge.ReasonInvalid},
+	21656: {bridge.ActionPermanent, bridge.ReasonInvalid},
+	21408: {bridge.ActionPermanent, bridge.ReasonAccountError},
 
 	// template invalid
 	63027: {bridge.ActionTemplateInvalid, bridge.ReasonTemplateError},
 	63028: {bridge.ActionTemplateInvalid, bridge.ReasonTemplateError},
+	21655: {bridge.ActionTemplateInvalid, bridge.ReasonTemplateError},
 }
 
 // Classify maps a Twilio error code to the bridge's action and reason using

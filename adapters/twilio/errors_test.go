@@ -33,8 +33,12 @@ func TestClassify(t *testing.T) {
 		// permanent
 		21610: {bridge.ActionPermanent, bridge.ReasonOptedOut},
 		21211: {bridge.ActionPermanent, bridge.ReasonInvalid},
+		21602: {bridge.ActionPermanent, bridge.ReasonInvalid}, 21604: {bridge.ActionPermanent, bridge.ReasonInvalid},
+		21614: {bridge.ActionPermanent, bridge.ReasonInvalid}, 21617: {bridge.ActionPermanent, bridge.ReasonInvalid},
+		21656: {bridge.ActionPermanent, bridge.ReasonInvalid},
+		21408: {bridge.ActionPermanent, bridge.ReasonAccountError},
 		// template invalid
-		63027: template, 63028: template,
+		63027: template, 63028: template, 21655: template,
 		// not listed
 		0: permanent, -1: permanent, 63021: permanent, 63049: permanent, 63015: permanent,
 		30003: permanent, 131047: permanent, 131026: permanent,
