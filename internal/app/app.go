@@ -22,6 +22,7 @@ import (
 	"github.com/wabridge/wabridge/adapters/smpp"
 	"github.com/wabridge/wabridge/adapters/smsc"
 	"github.com/wabridge/wabridge/adapters/smtp"
+	"github.com/wabridge/wabridge/adapters/twilio"
 	"github.com/wabridge/wabridge/adapters/whatsapp"
 	"github.com/wabridge/wabridge/bridge"
 	"github.com/wabridge/wabridge/internal/catalog"
@@ -32,6 +33,7 @@ import (
 	"github.com/wabridge/wabridge/internal/sandbox"
 	"github.com/wabridge/wabridge/internal/sms"
 	"github.com/wabridge/wabridge/internal/store"
+	"github.com/wabridge/wabridge/internal/twiliosim"
 )
 
 // App is one running daemon.
@@ -42,17 +44,23 @@ type App struct {
 	store   *store.SQLite
 	files   *store.Files
 	sandbox *sandbox.Server
-	client  *whatsapp.Client
-	bridge  *bridge.Bridge
-	http    *httpd.Server
-	smpp    *smpp.Server
-	smtp    *smtp.Server
-	imap    *imap.Server
-	mail    *mailbox.Service
+	// client is Meta's Graph API client (provider "cloud"), twilio the
+	// Twilio client (provider "twilio" or Twilio SMS routes).
+	client    *whatsapp.Client
+	twilio    *twilio.Client
+	twilioSim *twiliosim.Server
+	httpLn    net.Listener
+	bridge    *bridge.Bridge
+	http      *httpd.Server
+	smpp      *smpp.Server
+	smtp      *smtp.Server
+	imap      *imap.Server
+	mail      *mailbox.Service
 	// templates is the template cache and policy.
 	templates *catalog.Resolver
 	health    *health
 	routes    []*smsc.Client
+	smsRoutes []bridge.SMSRoute // every route, in configuration order
 	// templateEvents keeps the templates' last status webhooks.
 	templateEvents *templateEvents
 
@@ -107,8 +115,14 @@ func (a *App) Start(ctx context.Context) (err error) {
 			return float64(n)
 		})
 
+	// Listen early: the address goes into the simulators' webhook URLs and
+	// Twilio's status callback URLs.
+	if a.httpLn, err = net.Listen("tcp", cfg.HTTP.Listen); err != nil {
+		return fmt.Errorf("http: listen %s: %w", cfg.HTTP.Listen, err)
+	}
+	cloud := cfg.WhatsApp.Provider != "twilio"
 	graphURL := cfg.WhatsApp.GraphURL
-	if cfg.Sandbox.Enabled {
+	if cfg.Sandbox.Enabled && cloud {
 		a.sandbox, err = sandbox.New(SandboxConfig(cfg), a.log.With("component", "sandbox"))
 		if err != nil {
 			return err
@@ -122,33 +136,39 @@ func (a *App) Start(ctx context.Context) (err error) {
 		a.log.Info("whatsapp sandbox listening", "url", a.sandbox.URL())
 	}
 
+	if err := a.startTwilio(); err != nil {
+		return err
+	}
+
 	numbers := make([]whatsapp.Number, 0, len(cfg.WhatsApp.Numbers))
 	for _, n := range cfg.WhatsApp.Numbers {
 		numbers = append(numbers, whatsapp.Number{PhoneNumberID: n.PhoneNumberID, BusinessNumber: n.BusinessNumber})
 	}
-	a.client, err = whatsapp.NewClient(whatsapp.Config{
+	var sender bridge.Sender
+	var source catalog.Source
+	if !cloud {
+		sender, source = a.twilio, sourceFunc(a.twilio.Templates)
+	} else if a.client, err = whatsapp.NewClient(whatsapp.Config{
 		GraphURL: graphURL, APIVersion: cfg.WhatsApp.APIVersion, WABAID: cfg.WhatsApp.WABAID,
 		AccessToken: cfg.WhatsApp.AccessToken.Value(), Numbers: numbers, Timeout: cfg.WhatsApp.Timeout.D(),
 		MediaHosts: cfg.WhatsApp.MediaHosts,
 		Observe: func(op string, d time.Duration, code int, err error) {
 			a.metrics.ObserveUpstream("meta", op, d, code, err)
 		},
-	}, a.log.With("component", "whatsapp"))
-	if err != nil {
+	}, a.log.With("component", "whatsapp")); err != nil {
 		return err
+	} else {
+		sender, source = a.client, sourceFunc(a.client.Templates)
 	}
 
 	var edges []bridge.Option
-	a.routes, err = smsRoutes(cfg, func(ctx context.Context, events []bridge.SMSEvent) error {
-		return a.bridge.HandleSMS(ctx, events)
-	}, a.metrics, a.log.With("component", "smsc"))
-	if err != nil {
+	if err := a.buildSMSRoutes(); err != nil {
 		return err
 	}
-	for _, r := range a.routes {
+	for _, r := range a.smsRoutes {
 		edges = append(edges, bridge.WithSMSRoutes(r))
 	}
-	a.templates = TemplateResolver(cfg, a.client, a.log.With("component", "templates"))
+	a.templates = TemplateResolver(cfg, source, a.log.With("component", "templates"))
 	a.health = newHealth(a.client, cfg.BusinessNumbers(), a.metrics, a.log.With("component", "health"))
 	a.templateEvents = newTemplateEvents()
 	edges = append(edges, bridge.WithTemplates(a.templates), bridge.WithEventHook(func(e bridge.RawEvent) {
@@ -182,7 +202,7 @@ func (a *App) Start(ctx context.Context) (err error) {
 		MessagingLimit:  cfg.Compliance.MessagingLimit,
 		Fallback:        fallbackPolicy(cfg),
 		Pacing:          bridge.Pacing{NumberRate: float64(cfg.Outbox.NumberRate), PairInterval: cfg.Outbox.PairInterval.D(), PairBurst: cfg.Outbox.PairBurst},
-	}, a.store, a.client, a.log.With("component", "bridge"),
+	}, a.store, sender, a.log.With("component", "bridge"),
 		append(edges, bridge.WithObserver(a.metrics), bridge.WithFiles(a.files))...)
 	if err != nil {
 		return err
@@ -197,9 +217,11 @@ func (a *App) Start(ctx context.Context) (err error) {
 		ReadTimeout: cfg.HTTP.ReadTimeout.D(), WriteTimeout: cfg.HTTP.WriteTimeout.D(),
 		Tokens: tokens, AppSecret: cfg.WhatsApp.AppSecret.Value(), VerifyToken: cfg.WhatsApp.VerifyToken.Value(),
 		CertFile: cfg.HTTP.CertFile, KeyFile: cfg.HTTP.KeyFile, TemplateVariables: templateVariables(cfg),
+		Listener: a.httpLn, PublicURL: cfg.HTTP.PublicURL, TwilioAuthTokens: twilioTokens(cfg), MediaURLKey: mediaKey(cfg),
 	}, httpd.Deps{
 		Bridge: a.bridge, Parser: whatsapp.NewParser(numbers), Metrics: a.metrics, Ready: a.ready, Files: a.files,
 		Templates: templateAPI{r: a.templates, client: a.client, events: a.templateEvents}, Status: a.health.Status,
+		TwilioSMSRoute: twilioSMSRouteFor(cfg),
 	}, a.log.With("component", "http"))
 	if err != nil {
 		return err
@@ -317,6 +339,14 @@ func (a *App) Stop(ctx context.Context) error {
 				errs = append(errs, fmt.Errorf("sandbox: %w", err))
 			}
 		}
+		if a.twilioSim != nil {
+			if err := a.twilioSim.Close(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("twilio simulator: %w", err))
+			}
+		}
+		if a.http == nil && a.httpLn != nil {
+			_ = a.httpLn.Close() // start failed before the server took it
+		}
 		if a.store != nil {
 			if err := a.store.Close(); err != nil {
 				errs = append(errs, err)
@@ -325,6 +355,67 @@ func (a *App) Stop(ctx context.Context) error {
 		a.stopErr = errors.Join(errs...)
 	})
 	return a.stopErr
+}
+
+// startTwilio starts the Twilio simulator (sandbox) and builds the Twilio
+// client when anything uses Twilio.
+func (a *App) startTwilio() error {
+	cfg := a.cfg
+	if !cfg.UsesTwilio() {
+		return nil
+	}
+	apiURL, contentURL := cfg.Twilio.APIURL, cfg.Twilio.ContentURL
+	if cfg.Sandbox.Enabled {
+		sim, err := twiliosim.New(TwilioSimConfig(cfg, a.twilioWebhookURL()), a.log.With("component", "twilio-sandbox"))
+		if err != nil {
+			return err
+		}
+		a.twilioSim = sim
+		if err := sim.Start(); err != nil {
+			return err
+		}
+		if !cfg.Twilio.APIURLSet {
+			apiURL = sim.URL()
+		}
+		if !cfg.Twilio.ContentURLSet {
+			contentURL = sim.URL()
+		}
+		a.log.Info("twilio sandbox listening", "url", sim.URL())
+	}
+	var err error
+	a.twilio, err = a.twilioClient(apiURL, contentURL)
+	return err
+}
+
+// buildSMSRoutes makes the [[sms.routes]] in configuration order: SMPP
+// clients (started later) and Twilio routes.
+func (a *App) buildSMSRoutes() error {
+	handle := func(ctx context.Context, events []bridge.SMSEvent) error { return a.bridge.HandleSMS(ctx, events) }
+	for _, r := range a.cfg.SMS.Routes {
+		if r.Type == "twilio" {
+			route, err := a.twilioSMSRoute(r)
+			if err != nil {
+				return fmt.Errorf("sms route %s: %w", r.Name, err)
+			}
+			a.smsRoutes = append(a.smsRoutes, route)
+			continue
+		}
+		c, err := smppRoute(r, handle, a.metrics, a.log.With("component", "smsc"))
+		if err != nil {
+			return err
+		}
+		a.routes = append(a.routes, c)
+		a.smsRoutes = append(a.smsRoutes, c)
+	}
+	return nil
+}
+
+// TwilioSandboxURL is the Twilio simulator's base URL ("" when not running).
+func (a *App) TwilioSandboxURL() string {
+	if a.twilioSim == nil {
+		return ""
+	}
+	return a.twilioSim.URL()
 }
 
 // HTTPAddr is the HTTP listener's address after Start.

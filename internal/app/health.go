@@ -58,6 +58,9 @@ func (h *health) onEvent(e bridge.RawEvent) {
 }
 
 func (h *health) run(ctx context.Context) {
+	if h.client == nil {
+		return // Twilio: no Graph API to read the numbers' standing from
+	}
 	t := time.NewTicker(healthInterval)
 	defer t.Stop()
 	for {
@@ -113,5 +116,8 @@ func (h *health) Status() any {
 	for _, n := range h.numbers {
 		out = append(out, h.status[n])
 	}
-	return map[string]any{"numbers": out}
+	if h.client == nil {
+		return map[string]any{"provider": "twilio", "numbers": out}
+	}
+	return map[string]any{"provider": "cloud", "numbers": out}
 }

@@ -15,35 +15,31 @@ import (
 	"github.com/wabridge/wabridge/internal/metrics"
 )
 
-// smsRoutes builds the [[sms.routes]] clients. Their events go to the
-// bridge through handle, which is set once the bridge exists.
-func smsRoutes(cfg *config.Config, handle func(ctx context.Context, events []bridge.SMSEvent) error, m *metrics.Metrics, log *slog.Logger) ([]*smsc.Client, error) {
-	var out []*smsc.Client
-	for _, r := range cfg.SMS.Routes {
-		c := smsc.Config{
-			Name: r.Name, Host: r.Host, Port: r.Port, SystemID: r.SystemID, Password: r.Password.Value(),
-			SystemType: r.SystemType, TLS: r.TLS, Throughput: r.Throughput, AllowAlphanumericSource: r.AlphanumericSource,
-		}
-		name := r.Name
-		c.Observe = func(event string) { m.SMSRoute.WithLabelValues(name, event).Inc() }
-		if r.TLS && r.CAFile != "" {
-			pem, err := os.ReadFile(r.CAFile)
-			if err != nil {
-				return nil, fmt.Errorf("sms route %s: ca_file: %w", r.Name, err)
-			}
-			pool := x509.NewCertPool()
-			if !pool.AppendCertsFromPEM(pem) {
-				return nil, fmt.Errorf("sms route %s: ca_file %s holds no PEM certificate", r.Name, r.CAFile)
-			}
-			c.TLSConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
-		}
-		client, err := smsc.New(c, handle, log)
-		if err != nil {
-			return nil, fmt.Errorf("sms route %s: %w", r.Name, err)
-		}
-		out = append(out, client)
+// smppRoute builds the client of an [[sms.routes]] entry of type smpp. Its
+// events go to the bridge through handle, which works once the bridge exists.
+func smppRoute(r config.SMSRoute, handle func(ctx context.Context, events []bridge.SMSEvent) error, m *metrics.Metrics, log *slog.Logger) (*smsc.Client, error) {
+	c := smsc.Config{
+		Name: r.Name, Host: r.Host, Port: r.Port, SystemID: r.SystemID, Password: r.Password.Value(),
+		SystemType: r.SystemType, TLS: r.TLS, Throughput: r.Throughput, AllowAlphanumericSource: r.AlphanumericSource,
 	}
-	return out, nil
+	name := r.Name
+	c.Observe = func(event string) { m.SMSRoute.WithLabelValues(name, event).Inc() }
+	if r.TLS && r.CAFile != "" {
+		pem, err := os.ReadFile(r.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("sms route %s: ca_file: %w", r.Name, err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("sms route %s: ca_file %s holds no PEM certificate", r.Name, r.CAFile)
+		}
+		c.TLSConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	}
+	client, err := smsc.New(c, handle, log)
+	if err != nil {
+		return nil, fmt.Errorf("sms route %s: %w", r.Name, err)
+	}
+	return client, nil
 }
 
 // fallbackPolicy maps [fallback].

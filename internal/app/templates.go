@@ -19,10 +19,11 @@ import (
 )
 
 // TemplateResolver builds the template cache and policy of [templates]
-// over the WhatsApp client.
-func TemplateResolver(cfg *config.Config, client *whatsapp.Client, log *slog.Logger) *catalog.Resolver {
+// over the provider's template listing (Meta's message templates or
+// Twilio's Content API).
+func TemplateResolver(cfg *config.Config, source catalog.Source, log *slog.Logger) *catalog.Resolver {
 	t := cfg.Templates
-	cache := catalog.NewCache(sourceFunc(client.Templates), t.TTL.D(), t.RetryAfter.D(), log)
+	cache := catalog.NewCache(source, t.TTL.D(), t.RetryAfter.D(), log)
 	cc := catalog.Config{Languages: t.Languages, Resolve: t.Resolve, USMarketingBlocked: t.USMarketingBlocked, ServiceType: smpp.ServiceType}
 	for _, p := range t.Pins {
 		pin := catalog.Pin{ServiceType: p.ServiceType, Template: p.Template, Language: p.Language}
@@ -124,6 +125,10 @@ func (t templateAPI) Create(ctx context.Context, body []byte) (httpd.CreatedTemp
 	}
 	if err := templates.ValidateNew(req.Name, req.Language, req.Category, req.ParameterFormat, req.Components); err != nil {
 		return httpd.CreatedTemplate{}, &bridge.RefusedError{Reason: bridge.ReasonInvalid, Msg: err.Error()}
+	}
+	if t.client == nil {
+		return httpd.CreatedTemplate{}, &bridge.RefusedError{Reason: bridge.ReasonInvalid,
+			Msg: "with whatsapp.provider \"twilio\" templates are created in Twilio's Content API (Console or POST /v1/Content); wabridge lists and sends them"}
 	}
 	created, err := t.client.CreateTemplate(ctx, body)
 	if err != nil {

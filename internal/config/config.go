@@ -386,7 +386,7 @@ func base() *Config {
 		Twilio: TwilioConfig{
 			APIURL:     "https://api.twilio.com",
 			ContentURL: "https://content.twilio.com",
-			MediaHosts: []string{"api.twilio.com", "media.twiliocdn.com"},
+			MediaHosts: []string{"mms.twiliocdn.com", "s3-external-1.amazonaws.com"},
 			Timeout:    Duration(30 * time.Second),
 		},
 		Outbox: OutboxConfig{

@@ -41,6 +41,18 @@ type Config struct {
 	// TemplateVariables maps business-style variable names (lower-cased,
 	// no braces) to template parameters ("1" or "first_name").
 	TemplateVariables map[string]string
+	// PublicURL is this server's external base URL (X-Twilio-Signature is
+	// computed over it); "" uses each request's own Host.
+	PublicURL string
+	// TwilioAuthTokens check X-Twilio-Signature on /webhooks/twilio (the
+	// account's token and a subaccount's); none: the route answers 404.
+	TwilioAuthTokens []string
+	// MediaURLKey signs the /media/ links Twilio fetches media from (see
+	// MediaURL); nil: the route answers 404.
+	MediaURLKey []byte
+	// Listener, when set, is used instead of listening on Listen (the
+	// daemon opens it early to know its address).
+	Listener net.Listener
 	// MaxUploadBytes limits POST /api/v1/media (default: the largest
 	// WhatsApp media, 100 MiB). MaxBodyBytes limits every other body.
 	MaxUploadBytes int64
@@ -59,6 +71,9 @@ type Deps struct {
 	Templates Templates
 	// Status describes the business numbers' standing (GET /api/v1/status).
 	Status func() any
+	// TwilioSMSRoute names the Twilio SMS route an SMS to a number came in
+	// on (inbound SMS webhooks carry no ?route=); nil or "": "twilio".
+	TwilioSMSRoute func(to string) string
 }
 
 // Server is the HTTP listener. Handlers hold no fasthttp.RequestCtx past
@@ -80,8 +95,8 @@ func New(cfg Config, deps Deps, log *slog.Logger) (*Server, error) {
 	if len(cfg.Tokens) == 0 {
 		return nil, errors.New("httpd: at least one API token is required")
 	}
-	if cfg.AppSecret == "" {
-		return nil, errors.New("httpd: the webhook app secret is required")
+	if cfg.AppSecret == "" && len(cfg.TwilioAuthTokens) == 0 {
+		return nil, errors.New("httpd: a webhook secret is required (Meta's app secret or a Twilio auth token)")
 	}
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = 4 << 20
@@ -96,6 +111,9 @@ func New(cfg Config, deps Deps, log *slog.Logger) (*Server, error) {
 	r := router.New()
 	r.GET("/webhooks/whatsapp", s.whatsappVerify)
 	r.POST("/webhooks/whatsapp", s.whatsappWebhook)
+	r.POST(twilioWebhookPath, s.twilioWebhook)
+	r.GET(mediaPath+"{id}", s.getSignedMedia)
+	r.HEAD(mediaPath+"{id}", s.getSignedMedia)
 	r.POST("/api/v1/messages", s.api("send", s.postMessage))
 	r.GET("/api/v1/messages/{id}", s.api("message", s.getMessage))
 	r.GET("/api/v1/messages/{id}/media", s.api("message_media", s.getMessageMedia))
@@ -143,9 +161,12 @@ func New(cfg Config, deps Deps, log *slog.Logger) (*Server, error) {
 
 // Start listens on cfg.Listen and serves in the background.
 func (s *Server) Start() error {
-	ln, err := net.Listen("tcp", s.cfg.Listen)
-	if err != nil {
-		return fmt.Errorf("httpd: listen %s: %w", s.cfg.Listen, err)
+	ln := s.cfg.Listener
+	if ln == nil {
+		var err error
+		if ln, err = net.Listen("tcp", s.cfg.Listen); err != nil {
+			return fmt.Errorf("httpd: listen %s: %w", s.cfg.Listen, err)
+		}
 	}
 	s.ln = ln
 	go func() {
