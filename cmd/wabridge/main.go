@@ -2,7 +2,7 @@
 //
 //	wabridge serve [-config FILE]          run the daemon (embedded defaults without -config)
 //	wabridge check-config -config FILE     validate a config file; exit 1 listing every problem
-//	wabridge sandbox [-config FILE]        run only the WhatsApp Cloud API simulator
+//	wabridge sandbox [-config FILE]        run only the simulators: WhatsApp Cloud API, or Twilio when it is used
 //	wabridge version                       print the version
 package main
 
@@ -21,6 +21,7 @@ import (
 	"github.com/wabridge/wabridge/internal/app"
 	"github.com/wabridge/wabridge/internal/config"
 	"github.com/wabridge/wabridge/internal/sandbox"
+	"github.com/wabridge/wabridge/internal/twiliosim"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -36,7 +37,7 @@ func usage(w io.Writer) {
 commands:
   serve [-config FILE]          run the daemon (embedded defaults: SQLite + WhatsApp sandbox)
   check-config -config FILE     validate a config file; exit 1 listing every problem
-  sandbox [-config FILE]        run only the WhatsApp Cloud API simulator
+  sandbox [-config FILE]        run only the simulators (WhatsApp Cloud API; Twilio when used)
   version                       print the version
 `)
 }
@@ -181,27 +182,51 @@ func checkConfig(args []string, stdout, stderr io.Writer) int {
 }
 
 func runSandbox(args []string, stderr io.Writer) int {
-	cfg, log, code := setup("sandbox", "config file: its [sandbox] and [whatsapp] sections (default: embedded defaults)", args, stderr)
+	cfg, log, code := setup("sandbox", "config file: its [sandbox], [whatsapp] and [twilio] sections (default: embedded defaults)", args, stderr)
 	if code != 0 {
 		return code
 	}
-	sb, err := sandbox.New(app.SandboxConfig(cfg), log.With("component", "sandbox"))
-	if err != nil {
-		log.Error("sandbox", "err", err)
-		return 1
+	// closer is a running simulator.
+	type closer interface{ Close(context.Context) error }
+	var running []closer
+	if cfg.WhatsApp.Provider != "twilio" {
+		sb, err := sandbox.New(app.SandboxConfig(cfg), log.With("component", "sandbox"))
+		if err == nil {
+			err = sb.Start()
+		}
+		if err != nil {
+			log.Error("sandbox", "err", err)
+			return 1
+		}
+		running = append(running, sb)
+		log.Info("whatsapp sandbox listening", "url", sb.URL(), "webhook_url", app.SandboxConfig(cfg).WebhookURL)
 	}
-	if err := sb.Start(); err != nil {
-		log.Error("sandbox", "err", err)
-		return 1
+	if cfg.UsesTwilio() {
+		tc := app.TwilioSimConfig(cfg, cfg.SandboxTwilioWebhookURL())
+		sim, err := twiliosim.New(tc, log.With("component", "twilio-sandbox"))
+		if err == nil {
+			err = sim.Start()
+		}
+		if err != nil {
+			log.Error("twilio sandbox", "err", err)
+			return 1
+		}
+		running = append(running, sim)
+		log.Info("twilio sandbox listening", "url", sim.URL(), "webhook_url", tc.WebhookURL)
 	}
-	log.Info("whatsapp sandbox listening", "url", sb.URL(), "webhook_url", app.SandboxConfig(cfg).WebhookURL)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	<-ctx.Done()
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.Daemon.ShutdownTimeout.D())
 	defer cancel()
-	if err := sb.Close(sctx); err != nil {
-		log.Error("sandbox shutdown", "err", err)
+	failed := false
+	for _, r := range running {
+		if err := r.Close(sctx); err != nil {
+			log.Error("sandbox shutdown", "err", err)
+			failed = true
+		}
+	}
+	if failed {
 		return 1
 	}
 	return 0

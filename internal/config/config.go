@@ -485,14 +485,15 @@ func (c *Config) applySandboxIdentity() {
 	}
 }
 
-// TwilioWebhookURL is the URL Twilio posts webhooks to: http.public_url +
-// "/webhooks/twilio" ("" without a public URL; a sandbox daemon uses its
-// listener's real address instead).
-func (c *Config) TwilioWebhookURL() string {
-	if c.HTTP.PublicURL == "" {
-		return ""
+// SandboxTwilioWebhookURL is where a separately run Twilio simulator
+// posts: http.public_url + "/webhooks/twilio", or the HTTP listener's
+// address (an unspecified host becomes 127.0.0.1). A daemon listening on
+// port 0 substitutes its real address itself.
+func (c *Config) SandboxTwilioWebhookURL() string {
+	if c.HTTP.PublicURL != "" {
+		return strings.TrimRight(c.HTTP.PublicURL, "/") + "/webhooks/twilio"
 	}
-	return strings.TrimRight(c.HTTP.PublicURL, "/") + "/webhooks/twilio"
+	return "http://" + dialable(c.HTTP.Listen) + "/webhooks/twilio"
 }
 
 // MediaPath is where media files are kept: media_dir, or a directory named
