@@ -344,3 +344,45 @@ func TestTwilioWebhookSignature(t *testing.T) {
 		t.Errorf("JSON body changed after signing: HTTP %d", resp.StatusCode)
 	}
 }
+
+// An API key authenticates the REST calls, messages go to a subaccount and
+// through a Messaging Service; the subaccount's own token signs webhooks.
+func TestTwilioAPIKeySubaccountMessagingService(t *testing.T) {
+	cfg := twilioConfig(t)
+	cfg.Twilio.APIKeySID = "SK00000000000000000000000000000007"
+	cfg.Twilio.APIKeySecret = "api-key-secret"
+	cfg.Twilio.SubaccountSID = "AC00000000000000000000000000000042"
+	cfg.Twilio.SubaccountAuthToken = "subaccount-token"
+	cfg.Twilio.MessagingServiceSID = "MG00000000000000000000000000000003"
+	d := twilioDaemon(t, cfg)
+	d.twilioInject(map[string]any{"from": customer, "text": "hi"})
+	id := d.send(map[string]any{"to": customer, "text": "Through the service."})
+	m := d.waitStatus(id, "read")
+	var out struct {
+		Messages []struct {
+			AccountSID          string `json:"account_sid"`
+			MessagingServiceSID string `json:"messaging_service_sid"`
+			From                string `json:"from"`
+		} `json:"messages"`
+	}
+	do(t, "GET", d.sandbox+"/sandbox/v1/messages?sid="+m.WAMID, "", nil, &out)
+	if len(out.Messages) != 1 || out.Messages[0].AccountSID != cfg.Twilio.SubaccountSID ||
+		out.Messages[0].MessagingServiceSID != cfg.Twilio.MessagingServiceSID {
+		t.Errorf("twilio got %+v", out.Messages)
+	}
+	// A webhook signed with the subaccount's token is accepted too.
+	u := d.base + "/webhooks/twilio"
+	form := url.Values{"MessageSid": {"SM00000000000000000000000000000abc"}, "SmsStatus": {"received"},
+		"From": {"whatsapp:" + customer}, "To": {"whatsapp:" + business}, "Body": {"sub"}}
+	req, _ := http.NewRequest("POST", u, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set(twilio.SignatureHeader, twilio.Sign("subaccount-token", u, form))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("subaccount-signed webhook: HTTP %d", resp.StatusCode)
+	}
+}

@@ -64,9 +64,13 @@ func (a *App) twilioClient(apiURL, contentURL string) (*twilio.Client, error) {
 	if a.cfg.WhatsApp.Provider == "twilio" {
 		numbers = a.cfg.BusinessNumbers()
 	}
+	token := t.AuthToken.Value()
+	if t.APIKeySID != "" {
+		token = "" // the API key authenticates REST calls; the token only checks webhooks
+	}
 	return twilio.NewClient(twilio.Config{
 		APIURL: apiURL, ContentURL: contentURL,
-		AccountSID: t.AccountSID, AuthToken: t.AuthToken.Value(),
+		AccountSID: t.AccountSID, AuthToken: token,
 		APIKeySID: t.APIKeySID, APIKeySecret: t.APIKeySecret.Value(),
 		SubaccountSID: t.SubaccountSID, MessagingServiceSID: t.MessagingServiceSID,
 		Numbers: numbers, StatusCallback: a.twilioWebhookURL(), MediaHosts: t.MediaHosts,
