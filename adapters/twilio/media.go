@@ -14,6 +14,7 @@ import (
 
 	"github.com/wabridge/wabridge/bridge"
 	"github.com/wabridge/wabridge/internal/safefetch"
+	"github.com/wabridge/wabridge/internal/upstream"
 )
 
 // maxErrorBody bounds how much of a failed media reply is read.
@@ -99,12 +100,12 @@ func (c *Client) Download(ctx context.Context, business, mediaID string, w io.Wr
 		return info, mediaUnavailable(fmt.Sprintf("media of %d bytes is over the limit of %d bytes", resp.ContentLength, maxBytes))
 	}
 	h := sha256.New()
-	dst := &trackedWriter{w: w}
+	dst := &upstream.TrackedWriter{W: w}
 	n, err := io.Copy(io.MultiWriter(dst, h), io.LimitReader(resp.Body, maxBytes))
 	switch {
-	case dst.err != nil:
+	case dst.Err != nil:
 		return info, &bridge.SendError{Action: bridge.ActionRetry, Reason: bridge.ReasonUpstreamError,
-			Title: "storing the downloaded media failed", Err: dst.err}
+			Title: "storing the downloaded media failed", Err: dst.Err}
 	case err != nil:
 		return info, c.fetchError(err)
 	}
@@ -155,18 +156,4 @@ func (c *Client) fetchError(err error) *bridge.SendError {
 		err = ue.Err
 	}
 	return c.transportError(err)
-}
-
-// trackedWriter keeps the first write error of the destination.
-type trackedWriter struct {
-	w   io.Writer
-	err error
-}
-
-func (t *trackedWriter) Write(p []byte) (int, error) {
-	n, err := t.w.Write(p)
-	if err != nil && t.err == nil {
-		t.err = err
-	}
-	return n, err
 }

@@ -7,11 +7,11 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/wabridge/wabridge/bridge"
+	"github.com/wabridge/wabridge/internal/upstream"
 )
 
 // maxResponse bounds how much of a REST reply is read.
@@ -91,7 +91,7 @@ func (c *Client) observeCall(op string, d time.Duration, code int, err error) {
 // 5xx retry; 401 and 403 are an account error (fallback); anything else
 // is a permanent upstream error.
 func (c *Client) replyError(status int, h http.Header, body []byte) *bridge.SendError {
-	se := &bridge.SendError{RetryAfter: retryAfter(h.Get("Retry-After"), c.now())}
+	se := &bridge.SendError{RetryAfter: upstream.RetryAfter(h.Get("Retry-After"), c.now())}
 	var re restError
 	_ = json.Unmarshal(body, &re)
 	se.Code = re.Code
@@ -128,48 +128,12 @@ func (c *Client) transportError(err error) *bridge.SendError {
 	return &bridge.SendError{
 		Action: bridge.ActionRetry,
 		Reason: bridge.ReasonUpstreamError,
-		Err:    &redactedError{msg: c.redact(err.Error()), err: err},
+		Err:    upstream.Redacted(err, c.pass),
 	}
 }
 
 // redact removes the secret (auth token or API key secret) from s.
-func (c *Client) redact(s string) string {
-	if c.pass == "" {
-		return s
-	}
-	return strings.ReplaceAll(s, c.pass, "[redacted]")
-}
-
-// redactedError shows a scrubbed message but keeps the original for
-// errors.Is (context.DeadlineExceeded and the like).
-type redactedError struct {
-	msg string
-	err error
-}
-
-func (e *redactedError) Error() string { return e.msg }
-func (e *redactedError) Unwrap() error { return e.err }
-
-// retryAfter parses a Retry-After header (delay-seconds or HTTP-date); 0
-// when absent or unparsable.
-func retryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	if secs, err := strconv.Atoi(v); err == nil {
-		if secs <= 0 {
-			return 0
-		}
-		return time.Duration(secs) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		if d := t.Sub(now); d > 0 {
-			return d
-		}
-	}
-	return 0
-}
+func (c *Client) redact(s string) string { return upstream.Redact(s, c.pass) }
 
 // invalid is a permanent refusal of a malformed request.
 func invalid(title string) *bridge.SendError {

@@ -6,11 +6,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/wabridge/wabridge/bridge"
+	"github.com/wabridge/wabridge/internal/upstream"
 )
 
 // maxResponse bounds how much of a Graph reply is read.
@@ -79,7 +78,7 @@ func (c *Client) observeCall(op string, d time.Duration, code int, err error) {
 
 // replyError classifies a non-2xx Graph reply.
 func (c *Client) replyError(status int, h http.Header, body []byte) *bridge.SendError {
-	se := &bridge.SendError{RetryAfter: retryAfter(h.Get("Retry-After"), time.Now())}
+	se := &bridge.SendError{RetryAfter: upstream.RetryAfter(h.Get("Retry-After"), time.Now())}
 	if p, ok := parseGraphError(body); ok && p.hasCode {
 		se.Code = p.code
 		se.Action, se.Reason = ClassifyHTTP(status, p.code)
@@ -104,45 +103,9 @@ func (c *Client) transportError(err error) *bridge.SendError {
 	return &bridge.SendError{
 		Action: bridge.ActionRetry,
 		Reason: bridge.ReasonUpstreamError,
-		Err:    &redactedError{msg: c.redact(err.Error()), err: err},
+		Err:    upstream.Redacted(err, c.token),
 	}
 }
 
 // redact removes the access token from s.
-func (c *Client) redact(s string) string {
-	if c.token == "" {
-		return s
-	}
-	return strings.ReplaceAll(s, c.token, "[redacted]")
-}
-
-// redactedError shows a scrubbed message but keeps the original for errors.Is
-// (context.DeadlineExceeded and the like).
-type redactedError struct {
-	msg string
-	err error
-}
-
-func (e *redactedError) Error() string { return e.msg }
-func (e *redactedError) Unwrap() error { return e.err }
-
-// retryAfter parses a Retry-After header (delay-seconds or HTTP-date); 0 when
-// absent or unparsable.
-func retryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	if secs, err := strconv.Atoi(v); err == nil {
-		if secs <= 0 {
-			return 0
-		}
-		return time.Duration(secs) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		if d := t.Sub(now); d > 0 {
-			return d
-		}
-	}
-	return 0
-}
+func (c *Client) redact(s string) string { return upstream.Redact(s, c.token) }

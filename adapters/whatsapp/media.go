@@ -19,6 +19,7 @@ import (
 
 	"github.com/wabridge/wabridge/bridge"
 	"github.com/wabridge/wabridge/internal/safefetch"
+	"github.com/wabridge/wabridge/internal/upstream"
 )
 
 // Media transfer (FACTS.md b2):
@@ -341,12 +342,12 @@ func (c *Client) fetchMedia(ctx context.Context, info mediaInfo, w io.Writer, ma
 	}
 
 	h := sha256.New()
-	dst := &trackedWriter{w: w}
+	dst := &upstream.TrackedWriter{W: w}
 	n, err := io.Copy(io.MultiWriter(dst, h), io.LimitReader(resp.Body, maxBytes))
 	switch {
-	case dst.err != nil:
+	case dst.Err != nil:
 		return bridge.MediaInfo{}, &bridge.SendError{Action: bridge.ActionRetry, Reason: bridge.ReasonUpstreamError,
-			Title: "storing the downloaded media failed", Err: dst.err}
+			Title: "storing the downloaded media failed", Err: dst.Err}
 	case err != nil:
 		return bridge.MediaInfo{}, c.fetchError(err)
 	}
@@ -387,20 +388,6 @@ func (c *Client) fetchError(err error) *bridge.SendError {
 		err = ue.Err
 	}
 	return c.transportError(err)
-}
-
-// trackedWriter keeps the first write error of the destination.
-type trackedWriter struct {
-	w   io.Writer
-	err error
-}
-
-func (t *trackedWriter) Write(p []byte) (int, error) {
-	n, err := t.w.Write(p)
-	if err != nil && t.err == nil {
-		t.err = err
-	}
-	return n, err
 }
 
 // decodeSHA256 reads a SHA-256 digest written as hex (either case) or

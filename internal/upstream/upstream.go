@@ -1,0 +1,73 @@
+// Package upstream holds what the provider clients (Meta's Graph API,
+// Twilio) share when they call out over HTTP: reading Retry-After,
+// keeping secrets out of errors, and telling a failed destination write
+// from a failed download.
+package upstream
+
+import (
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// RetryAfter parses a Retry-After header (delay-seconds or HTTP-date); 0
+// when absent, unparsable or in the past.
+func RetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if secs, err := strconv.Atoi(v); err == nil {
+		if secs <= 0 {
+			return 0
+		}
+		return time.Duration(secs) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		if d := t.Sub(now); d > 0 {
+			return d
+		}
+	}
+	return 0
+}
+
+// Redact replaces every occurrence of secret in s ("" leaves s as is).
+func Redact(s, secret string) string {
+	if secret == "" {
+		return s
+	}
+	return strings.ReplaceAll(s, secret, "[redacted]")
+}
+
+// RedactedError shows a scrubbed message but keeps the original error for
+// errors.Is and errors.As (context.DeadlineExceeded and the like).
+type RedactedError struct {
+	Msg string
+	Err error
+}
+
+// Redacted wraps err with its message scrubbed of secret.
+func Redacted(err error, secret string) *RedactedError {
+	return &RedactedError{Msg: Redact(err.Error(), secret), Err: err}
+}
+
+func (e *RedactedError) Error() string { return e.Msg }
+func (e *RedactedError) Unwrap() error { return e.Err }
+
+// TrackedWriter keeps the first write error of the destination, so a
+// download that fails because the disk is full is not blamed on the
+// upstream.
+type TrackedWriter struct {
+	W   io.Writer
+	Err error
+}
+
+func (t *TrackedWriter) Write(p []byte) (int, error) {
+	n, err := t.W.Write(p)
+	if err != nil && t.Err == nil {
+		t.Err = err
+	}
+	return n, err
+}
