@@ -43,36 +43,9 @@ func TestCrashDuringBurstLosesNothingSendsNothingTwice(t *testing.T) {
 		ackedHooks []string
 		accepted   atomic.Int64
 		acked      atomic.Int64
-		refusedNow atomic.Int64 // requests that failed while the daemon was down
 	)
-	client := &http.Client{Timeout: 10 * time.Second}
-	post := func(url string, body []byte, hdr map[string]string) (int, []byte) {
-		req, _ := http.NewRequest("POST", url, bytes.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		for k, v := range hdr {
-			req.Header.Set(k, v)
-		}
-		resp, err := client.Do(req)
-		if err != nil {
-			return 0, nil
-		}
-		defer resp.Body.Close()
-		data, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, data
-	}
-	// Clients behave as real ones do: a request that got no answer is
-	// repeated until it gets one — the REST client with the same
-	// idempotency_key, Meta with the same webhook.
-	retry := func(try func() bool) {
-		for deadline := time.Now().Add(90 * time.Second); !try(); {
-			refusedNow.Add(1)
-			if time.Now().After(deadline) {
-				t.Error("a request never succeeded")
-				return
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	}
+	bc := newBurstClient(t)
+	post, retry, refusedNow := bc.post, bc.retry, &bc.refused
 	var wg sync.WaitGroup
 	sends := make(chan int, n)
 	hooks := make(chan int, n)
@@ -89,7 +62,7 @@ func TestCrashDuringBurstLosesNothingSendsNothingTwice(t *testing.T) {
 			for i := range sends {
 				body := fmt.Sprintf(`{"to":"+49151%08d","idempotency_key":"burst-%d","template":{"name":"order_update","language":"en_US","params":["%d","Monday"]}}`, i, i, i)
 				retry(func() bool {
-					code, data := post(base+"/api/v1/messages", []byte(body), map[string]string{"Authorization": "Bearer " + crashToken})
+					code, data := post(base+"/api/v1/messages", "application/json", []byte(body), map[string]string{"Authorization": "Bearer " + crashToken})
 					var out struct{ ID string }
 					if (code != http.StatusAccepted && code != http.StatusOK) || json.Unmarshal(data, &out) != nil || out.ID == "" {
 						return false
@@ -112,7 +85,7 @@ func TestCrashDuringBurstLosesNothingSendsNothingTwice(t *testing.T) {
 				mac.Write(body)
 				sig := "sha256=" + hex.EncodeToString(mac.Sum(nil))
 				retry(func() bool {
-					if code, _ := post(base+"/webhooks/whatsapp", body, map[string]string{"X-Hub-Signature-256": sig}); code != http.StatusOK {
+					if code, _ := post(base+"/webhooks/whatsapp", "application/json", body, map[string]string{"X-Hub-Signature-256": sig}); code != http.StatusOK {
 						return false
 					}
 					mu.Lock()
@@ -146,13 +119,31 @@ func TestCrashDuringBurstLosesNothingSendsNothingTwice(t *testing.T) {
 	waitOutboxEmpty(t, base)
 
 	// Exactly once at "WhatsApp": every accepted id once, nothing else.
+	var perID []string
+	for _, m := range sandboxMessages(t, sandboxURL, "") {
+		perID = append(perID, m.CallbackData)
+	}
+	checkSentOnce(t, "the sandbox", acceptedID, perID)
+	reconciled := metricLines(t, base, "wabridge_send_reconciled_total")
+	if code := daemon2.terminate(30 * time.Second); code != 0 {
+		t.Errorf("daemon exit code %d after SIGTERM", code)
+	}
+	checkStoredOnce(t, dbPath, ackedHooks)
+	t.Logf("verified: %d sends exactly once at the sandbox, %d webhooks stored once; unknown sends settled: %s",
+		len(acceptedID), len(ackedHooks), reconciled)
+}
+
+// checkSentOnce compares the ids the upstream received (one per message
+// it got, in any order) with the accepted sends: each exactly once,
+// nothing else.
+func checkSentOnce(t *testing.T, upstream string, accepted map[int]string, got []string) {
+	t.Helper()
 	perID := map[string]int{}
-	all := sandboxMessages(t, sandboxURL, "")
-	for _, m := range all {
-		perID[m.CallbackData]++
+	for _, id := range got {
+		perID[id]++
 	}
 	var missing, doubled int
-	for _, id := range acceptedID {
+	for _, id := range accepted {
 		switch perID[id] {
 		case 0:
 			missing++
@@ -161,26 +152,25 @@ func TestCrashDuringBurstLosesNothingSendsNothingTwice(t *testing.T) {
 			doubled++
 		}
 	}
-	if missing > 0 || doubled > 0 || len(all) != n {
-		t.Errorf("after restart: %d accepted sends never reached the sandbox, %d reached it more than once; the sandbox holds %d messages for %d sends",
-			missing, doubled, len(all), n)
+	if missing > 0 || doubled > 0 || len(got) != len(accepted) {
+		t.Errorf("after restart: %d accepted sends never reached %s, %d reached it more than once; it holds %d messages for %d sends",
+			missing, upstream, doubled, len(got), len(accepted))
 	}
+}
 
-	reconciled := metricLines(t, base, "wabridge_send_reconciled_total")
-
-	// Every acknowledged webhook is stored exactly once.
-	if code := daemon2.terminate(30 * time.Second); code != 0 {
-		t.Errorf("daemon exit code %d after SIGTERM", code)
-	}
+// checkStoredOnce opens the stopped daemon's database and checks that
+// every acknowledged webhook's message (by provider id) is stored once.
+func checkStoredOnce(t *testing.T, dbPath string, ids []string) {
+	t.Helper()
 	db, err := sql.Open("sqlite", "file:"+dbPath+"?mode=ro")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
 	var lost int
-	for _, wamid := range ackedHooks {
+	for _, id := range ids {
 		var c int
-		if err := db.QueryRow(`SELECT COUNT(*) FROM messages WHERE wamid = ?`, wamid).Scan(&c); err != nil {
+		if err := db.QueryRow(`SELECT COUNT(*) FROM messages WHERE wamid = ?`, id).Scan(&c); err != nil {
 			t.Fatal(err)
 		}
 		if c != 1 {
@@ -188,10 +178,50 @@ func TestCrashDuringBurstLosesNothingSendsNothingTwice(t *testing.T) {
 		}
 	}
 	if lost > 0 {
-		t.Errorf("%d of %d acknowledged webhooks are not stored exactly once", lost, len(ackedHooks))
+		t.Errorf("%d of %d acknowledged webhooks are not stored exactly once", lost, len(ids))
 	}
-	t.Logf("verified: %d sends exactly once at the sandbox, %d webhooks stored once; unknown sends settled: %s",
-		len(acceptedID), len(ackedHooks), reconciled)
+}
+
+// burstClient posts as real clients do during a crash test: a request
+// that got no answer is repeated until it gets one (the REST client with
+// the same idempotency key, the provider with the same webhook); refused
+// counts the attempts that failed while the daemon was down.
+type burstClient struct {
+	t       *testing.T
+	client  *http.Client
+	refused atomic.Int64
+}
+
+func newBurstClient(t *testing.T) *burstClient {
+	return &burstClient{t: t, client: &http.Client{Timeout: 10 * time.Second}}
+}
+
+// post sends one request; code 0 when it got no answer.
+func (bc *burstClient) post(url, ctype string, body []byte, hdr map[string]string) (int, []byte) {
+	req, _ := http.NewRequest("POST", url, bytes.NewReader(body))
+	req.Header.Set("Content-Type", ctype)
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := bc.client.Do(req)
+	if err != nil {
+		return 0, nil
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, data
+}
+
+// retry repeats try until it reports success (at most 90 s).
+func (bc *burstClient) retry(try func() bool) {
+	for deadline := time.Now().Add(90 * time.Second); !try(); {
+		bc.refused.Add(1)
+		if time.Now().After(deadline) {
+			bc.t.Error("a request never succeeded")
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // metricLines returns the /metrics lines of one metric family, joined.

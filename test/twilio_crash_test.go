@@ -1,11 +1,8 @@
 package test
 
 import (
-	"bytes"
-	"database/sql"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"path/filepath"
@@ -95,33 +92,9 @@ func TestTwilioCrashLosesNothingSendsNothingTwice(t *testing.T) {
 		ackedSIDs  []string
 		accepted   atomic.Int64
 		acked      atomic.Int64
-		refusedNow atomic.Int64
 	)
-	client := &http.Client{Timeout: 10 * time.Second}
-	post := func(u, ctype string, body []byte, hdr map[string]string) (int, []byte) {
-		req, _ := http.NewRequest("POST", u, bytes.NewReader(body))
-		req.Header.Set("Content-Type", ctype)
-		for k, v := range hdr {
-			req.Header.Set(k, v)
-		}
-		resp, err := client.Do(req)
-		if err != nil {
-			return 0, nil
-		}
-		defer resp.Body.Close()
-		data, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, data
-	}
-	retry := func(try func() bool) {
-		for deadline := time.Now().Add(90 * time.Second); !try(); {
-			refusedNow.Add(1)
-			if time.Now().After(deadline) {
-				t.Error("a request never succeeded")
-				return
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	}
+	bc := newBurstClient(t)
+	post, retry, refusedNow := bc.post, bc.retry, &bc.refused
 	hookURL := ce.base + "/webhooks/twilio"
 	var wg sync.WaitGroup
 	sends, hooks := make(chan int, n), make(chan int, n)
@@ -189,49 +162,20 @@ func TestTwilioCrashLosesNothingSendsNothingTwice(t *testing.T) {
 	waitOutboxEmpty(t, ce.base)
 
 	// Exactly once at Twilio, counted by the id in each StatusCallback.
-	perID := map[string]int{}
-	all := twilioSent(t, ce.sandbox, "?direction=outbound")
-	for _, m := range all {
-		if u, err := url.Parse(m.StatusCallback); err == nil {
-			perID[u.Query().Get(twilio.CallbackIDParam)]++
+	var perID []string
+	for _, m := range twilioSent(t, ce.sandbox, "?direction=outbound") {
+		u, err := url.Parse(m.StatusCallback)
+		if err != nil {
+			t.Fatalf("status callback %q: %v", m.StatusCallback, err)
 		}
+		perID = append(perID, u.Query().Get(twilio.CallbackIDParam))
 	}
-	var missing, doubled int
-	for _, id := range acceptedID {
-		switch perID[id] {
-		case 0:
-			missing++
-		case 1:
-		default:
-			doubled++
-		}
-	}
-	if missing > 0 || doubled > 0 || len(all) != n {
-		t.Errorf("after restart: %d accepted sends never reached Twilio, %d more than once; Twilio holds %d messages for %d sends",
-			missing, doubled, len(all), n)
-	}
+	checkSentOnce(t, "Twilio", acceptedID, perID)
 	reconciled := metricLines(t, ce.base, "wabridge_send_reconciled_total")
 	if code := daemon2.terminate(30 * time.Second); code != 0 {
 		t.Errorf("daemon exit code %d after SIGTERM", code)
 	}
-	db, err := sql.Open("sqlite", "file:"+ce.db+"?mode=ro")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	var lost int
-	for _, sid := range ackedSIDs {
-		var c int
-		if err := db.QueryRow(`SELECT COUNT(*) FROM messages WHERE wamid = ?`, sid).Scan(&c); err != nil {
-			t.Fatal(err)
-		}
-		if c != 1 {
-			lost++
-		}
-	}
-	if lost > 0 {
-		t.Errorf("%d of %d acknowledged webhooks are not stored exactly once", lost, len(ackedSIDs))
-	}
+	checkStoredOnce(t, ce.db, ackedSIDs)
 	t.Logf("verified: %d sends exactly once at Twilio, %d webhooks stored once; unknown sends settled: %s",
 		len(acceptedID), len(ackedSIDs), strings.TrimSpace(reconciled))
 }
