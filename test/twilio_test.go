@@ -120,7 +120,9 @@ func TestTwilioFreeformReachesRead(t *testing.T) {
 // sent as ContentSid + ContentVariables, never as Body (Twilio: 63016);
 // text that fits none fails no_template without a request.
 func TestTwilioClosedWindowUsesContentTemplates(t *testing.T) {
-	d := twilioDaemon(t, twilioConfig(t))
+	cfg := twilioConfig(t)
+	cfg.Sandbox.AutoRead = false // the messages stay delivered
+	d := twilioDaemon(t, cfg)
 	const stranger = "+4915100000001"
 	id := d.send(map[string]any{"to": stranger, "text": "Your order 12345 is on its way and will arrive Monday."})
 	m := d.waitStatus(id, "delivered")
