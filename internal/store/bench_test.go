@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"path/filepath"
 	"sync/atomic"
@@ -44,7 +43,7 @@ func sentMessages(b *testing.B, s *SQLite, n int) []*bridge.StatusUpdate {
 	events := make([]*bridge.StatusUpdate, n)
 	for start := 0; start < n; start += 5000 {
 		end := min(start+5000, n)
-		err := s.commit.write(context.Background(), func(tx *sql.Tx) error {
+		err := s.commit.write(context.Background(), func(tx *wtx) error {
 			for i := start; i < end; i++ {
 				m := benchOutbound(now, i)
 				m.WAMID = fmt.Sprintf("wamid.bench.%d", i)

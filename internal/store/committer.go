@@ -12,7 +12,68 @@ import (
 
 // txFunc is one unit of work run inside a shared transaction. It must only
 // use tx, and must not keep it.
-type txFunc func(tx *sql.Tx) error
+type txFunc func(tx *wtx) error
+
+// maxCachedStmts bounds the writer's prepared-statement cache; statements
+// beyond it (none today: every write uses a fixed query text) run unprepared.
+const maxCachedStmts = 512
+
+// wtx is the writer's open transaction. Its methods mirror *wtx's, but
+// every query text is prepared once on the writer's connection and reused
+// by every later transaction: SQLite does not parse the same SQL again for
+// each of the thousands of operations per second a group commit carries.
+type wtx struct{ c *committer }
+
+func (t *wtx) Exec(q string, args ...any) (sql.Result, error) {
+	return t.ExecContext(context.Background(), q, args...)
+}
+
+func (t *wtx) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	if st := t.c.stmt(ctx, q); st != nil {
+		return st.ExecContext(ctx, args...)
+	}
+	return t.c.conn.ExecContext(ctx, q, args...)
+}
+
+func (t *wtx) QueryRow(q string, args ...any) *sql.Row {
+	return t.QueryRowContext(context.Background(), q, args...)
+}
+
+func (t *wtx) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
+	if st := t.c.stmt(ctx, q); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return t.c.conn.QueryRowContext(ctx, q, args...)
+}
+
+func (t *wtx) Query(q string, args ...any) (*sql.Rows, error) {
+	return t.QueryContext(context.Background(), q, args...)
+}
+
+func (t *wtx) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	if st := t.c.stmt(ctx, q); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
+	return t.c.conn.QueryContext(ctx, q, args...)
+}
+
+// stmt returns the prepared statement for q (nil when it cannot be
+// cached: then the caller runs q unprepared, and a bad query reports its
+// error there).
+func (c *committer) stmt(ctx context.Context, q string) *sql.Stmt {
+	if st, ok := c.stmts[q]; ok {
+		return st
+	}
+	if len(c.stmts) >= maxCachedStmts {
+		return nil
+	}
+	st, err := c.conn.PrepareContext(ctx, q)
+	if err != nil {
+		return nil
+	}
+	c.stmts[q] = st
+	return st
+}
 
 type writeOp struct {
 	fn   txFunc
@@ -25,6 +86,9 @@ type writeOp struct {
 // own savepoint, so a failing operation is rolled back alone.
 type committer struct {
 	db       *sql.DB
+	conn     *sql.Conn // the writer's one connection, held for good
+	stmts    map[string]*sql.Stmt
+	tx       wtx
 	ops      chan writeOp
 	maxBatch int
 	delay    time.Duration
@@ -47,7 +111,9 @@ func newCommitter(db *sql.DB, maxBatch int, delay time.Duration) *committer {
 		delay:    delay,
 		stop:     make(chan struct{}),
 		stopped:  make(chan struct{}),
+		stmts:    map[string]*sql.Stmt{},
 	}
+	c.tx.c = c
 	go c.loop()
 	return c
 }
@@ -88,6 +154,7 @@ func (c *committer) close() {
 
 func (c *committer) loop() {
 	defer close(c.stopped)
+	defer c.release()
 	batch := make([]writeOp, 0, c.maxBatch)
 	for {
 		batch = batch[:0]
@@ -124,6 +191,17 @@ func (c *committer) loop() {
 	}
 }
 
+// release closes the prepared statements and returns the connection.
+func (c *committer) release() {
+	for _, st := range c.stmts {
+		_ = st.Close()
+	}
+	c.stmts = nil
+	if c.conn != nil {
+		_ = c.conn.Close()
+	}
+}
+
 func (c *committer) drainClosed() {
 	for {
 		select {
@@ -148,13 +226,20 @@ func (c *committer) run(batch []writeOp) {
 }
 
 func (c *committer) runTx(batch []writeOp, results []error) (err error) {
-	tx, err := c.db.Begin()
-	if err != nil {
+	ctx := context.Background()
+	if c.conn == nil {
+		if c.conn, err = c.db.Conn(ctx); err != nil {
+			c.conn = nil
+			return fmt.Errorf("store: writer connection: %w", err)
+		}
+	}
+	tx := &c.tx
+	if _, err = tx.Exec("BEGIN"); err != nil {
 		return fmt.Errorf("store: begin: %w", err)
 	}
 	defer func() {
 		if err != nil {
-			_ = tx.Rollback()
+			_, _ = c.conn.ExecContext(ctx, "ROLLBACK")
 		}
 	}()
 	for i, op := range batch {
@@ -171,7 +256,7 @@ func (c *committer) runTx(batch []writeOp, results []error) (err error) {
 			return fmt.Errorf("store: release savepoint: %w", err)
 		}
 	}
-	if err = tx.Commit(); err != nil {
+	if _, err = tx.Exec("COMMIT"); err != nil {
 		return fmt.Errorf("store: commit: %w", err)
 	}
 	c.commits.Add(1)
@@ -181,7 +266,7 @@ func (c *committer) runTx(batch []writeOp, results []error) (err error) {
 
 // safeRun turns a panic in fn into an error so one bad operation cannot
 // take down the writer and every client waiting on it.
-func safeRun(fn txFunc, tx *sql.Tx) (err error) {
+func safeRun(fn txFunc, tx *wtx) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("store: panic in write: %v", r)

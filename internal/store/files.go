@@ -97,7 +97,7 @@ func (w *fileWriter) Commit(ctx context.Context, meta bridge.File) (*bridge.File
 	if err := syncDir(filepath.Dir(final)); err != nil {
 		return nil, err
 	}
-	err := w.files.db.commit.write(ctx, func(tx *sql.Tx) error {
+	err := w.files.db.commit.write(ctx, func(tx *wtx) error {
 		_, err := tx.Exec(`INSERT INTO files (id, sha256, mime_type, size, filename, created_at) VALUES (?,?,?,?,?,?)`,
 			rec.ID, rec.SHA256, rec.MIMEType, rec.Size, rec.Filename, ms(now))
 		return err
@@ -172,7 +172,7 @@ func (f *Files) Open(ctx context.Context, id string) (io.ReadCloser, *bridge.Fil
 // message still needs; it returns how many went.
 func (f *Files) PurgeFiles(ctx context.Context, before time.Time) (int, error) {
 	var ids []string
-	err := f.db.commit.write(ctx, func(tx *sql.Tx) error {
+	err := f.db.commit.write(ctx, func(tx *wtx) error {
 		ids = ids[:0]
 		rows, err := tx.Query(`DELETE FROM files WHERE created_at < ? AND id NOT IN (
 			SELECT json_extract(m.content, '$.media.file_id') FROM messages m JOIN jobs j ON j.ref = m.id

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,7 +15,7 @@ import (
 func (s *SQLite) Ingest(ctx context.Context, events []bridge.Event) (bridge.IngestOutcome, error) {
 	var out bridge.IngestOutcome
 	now := time.Now()
-	err := s.commit.write(ctx, func(tx *sql.Tx) error {
+	err := s.commit.write(ctx, func(tx *wtx) error {
 		out = bridge.IngestOutcome{}
 		changed := map[bridge.MessageID]int{}
 		for _, ev := range events {
@@ -64,7 +63,7 @@ func (s *SQLite) Ingest(ctx context.Context, events []bridge.Event) (bridge.Inge
 }
 
 // ingestInboundInto stores an inbound message once and counts it in out.
-func ingestInboundInto(tx *sql.Tx, m *bridge.Message, now time.Time, out *bridge.IngestOutcome) error {
+func ingestInboundInto(tx *wtx, m *bridge.Message, now time.Time, out *bridge.IngestOutcome) error {
 	isNew, err := ingestInbound(tx, m, now)
 	if err != nil {
 		return err
@@ -78,7 +77,7 @@ func ingestInboundInto(tx *sql.Tx, m *bridge.Message, now time.Time, out *bridge
 	return nil
 }
 
-func ingestInbound(tx *sql.Tx, m *bridge.Message, now time.Time) (bool, error) {
+func ingestInbound(tx *wtx, m *bridge.Message, now time.Time) (bool, error) {
 	if m.ID == "" {
 		m.ID = bridge.NewID(now)
 	}
@@ -141,7 +140,7 @@ func ingestInbound(tx *sql.Tx, m *bridge.Message, now time.Time) (bool, error) {
 // ingestStatus stores a status event once and applies it to its message
 // when the message is known. It returns the message when its status moved,
 // and settled when it closed a send job whose attempt had an unknown outcome.
-func ingestStatus(ctx context.Context, tx *sql.Tx, st *bridge.StatusUpdate, now time.Time) (isNew bool, moved *bridge.Message, settled bool, err error) {
+func ingestStatus(ctx context.Context, tx *wtx, st *bridge.StatusUpdate, now time.Time) (isNew bool, moved *bridge.Message, settled bool, err error) {
 	if st.WAMID == "" {
 		return false, nil, false, errors.New("store: status event without id")
 	}
@@ -209,7 +208,7 @@ func ingestStatus(ctx context.Context, tx *sql.Tx, st *bridge.StatusUpdate, now 
 
 // applyStatus records one observed status on m (history always, status
 // through bridge.Advance) and marks the event applied.
-func applyStatus(tx *sql.Tx, m *bridge.Message, st *bridge.StatusUpdate, ts, now time.Time) (bool, error) {
+func applyStatus(tx *wtx, m *bridge.Message, st *bridge.StatusUpdate, ts, now time.Time) (bool, error) {
 	if _, err := tx.Exec(`UPDATE status_events SET applied = 1 WHERE wamid = ? AND status = ?`, st.WAMID, st.RawStatus); err != nil {
 		return false, err
 	}
@@ -259,7 +258,7 @@ func applyStatus(tx *sql.Tx, m *bridge.Message, st *bridge.StatusUpdate, ts, now
 	return true, reportChange(tx, m, now)
 }
 
-func ingestRaw(tx *sql.Tx, ev *bridge.RawEvent, now time.Time) (bool, error) {
+func ingestRaw(tx *wtx, ev *bridge.RawEvent, now time.Time) (bool, error) {
 	key := ev.Key
 	if key == "" {
 		key = "anon:" + string(bridge.NewID(now))

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,7 +13,7 @@ import (
 // ClaimSends implements bridge.Store.
 func (s *SQLite) ClaimSends(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]bridge.SendJob, error) {
 	var jobs []bridge.SendJob
-	err := s.commit.write(ctx, func(tx *sql.Tx) error {
+	err := s.commit.write(ctx, func(tx *wtx) error {
 		jobs = jobs[:0]
 		// A send is claimed only when no earlier send to the same customer
 		// from the same number is still due, in flight or being retried:
@@ -80,7 +79,7 @@ func (s *SQLite) StartAttempt(ctx context.Context, id bridge.MessageID, at time.
 			return err
 		}
 	}
-	return s.commit.write(ctx, func(tx *sql.Tx) error {
+	return s.commit.write(ctx, func(tx *wtx) error {
 		res, err := tx.Exec(`UPDATE jobs SET attempt_started = ?, attempts = attempts + 1 WHERE kind = ? AND ref = ?`,
 			ms(at), jobSend, id)
 		if err != nil {
@@ -104,7 +103,7 @@ func (s *SQLite) StartAttempt(ctx context.Context, id bridge.MessageID, at time.
 // CancelQueued implements bridge.Store.
 func (s *SQLite) CancelQueued(ctx context.Context, id bridge.MessageID, at time.Time) (*bridge.Message, error) {
 	var out *bridge.Message
-	err := s.commit.write(ctx, func(tx *sql.Tx) error {
+	err := s.commit.write(ctx, func(tx *wtx) error {
 		m, err := loadMessage(ctx, tx, `id = ?`, id)
 		if err != nil {
 			return err
@@ -134,7 +133,7 @@ func (s *SQLite) CancelQueued(ctx context.Context, id bridge.MessageID, at time.
 // Accepted implements bridge.Store.
 func (s *SQLite) Accepted(ctx context.Context, id bridge.MessageID, wamid string, at time.Time) (*bridge.Message, error) {
 	var out *bridge.Message
-	err := s.commit.write(ctx, func(tx *sql.Tx) error {
+	err := s.commit.write(ctx, func(tx *wtx) error {
 		if _, err := tx.Exec(`DELETE FROM jobs WHERE kind = ? AND ref = ?`, jobSend, id); err != nil {
 			return err
 		}
@@ -180,7 +179,7 @@ func (s *SQLite) Accepted(ctx context.Context, id bridge.MessageID, wamid string
 
 // Retry implements bridge.Store.
 func (s *SQLite) Retry(ctx context.Context, id bridge.MessageID, runAt time.Time, lastErr string) error {
-	return s.commit.write(ctx, func(tx *sql.Tx) error {
+	return s.commit.write(ctx, func(tx *wtx) error {
 		_, err := tx.Exec(`UPDATE jobs SET run_at = ?, lease_until = 0, attempt_started = 0, last_error = ?
 			WHERE kind = ? AND ref = ?`, ms(runAt), lastErr, jobSend, id)
 		return err
@@ -189,7 +188,7 @@ func (s *SQLite) Retry(ctx context.Context, id bridge.MessageID, runAt time.Time
 
 // Defer implements bridge.Store.
 func (s *SQLite) Defer(ctx context.Context, id bridge.MessageID, runAt time.Time, lastErr string) error {
-	return s.commit.write(ctx, func(tx *sql.Tx) error {
+	return s.commit.write(ctx, func(tx *wtx) error {
 		_, err := tx.Exec(`UPDATE jobs SET run_at = ?, lease_until = 0, last_error = ? WHERE kind = ? AND ref = ?`,
 			ms(runAt), lastErr, jobSend, id)
 		return err
@@ -202,7 +201,7 @@ func (s *SQLite) Fail(ctx context.Context, id bridge.MessageID, reason bridge.Re
 		out     *bridge.Message
 		changed bool
 	)
-	err := s.commit.write(ctx, func(tx *sql.Tx) error {
+	err := s.commit.write(ctx, func(tx *wtx) error {
 		if _, err := tx.Exec(`DELETE FROM jobs WHERE kind = ? AND ref = ?`, jobSend, id); err != nil {
 			return err
 		}
@@ -233,7 +232,7 @@ func (s *SQLite) Fail(ctx context.Context, id bridge.MessageID, reason bridge.Re
 // ClaimJobs implements bridge.Store.
 func (s *SQLite) ClaimJobs(ctx context.Context, kind string, now time.Time, limit int, lease time.Duration) ([]bridge.Job, error) {
 	var jobs []bridge.Job
-	err := s.commit.write(ctx, func(tx *sql.Tx) error {
+	err := s.commit.write(ctx, func(tx *wtx) error {
 		jobs = jobs[:0]
 		rows, err := tx.Query(`UPDATE jobs SET lease_until = ?, attempts = attempts + 1
 			WHERE kind = ? AND ref IN (SELECT ref FROM jobs WHERE kind = ? AND run_at <= ? AND lease_until <= ?
@@ -258,7 +257,7 @@ func (s *SQLite) ClaimJobs(ctx context.Context, kind string, now time.Time, limi
 
 // RetryJob implements bridge.Store.
 func (s *SQLite) RetryJob(ctx context.Context, kind, ref string, runAt time.Time, lastErr string) error {
-	return s.commit.write(ctx, func(tx *sql.Tx) error {
+	return s.commit.write(ctx, func(tx *wtx) error {
 		_, err := tx.Exec(`UPDATE jobs SET run_at = ?, lease_until = 0, last_error = ? WHERE kind = ? AND ref = ?`,
 			ms(runAt), lastErr, kind, ref)
 		return err
@@ -268,7 +267,7 @@ func (s *SQLite) RetryJob(ctx context.Context, kind, ref string, runAt time.Time
 // UpdateMedia implements bridge.Store.
 func (s *SQLite) UpdateMedia(ctx context.Context, id bridge.MessageID, fn func(*bridge.Media), endJob string) (*bridge.Message, error) {
 	var out *bridge.Message
-	err := s.commit.write(ctx, func(tx *sql.Tx) error {
+	err := s.commit.write(ctx, func(tx *wtx) error {
 		m, err := loadMessage(ctx, tx, `id = ?`, id)
 		if err != nil {
 			return err
@@ -297,12 +296,12 @@ func (s *SQLite) UpdateMedia(ctx context.Context, id bridge.MessageID, fn func(*
 
 // EnqueueJob implements bridge.Store.
 func (s *SQLite) EnqueueJob(ctx context.Context, kind, ref string, runAt time.Time) error {
-	return s.commit.write(ctx, func(tx *sql.Tx) error {
+	return s.commit.write(ctx, func(tx *wtx) error {
 		return enqueue(tx, kind, ref, runAt)
 	})
 }
 
-func enqueue(tx *sql.Tx, kind, ref string, runAt time.Time) error {
+func enqueue(tx *wtx, kind, ref string, runAt time.Time) error {
 	_, err := tx.Exec(`INSERT INTO jobs (kind, ref, run_at) VALUES (?,?,?) ON CONFLICT DO NOTHING`, kind, ref, ms(runAt))
 	if err != nil {
 		return fmt.Errorf("store: enqueue %s: %w", kind, err)
@@ -312,7 +311,7 @@ func enqueue(tx *sql.Tx, kind, ref string, runAt time.Time) error {
 
 // FinishJob implements bridge.Store.
 func (s *SQLite) FinishJob(ctx context.Context, kind, ref string) error {
-	return s.commit.write(ctx, func(tx *sql.Tx) error {
+	return s.commit.write(ctx, func(tx *wtx) error {
 		_, err := tx.Exec(`DELETE FROM jobs WHERE kind = ? AND ref = ?`, kind, ref)
 		return err
 	})
@@ -320,7 +319,7 @@ func (s *SQLite) FinishJob(ctx context.Context, kind, ref string) error {
 
 // reportChange queues the report of m's current status to its origin, in
 // the transaction that changed it.
-func reportChange(tx *sql.Tx, m *bridge.Message, at time.Time) error {
+func reportChange(tx *wtx, m *bridge.Message, at time.Time) error {
 	if !bridge.ReportsOrigin(m.Origin) {
 		return nil
 	}
@@ -329,7 +328,7 @@ func reportChange(tx *sql.Tx, m *bridge.Message, at time.Time) error {
 
 // ReleaseJob implements bridge.Store.
 func (s *SQLite) ReleaseJob(ctx context.Context, kind, ref, lastErr string) error {
-	return s.commit.write(ctx, func(tx *sql.Tx) error {
+	return s.commit.write(ctx, func(tx *wtx) error {
 		_, err := tx.Exec(`UPDATE jobs SET lease_until = 0, last_error = ? WHERE kind = ? AND ref = ?`, lastErr, kind, ref)
 		return err
 	})

@@ -57,7 +57,7 @@ func (s *SQLite) MailMailboxes(ctx context.Context, user string) ([]mailbox.Info
 // MailCreateMailbox implements mailbox.Store.
 func (s *SQLite) MailCreateMailbox(ctx context.Context, user, name, specialUse string) (mailbox.Info, error) {
 	var in mailbox.Info
-	err := s.commit.write(ctx, func(tx *sql.Tx) error {
+	err := s.commit.write(ctx, func(tx *wtx) error {
 		var n int
 		if err := tx.QueryRow(`SELECT count(*) FROM mail_mailboxes WHERE username = ? AND name = ?`, user, name).Scan(&n); err != nil {
 			return err
@@ -109,14 +109,14 @@ func mustAffect(res sql.Result, err error) error {
 
 // MailDeleteMailbox implements mailbox.Store.
 func (s *SQLite) MailDeleteMailbox(ctx context.Context, id int64) error {
-	return s.commit.write(ctx, func(tx *sql.Tx) error {
+	return s.commit.write(ctx, func(tx *wtx) error {
 		return mustAffect(tx.Exec(`DELETE FROM mail_mailboxes WHERE id = ?`, id))
 	})
 }
 
 // MailRenameMailbox implements mailbox.Store.
 func (s *SQLite) MailRenameMailbox(ctx context.Context, id int64, name string) error {
-	return s.commit.write(ctx, func(tx *sql.Tx) error {
+	return s.commit.write(ctx, func(tx *wtx) error {
 		var n int
 		if err := tx.QueryRow(`SELECT count(*) FROM mail_mailboxes WHERE name = ?
 			AND username = (SELECT username FROM mail_mailboxes WHERE id = ?)`, name, id).Scan(&n); err != nil {
@@ -131,7 +131,7 @@ func (s *SQLite) MailRenameMailbox(ctx context.Context, id int64, name string) e
 
 // MailSubscribe implements mailbox.Store.
 func (s *SQLite) MailSubscribe(ctx context.Context, id int64, on bool) error {
-	return s.commit.write(ctx, func(tx *sql.Tx) error {
+	return s.commit.write(ctx, func(tx *wtx) error {
 		return mustAffect(tx.Exec(`UPDATE mail_mailboxes SET subscribed = ? WHERE id = ?`, on, id))
 	})
 }
@@ -171,7 +171,7 @@ func (s *SQLite) MailBody(ctx context.Context, id int64, uid uint32) ([]byte, er
 }
 
 // nextUID takes the next UID of a mailbox.
-func nextUID(tx *sql.Tx, id int64) (uint32, error) {
+func nextUID(tx *wtx, id int64) (uint32, error) {
 	var uid uint32
 	err := tx.QueryRow(`UPDATE mail_mailboxes SET uid_next = uid_next + 1 WHERE id = ? RETURNING uid_next - 1`, id).Scan(&uid)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -183,7 +183,7 @@ func nextUID(tx *sql.Tx, id int64) (uint32, error) {
 // MailAppend implements mailbox.Store.
 func (s *SQLite) MailAppend(ctx context.Context, id int64, msg mailbox.NewMessage, mergeByMessageID bool, kw mailbox.KeywordFunc) (mailbox.Appended, error) {
 	var out mailbox.Appended
-	err := s.commit.write(ctx, func(tx *sql.Tx) error {
+	err := s.commit.write(ctx, func(tx *wtx) error {
 		out = mailbox.Appended{}
 		var (
 			uid   uint32
@@ -258,7 +258,7 @@ next:
 
 // MailSetFlags implements mailbox.Store.
 func (s *SQLite) MailSetFlags(ctx context.Context, changes []mailbox.FlagChange) error {
-	return s.commit.write(ctx, func(tx *sql.Tx) error {
+	return s.commit.write(ctx, func(tx *wtx) error {
 		for _, c := range changes {
 			if _, err := tx.Exec(`UPDATE mail_messages SET flags = ? WHERE mailbox_id = ? AND uid = ?`,
 				joinFlags(c.Flags), c.MailboxID, c.UID); err != nil {
@@ -271,10 +271,10 @@ func (s *SQLite) MailSetFlags(ctx context.Context, changes []mailbox.FlagChange)
 
 // MailExpunge implements mailbox.Store.
 func (s *SQLite) MailExpunge(ctx context.Context, id int64, uids []uint32) error {
-	return s.commit.write(ctx, func(tx *sql.Tx) error { return expunge(tx, id, uids) })
+	return s.commit.write(ctx, func(tx *wtx) error { return expunge(tx, id, uids) })
 }
 
-func expunge(tx *sql.Tx, id int64, uids []uint32) error {
+func expunge(tx *wtx, id int64, uids []uint32) error {
 	for _, uid := range uids {
 		if _, err := tx.Exec(`DELETE FROM mail_messages WHERE mailbox_id = ? AND uid = ?`, id, uid); err != nil {
 			return err
@@ -287,7 +287,7 @@ func expunge(tx *sql.Tx, id int64, uids []uint32) error {
 // Message-ID and links, not the delivery key (a copy is not a delivery).
 func (s *SQLite) MailCopy(ctx context.Context, src int64, uids []uint32, dst int64, move bool) (mailbox.Copied, error) {
 	var out mailbox.Copied
-	err := s.commit.write(ctx, func(tx *sql.Tx) error {
+	err := s.commit.write(ctx, func(tx *wtx) error {
 		out = mailbox.Copied{}
 		for _, uid := range uids {
 			nuid, err := nextUID(tx, dst)
@@ -349,7 +349,7 @@ func (s *SQLite) MailLinked(ctx context.Context, messageID string) ([]mailbox.Fl
 // MailUpdateDelivery implements mailbox.Store.
 func (s *SQLite) MailUpdateDelivery(ctx context.Context, messageID string, kw mailbox.KeywordFunc) ([]mailbox.FlagChange, error) {
 	var out []mailbox.FlagChange
-	err := s.commit.write(ctx, func(tx *sql.Tx) error {
+	err := s.commit.write(ctx, func(tx *wtx) error {
 		copies, err := linked(tx, context.Background(), messageID)
 		if err != nil {
 			return err
@@ -362,7 +362,7 @@ func (s *SQLite) MailUpdateDelivery(ctx context.Context, messageID string, kw ma
 
 // updateDelivery recomputes the flags of copies from the statuses of all
 // the messages each is linked to, and stores those that changed.
-func updateDelivery(tx *sql.Tx, copies []mailbox.FlagChange, kw mailbox.KeywordFunc) ([]mailbox.FlagChange, error) {
+func updateDelivery(tx *wtx, copies []mailbox.FlagChange, kw mailbox.KeywordFunc) ([]mailbox.FlagChange, error) {
 	var changed []mailbox.FlagChange
 	for _, c := range copies {
 		rows, err := tx.Query(`SELECT m.status FROM mail_links l JOIN messages m ON m.id = l.message_id

@@ -34,7 +34,7 @@ func nullable(s string) any {
 	return s
 }
 
-// queryer is what both *sql.Tx and *sql.DB offer for reads.
+// queryer is what both *wtx and *sql.DB offer for reads.
 type queryer interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
@@ -100,7 +100,7 @@ func loadMessage(ctx context.Context, q queryer, where string, args ...any) (*br
 	return m, rows.Err()
 }
 
-func insertMessage(tx *sql.Tx, m *bridge.Message) error {
+func insertMessage(tx *wtx, m *bridge.Message) error {
 	content, err := json.Marshal(m.Content)
 	if err != nil {
 		return fmt.Errorf("store: encode content: %w", err)
@@ -115,7 +115,7 @@ func insertMessage(tx *sql.Tx, m *bridge.Message) error {
 	return err
 }
 
-func addHistory(tx *sql.Tx, id bridge.MessageID, st bridge.Status, at time.Time, code int) error {
+func addHistory(tx *wtx, id bridge.MessageID, st bridge.Status, at time.Time, code int) error {
 	_, err := tx.Exec(`INSERT INTO history (message_id, status, at, code) VALUES (?,?,?,?)`, id, st, ms(at), code)
 	return err
 }
@@ -123,7 +123,7 @@ func addHistory(tx *sql.Tx, id bridge.MessageID, st bridge.Status, at time.Time,
 // CreateOutbound implements bridge.Store.
 func (s *SQLite) CreateOutbound(ctx context.Context, m *bridge.Message) (bridge.MessageID, bool, error) {
 	id, created := m.ID, true
-	err := s.commit.write(ctx, func(tx *sql.Tx) error {
+	err := s.commit.write(ctx, func(tx *wtx) error {
 		if m.IdempotencyKey != "" {
 			var existing string
 			err := tx.QueryRow(`SELECT id FROM messages WHERE origin = ? AND idempotency_key = ?`,
@@ -168,7 +168,7 @@ func (s *SQLite) RecordSend(ctx context.Context, id bridge.MessageID, rec *bridg
 	if err != nil {
 		return err
 	}
-	return s.commit.write(ctx, func(tx *sql.Tx) error {
+	return s.commit.write(ctx, func(tx *wtx) error {
 		_, err := tx.Exec(`UPDATE messages SET send_record = ? WHERE id = ?`, string(data), id)
 		return err
 	})
@@ -194,7 +194,7 @@ func (s *SQLite) Consent(ctx context.Context, customer string) (*bridge.Consent,
 // stored one is newer.
 func (s *SQLite) SetConsent(ctx context.Context, c bridge.Consent) (bool, error) {
 	var applied bool
-	err := s.commit.write(ctx, func(tx *sql.Tx) error {
+	err := s.commit.write(ctx, func(tx *wtx) error {
 		res, err := tx.Exec(`INSERT INTO consent (customer, opted_out, at, source, keyword, ref) VALUES (?, ?, ?, ?, ?, ?)
 			ON CONFLICT (customer) DO UPDATE SET opted_out = excluded.opted_out, at = excluded.at, source = excluded.source,
 				keyword = excluded.keyword, ref = excluded.ref
@@ -212,7 +212,7 @@ func (s *SQLite) SetConsent(ctx context.Context, c bridge.Consent) (bool, error)
 // Initiate implements bridge.Store.
 func (s *SQLite) Initiate(ctx context.Context, customer string, now time.Time, limit int) (bool, error) {
 	var ok bool
-	err := s.commit.write(ctx, func(tx *sql.Tx) error {
+	err := s.commit.write(ctx, func(tx *wtx) error {
 		since := ms(now.Add(-24 * time.Hour))
 		var last int64
 		err := tx.QueryRow(`SELECT at FROM initiations WHERE customer = ?`, customer).Scan(&last)
@@ -274,7 +274,7 @@ func (s *SQLite) JobDepth(ctx context.Context, kind string) (int, error) {
 // cut-off are emptied (the record, status and history stay).
 func (s *SQLite) Purge(ctx context.Context, before time.Time) (int, error) {
 	var n int64
-	err := s.commit.write(ctx, func(tx *sql.Tx) error {
+	err := s.commit.write(ctx, func(tx *wtx) error {
 		res, err := tx.Exec(`UPDATE messages SET content = '{}', purged = 1
 			WHERE purged = 0 AND created_at < ? AND id NOT IN (SELECT ref FROM jobs WHERE kind = ?)`,
 			ms(before), jobSend)
@@ -296,7 +296,7 @@ func (s *SQLite) Purge(ctx context.Context, before time.Time) (int, error) {
 
 // createOutbound writes a new outbound message with its first history
 // entry, its send job (due at NotBefore, if later) and its expiry job.
-func createOutbound(tx *sql.Tx, m *bridge.Message) error {
+func createOutbound(tx *wtx, m *bridge.Message) error {
 	if err := insertMessage(tx, m); err != nil {
 		return fmt.Errorf("store: insert message: %w", err)
 	}

@@ -17,7 +17,7 @@ func (s *SQLite) AddPart(ctx context.Context, p *bridge.Part, build func([]bridg
 		id  bridge.MessageID
 		out *bridge.Message
 	)
-	err := s.commit.write(ctx, func(tx *sql.Tx) error {
+	err := s.commit.write(ctx, func(tx *wtx) error {
 		id, out = p.ID, nil
 		var existing string
 		err := tx.QueryRow(`SELECT part_id FROM parts WHERE origin = ? AND key = ? AND seq = ?`, p.Origin, p.Key, p.Seq).Scan(&existing)
@@ -76,7 +76,7 @@ func scanPart(row interface{ Scan(...any) error }) (bridge.Part, error) {
 	return p, err
 }
 
-func setParts(tx *sql.Tx, origin, key string) ([]bridge.Part, error) {
+func setParts(tx *wtx, origin, key string) ([]bridge.Part, error) {
 	rows, err := tx.Query(`SELECT `+partColumns+` FROM parts WHERE origin = ? AND key = ? AND expired = 0 ORDER BY seq`, origin, key)
 	if err != nil {
 		return nil, err
@@ -96,7 +96,7 @@ func setParts(tx *sql.Tx, origin, key string) ([]bridge.Part, error) {
 // ExpireParts implements bridge.Store.
 func (s *SQLite) ExpireParts(ctx context.Context, before time.Time) ([]bridge.Part, error) {
 	var out []bridge.Part
-	err := s.commit.write(ctx, func(tx *sql.Tx) error {
+	err := s.commit.write(ctx, func(tx *wtx) error {
 		out = out[:0]
 		// A set expires as a whole, by its oldest part.
 		rows, err := tx.Query(`UPDATE parts SET expired = 1 WHERE expired = 0 AND (origin, key) IN
@@ -132,7 +132,7 @@ func (s *SQLite) Part(ctx context.Context, id bridge.MessageID) (*bridge.Part, e
 
 // DeletePart implements bridge.Store.
 func (s *SQLite) DeletePart(ctx context.Context, id bridge.MessageID) error {
-	return s.commit.write(ctx, func(tx *sql.Tx) error {
+	return s.commit.write(ctx, func(tx *wtx) error {
 		_, err := tx.Exec(`DELETE FROM parts WHERE part_id = ?`, id)
 		return err
 	})

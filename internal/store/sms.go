@@ -12,7 +12,7 @@ import (
 )
 
 // fallbackTx moves m to SMS inside tx (see bridge.Store.Fallback).
-func fallbackTx(tx *sql.Tx, m *bridge.Message, trigger bridge.Trigger, why string, at time.Time) (bool, error) {
+func fallbackTx(tx *wtx, m *bridge.Message, trigger bridge.Trigger, why string, at time.Time) (bool, error) {
 	switch {
 	case m.Direction != bridge.Outbound, m.Channel == bridge.ChannelSMS,
 		m.Status == bridge.StatusDelivered, m.Status == bridge.StatusRead, m.Status == bridge.StatusFailed:
@@ -42,7 +42,7 @@ func (s *SQLite) Fallback(ctx context.Context, id bridge.MessageID, trigger brid
 		out   *bridge.Message
 		moved bool
 	)
-	err := s.commit.write(ctx, func(tx *sql.Tx) error {
+	err := s.commit.write(ctx, func(tx *wtx) error {
 		m, err := loadMessage(ctx, tx, `id = ?`, id)
 		if err != nil {
 			return err
@@ -57,7 +57,7 @@ func (s *SQLite) Fallback(ctx context.Context, id bridge.MessageID, trigger brid
 // SMSSubmitted implements bridge.Store.
 func (s *SQLite) SMSSubmitted(ctx context.Context, id bridge.MessageID, route string, partIDs []string, at time.Time) (*bridge.Message, error) {
 	var out *bridge.Message
-	err := s.commit.write(ctx, func(tx *sql.Tx) error {
+	err := s.commit.write(ctx, func(tx *wtx) error {
 		m, err := loadMessage(ctx, tx, `id = ?`, id)
 		if err != nil {
 			return err
@@ -84,7 +84,7 @@ var smsFinal = map[string]bool{bridge.SMSUndeliverable: true, bridge.SMSRejected
 // combineParts moves m to the state its parts' receipts add up to:
 // delivered when every part is, failed when one part finally failed,
 // else floor (sent after a submission).
-func combineParts(ctx context.Context, tx *sql.Tx, m *bridge.Message, floor bridge.Status, at time.Time) error {
+func combineParts(ctx context.Context, tx *wtx, m *bridge.Message, floor bridge.Status, at time.Time) error {
 	rows, err := tx.QueryContext(ctx, `SELECT stat, code FROM sms_parts WHERE message_id = ? ORDER BY idx`, m.ID)
 	if err != nil {
 		return err
@@ -143,7 +143,7 @@ func combineParts(ctx context.Context, tx *sql.Tx, m *bridge.Message, floor brid
 func (s *SQLite) IngestSMS(ctx context.Context, events []bridge.SMSEvent) (bridge.IngestOutcome, error) {
 	var out bridge.IngestOutcome
 	now := time.Now()
-	err := s.commit.write(ctx, func(tx *sql.Tx) error {
+	err := s.commit.write(ctx, func(tx *wtx) error {
 		out = bridge.IngestOutcome{}
 		for _, ev := range events {
 			if ev.MO != nil {

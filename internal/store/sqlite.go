@@ -90,12 +90,13 @@ func OpenSQLite(ctx context.Context, cfg SQLiteConfig) (*SQLite, error) {
 		return nil, fmt.Errorf("store: open %s: %w", cfg.Path, err)
 	}
 	reader.SetMaxOpenConns(8)
-	s := &SQLite{writer: writer, reader: reader, commit: newCommitter(writer, cfg.CommitBatch, cfg.CommitDelay)}
 	if _, err := writer.ExecContext(ctx, `UPDATE jobs SET lease_until = 0 WHERE lease_until > 0`); err != nil {
-		s.Close()
+		writer.Close()
+		reader.Close()
 		return nil, fmt.Errorf("store: release leases: %w", err)
 	}
-	return s, nil
+	// From here the committer holds the writer's one connection.
+	return &SQLite{writer: writer, reader: reader, commit: newCommitter(writer, cfg.CommitBatch, cfg.CommitDelay)}, nil
 }
 
 func migrateSQLite(ctx context.Context, db *sql.DB) error {
@@ -142,7 +143,7 @@ func (s *SQLite) Stats() Stats {
 // and check-config output).
 func (s *SQLite) Pragma(ctx context.Context, name string) (string, error) {
 	var v string
-	err := s.writer.QueryRowContext(ctx, "PRAGMA "+name).Scan(&v)
+	err := s.commit.write(ctx, func(tx *wtx) error { return tx.QueryRowContext(ctx, "PRAGMA "+name).Scan(&v) })
 	return v, err
 }
 

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -81,7 +80,7 @@ func TestFailingOperationIsIsolated(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = s.commit.write(ctx, func(tx *sql.Tx) error {
+			errs[i] = s.commit.write(ctx, func(tx *wtx) error {
 				if _, err := tx.Exec(`INSERT INTO raw_events (key, field, raw, received_at) VALUES (?, 'f', '{}', 0)`, fmt.Sprint(i)); err != nil {
 					return err
 				}
