@@ -13,6 +13,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
+	_ "net/http/pprof" // served only on [daemon] pprof_listen
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -139,6 +141,15 @@ func serve(args []string, stderr io.Writer) int {
 	}
 	if f := a.APITokenFile(); f != "" {
 		log.Info("REST API token file", "file", f)
+	}
+	if addr := cfg.Daemon.PprofListen; addr != "" {
+		go func() {
+			// net/http/pprof registers on the default mux; nothing else uses it.
+			log.Info("pprof listening", "addr", addr)
+			if err := http.ListenAndServe(addr, nil); err != nil {
+				log.Error("pprof", "err", err)
+			}
+		}()
 	}
 	<-ctx.Done()
 	stop()

@@ -80,6 +80,9 @@ type DaemonConfig struct {
 	// ShutdownTimeout bounds the graceful stop on SIGTERM: stop accepting,
 	// finish in-flight work within this, exit 0.
 	ShutdownTimeout Duration `toml:"shutdown_timeout"`
+	// PprofListen, when set, serves Go's net/http/pprof profiles there
+	// (loopback only) for profiling under load.
+	PprofListen string `toml:"pprof_listen"`
 }
 
 // StoreConfig is [store].

@@ -47,6 +47,14 @@ func (l *loader) validate(c *Config) {
 	l.oneOf("log.format", c.Log.Format, "text", "json")
 
 	l.positive("daemon.shutdown_timeout", c.Daemon.ShutdownTimeout)
+	if p := c.Daemon.PprofListen; p != "" {
+		l.listen("daemon.pprof_listen", p)
+		if host, _, err := net.SplitHostPort(p); err == nil {
+			if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+				l.problem("daemon.pprof_listen", "%q: profiles are served on loopback only", p)
+			}
+		}
+	}
 
 	switch c.Store.Driver {
 	case "sqlite":

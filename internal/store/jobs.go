@@ -19,13 +19,16 @@ func (s *SQLite) ClaimSends(ctx context.Context, now time.Time, limit int, lease
 		// from the same number is still due, in flight or being retried:
 		// messages to one customer go out in the order they were submitted
 		// (a long mail's parts, several submit_sm). One scheduled for later
-		// does not hold the others back.
+		// does not hold the others back. CROSS JOIN keeps the customer's
+		// messages (index messages_conversation) as the outer loop of that
+		// check: left to itself the planner may scan every send job for each
+		// candidate, and a backlog of 100,000 then claims 16 jobs in 0.3 s.
 		rows, err := tx.Query(`UPDATE jobs SET lease_until = ?
 			WHERE kind = ? AND ref IN (
 				SELECT j.ref FROM jobs j JOIN messages m ON m.id = j.ref
 				WHERE j.kind = ? AND j.run_at <= ? AND j.lease_until <= ?
 				AND NOT EXISTS (
-					SELECT 1 FROM messages m2 JOIN jobs j2 ON j2.kind = ? AND j2.ref = m2.id
+					SELECT 1 FROM messages m2 CROSS JOIN jobs j2 ON j2.kind = ? AND j2.ref = m2.id
 					WHERE m2.business = m.business AND m2.customer = m.customer AND j2.rowid < j.rowid
 					AND (j2.run_at <= ? OR j2.attempts > 0))
 				ORDER BY j.run_at, j.rowid LIMIT ?)

@@ -144,6 +144,21 @@ func (s *SQLite) CreateOutbound(ctx context.Context, m *bridge.Message) (bridge.
 	return id, created, nil
 }
 
+// CreateOutboundBatch commits many new outbound messages (each with its
+// history entry and send job, as CreateOutbound) in one transaction: bulk
+// imports and the load tool's queue seeding. Idempotency keys are not
+// checked; a duplicate id fails the whole batch.
+func (s *SQLite) CreateOutboundBatch(ctx context.Context, ms []*bridge.Message) error {
+	return s.commit.write(ctx, func(tx *wtx) error {
+		for _, m := range ms {
+			if err := createOutbound(tx, m); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
 // Message implements bridge.Store.
 func (s *SQLite) Message(ctx context.Context, idOrWAMID string) (*bridge.Message, error) {
 	m, err := loadMessage(ctx, s.reader, `id = ?`, idOrWAMID)
