@@ -18,7 +18,7 @@ import (
 //	GET  /sandbox/v1/stats     counters (incl. media_uploads, media_downloads)
 //	POST /sandbox/v1/reset     forget messages, windows, media, counters and queued webhooks
 //	GET  /sandbox/v1/windows   ?business=&customer= → {"open","expires_at"}
-//	POST /sandbox/v1/settings  change media knobs at run time (see below) → the current settings
+//	POST /sandbox/v1/settings  change media, status and load-test knobs at run time (see below) → the current settings
 //
 // Templates and account health (manage.go has the details and webhook shapes):
 //
@@ -34,10 +34,39 @@ import (
 // # POST /sandbox/v1/settings
 //
 // {"media_redirect_to":"http://…" | "", "media_url_ttl":"5m", "media_file_size_as_string":true,
-// "us_marketing_blocked":false, "status_delay":"5s"}: every field optional; they override
-// Config.MediaRedirectTo, MediaURLTTL, MediaFileSizeAsString and
-// USMarketingBlocked until the next reset, which restores the Config values.
-// The answer has all four fields (media_url_ttl as a Go duration).
+// "us_marketing_blocked":false, "status_delay":"5s", "latency":"50ms", "error_rate":0.01,
+// "error_code":131000, "error_seed":42, "statuses":"all", "status_batch":100,
+// "keep_messages":100000}: every field optional; they override the Config
+// field of the same name (MediaRedirectTo, MediaURLTTL, …, KeepMessages)
+// until the next reset, which restores the Config values. An invalid value
+// changes nothing (400). The answer has every field (durations as Go
+// durations). The load-test knobs (load.go):
+//
+//	latency        Go duration, default "0s": added before answering every Graph API call
+//	               (sends, mark read, templates, phone numbers, media), as Meta's own latency.
+//	error_rate     0..1, default 0: that fraction of valid sends is answered with error_code
+//	               instead of being accepted (not recorded, no statuses; counted in
+//	               rejected_sends and injected_errors). Send n after a reset or a change of
+//	               error_rate/error_code/error_seed fails when SplitMix64(error_seed, n) <
+//	               error_rate, so runs are repeatable.
+//	error_code     default 131000 "(#131000) Something went wrong", HTTP 500: Meta's generic
+//	               transient error, retried by clients. Also with Meta's HTTP status and title:
+//	               130429 rate limit hit (400), 131016 service unavailable (503), 133004 server
+//	               temporarily unavailable (503), 131056 pair rate limit (400), 131048 spam rate
+//	               limit (400), 131057 maintenance (400), 80007 and 4 rate limits (400); any
+//	               other positive code gets HTTP 400 and a generic title.
+//	error_seed     unsigned integer, default 0.
+//	statuses       which status webhooks follow an accepted send: "all" (default: sent,
+//	               delivered, read), "delivered" (sent, delivered), "sent", "none" (none at
+//	               all). A failed status (131047, 131026, 131049, 131053) is sent unless "none".
+//	status_batch   integer ≥ 1, default 1: up to that many statuses, of any messages of one
+//	               business number, go into one webhook (one change with several
+//	               value.statuses, as Meta batches them); a batch is posted when full or
+//	               status_delay after its first status. The statuses of one message are
+//	               always delivered in order (by the same worker) unless a delivery fails.
+//	keep_messages  integer ≥ 0, default 0 (all): keep about the newest N message records
+//	               (between N and 2N) for GET /sandbox/v1/messages and mark-read lookups, so
+//	               long load runs do not grow without bound.
 //
 // # POST /sandbox/v1/media
 //
@@ -212,6 +241,8 @@ func (s *Server) reset() {
 	s.stats = counters{}
 	s.parked = nil
 	s.queue.clear()
+	s.load.Store(s.configKnobs())
+	s.sendSeq.Store(0)
 }
 
 // handleWindow reports the customer-service window of one customer with one
@@ -272,14 +303,37 @@ func (s *Server) handleSettings(w http.ResponseWriter, r *http.Request) {
 		MediaFileSizeAsString *bool   `json:"media_file_size_as_string"`
 		USMarketingBlocked    *bool   `json:"us_marketing_blocked"`
 		StatusDelay           *string `json:"status_delay"`
+
+		Latency      *string  `json:"latency"`
+		ErrorRate    *float64 `json:"error_rate"`
+		ErrorCode    *int     `json:"error_code"`
+		ErrorSeed    *uint64  `json:"error_seed"`
+		Statuses     *string  `json:"statuses"`
+		StatusBatch  *int     `json:"status_batch"`
+		KeepMessages *int     `json:"keep_messages"`
 	}
 	if len(bytes.TrimSpace(raw)) > 0 {
 		dec := json.NewDecoder(bytes.NewReader(raw))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&req); err != nil {
-			controlError(w, http.StatusBadRequest, "body must be {\"media_redirect_to\",\"media_url_ttl\",\"media_file_size_as_string\",\"us_marketing_blocked\"}: "+err.Error())
+			controlError(w, http.StatusBadRequest, "body must be {\"media_redirect_to\",\"media_url_ttl\",\"media_file_size_as_string\",\"us_marketing_blocked\",\"status_delay\",\"latency\",\"error_rate\",\"error_code\",\"error_seed\",\"statuses\",\"status_batch\",\"keep_messages\"}: "+err.Error())
 			return
 		}
+	}
+	var latency time.Duration
+	if req.Latency != nil {
+		if latency, err = time.ParseDuration(*req.Latency); err != nil || latency < 0 {
+			controlError(w, http.StatusBadRequest, "latency must be a Go duration such as \"50ms\"")
+			return
+		}
+	}
+	if req.ErrorCode != nil && *req.ErrorCode <= 0 {
+		controlError(w, http.StatusBadRequest, "error_code must be a positive Graph error code")
+		return
+	}
+	if req.StatusBatch != nil && *req.StatusBatch <= 0 {
+		controlError(w, http.StatusBadRequest, "status_batch must be at least 1")
+		return
 	}
 	var delay time.Duration
 	if req.StatusDelay != nil {
@@ -301,7 +355,20 @@ func (s *Server) handleSettings(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	s.mu.Lock()
+	s.mu.Lock()     // serialises settings changes
+	k := *s.knobs() // copy: snapshots are immutable
+	set(&k.Latency, req.Latency != nil, latency)
+	setPtr(&k.ErrorRate, req.ErrorRate)
+	setPtr(&k.ErrorCode, req.ErrorCode)
+	setPtr(&k.ErrorSeed, req.ErrorSeed)
+	setPtr(&k.Statuses, req.Statuses)
+	setPtr(&k.StatusBatch, req.StatusBatch)
+	setPtr(&k.KeepMessages, req.KeepMessages)
+	if err := validateKnobs(&k); err != nil {
+		s.mu.Unlock()
+		controlError(w, http.StatusBadRequest, err.Error())
+		return
+	}
 	if req.MediaRedirectTo != nil {
 		s.settings.MediaRedirectTo = *req.MediaRedirectTo
 	}
@@ -317,11 +384,29 @@ func (s *Server) handleSettings(w http.ResponseWriter, r *http.Request) {
 	if req.StatusDelay != nil {
 		s.settings.StatusDelay = delay
 	}
+	s.load.Store(&k)
+	if req.ErrorRate != nil || req.ErrorCode != nil || req.ErrorSeed != nil {
+		s.sendSeq.Store(0) // the error sequence starts over
+	}
 	cur := s.settings
 	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, map[string]any{
 		"media_redirect_to": cur.MediaRedirectTo, "media_url_ttl": cur.MediaURLTTL.String(),
 		"media_file_size_as_string": cur.MediaFileSizeAsString, "us_marketing_blocked": cur.USMarketingBlocked,
 		"status_delay": cur.StatusDelay.String(),
+		"latency":      k.Latency.String(), "error_rate": k.ErrorRate, "error_code": k.ErrorCode, "error_seed": k.ErrorSeed,
+		"statuses": k.Statuses, "status_batch": k.StatusBatch, "keep_messages": k.KeepMessages,
 	})
+}
+
+func set[T any](dst *T, ok bool, v T) {
+	if ok {
+		*dst = v
+	}
+}
+
+func setPtr[T any](dst *T, v *T) {
+	if v != nil {
+		*dst = *v
+	}
 }

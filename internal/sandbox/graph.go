@@ -1,12 +1,14 @@
 package sandbox
 
 import (
+	"context"
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -87,7 +89,12 @@ func errUnknownObject(method, id string) *graphError {
 var versionRE = regexp.MustCompile(`^v\d+(\.\d+)?$`)
 
 // serveGraph dispatches /{ver?}/{id}[/{edge}] after checking the bearer token.
+//
+// Every Graph call waits for the latency knob first, as Meta's own latency.
 func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request) {
+	if !s.waitLatency(r) {
+		return
+	}
 	segs := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
 	if len(segs) > 0 && versionRE.MatchString(segs[0]) {
 		segs = segs[1:]
@@ -232,6 +239,13 @@ func (s *Server) handleMessages(w http.ResponseWriter, r *http.Request, num *Num
 		s.reject(w, e)
 		return
 	}
+	if e := s.injectedError(); e != nil {
+		s.mu.Lock()
+		s.stats.InjectedErrors++
+		s.mu.Unlock()
+		s.reject(w, e)
+		return
+	}
 	s.accept(w, num, &req, raw, info)
 }
 
@@ -341,24 +355,68 @@ func (s *Server) accept(w http.ResponseWriter, num *Number, req *sendRequest, ra
 		// Meta checks referenced media after accepting the send.
 		plan = []statusStep{{status: "failed", err: info.mediaErr}}
 	}
+	k := s.knobs()
+	plan = limitPlan(plan, k.Statuses)
 	pricing := pricingFor(use, open)
 	s.messages = append(s.messages, rec)
 	s.byWamid[rec.Wamid] = rec
-	s.stats.Sends++
-	epoch := s.epoch
-	s.mu.Unlock()
-
-	s.log.Debug("sandbox accepted send", "wamid", rec.Wamid, "type", rec.Type, "to", rec.To, "phone_number_id", num.PhoneNumberID)
-	msg := map[string]string{"id": rec.Wamid}
-	if use != nil {
-		msg["message_status"] = "accepted"
+	if k.KeepMessages > 0 && len(s.messages) >= 2*k.KeepMessages {
+		s.trimMessagesLocked(k.KeepMessages)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
-		"messaging_product": "whatsapp",
-		"contacts":          []map[string]string{{"input": req.To, "wa_id": customer}},
-		"messages":          []map[string]string{msg},
-	})
-	s.scheduleStatuses(num, rec, epoch, plan, pricing)
+	s.stats.Sends++
+	lane := s.stats.Sends % s.cfg.WebhookWorkers
+	epoch := s.epoch
+	delay := s.settings.StatusDelay
+	s.mu.Unlock()
+	if delay <= 0 {
+		delay = s.cfg.StatusDelay
+	}
+
+	if s.log.Enabled(context.Background(), slog.LevelDebug) {
+		s.log.Debug("sandbox accepted send", "wamid", rec.Wamid, "type", rec.Type, "to", rec.To, "phone_number_id", num.PhoneNumberID)
+	}
+	// {"messaging_product":"whatsapp","contacts":[{"input","wa_id"}],"messages":[{"id","message_status"?}]},
+	// written by hand: this is the hot path of load tests.
+	b := make([]byte, 0, 128+len(req.To)+len(customer)+len(rec.Wamid))
+	b = append(b, `{"messaging_product":"whatsapp","contacts":[{"input":`...)
+	b = appendJSONString(b, req.To)
+	b = append(b, `,"wa_id":`...)
+	b = appendJSONString(b, customer)
+	b = append(b, `}],"messages":[{"id":`...)
+	b = appendJSONString(b, rec.Wamid)
+	if use != nil {
+		b = append(b, `,"message_status":"accepted"`...)
+	}
+	b = append(b, "}]}\n"...)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(b)
+	s.scheduleStatuses(num, rec, epoch, plan, pricing, delay, lane)
+}
+
+// trimMessagesLocked keeps the newest keep records (keep_messages).
+func (s *Server) trimMessagesLocked(keep int) {
+	drop := len(s.messages) - keep
+	for _, m := range s.messages[:drop] {
+		if s.byWamid[m.Wamid] == m {
+			delete(s.byWamid, m.Wamid)
+		}
+	}
+	s.messages = append(make([]*record, 0, 2*keep), s.messages[drop:]...)
+}
+
+// appendJSONString appends v as a JSON string.
+func appendJSONString(b []byte, v string) []byte {
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(v)
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, v...)
+	return append(b, '"')
 }
 
 // statusStep is one status webhook to emit for a send.
@@ -398,12 +456,18 @@ func (s *Server) planStatuses(typ, customer string, windowOpen bool, category st
 	case typ == "reaction":
 		return []statusStep{{status: "sent"}}
 	}
-	steps := []statusStep{{status: "sent"}, {status: "delivered"}}
-	if !s.cfg.NoAutoRead {
-		steps = append(steps, statusStep{status: "read"})
+	if s.cfg.NoAutoRead {
+		return deliveredPlan
 	}
-	return steps
+	return readPlan
 }
+
+// The plans of successful sends, shared (read-only, capacity-capped so an
+// append copies) to spare an allocation per send.
+var (
+	readPlan      = []statusStep{{status: "sent"}, {status: "delivered"}, {status: "read"}}
+	deliveredPlan = readPlan[:2:2]
+)
 
 // pricing is the per-message pricing object of status webhooks (PMP, v24).
 type pricing struct {

@@ -27,6 +27,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -84,6 +85,39 @@ type Config struct {
 	// 131049, as Meta has done since 2025-04-01. nil means true; see
 	// usMarketingErr and isUSNumber in manage.go for the rule and its sources.
 	USMarketingBlocked *bool
+
+	// Load testing (load.go). All may be changed at run time with POST
+	// /sandbox/v1/settings.
+
+	// Latency is added before answering every Graph API call (sends, mark
+	// read, templates, phone numbers, media), as Meta's own latency; default 0.
+	Latency time.Duration
+	// ErrorRate (0..1) is the fraction of valid sends answered with the
+	// ErrorCode error instead of being accepted; default 0. Which sends fail
+	// is pseudo-random but repeatable: see ErrorSeed.
+	ErrorRate float64
+	// ErrorCode is the Graph error code injected by ErrorRate; default
+	// DefaultErrorCode (131000 "Something went wrong", HTTP 500).
+	ErrorCode int
+	// ErrorSeed seeds the choice of failing sends: the n-th send after a
+	// reset fails when SplitMix64(ErrorSeed, n) < ErrorRate.
+	ErrorSeed uint64
+	// Statuses selects the status webhooks following a send: StatusesAll
+	// (default: sent, delivered, read), StatusesDelivered, StatusesSent or
+	// StatusesNone.
+	Statuses string
+	// StatusBatch is how many statuses (of any messages) at most one status
+	// webhook carries in value.statuses; a batch is posted when it is full
+	// or StatusDelay after its first status. Default 1 (one per webhook).
+	StatusBatch int
+	// KeepMessages bounds the sandbox's message log (GET
+	// /sandbox/v1/messages, mark-read lookups) to about the newest N
+	// records (between N and 2N); default 0 keeps everything.
+	KeepMessages int
+	// WebhookWorkers is the number of concurrent webhook deliveries (one
+	// keep-alive connection each); default 16. Statuses of one message are
+	// always delivered by the same worker, so they arrive in order.
+	WebhookWorkers int
 }
 
 // Defaults applied by New.
@@ -104,8 +138,8 @@ const (
 	// uploadOverhead is what a media upload body may carry beyond
 	// MaxUploadBytes (multipart headers and the other form fields).
 	uploadOverhead = 1 << 20
-	// webhookWorkers is the size of the delivery pool.
-	webhookWorkers = 4
+	// defaultWebhookWorkers is the default size of the delivery pool.
+	defaultWebhookWorkers = 16
 	// webhookTimeout bounds one delivery attempt.
 	webhookTimeout = 10 * time.Second
 )
@@ -137,7 +171,12 @@ type Server struct {
 	templates  []*tmpl                // catalogue: configuration order, then created ones
 	health     accountHealth          // quality ratings and messaging limit (POST /sandbox/v1/account)
 
-	queue *queue
+	queue *lanes // one FIFO per webhook worker
+
+	load      atomic.Pointer[loadKnobs] // runtime-changeable load knobs (load.go)
+	sendSeq   atomic.Uint64             // sends seen by the error injection since reset
+	sched     *scheduler                // status webhooks due later (webhooks.go)
+	workersUp atomic.Bool               // workers and scheduler started
 
 	// lifecycle
 	lifeMu      sync.Mutex
@@ -201,6 +240,20 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	if cfg.WebhookRetryMax < cfg.WebhookRetryInitial {
 		cfg.WebhookRetryMax = cfg.WebhookRetryInitial
 	}
+	if cfg.WebhookWorkers < 0 {
+		return nil, errors.New("sandbox: WebhookWorkers must not be negative")
+	}
+	if cfg.WebhookWorkers == 0 {
+		cfg.WebhookWorkers = defaultWebhookWorkers
+	}
+	knobs := &loadKnobs{
+		Latency: cfg.Latency, ErrorRate: cfg.ErrorRate, ErrorCode: cfg.ErrorCode, ErrorSeed: cfg.ErrorSeed,
+		Statuses: cfg.Statuses, StatusBatch: cfg.StatusBatch, KeepMessages: cfg.KeepMessages,
+	}
+	if err := validateKnobs(knobs); err != nil {
+		return nil, errors.New("sandbox: " + err.Error())
+	}
+	cfg.ErrorCode, cfg.Statuses, cfg.StatusBatch = knobs.ErrorCode, knobs.Statuses, knobs.StatusBatch
 
 	s := &Server{
 		cfg:        cfg,
@@ -213,10 +266,12 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		windows:    map[windowKey]time.Time{},
 		media:      map[string]*mediaObj{},
 		mediaURLs:  map[string]*mediaGrant{},
-		queue:      newQueue(),
+		queue:      newLanes(cfg.WebhookWorkers),
+		sched:      newScheduler(),
 		done:       make(chan struct{}),
-		client:     &http.Client{Timeout: webhookTimeout},
+		client:     &http.Client{Timeout: webhookTimeout, Transport: webhookTransport(cfg.WebhookWorkers)},
 	}
+	s.load.Store(knobs)
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.settings = s.configSettings()
 
@@ -361,6 +416,7 @@ func (s *Server) Close(ctx context.Context) error {
 	close(s.done)
 	s.cancel()
 	s.queue.close()
+	defer s.client.CloseIdleConnections()
 
 	waited := make(chan struct{})
 	go func() { s.wg.Wait(); close(waited) }()
@@ -406,13 +462,19 @@ func (s *Server) startWorkersLocked() {
 		return
 	}
 	s.workersOn = true
-	for range webhookWorkers {
+	for i := range s.cfg.WebhookWorkers {
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
-			s.worker()
+			s.worker(i)
 		}()
 	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.statusLoop()
+	}()
+	s.workersUp.Store(true)
 }
 
 // routes builds the top-level handler: media downloads under

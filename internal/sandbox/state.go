@@ -100,6 +100,9 @@ type counters struct {
 	// PhoneNumberCalls counts GET /{phone_number_id} calls that passed auth
 	// (the phone number node: quality rating, messaging limit, throughput).
 	PhoneNumberCalls int `json:"phone_number_calls"`
+	// InjectedErrors counts sends answered with the error_rate error (also
+	// counted in rejected_sends).
+	InjectedErrors int `json:"injected_errors"`
 }
 
 // newWamid returns a message id shaped like Meta's: "wamid." + base64 of a

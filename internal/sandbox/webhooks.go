@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"bytes"
+	"container/heap"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
@@ -12,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -188,49 +190,260 @@ func sign(secret string, body []byte) string {
 
 // --- status scheduling ------------------------------------------------------------
 
-// scheduleStatuses emits the planned status webhooks of rec, StatusDelay
-// apart, updating rec as it goes. A reset (epoch change) or Close stops it.
-func (s *Server) scheduleStatuses(num *Number, rec *record, epoch uint64, plan []statusStep, price pricing) {
-	s.ensureWorkers()
-	s.mu.Lock()
-	delay := s.settings.StatusDelay
-	s.mu.Unlock()
-	if delay <= 0 {
-		delay = s.cfg.StatusDelay
+// Status webhooks are produced by one scheduler goroutine (statusLoop) from a
+// timer heap, not by a goroutine per send: a send pushes one statusEvent,
+// which is re-pushed StatusDelay later for each following status. The loop
+// hands the statuses to per-(lane, number) batches of up to StatusBatch
+// statuses; a full batch, or one whose first status waited StatusDelay,
+// becomes one webhook queued on its lane. Every status of one message uses
+// the same lane, and a lane is delivered in order by one worker, so the
+// statuses of a message arrive in order (unless a delivery fails and is
+// retried later, as with Meta).
+
+// statusEvent is either the next status of a send or (batch != nil) the
+// flush deadline of a batch.
+type statusEvent struct {
+	due time.Time
+	seq uint64 // FIFO among events due at the same time
+
+	num   *Number
+	rec   *record
+	epoch uint64
+	plan  []statusStep
+	step  int // next plan index
+	price pricing
+	delay time.Duration
+	lane  int
+	st    statusPayload // filled when the step fires
+	dead  bool          // stale (reset) when the step fired
+
+	batch *statusBatch
+	gen   uint64 // the batch generation this deadline belongs to
+}
+
+type eventHeap []*statusEvent
+
+func (h eventHeap) Len() int { return len(h) }
+func (h eventHeap) Less(i, j int) bool {
+	if h[i].due.Equal(h[j].due) {
+		return h[i].seq < h[j].seq
 	}
-	s.goAsync(func() {
-		t := time.NewTimer(delay)
-		defer t.Stop()
-		for i, step := range plan {
-			if i > 0 {
-				t.Reset(delay)
-			}
-			select {
-			case <-t.C:
-			case <-s.done:
-				return
-			}
-			s.mu.Lock()
-			if s.epoch != epoch {
-				s.mu.Unlock()
-				return
-			}
-			rec.Status = step.status
-			st := statusPayload{
-				ID: rec.Wamid, Status: step.status, Timestamp: unixString(time.Now()),
-				RecipientID: rec.customer, BizOpaque: rec.CallbackData,
-			}
-			if step.err != nil {
-				rec.ErrorCode = step.err.Code
-				st.Errors = []*statusErr{step.err}
-			} else {
-				p := price
-				st.Pricing = &p
-			}
-			s.enqueueLocked(s.webhookBody(num, changeValue{Statuses: []statusPayload{st}}), "status "+step.status)
-			s.mu.Unlock()
+	return h[i].due.Before(h[j].due)
+}
+func (h eventHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *eventHeap) Push(x any)   { *h = append(*h, x.(*statusEvent)) }
+func (h *eventHeap) Pop() any {
+	old := *h
+	ev := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	return ev
+}
+
+// scheduler is the timer heap of statusLoop.
+type scheduler struct {
+	mu   sync.Mutex
+	h    eventHeap
+	seq  uint64
+	wake chan struct{} // capacity 1: an earlier event was pushed
+}
+
+func newScheduler() *scheduler { return &scheduler{wake: make(chan struct{}, 1)} }
+
+func (sc *scheduler) push(evs ...*statusEvent) {
+	sc.mu.Lock()
+	earliest := false
+	for _, ev := range evs {
+		sc.seq++
+		ev.seq = sc.seq
+		heap.Push(&sc.h, ev)
+		earliest = earliest || sc.h[0] == ev
+	}
+	sc.mu.Unlock()
+	if earliest {
+		select {
+		case sc.wake <- struct{}{}:
+		default:
 		}
+	}
+}
+
+// maxFire bounds the events handled per round, and so the time Server.mu is held.
+const maxFire = 4096
+
+// popDue appends up to maxFire events due at now to dst. wait is how long
+// until the next event is due (-1: none).
+func (sc *scheduler) popDue(dst []*statusEvent, now time.Time) (_ []*statusEvent, wait time.Duration) {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	for len(sc.h) > 0 && !sc.h[0].due.After(now) && len(dst) < maxFire {
+		dst = append(dst, heap.Pop(&sc.h).(*statusEvent))
+	}
+	if len(sc.h) == 0 {
+		return dst, -1
+	}
+	return dst, sc.h[0].due.Sub(now)
+}
+
+// scheduleStatuses plans the status webhooks of rec: the first delay after
+// now, each next one delay after the previous. A reset (epoch change) or
+// Close stops them.
+func (s *Server) scheduleStatuses(num *Number, rec *record, epoch uint64, plan []statusStep, price pricing, delay time.Duration, lane int) {
+	if len(plan) == 0 {
+		return
+	}
+	if !s.workersUp.Load() {
+		s.ensureWorkers()
+	}
+	s.sched.push(&statusEvent{
+		due: time.Now().Add(delay), num: num, rec: rec, epoch: epoch,
+		plan: plan, price: price, delay: delay, lane: lane,
 	})
+}
+
+// statusLoop fires due status events until Close.
+func (s *Server) statusLoop() {
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	batches := map[batchKey]*statusBatch{}
+	var due []*statusEvent
+	for {
+		now := time.Now()
+		var wait time.Duration
+		due, wait = s.sched.popDue(due[:0], now)
+		if len(due) > 0 {
+			s.fireStatuses(batches, due, now)
+			clear(due)
+			continue
+		}
+		if wait > 0 {
+			t.Reset(wait)
+		}
+		select {
+		case <-t.C:
+		case <-s.sched.wake:
+		case <-s.done:
+			return
+		}
+		t.Stop()
+	}
+}
+
+// batchKey identifies a pending status batch: one lane, one business number
+// (a webhook's metadata names one number).
+type batchKey struct {
+	lane int
+	num  *Number
+}
+
+type statusBatch struct {
+	key   batchKey
+	epoch uint64
+	items []statusPayload
+	gen   uint64 // bumped when the batch is flushed or restarted
+}
+
+// fireStatuses emits the statuses of the due events (in due order), flushes
+// batches whose deadline passed and reschedules the following statuses.
+// Only statusLoop calls it, so batches needs no lock.
+func (s *Server) fireStatuses(batches map[batchKey]*statusBatch, due []*statusEvent, now time.Time) {
+	ts := unixString(now)
+	s.mu.Lock()
+	for _, ev := range due {
+		if ev.batch != nil {
+			continue
+		}
+		if ev.epoch != s.epoch {
+			ev.dead = true
+			continue
+		}
+		step := ev.plan[ev.step]
+		rec := ev.rec
+		rec.Status = step.status
+		ev.st = statusPayload{ID: rec.Wamid, Status: step.status, Timestamp: ts, RecipientID: rec.customer, BizOpaque: rec.CallbackData}
+		if step.err != nil {
+			rec.ErrorCode = step.err.Code
+			ev.st.Errors = []*statusErr{step.err}
+		} else {
+			ev.st.Pricing = &ev.price
+		}
+	}
+	s.mu.Unlock()
+
+	size := s.knobs().StatusBatch
+	var jobs []*job
+	var next []*statusEvent
+	for _, ev := range due {
+		if sb := ev.batch; sb != nil {
+			if ev.gen == sb.gen && len(sb.items) > 0 {
+				jobs = append(jobs, s.flushBatch(sb))
+			}
+			continue
+		}
+		if ev.dead {
+			continue
+		}
+		if size <= 1 {
+			jobs = append(jobs, s.statusJob(ev.num, ev.lane, ev.epoch, []statusPayload{ev.st}))
+		} else {
+			k := batchKey{ev.lane, ev.num}
+			sb := batches[k]
+			if sb == nil {
+				sb = &statusBatch{key: k}
+				batches[k] = sb
+			}
+			if len(sb.items) > 0 && sb.epoch != ev.epoch {
+				sb.items = sb.items[:0] // left over from before a reset
+			}
+			if len(sb.items) == 0 {
+				sb.epoch = ev.epoch
+				sb.gen++
+				s.sched.push(&statusEvent{due: now.Add(ev.delay), batch: sb, gen: sb.gen})
+			}
+			sb.items = append(sb.items, ev.st)
+			if len(sb.items) >= size {
+				jobs = append(jobs, s.flushBatch(sb))
+			}
+		}
+		if ev.step++; ev.step < len(ev.plan) {
+			ev.due = now.Add(ev.delay)
+			ev.st = statusPayload{}
+			next = append(next, ev)
+		}
+	}
+	if len(next) > 0 {
+		s.sched.push(next...)
+	}
+	if len(jobs) == 0 {
+		return
+	}
+	s.mu.Lock()
+	for _, j := range jobs {
+		if j.epoch == s.epoch {
+			s.stats.WebhooksEnqueued++
+			s.stats.WebhooksPending++
+			s.queue.push(j)
+		}
+	}
+	s.mu.Unlock()
+}
+
+// flushBatch turns the pending statuses of sb into a webhook job.
+func (s *Server) flushBatch(sb *statusBatch) *job {
+	j := s.statusJob(sb.key.num, sb.key.lane, sb.epoch, sb.items)
+	clear(sb.items)
+	sb.items = sb.items[:0]
+	sb.gen++
+	return j
+}
+
+// statusJob encodes one status webhook carrying sts.
+func (s *Server) statusJob(num *Number, lane int, epoch uint64, sts []statusPayload) *job {
+	desc := "status " + sts[0].Status
+	if len(sts) > 1 {
+		desc = "statuses (" + strconv.Itoa(len(sts)) + ")"
+	}
+	return &job{body: s.webhookBody(num, changeValue{Statuses: sts}), desc: desc, epoch: epoch, lane: lane}
 }
 
 // --- delivery ---------------------------------------------------------------------
@@ -240,6 +453,7 @@ type job struct {
 	body     []byte
 	desc     string
 	epoch    uint64
+	lane     int       // worker queue; -1: any (chosen round-robin on first push)
 	first    time.Time // first attempt, for WebhookRetryFor
 	attempts int
 }
@@ -248,13 +462,24 @@ type job struct {
 func (s *Server) enqueueLocked(body []byte, desc string) {
 	s.stats.WebhooksEnqueued++
 	s.stats.WebhooksPending++
-	s.queue.push(&job{body: body, desc: desc, epoch: s.epoch})
+	s.queue.push(&job{body: body, desc: desc, epoch: s.epoch, lane: -1})
 }
 
-// worker delivers queued webhooks until the queue is closed.
-func (s *Server) worker() {
+// webhookTransport keeps one idle keep-alive connection per worker to the
+// webhook host, so deliveries do not reconnect (http.DefaultTransport keeps
+// only two per host).
+func webhookTransport(workers int) *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = workers
+	t.MaxIdleConns = max(t.MaxIdleConns, 2*workers)
+	return t
+}
+
+// worker delivers the webhooks of lane i until the queue is closed.
+func (s *Server) worker(i int) {
+	q := s.queue.qs[i]
 	for {
-		j := s.queue.pop()
+		j := q.pop()
 		if j == nil {
 			return
 		}
@@ -349,7 +574,40 @@ func (s *Server) post(target string, body []byte) error {
 	return nil
 }
 
-// queue is an unbounded FIFO of jobs shared by the workers.
+// lanes are the per-worker FIFOs. A job keeps its lane across retries.
+type lanes struct {
+	qs []*queue
+	rr atomic.Uint64
+}
+
+func newLanes(n int) *lanes {
+	l := &lanes{qs: make([]*queue, n)}
+	for i := range l.qs {
+		l.qs[i] = newQueue()
+	}
+	return l
+}
+
+func (l *lanes) push(j *job) {
+	if j.lane < 0 || j.lane >= len(l.qs) {
+		j.lane = int(l.rr.Add(1) % uint64(len(l.qs)))
+	}
+	l.qs[j.lane].push(j)
+}
+
+func (l *lanes) clear() {
+	for _, q := range l.qs {
+		q.clear()
+	}
+}
+
+func (l *lanes) close() {
+	for _, q := range l.qs {
+		q.close()
+	}
+}
+
+// queue is an unbounded FIFO of jobs.
 type queue struct {
 	mu     sync.Mutex
 	cond   *sync.Cond
