@@ -637,6 +637,10 @@ func SandboxConfig(cfg *config.Config) sandbox.Config {
 		WebhookRetryMax:     cfg.Sandbox.WebhookRetryMax.D(),
 		TemplateReviewDelay: cfg.Sandbox.TemplateReviewDelay.D(),
 		USMarketingBlocked:  &usMarketingBlocked,
+		Latency:             cfg.Sandbox.Latency.D(),
+		ErrorRate:           float64(cfg.Sandbox.ErrorPercent) / 100,
+		Statuses:            cfg.Sandbox.Statuses,
+		StatusBatch:         cfg.Sandbox.StatusBatch,
 	}
 	if sc.WebhookURL == "" {
 		sc.WebhookURL = cfg.SandboxWebhookURL()

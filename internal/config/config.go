@@ -319,6 +319,10 @@ type SandboxConfig struct {
 	WebhookRetryInitial Duration          `toml:"webhook_retry_initial"`
 	WebhookRetryMax     Duration          `toml:"webhook_retry_max"`
 	TwilioListen        string            `toml:"twilio_listen"`         // the Twilio simulator, when Twilio is used
+	Latency             Duration          `toml:"latency"`               // added to every Graph API answer
+	ErrorPercent        int               `toml:"error_percent"`         // this percentage of sends fails with 131000 (retryable)
+	Statuses            string            `toml:"statuses"`              // status webhooks after a send: all|delivered|sent|none
+	StatusBatch         int               `toml:"status_batch"`          // statuses per webhook POST
 	TemplateReviewDelay Duration          `toml:"template_review_delay"` // PENDING → APPROVED/REJECTED for templates created through Graph
 	USMarketingBlocked  bool              `toml:"us_marketing_blocked"`  // MARKETING templates to US numbers fail with 131049
 	Templates           []SandboxTemplate `toml:"templates"`             // empty: the sandbox's built-in samples
@@ -446,6 +450,8 @@ func base() *Config {
 			Enabled:             true,
 			Listen:              "127.0.0.1:8081",
 			TwilioListen:        "127.0.0.1:8082",
+			Statuses:            "all",
+			StatusBatch:         1,
 			StatusDelay:         Duration(100 * time.Millisecond),
 			AutoRead:            true,
 			NotOnWhatsApp:       []string{},

@@ -247,6 +247,14 @@ func (l *loader) validateSandbox(c *Config) {
 		if s.Listen == c.HTTP.Listen && !strings.HasSuffix(s.Listen, ":0") {
 			l.problem("sandbox.listen", "must differ from http.listen")
 		}
+		l.oneOf("sandbox.statuses", s.Statuses, "all", "delivered", "sent", "none")
+		if s.StatusBatch < 1 || s.StatusBatch > 1000 {
+			l.problem("sandbox.status_batch", "must be between 1 and 1000")
+		}
+		if s.ErrorPercent < 0 || s.ErrorPercent > 100 {
+			l.problem("sandbox.error_percent", "must be between 0 and 100")
+		}
+		l.notNegative("sandbox.latency", s.Latency)
 		if c.UsesTwilio() {
 			l.listen("sandbox.twilio_listen", s.TwilioListen)
 			if (s.TwilioListen == s.Listen || s.TwilioListen == c.HTTP.Listen) && !strings.HasSuffix(s.TwilioListen, ":0") {
