@@ -8,19 +8,8 @@ import (
 // FuzzParse: Parse never panics, and every event it returns is well formed.
 // Seeded with every golden payload.
 func FuzzParse(f *testing.F) {
-	for _, path := range goldenFiles(f) {
-		f.Add(readGolden(f, path).payload)
-	}
-	f.Add([]byte(`{"object":"whatsapp_business_account","entry":[{"changes":[{"field":"messages","value":{"messages":[{"id":1,"from":[],"timestamp":1e999}]}}]}]}`))
-	// Shapes the goldens do not cover: replies of odd shape, system fallbacks.
-	for _, msg := range []string{
-		`{"id":"w","from":"1","type":"interactive","interactive":{"type":"nfm_reply","nfm_reply":"x"}}`,
-		`{"id":"w","from":"1","type":"interactive","interactive":{"type":"list_reply","list_reply":{"id":5,"title":null}}}`,
-		`{"id":"w","from":"1","type":"system","system":{"type":"user_changed_user_id","user_id":"US.1","new_wa_id":2}}`,
-		`{"id":"w","from":"1","type":"reaction","reaction":{"message_id":"wamid.1","emoji":""}}`,
-		`{"id":"w","from":"1","type":"video","video":[],"context":{"frequently_forwarded":"true"}}`,
-	} {
-		f.Add([]byte(`{"object":"whatsapp_business_account","entry":[{"changes":[{"field":"messages","value":{"messages":[` + msg + `]}}]}]}`))
+	for _, seed := range parseSeeds(f) {
+		f.Add(seed)
 	}
 	p := NewParser(goldenNumbers)
 	f.Fuzz(func(t *testing.T, body []byte) {
@@ -44,6 +33,27 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// parseSeeds are the seed bodies of the Parse fuzz targets: every golden
+// payload, and shapes the goldens do not cover.
+func parseSeeds(t testing.TB) [][]byte {
+	var seeds [][]byte
+	for _, path := range goldenFiles(t) {
+		seeds = append(seeds, readGolden(t, path).payload)
+	}
+	seeds = append(seeds, []byte(`{"object":"whatsapp_business_account","entry":[{"changes":[{"field":"messages","value":{"messages":[{"id":1,"from":[],"timestamp":1e999}]}}]}]}`))
+	// Shapes the goldens do not cover: replies of odd shape, system fallbacks.
+	for _, msg := range []string{
+		`{"id":"w","from":"1","type":"interactive","interactive":{"type":"nfm_reply","nfm_reply":"x"}}`,
+		`{"id":"w","from":"1","type":"interactive","interactive":{"type":"list_reply","list_reply":{"id":5,"title":null}}}`,
+		`{"id":"w","from":"1","type":"system","system":{"type":"user_changed_user_id","user_id":"US.1","new_wa_id":2}}`,
+		`{"id":"w","from":"1","type":"reaction","reaction":{"message_id":"wamid.1","emoji":""}}`,
+		`{"id":"w","from":"1","type":"video","video":[],"context":{"frequently_forwarded":"true"}}`,
+	} {
+		seeds = append(seeds, []byte(`{"object":"whatsapp_business_account","entry":[{"changes":[{"field":"messages","value":{"messages":[`+msg+`]}}]}]}`))
+	}
+	return seeds
 }
 
 // FuzzVerifySignature: never panics, and accepts exactly the right signature.

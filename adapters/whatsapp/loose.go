@@ -2,8 +2,6 @@ package whatsapp
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"math"
 	"strconv"
@@ -13,9 +11,12 @@ import (
 	"github.com/wabridge/wabridge/bridge"
 )
 
-// Lenient JSON access for webhook payloads. Meta adds fields and types
-// without notice, so the parser reads members one by one and treats a member
-// of an unexpected shape as absent instead of failing the whole delivery.
+// Lenient JSON access for Meta's payloads. Meta adds fields and types
+// without notice, so members are read one by one and a member of an
+// unexpected shape is treated as absent instead of failing the whole
+// payload. These map-based readers serve the Graph API responses (media.go);
+// the webhook parser uses the single-pass readers of jsonview.go, which give
+// the same answers without decoding every level into a map.
 
 // object is a decoded JSON object whose members are still raw.
 type object map[string]json.RawMessage
@@ -116,27 +117,6 @@ func (o object) unixTime(key string) time.Time {
 		return time.Time{}
 	}
 	return time.Unix(int64(f), 0).UTC()
-}
-
-// compact returns raw without insignificant whitespace (nil when empty or
-// JSON null), so stored raw JSON and keys derived from it are stable.
-func compact(raw json.RawMessage) json.RawMessage {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || string(raw) == "null" {
-		return nil
-	}
-	var b bytes.Buffer
-	if err := json.Compact(&b, raw); err != nil {
-		return append(json.RawMessage(nil), raw...)
-	}
-	return b.Bytes()
-}
-
-// hashKey is a stable idempotency key for a raw item: prefix + ":" + the hex
-// SHA-256 of its compact JSON.
-func hashKey(prefix string, raw json.RawMessage) string {
-	sum := sha256.Sum256(compact(raw))
-	return prefix + ":" + hex.EncodeToString(sum[:])
 }
 
 // plusDigits turns Meta's phone form ("16505551234", no plus) into E.164

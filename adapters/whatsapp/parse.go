@@ -54,61 +54,63 @@ func NewParser(numbers []Number) *Parser {
 //
 // Parse fails only with ErrInvalidJSON or ErrWrongObject (wrapped).
 func (p *Parser) Parse(body []byte) ([]bridge.Event, error) {
-	if !json.Valid(body) {
+	if !validJSON(body) {
 		return nil, ErrInvalidJSON
 	}
-	env, ok := asObject(body)
-	if !ok {
+	var env fields
+	if !env.read(trimValue(body), envelopeKeys) {
 		return nil, fmt.Errorf("%w: body is not a JSON object", ErrInvalidJSON)
 	}
-	if obj := env.str("object"); obj != webhookObject {
-		return nil, fmt.Errorf("%w: got %q", ErrWrongObject, obj)
+	if obj := env.get("object"); !obj.strIs(webhookObject) {
+		return nil, fmt.Errorf("%w: got %q", ErrWrongObject, obj.str())
 	}
 	var events []bridge.Event
-	for _, rawEntry := range env.arr("entry") {
-		entry, ok := asObject(rawEntry)
-		if !ok {
-			continue
-		}
-		for _, rawChange := range entry.arr("changes") {
-			change, ok := asObject(rawChange)
-			if !ok {
+	for entries := env.get("entry").elements(); entries.next(); {
+		for changes := entries.val.member("changes").elements(); changes.next(); {
+			var change fields
+			if !change.read(changes.val, changeKeys) {
 				continue
 			}
-			events = append(events, p.change(change.str("field"), change["value"])...)
+			events = p.change(events, change.get("field").str(), change.get("value"))
 		}
 	}
 	return events, nil
 }
 
-// change turns one entry[].changes[] item into events.
-func (p *Parser) change(field string, value json.RawMessage) []bridge.Event {
-	if field != "messages" {
-		typ := ""
-		if v, ok := asObject(value); ok {
-			typ = v.str("event")
-		}
-		return []bridge.Event{otherEvent(field, typ, value)}
-	}
-	v, ok := asObject(value)
-	if !ok {
-		return []bridge.Event{otherEvent(field, "malformed_value", value)}
-	}
-	meta := v.obj("metadata")
-	business := p.businessFor(meta.str("phone_number_id"), meta.str("display_phone_number"))
-	contacts := parseContacts(v.arr("contacts"))
+// Members Parse reads at each level; the rest is stepped over.
+var (
+	envelopeKeys = []string{"object", "entry"}
+	changeKeys   = []string{"field", "value"}
+	valueKeys    = []string{"metadata", "contacts", "messages", "statuses", "errors"}
+	contactKeys  = []string{"wa_id", "user_id", "profile"}
+	errorKeys    = []string{"code", "title", "message", "error_data"}
+)
 
-	var events []bridge.Event
-	for _, raw := range v.arr("messages") {
-		events = append(events, inboundEvent(raw, business, contacts))
+// change appends the events of one entry[].changes[] item to events.
+func (p *Parser) change(events []bridge.Event, field string, value jv) []bridge.Event {
+	if field != "messages" {
+		return append(events, otherEvent(field, value.member("event").str(), value))
 	}
-	for _, raw := range v.arr("statuses") {
-		events = append(events, statusEvent(raw, business, contacts))
+	var v fields
+	if !v.read(value, valueKeys) {
+		return append(events, otherEvent(field, "malformed_value", value))
 	}
-	if len(v.arr("errors")) > 0 {
+	meta := v.get("metadata")
+	business := p.businessFor(meta.member("phone_number_id").str(), meta.member("display_phone_number").str())
+	var buf [4]contactInfo
+	contacts := parseContacts(buf[:0], v.get("contacts"))
+
+	n := len(events)
+	for it := v.get("messages").elements(); it.next(); {
+		events = append(events, inboundEvent(it.val, business, contacts))
+	}
+	for it := v.get("statuses").elements(); it.next(); {
+		events = append(events, statusEvent(it.val, business, contacts))
+	}
+	if errs := v.get("errors").elements(); errs.next() {
 		events = append(events, otherEvent(field, "errors", value))
 	}
-	if len(events) == 0 {
+	if len(events) == n {
 		events = append(events, otherEvent(field, "unrecognized", value))
 	}
 	return events
@@ -122,23 +124,16 @@ func (p *Parser) businessFor(phoneNumberID, display string) string {
 	return allDigits(display)
 }
 
-// otherEvent keeps an item wabridge does not act on, with an idempotency key.
-func otherEvent(field, typ string, raw json.RawMessage) bridge.Event {
-	return bridge.Event{Other: &bridge.RawEvent{
-		Field: field,
-		Type:  typ,
-		Key:   hashKey(field, raw),
-		Raw:   rawOrNull(raw),
-	}}
-}
-
-// rawOrNull is compact(raw), or JSON null for an absent value (RawEvent.Raw
-// must be valid JSON).
-func rawOrNull(raw json.RawMessage) json.RawMessage {
-	if c := compact(raw); c != nil {
-		return c
+// otherEvent keeps an item wabridge does not act on, with an idempotency
+// key; Raw is the compact item, JSON null when absent (RawEvent.Raw must be
+// valid JSON).
+func otherEvent(field, typ string, raw jv) bridge.Event {
+	c := compact(json.RawMessage(raw))
+	ev := &bridge.RawEvent{Field: field, Type: typ, Key: hashKey(field, c), Raw: c}
+	if c == nil {
+		ev.Raw = json.RawMessage("null")
 	}
-	return json.RawMessage("null")
+	return bridge.Event{Other: ev}
 }
 
 // contactInfo is one value.contacts[] item: who a message is from (or a
@@ -147,18 +142,22 @@ type contactInfo struct {
 	waID, userID, name string
 }
 
-func parseContacts(raws []json.RawMessage) []contactInfo {
-	var out []contactInfo
-	for _, raw := range raws {
-		c, ok := asObject(raw)
-		if !ok {
+// parseContacts appends the contacts of a contacts[] array to out; nil when
+// there are none.
+func parseContacts(out []contactInfo, raw jv) []contactInfo {
+	for it := raw.elements(); it.next(); {
+		var c fields
+		if !c.read(it.val, contactKeys) {
 			continue
 		}
 		out = append(out, contactInfo{
-			waID:   c.str("wa_id"),
-			userID: c.str("user_id"),
-			name:   c.obj("profile").str("name"),
+			waID:   c.get("wa_id").str(),
+			userID: c.get("user_id").str(),
+			name:   c.get("profile").member("name").str(),
 		})
+	}
+	if len(out) == 0 {
+		return nil
 	}
 	return out
 }
@@ -173,19 +172,20 @@ func matchContact(contacts []contactInfo, waID, userID string) contactInfo {
 	return contactInfo{}
 }
 
-// parseErrors reads an errors[] array: {code,title,message,error_data{details}}.
-func parseErrors(raws []json.RawMessage) []bridge.UpstreamError {
+// parseErrors reads an errors[] array: {code,title,message,error_data{details}};
+// nil when it holds no object.
+func parseErrors(raw jv) []bridge.UpstreamError {
 	var out []bridge.UpstreamError
-	for _, raw := range raws {
-		e, ok := asObject(raw)
-		if !ok {
+	for it := raw.elements(); it.next(); {
+		var e fields
+		if !e.read(it.val, errorKeys) {
 			continue
 		}
 		out = append(out, bridge.UpstreamError{
-			Code:    e.integer("code"),
-			Title:   e.str("title"),
-			Message: e.str("message"),
-			Details: e.obj("error_data").str("details"),
+			Code:    e.get("code").integer(),
+			Title:   e.get("title").str(),
+			Message: e.get("message").str(),
+			Details: e.get("error_data").member("details").str(),
 		})
 	}
 	return out

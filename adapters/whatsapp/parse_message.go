@@ -10,12 +10,12 @@ import (
 // sender is Customer{Phone: "+"+from, BSUID: from_user_id or the matching
 // contact's user_id}; a message without id or without any sender becomes an
 // Other event ("malformed_message"). Content.Raw always holds the message JSON.
-func inboundEvent(raw json.RawMessage, business string, contacts []contactInfo) bridge.Event {
-	m, ok := asObject(raw)
-	if !ok {
+func inboundEvent(raw jv, business string, contacts []contactInfo) bridge.Event {
+	var m fields
+	if !m.read(raw, messageKeys) {
 		return otherEvent("messages", "malformed_message", raw)
 	}
-	from, userID := m.str("from"), m.str("from_user_id")
+	from, userID := m.get("from").str(), m.get("from_user_id").str()
 	contact := matchContact(contacts, from, userID)
 	if userID == "" {
 		userID = contact.userID
@@ -24,99 +24,117 @@ func inboundEvent(raw json.RawMessage, business string, contacts []contactInfo) 
 		Direction:   bridge.Inbound,
 		Business:    business,
 		Customer:    bridge.Customer{Phone: plusDigits(from), BSUID: userID},
-		WAMID:       m.str("id"),
+		WAMID:       m.get("id").str(),
 		Channel:     bridge.ChannelWhatsApp,
 		Status:      bridge.StatusReceived,
 		ProfileName: contact.name,
-		Timestamp:   m.unixTime("timestamp"),
+		Timestamp:   m.get("timestamp").unixTime(),
 	}
 	if msg.WAMID == "" || msg.Customer.IsZero() {
 		return otherEvent("messages", "malformed_message", raw)
 	}
 	c := &msg.Content
-	c.Raw = compact(raw)
-	c.Context = parseContext(m.obj("context"))
-	c.Referral = compact(m["referral"])
-	c.Errors = parseErrors(m.arr("errors"))
-	msg.Kind = fillContent(m.str("type"), m, c)
+	c.Raw = compact(json.RawMessage(raw))
+	c.Context = parseContext(m.get("context"))
+	c.Referral = compact(json.RawMessage(m.get("referral")))
+	c.Errors = parseErrors(m.get("errors"))
+	msg.Kind = fillContent(m.get("type").str(), &m, c)
 	return bridge.Event{Inbound: msg}
 }
 
-// contentFiller copies one message type's member into Content.
-type contentFiller func(m object, typ string, c *bridge.Content)
-
-// fillers maps Meta's message types to bridge kinds and their content. Types
-// not listed become KindUnknown (their JSON is in Content.Raw).
-var fillers = map[string]struct {
-	kind bridge.Kind
-	fill contentFiller
-}{
-	"text":        {bridge.KindText, fillText},
-	"image":       {bridge.KindImage, fillMedia},
-	"video":       {bridge.KindVideo, fillMedia},
-	"audio":       {bridge.KindAudio, fillMedia},
-	"document":    {bridge.KindDocument, fillMedia},
-	"sticker":     {bridge.KindSticker, fillMedia},
-	"location":    {bridge.KindLocation, fillLocation},
-	"contacts":    {bridge.KindContacts, fillContacts},
-	"interactive": {bridge.KindInteractive, fillInteractive},
-	"button":      {bridge.KindButton, fillButton},
-	"reaction":    {bridge.KindReaction, fillReaction},
-	"system":      {bridge.KindSystem, fillSystem},
-	"unsupported": {bridge.KindUnsupported, nil}, // the reason is in Content.Errors
+// messageKeys are the members of a message the parser reads: the common
+// ones, then the member of each type fillContent knows.
+var messageKeys = []string{
+	"id", "from", "from_user_id", "timestamp", "type", "context", "referral", "errors",
+	"text", "image", "video", "audio", "document", "sticker", "location",
+	"contacts", "interactive", "button", "reaction", "system",
 }
 
-// fillContent fills c for message type typ and returns the kind.
-func fillContent(typ string, m object, c *bridge.Content) bridge.Kind {
-	f, ok := fillers[typ]
-	if !ok {
-		return bridge.KindUnknown
+// fillContent fills c for Meta's message type typ and returns its bridge
+// kind. Types not listed become KindUnknown (their JSON is in Content.Raw);
+// "unsupported" carries its reason in Content.Errors.
+func fillContent(typ string, m *fields, c *bridge.Content) bridge.Kind {
+	switch typ {
+	case "text":
+		c.Text = m.get("text").member("body").str()
+		return bridge.KindText
+	case "image":
+		fillMedia(m.get(typ), c)
+		return bridge.KindImage
+	case "video":
+		fillMedia(m.get(typ), c)
+		return bridge.KindVideo
+	case "audio":
+		fillMedia(m.get(typ), c)
+		return bridge.KindAudio
+	case "document":
+		fillMedia(m.get(typ), c)
+		return bridge.KindDocument
+	case "sticker":
+		fillMedia(m.get(typ), c)
+		return bridge.KindSticker
+	case "location":
+		fillLocation(m.get("location"), c)
+		return bridge.KindLocation
+	case "contacts":
+		c.Contacts = compact(json.RawMessage(m.get("contacts")))
+		return bridge.KindContacts
+	case "interactive":
+		fillInteractive(m.get("interactive"), c)
+		return bridge.KindInteractive
+	case "button":
+		fillButton(m.get("button"), c)
+		return bridge.KindButton
+	case "reaction":
+		fillReaction(m.get("reaction"), c)
+		return bridge.KindReaction
+	case "system":
+		fillSystem(m.get("system"), c)
+		return bridge.KindSystem
+	case "unsupported":
+		return bridge.KindUnsupported
 	}
-	if f.fill != nil {
-		f.fill(m, typ, c)
-	}
-	return f.kind
+	return bridge.KindUnknown
 }
 
-func fillText(m object, _ string, c *bridge.Content) {
-	c.Text = m.obj("text").str("body")
-}
+var (
+	mediaKeys    = []string{"id", "url", "mime_type", "sha256", "caption", "filename", "voice", "animated"}
+	locationKeys = []string{"latitude", "longitude", "name", "address", "url"}
+	systemKeys   = []string{"type", "body", "wa_id", "new_wa_id", "user_id"}
+	contextKeys  = []string{"id", "from", "forwarded", "frequently_forwarded"}
+)
 
 // fillMedia reads image/video/audio/document/sticker objects:
 // {id, url?, mime_type, sha256, caption?, filename?, voice?, animated?}.
-func fillMedia(m object, typ string, c *bridge.Content) {
-	o, ok := asObject(m[typ])
-	if !ok {
+func fillMedia(raw jv, c *bridge.Content) {
+	var o fields
+	if !o.read(raw, mediaKeys) {
 		return
 	}
 	c.Media = &bridge.Media{
-		ID:       o.str("id"),
-		URL:      o.str("url"),
-		MIMEType: o.str("mime_type"),
-		SHA256:   o.str("sha256"),
-		Caption:  o.str("caption"),
-		Filename: o.str("filename"),
-		Voice:    o.boolean("voice"),
-		Animated: o.boolean("animated"),
+		ID:       o.get("id").str(),
+		URL:      o.get("url").str(),
+		MIMEType: o.get("mime_type").str(),
+		SHA256:   o.get("sha256").str(),
+		Caption:  o.get("caption").str(),
+		Filename: o.get("filename").str(),
+		Voice:    o.get("voice").boolean(),
+		Animated: o.get("animated").boolean(),
 	}
 }
 
-func fillLocation(m object, _ string, c *bridge.Content) {
-	o, ok := asObject(m["location"])
-	if !ok {
+func fillLocation(raw jv, c *bridge.Content) {
+	var o fields
+	if !o.read(raw, locationKeys) {
 		return
 	}
 	c.Location = &bridge.Location{
-		Latitude:  o.num("latitude"),
-		Longitude: o.num("longitude"),
-		Name:      o.str("name"),
-		Address:   o.str("address"),
-		URL:       o.str("url"),
+		Latitude:  o.get("latitude").num(),
+		Longitude: o.get("longitude").num(),
+		Name:      o.get("name").str(),
+		Address:   o.get("address").str(),
+		URL:       o.get("url").str(),
 	}
-}
-
-func fillContacts(m object, _ string, c *bridge.Content) {
-	c.Contacts = compact(m["contacts"])
 }
 
 // fillInteractive keeps the interactive object raw and reads the customer's
@@ -129,81 +147,79 @@ func fillContacts(m object, _ string, c *bridge.Content) {
 //	                                            Body: response_json, as sent}
 //
 // Other interactive types leave Reply nil; Interactive and Raw keep them.
-func fillInteractive(m object, _ string, c *bridge.Content) {
-	c.Interactive = compact(m["interactive"])
-	o, ok := asObject(m["interactive"])
-	if !ok {
-		return
-	}
-	typ := o.str("type")
-	a, ok := asObject(o[typ])
-	if !ok {
-		return
-	}
+func fillInteractive(raw jv, c *bridge.Content) {
+	c.Interactive = compact(json.RawMessage(raw))
+	typ := raw.member("type").str()
 	switch typ {
 	case "button_reply", "list_reply":
+		a := raw.member(typ)
+		if !a.isObject() {
+			return
+		}
 		c.Reply = &bridge.InteractiveReply{
 			Type:        typ,
-			ID:          a.str("id"),
-			Title:       a.str("title"),
-			Description: a.str("description"),
+			ID:          a.member("id").str(),
+			Title:       a.member("title").str(),
+			Description: a.member("description").str(),
 		}
 	case "nfm_reply":
+		a := raw.member(typ)
+		if !a.isObject() {
+			return
+		}
 		c.Reply = &bridge.InteractiveReply{
 			Type:  typ,
-			Title: a.str("body"),
-			Body:  a.str("response_json"),
+			Title: a.member("body").str(),
+			Body:  a.member("response_json").str(),
 		}
 	}
 }
 
-func fillButton(m object, _ string, c *bridge.Content) {
-	if o, ok := asObject(m["button"]); ok {
-		c.Button = &bridge.ButtonReply{Text: o.str("text"), Payload: o.str("payload")}
+func fillButton(raw jv, c *bridge.Content) {
+	if raw.isObject() {
+		c.Button = &bridge.ButtonReply{Text: raw.member("text").str(), Payload: raw.member("payload").str()}
 	}
 }
 
-func fillReaction(m object, _ string, c *bridge.Content) {
-	if o, ok := asObject(m["reaction"]); ok {
-		c.Reaction = &bridge.Reaction{MessageID: o.str("message_id"), Emoji: o.str("emoji")}
+func fillReaction(raw jv, c *bridge.Content) {
+	if raw.isObject() {
+		c.Reaction = &bridge.Reaction{MessageID: raw.member("message_id").str(), Emoji: raw.member("emoji").str()}
 	}
 }
 
 // fillSystem reads system{type, body, wa_id, user_id}: user_changed_number
 // carries the new wa_id (older payloads named it new_wa_id); BSUID-era
 // notices carry the user_id. Other members stay in Raw.
-func fillSystem(m object, _ string, c *bridge.Content) {
-	if o, ok := asObject(m["system"]); ok {
-		c.System = &bridge.System{
-			Type:   o.str("type"),
-			Body:   o.str("body"),
-			WaID:   firstOf(o.str("wa_id"), o.str("new_wa_id")),
-			UserID: o.str("user_id"),
-		}
+func fillSystem(raw jv, c *bridge.Content) {
+	var o fields
+	if !o.read(raw, systemKeys) {
+		return
 	}
-}
-
-// firstOf returns the first non-empty string.
-func firstOf(ss ...string) string {
-	for _, s := range ss {
-		if s != "" {
-			return s
-		}
+	waID := o.get("wa_id").str()
+	if waID == "" {
+		waID = o.get("new_wa_id").str()
 	}
-	return ""
+	c.System = &bridge.System{
+		Type:   o.get("type").str(),
+		Body:   o.get("body").str(),
+		WaID:   waID,
+		UserID: o.get("user_id").str(),
+	}
 }
 
 // parseContext reads context{id, from, forwarded, frequently_forwarded};
 // nil when none is set. From is kept as Meta writes it (digits, no plus).
-func parseContext(o object) *bridge.Context {
-	ctx := &bridge.Context{
-		WAMID:               o.str("id"),
-		From:                o.str("from"),
-		Forwarded:           o.boolean("forwarded"),
-		FrequentlyForwarded: o.boolean("frequently_forwarded"),
+func parseContext(raw jv) *bridge.Context {
+	var o fields
+	o.read(raw, contextKeys)
+	ctx := bridge.Context{
+		WAMID:               o.get("id").str(),
+		From:                o.get("from").str(),
+		Forwarded:           o.get("forwarded").boolean(),
+		FrequentlyForwarded: o.get("frequently_forwarded").boolean(),
 	}
-	if *ctx == (bridge.Context{}) {
+	if ctx == (bridge.Context{}) {
 		return nil
 	}
-	return ctx
+	return &ctx
 }

@@ -16,31 +16,33 @@ import (
 // the word). A failed status gets Action and Reason from Classify of its
 // first error's code; a failed status without errors leaves them unset. An
 // item without id or status becomes an Other event ("malformed_status").
-func statusEvent(raw json.RawMessage, business string, contacts []contactInfo) bridge.Event {
-	s, ok := asObject(raw)
-	if !ok {
+func statusEvent(raw jv, business string, contacts []contactInfo) bridge.Event {
+	var s fields
+	if !s.read(raw, statusKeys) {
+		return otherEvent("messages", "malformed_status", raw)
+	}
+	id, status := s.get("id"), s.get("status")
+	if id.strIs("") || status.strIs("") {
 		return otherEvent("messages", "malformed_status", raw)
 	}
 	su := &bridge.StatusUpdate{
-		WAMID:           s.str("id"),
-		RawStatus:       s.str("status"),
-		Timestamp:       s.unixTime("timestamp"),
+		WAMID:           id.str(),
+		RawStatus:       status.str(),
+		Timestamp:       s.get("timestamp").unixTime(),
 		Business:        business,
-		CallbackData:    s.str("biz_opaque_callback_data"),
-		Errors:          parseErrors(s.arr("errors")),
-		PricingCategory: s.obj("pricing").str("category"),
-		Raw:             compact(raw),
-	}
-	if su.WAMID == "" || su.RawStatus == "" {
-		return otherEvent("messages", "malformed_status", raw)
+		CallbackData:    s.get("biz_opaque_callback_data").str(),
+		Errors:          parseErrors(s.get("errors")),
+		PricingCategory: s.get("pricing").member("category").str(),
+		Raw:             compact(json.RawMessage(raw)),
 	}
 	su.Status, _ = bridge.ParseStatus(su.RawStatus)
 
-	recipientID := s.str("recipient_id")
-	if s.str("recipient_type") == "group" {
-		recipientID = s.str("recipient_participant_id")
+	recipient := s.get("recipient_id")
+	if s.get("recipient_type").strIs("group") {
+		recipient = s.get("recipient_participant_id")
 	}
-	su.Recipient = bridge.Customer{Phone: plusDigits(recipientID), BSUID: s.str("recipient_user_id")}
+	recipientID := recipient.str()
+	su.Recipient = bridge.Customer{Phone: plusDigits(recipientID), BSUID: s.get("recipient_user_id").str()}
 	if su.Recipient.BSUID == "" && recipientID != "" {
 		su.Recipient.BSUID = matchContact(contacts, recipientID, "").userID
 	}
@@ -49,4 +51,10 @@ func statusEvent(raw json.RawMessage, business string, contacts []contactInfo) b
 		su.Action, su.Reason = Classify(su.Errors[0].Code)
 	}
 	return bridge.Event{Status: su}
+}
+
+// statusKeys are the members of a status the parser reads.
+var statusKeys = []string{
+	"id", "status", "timestamp", "biz_opaque_callback_data", "errors", "pricing",
+	"recipient_id", "recipient_type", "recipient_participant_id", "recipient_user_id",
 }

@@ -1,0 +1,540 @@
+package whatsapp
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"math"
+	"strconv"
+	"time"
+	"unicode/utf8"
+)
+
+// Single-pass reading of webhook bodies. Parse checks the whole body once
+// (validJSON) and then walks it in place: a jv is one JSON value inside the
+// checked body, and the readers below step over members and elements
+// without decoding what they skip. They give exactly the answers of the
+// map-based accessors in loose.go (which are what encoding/json.Unmarshal
+// into map[string]json.RawMessage gives): the last of duplicate keys wins,
+// keys compare after unescaping, strings are unescaped with invalid UTF-8
+// replaced, a member of an unexpected shape reads as absent. The
+// differential tests in parse_diff_test.go hold them to that.
+
+// jv is one JSON value of a body validJSON accepted, without surrounding
+// whitespace; nil when absent. It aliases the body: everything kept in an
+// event is copied out (string conversion, compact).
+type jv []byte
+
+// isSpace reports JSON's insignificant whitespace.
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+
+// skipSpace returns the index of the first non-space byte of b at or after i.
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && isSpace(b[i]) {
+		i++
+	}
+	return i
+}
+
+// stringEnd returns the index just past the string that starts at b[i] (a
+// quote) in valid JSON.
+func stringEnd(b []byte, i int) int {
+	for i++; i < len(b); i++ {
+		switch b[i] {
+		case '\\':
+			i++
+		case '"':
+			return i + 1
+		}
+	}
+	return len(b)
+}
+
+// valueEnd returns the index just past the value that starts at b[i] in
+// valid JSON.
+func valueEnd(b []byte, i int) int {
+	switch b[i] {
+	case '"':
+		return stringEnd(b, i)
+	case '{', '[':
+		depth := 0
+		for ; i < len(b); i++ {
+			switch b[i] {
+			case '"':
+				for i++; i < len(b) && b[i] != '"'; i++ {
+					if b[i] == '\\' {
+						i++
+					}
+				}
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return i + 1
+				}
+			}
+		}
+		return len(b)
+	}
+	for ; i < len(b); i++ {
+		switch b[i] {
+		case ',', '}', ']', ' ', '\t', '\n', '\r':
+			return i
+		}
+	}
+	return len(b)
+}
+
+// trimValue returns the single value of a checked body without the
+// whitespace around it.
+func trimValue(body []byte) jv {
+	i := skipSpace(body, 0)
+	if i == len(body) {
+		return nil
+	}
+	return jv(body[i:valueEnd(body, i)])
+}
+
+// isObject: v is a JSON object (asObject's ok).
+func (v jv) isObject() bool { return len(v) > 0 && v[0] == '{' }
+
+// isArray: v is a JSON array (asArray's ok).
+func (v jv) isArray() bool { return len(v) > 0 && v[0] == '[' }
+
+// members steps over the members of an object: for it := v.members();
+// it.next(); { it.key, it.val }. It yields nothing when v is not an object.
+type members struct {
+	b   jv
+	i   int
+	key jv // the member name as written, with its quotes
+	val jv
+}
+
+func (v jv) members() members {
+	if !v.isObject() {
+		return members{}
+	}
+	return members{b: v, i: 1}
+}
+
+func (it *members) next() bool {
+	b := it.b
+	i := skipSpace(b, it.i)
+	if i >= len(b) || b[i] == '}' {
+		it.i = len(b)
+		return false
+	}
+	if b[i] == ',' {
+		i = skipSpace(b, i+1)
+	}
+	end := stringEnd(b, i)
+	it.key = b[i:end]
+	i = skipSpace(b, end) + 1 // past ':'
+	i = skipSpace(b, i)
+	end = valueEnd(b, i)
+	it.val = b[i:end]
+	it.i = end
+	return true
+}
+
+// keyIs reports whether the member name (quoted, as written) unescapes to name.
+func keyIs(quoted jv, name string) bool {
+	inner := quoted[1 : len(quoted)-1]
+	if bytes.IndexByte(inner, '\\') < 0 {
+		// Without escapes the name is itself, or (invalid UTF-8) holds
+		// U+FFFD and equals no name the parser asks for.
+		return string(inner) == name
+	}
+	return unquote(quoted) == name
+}
+
+// member returns member name of object v (the last one of that name); nil
+// when v is not an object or has no such member.
+func (v jv) member(name string) jv {
+	var val jv
+	for it := v.members(); it.next(); {
+		if keyIs(it.key, name) {
+			val = it.val
+		}
+	}
+	return val
+}
+
+// maxFields bounds the names one fields read can keep.
+const maxFields = 24
+
+// fields holds the members of one object named in keys, read in one pass
+// (the last of duplicates wins).
+type fields struct {
+	keys []string
+	vals [maxFields]jv
+}
+
+// read keeps the members of v named in keys (at most maxFields); it
+// reports whether v is an object.
+func (f *fields) read(v jv, keys []string) bool {
+	f.keys = keys
+	f.vals = [maxFields]jv{}
+	if !v.isObject() {
+		return false
+	}
+	for it := v.members(); it.next(); {
+		inner := it.key[1 : len(it.key)-1]
+		var name string
+		escaped := bytes.IndexByte(inner, '\\') >= 0
+		if escaped {
+			name = unquote(it.key)
+		}
+		for k, key := range keys {
+			if escaped && name == key || !escaped && string(inner) == key {
+				f.vals[k] = it.val
+				break
+			}
+		}
+	}
+	return true
+}
+
+// get returns the member named key (which must be one of the keys read).
+func (f *fields) get(key string) jv {
+	for k, name := range f.keys {
+		if name == key {
+			return f.vals[k]
+		}
+	}
+	return nil
+}
+
+// elements steps over the elements of an array: for it := v.elements();
+// it.next(); { it.val }. It yields nothing when v is not an array.
+type elements struct {
+	b   jv
+	i   int
+	val jv
+}
+
+func (v jv) elements() elements {
+	if !v.isArray() {
+		return elements{}
+	}
+	return elements{b: v, i: 1}
+}
+
+func (it *elements) next() bool {
+	b := it.b
+	i := skipSpace(b, it.i)
+	if i >= len(b) || b[i] == ']' {
+		it.i = len(b)
+		return false
+	}
+	if b[i] == ',' {
+		i = skipSpace(b, i+1)
+	}
+	end := valueEnd(b, i)
+	it.val = b[i:end]
+	it.i = end
+	return true
+}
+
+// unquote returns the string a JSON string literal stands for, as
+// encoding/json decodes it (invalid UTF-8 and lone surrogates become U+FFFD).
+func unquote(quoted jv) string {
+	inner := quoted[1 : len(quoted)-1]
+	plain := true
+	for _, c := range inner {
+		if c == '\\' || c >= utf8.RuneSelf {
+			plain = false
+			break
+		}
+	}
+	if plain || bytes.IndexByte(inner, '\\') < 0 && utf8.Valid(inner) {
+		return string(inner)
+	}
+	var s string
+	if json.Unmarshal(quoted, &s) != nil {
+		return ""
+	}
+	return s
+}
+
+// str is v as a string (object.str): a string's value, a number as
+// written, "" for anything else.
+func (v jv) str() string {
+	if len(v) == 0 {
+		return ""
+	}
+	switch v[0] {
+	case '"':
+		return unquote(v)
+	case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
+		return string(v)
+	}
+	return ""
+}
+
+// strIs reports whether v.str() == s without building the string.
+func (v jv) strIs(s string) bool {
+	if len(v) >= 2 && v[0] == '"' && bytes.IndexByte(v, '\\') < 0 {
+		return string(v[1:len(v)-1]) == s
+	}
+	return v.str() == s
+}
+
+// boolean is v as a bool (object.boolean): true, or the string "true".
+func (v jv) boolean() bool {
+	if len(v) > 0 && v[0] == '"' {
+		return v.strIs("true")
+	}
+	return string(v) == "true"
+}
+
+// num is v as a float (object.num): a number or a numeric string, 0 otherwise.
+func (v jv) num() float64 {
+	f, err := strconv.ParseFloat(v.str(), 64)
+	if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
+		return 0
+	}
+	return f
+}
+
+// integer is v as an int (object.integer), 0 when out of int32 range.
+func (v jv) integer() int {
+	f := v.num()
+	if f < math.MinInt32 || f > math.MaxInt32 {
+		return 0
+	}
+	return int(f)
+}
+
+// unixTime is v as unix seconds (object.unixTime); the zero time when
+// absent, malformed or out of range.
+func (v jv) unixTime() time.Time {
+	f := v.num()
+	if f <= 0 || f > maxUnix {
+		return time.Time{}
+	}
+	return time.Unix(int64(f), 0).UTC()
+}
+
+// compact returns a copy of raw without insignificant whitespace (nil when
+// empty or JSON null), so stored raw JSON and keys derived from it are
+// stable. raw must be valid JSON (the result is then json.Compact's).
+func compact(raw json.RawMessage) json.RawMessage {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil
+	}
+	out := make(json.RawMessage, 0, len(raw))
+	for i := 0; i < len(raw); {
+		c := raw[i]
+		switch {
+		case c == '"':
+			end := stringEnd(raw, i)
+			out = append(out, raw[i:end]...)
+			i = end
+		case isSpace(c):
+			i++
+		default:
+			j := i + 1
+			for j < len(raw) && raw[j] != '"' && !isSpace(raw[j]) {
+				j++
+			}
+			out = append(out, raw[i:j]...)
+			i = j
+		}
+	}
+	return out
+}
+
+// hashKey is a stable idempotency key for an item whose compact JSON is c:
+// prefix + ":" + the hex SHA-256 of c.
+func hashKey(prefix string, c json.RawMessage) string {
+	sum := sha256.Sum256(c)
+	var h [2 * sha256.Size]byte
+	hex.Encode(h[:], sum[:])
+	return prefix + ":" + string(h[:])
+}
+
+// maxDepth is encoding/json's nesting limit: deeper documents are invalid.
+const maxDepth = 10000
+
+// validJSON reports whether b is one valid JSON value, exactly as
+// json.Valid does (including its nesting limit), without its per-byte
+// state machine.
+func validJSON(b []byte) bool {
+	var buf [32]byte
+	stack := buf[:0] // the open containers, '{' or '['
+	i := skipSpace(b, 0)
+	for {
+		// A value starts at i.
+		if i >= len(b) {
+			return false
+		}
+		if c := b[i]; c == '{' || c == '[' {
+			stack = append(stack, c)
+			if len(stack) > maxDepth {
+				return false
+			}
+			i = skipSpace(b, i+1)
+			if i >= len(b) || b[i] != c+2 { // c+2 closes c: '{'→'}', '['→']'
+				if c == '{' {
+					if i = scanKey(b, i); i < 0 {
+						return false
+					}
+				}
+				continue
+			}
+			stack = stack[:len(stack)-1]
+			i++
+		} else if i = scanScalar(b, i); i < 0 {
+			return false
+		}
+		// After a value: close containers, then a comma before the next value.
+		for {
+			i = skipSpace(b, i)
+			if len(stack) == 0 {
+				return i == len(b)
+			}
+			if i >= len(b) {
+				return false
+			}
+			top := stack[len(stack)-1]
+			if b[i] == top+2 {
+				stack = stack[:len(stack)-1]
+				i++
+				continue
+			}
+			if b[i] != ',' {
+				return false
+			}
+			i = skipSpace(b, i+1)
+			if top == '{' {
+				if i = scanKey(b, i); i < 0 {
+					return false
+				}
+			}
+			break
+		}
+	}
+}
+
+// scanKey checks `"name" :` at b[i] and returns the index of the value
+// after it, or -1.
+func scanKey(b []byte, i int) int {
+	if i >= len(b) || b[i] != '"' {
+		return -1
+	}
+	if i = scanString(b, i); i < 0 {
+		return -1
+	}
+	i = skipSpace(b, i)
+	if i >= len(b) || b[i] != ':' {
+		return -1
+	}
+	return skipSpace(b, i+1)
+}
+
+// scanScalar checks the string, number or literal at b[i] and returns the
+// index just past it, or -1.
+func scanScalar(b []byte, i int) int {
+	switch c := b[i]; {
+	case c == '"':
+		return scanString(b, i)
+	case c == '-' || '0' <= c && c <= '9':
+		return scanNumber(b, i)
+	case c == 't':
+		return scanLiteral(b, i, "true")
+	case c == 'f':
+		return scanLiteral(b, i, "false")
+	case c == 'n':
+		return scanLiteral(b, i, "null")
+	}
+	return -1
+}
+
+func scanLiteral(b []byte, i int, lit string) int {
+	if len(b)-i >= len(lit) && string(b[i:i+len(lit)]) == lit {
+		return i + len(lit)
+	}
+	return -1
+}
+
+// scanString checks the string at b[i] (a quote) and returns the index just
+// past it, or -1. Bytes from 0x20 up are taken as they are (encoding/json
+// does not check UTF-8); control characters must be escaped.
+func scanString(b []byte, i int) int {
+	for i++; i < len(b); i++ {
+		c := b[i]
+		switch {
+		case c == '"':
+			return i + 1
+		case c < 0x20:
+			return -1
+		case c == '\\':
+			i++
+			if i >= len(b) {
+				return -1
+			}
+			switch b[i] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			case 'u':
+				if len(b)-i <= 4 || !isHex(b[i+1]) || !isHex(b[i+2]) || !isHex(b[i+3]) || !isHex(b[i+4]) {
+					return -1
+				}
+				i += 4
+			default:
+				return -1
+			}
+		}
+	}
+	return -1
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+// scanNumber checks -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? at b[i]
+// and returns the index just past it, or -1.
+func scanNumber(b []byte, i int) int {
+	if b[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(b) && b[i] == '0':
+		i++
+	case i < len(b) && '1' <= b[i] && b[i] <= '9':
+		i = digits(b, i+1)
+	default:
+		return -1
+	}
+	if i < len(b) && b[i] == '.' {
+		j := digits(b, i+1)
+		if j == i+1 {
+			return -1
+		}
+		i = j
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		j := digits(b, i)
+		if j == i {
+			return -1
+		}
+		i = j
+	}
+	return i
+}
+
+// digits returns the index of the first non-digit of b at or after i.
+func digits(b []byte, i int) int {
+	for i < len(b) && '0' <= b[i] && b[i] <= '9' {
+		i++
+	}
+	return i
+}
