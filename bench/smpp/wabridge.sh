@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# SMPP end to end through wabridge: submit_sm → SQLite commit → submit_sm_resp
+# → outbox → the embedded WhatsApp sandbox (Cloud API simulator) → status
+# webhooks → final receipt as deliver_sm. Starts the daemon on loopback with
+# its default durability (SQLite WAL, synchronous=FULL, group commit), runs
+# "wabload smpp" against it with -pid (daemon CPU and RSS), stops the daemon.
+#
+#   bench/smpp/wabridge.sh                   COUNT=20000 messages flat out
+#   RATE=1000 COUNT=30000 bench/smpp/wabridge.sh
+#
+# Environment:
+#   COUNT (20000)  BINDS (4)  WINDOW (10)  RATE (0 = flat out, else msgs/s)
+#   WORKERS (outbox senders, 16)  NUMBER_RATE (100000)  STATUS_DELAY ("10ms")
+#   RECEIPT_TIMEOUT (120s)  WABRIDGE_BIN, WABLOAD_BIN (built from this tree if unset)
+#   PERF=1: record the daemon with `perf record -g` during the run and print the top of `perf report`
+#   KEEP=1: keep the work directory (config, database, daemon log)
+# Prints wabload's report, ending with one `RESULT {json}` line; exit 1 if the
+# run failed (a bind failed, receipts missing).
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+COUNT=${COUNT:-20000}
+BINDS=${BINDS:-4}
+WINDOW=${WINDOW:-10}
+RATE=${RATE:-0}
+WORKERS=${WORKERS:-16}
+NUMBER_RATE=${NUMBER_RATE:-100000}
+STATUS_DELAY=${STATUS_DELAY:-10ms}
+RECEIPT_TIMEOUT=${RECEIPT_TIMEOUT:-120s}
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/wabridge-bench-smpp.XXXXXX")
+DAEMON_PID=""
+PERF_PID=""
+cleanup() {
+	if [ -n "$PERF_PID" ] && kill -0 "$PERF_PID" 2>/dev/null; then
+		kill -INT "$PERF_PID" 2>/dev/null
+		wait "$PERF_PID" 2>/dev/null
+	fi
+	if [ -n "$DAEMON_PID" ] && kill -0 "$DAEMON_PID" 2>/dev/null; then
+		kill -TERM "$DAEMON_PID" 2>/dev/null
+		for _ in $(seq 1 100); do kill -0 "$DAEMON_PID" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL "$DAEMON_PID" 2>/dev/null
+		wait "$DAEMON_PID" 2>/dev/null
+	fi
+	if [ "${KEEP:-0}" = 1 ]; then echo "kept $WORK"; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1]);s.close()'; }
+
+if [ -z "${WABRIDGE_BIN:-}" ]; then
+	WABRIDGE_BIN=$WORK/wabridge
+	(cd "$ROOT" && go build -o "$WABRIDGE_BIN" ./cmd/wabridge) || { echo "build wabridge failed"; exit 1; }
+fi
+if [ -z "${WABLOAD_BIN:-}" ]; then
+	WABLOAD_BIN=$WORK/wabload
+	(cd "$ROOT" && go build -o "$WABLOAD_BIN" ./cmd/wabload) || { echo "build wabload failed"; exit 1; }
+fi
+
+HTTP_PORT=$(free_port)
+SANDBOX_PORT=$(free_port)
+SMPP_PORT=$(free_port)
+MAX_BINDS=$((BINDS > 4 ? BINDS : 4))
+cat >"$WORK/wabridge.toml" <<EOF
+[log]
+level = "warn"
+
+[store]
+path = "$WORK/wabridge.db"
+
+[http]
+listen = "127.0.0.1:$HTTP_PORT"
+
+[outbox]
+workers = $WORKERS
+number_rate = $NUMBER_RATE
+pair_interval = "0s"
+
+[sandbox]
+listen = "127.0.0.1:$SANDBOX_PORT"
+status_delay = "$STATUS_DELAY"
+auto_read = false
+
+[smpp]
+listen = "127.0.0.1:$SMPP_PORT"
+bind_fail_delay = "0s"
+max_queue = 1000000
+
+[[smpp.accounts]]
+system_id = "bench"
+password = "bench1"
+numbers = ["+15550100001"]
+max_binds = $MAX_BINDS
+EOF
+
+(cd "$WORK" && exec "$WABRIDGE_BIN" serve -config "$WORK/wabridge.toml") >"$WORK/daemon.log" 2>&1 &
+DAEMON_PID=$!
+ready=0
+for _ in $(seq 1 100); do
+	if curl -fsS -o /dev/null "http://127.0.0.1:$HTTP_PORT/readyz" 2>/dev/null; then ready=1; break; fi
+	kill -0 "$DAEMON_PID" 2>/dev/null || break
+	sleep 0.1
+done
+if [ "$ready" != 1 ]; then
+	echo "wabridge did not become ready:"; tail -30 "$WORK/daemon.log"; exit 1
+fi
+
+if [ "${PERF:-0}" = 1 ] && command -v perf >/dev/null; then
+	perf record -F 499 -g -p "$DAEMON_PID" -o "$WORK/perf.data" >"$WORK/perf.log" 2>&1 &
+	PERF_PID=$!
+	sleep 0.5
+fi
+
+ARGS=(-addr "127.0.0.1:$SMPP_PORT" -system-id bench -password bench1
+	-binds "$BINDS" -window "$WINDOW" -count "$COUNT" -receipt-timeout "$RECEIPT_TIMEOUT"
+	-pid "$DAEMON_PID"
+	-settings "daemon=wabridge $("$WABRIDGE_BIN" version 2>/dev/null | head -1)"
+	-settings "durability=sqlite WAL synchronous=FULL, group commit (defaults)"
+	-settings "outbox=workers $WORKERS, number_rate $NUMBER_RATE, pair_interval 0s"
+	-settings "whatsapp=embedded sandbox, status_delay $STATUS_DELAY, auto_read false")
+[ "$RATE" != 0 ] && ARGS+=(-rate "$RATE")
+"$WABLOAD_BIN" smpp "${ARGS[@]}"
+rc=$?
+
+if [ -n "$PERF_PID" ]; then
+	kill -INT "$PERF_PID" 2>/dev/null
+	wait "$PERF_PID" 2>/dev/null
+	PERF_PID=""
+	echo "--- perf report (daemon, top symbols by self time) ---"
+	perf report -i "$WORK/perf.data" --no-children --sort dso,symbol --stdio 2>/dev/null |
+		grep -E '^ +[0-9]' | head -40
+	echo "--- perf report (children: inclusive time) ---"
+	perf report -i "$WORK/perf.data" --children --sort symbol --stdio -g none 2>/dev/null |
+		grep -E '^ +[0-9]' | head -40
+fi
+if grep -qiE 'level=error|panic' "$WORK/daemon.log"; then
+	echo "--- daemon log errors ---"
+	grep -iE 'level=error|panic' "$WORK/daemon.log" | head -10
+fi
+exit $rc
