@@ -102,6 +102,8 @@ type Store interface {
 	EnqueueJob(ctx context.Context, kind, ref string, runAt time.Time) error
 	// FinishJob ends a job (no error when it is gone already).
 	FinishJob(ctx context.Context, kind, ref string) error
+	// FinishJobs ends several jobs of one kind in one commit.
+	FinishJobs(ctx context.Context, kind string, refs []string) error
 	// UpdateMedia changes a message's media record with fn and, when
 	// endJob is set, ends that job for the message, in one commit.
 	UpdateMedia(ctx context.Context, id MessageID, fn func(*Media), endJob string) (*Message, error)

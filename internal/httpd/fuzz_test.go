@@ -135,6 +135,7 @@ func (s *memStore) ClaimJobs(context.Context, string, time.Time, int, time.Durat
 func (s *memStore) RetryJob(context.Context, string, string, time.Time, string) error { return nil }
 func (s *memStore) EnqueueJob(context.Context, string, string, time.Time) error       { return nil }
 func (s *memStore) FinishJob(context.Context, string, string) error                   { return nil }
+func (s *memStore) FinishJobs(context.Context, string, []string) error                { return nil }
 func (s *memStore) AddPart(context.Context, *bridge.Part, func([]bridge.Part) (*bridge.Message, error)) (bridge.MessageID, *bridge.Message, error) {
 	return "", nil, errors.New("no parts")
 }

@@ -322,8 +322,9 @@ func createOutbound(tx *wtx, m *bridge.Message) error {
 	if m.NotBefore.After(runAt) {
 		runAt = m.NotBefore
 	}
-	if err := enqueue(tx, jobSend, string(m.ID), runAt); err != nil {
-		return err
+	if _, err := tx.Exec(`INSERT INTO jobs (kind, ref, run_at, conv) VALUES (?,?,?,?) ON CONFLICT DO NOTHING`,
+		jobSend, string(m.ID), ms(runAt), m.Business+" "+m.Customer.Key()); err != nil {
+		return fmt.Errorf("store: enqueue send: %w", err)
 	}
 	if m.ExpiresAt.IsZero() {
 		return nil
