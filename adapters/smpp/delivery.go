@@ -199,37 +199,28 @@ func (s *Server) deliveryLoop(acc *account) {
 			if err != nil {
 				s.log.Error("smpp: claim deliveries", "system_id", acc.SystemID, "err", err)
 			}
-			paused := false
-			for i, job := range jobs {
+			failed, failedJob := s.deliverBatch(acc, jobs)
+			if failed != nil {
+				if s.metrics != nil {
+					s.metrics.Delivery(strings.SplitN(failedJob.Ref, "/", 2)[0], "retry")
+				}
+				pause := bridge.Backoff(time.Second, 5*time.Minute, failedJob.Attempts)
+				pause += time.Duration(rand.Int64N(int64(pause)/4 + 1))
+				s.log.Info("smpp: delivery paused", "system_id", acc.SystemID, "ref", failedJob.Ref, "retry_in", pause, "err", failed)
+				select {
+				case <-s.stop:
+					return
+				case <-time.After(pause):
+				}
+				continue
+			}
+			if len(jobs) == 64 {
 				select {
 				case <-s.stop:
 					return
 				default:
+					continue
 				}
-				if err := s.deliverJob(acc, job); err != nil {
-					// A temporary refusal, a timeout or no receiver: keep the
-					// order (per customer) by pausing the whole queue and
-					// putting this job and the rest back in their places.
-					for _, rest := range jobs[i:] {
-						_ = s.jobs.ReleaseJob(context.Background(), rest.Kind, rest.Ref, err.Error())
-					}
-					if s.metrics != nil {
-						s.metrics.Delivery(strings.SplitN(job.Ref, "/", 2)[0], "retry")
-					}
-					pause := bridge.Backoff(time.Second, 5*time.Minute, job.Attempts)
-					pause += time.Duration(rand.Int64N(int64(pause)/4 + 1))
-					s.log.Info("smpp: delivery paused", "system_id", acc.SystemID, "ref", job.Ref, "retry_in", pause, "err", err)
-					select {
-					case <-s.stop:
-						return
-					case <-time.After(pause):
-					}
-					paused = true
-					break
-				}
-			}
-			if paused || len(jobs) == 64 {
-				continue
 			}
 		}
 		select {
@@ -241,26 +232,175 @@ func (s *Server) deliveryLoop(acc *account) {
 	}
 }
 
-// deliverJob sends one queued receipt or reply. A temporary refusal
-// (ESME_RX_T_APPN), a timeout or a lost session retries it with backoff;
-// a permanent refusal (ESME_RX_P_APPN, ESME_RX_R_APPN) drops it, logged.
-func (s *Server) deliverJob(acc *account, job bridge.Job) error {
+// inFlight is a deliver_sm written to the ESME whose response is awaited.
+type inFlight struct {
+	job  bridge.Job
+	kind string
+	wait func() (pdu.PDU, error)
+}
+
+// deliverBatch sends claimed jobs in queue order. Single-PDU deliveries
+// are pipelined up to the session's window (written in order, responses
+// awaited together) and the delivered ones are finished in one commit; a
+// multi-part reply waits for what is in flight, then goes part by part.
+// On a temporary refusal, a timeout or a lost session it returns the
+// error and the job: that job and every job not yet delivered are put
+// back in their places (the queue pauses); deliveries written after it
+// and answered ESME_ROK stay delivered — with a window, they may reach
+// the ESME before the one retried.
+func (s *Server) deliverBatch(acc *account, jobs []bridge.Job) (error, bridge.Job) {
+	ctx := context.Background()
+	var done []string
+	var flight []inFlight
+	var failed error
+	var failedJob bridge.Job
+	release := func(from int) {
+		for _, rest := range jobs[from:] {
+			_ = s.jobs.ReleaseJob(ctx, rest.Kind, rest.Ref, failed.Error())
+		}
+	}
+	// settle waits for everything in flight; the first failure wins.
+	settle := func() {
+		for _, f := range flight {
+			resp, err := f.wait()
+			if err == nil {
+				err = s.checkResponse(acc, f.job, f.kind, resp)
+			}
+			switch {
+			case errors.Is(err, errDropped):
+			case err != nil:
+				if failed == nil {
+					failed, failedJob = err, f.job
+				}
+				_ = s.jobs.ReleaseJob(ctx, f.job.Kind, f.job.Ref, err.Error())
+			default:
+				done = append(done, f.job.Ref)
+				if s.metrics != nil {
+					s.metrics.Delivery(f.kind, "ok")
+				}
+			}
+		}
+		flight = flight[:0]
+	}
+	for i, job := range jobs {
+		select {
+		case <-s.stop:
+			settle()
+			s.finishAll(acc, done)
+			release(i)
+			return nil, bridge.Job{}
+		default:
+		}
+		if id, ok := strings.CutPrefix(job.Ref, "xpart/"); ok {
+			// An expired part's receipt: after what is in flight.
+			settle()
+			err := failed
+			if err == nil {
+				err = s.deliverExpired(acc, job, bridge.MessageID(id))
+			}
+			if err != nil {
+				s.finishAll(acc, done)
+				if failed == nil {
+					failed, failedJob = err, job
+				}
+				release(i)
+				return failed, failedJob
+			}
+			continue
+		}
+		kind, pdus, handled := s.prepare(acc, job)
+		if handled {
+			continue
+		}
+		if len(pdus) == 1 {
+			sess := acc.receiver()
+			var wait func() (pdu.PDU, error)
+			err := errors.New("no receiver bound")
+			if sess != nil {
+				wait, err = sess.start(ctx, pdus[0])
+			}
+			if err == nil {
+				flight = append(flight, inFlight{job: job, kind: kind, wait: wait})
+				continue
+			}
+			settle()
+			if failed == nil {
+				failed, failedJob = err, job
+			}
+			s.finishAll(acc, done)
+			release(i)
+			return failed, failedJob
+		}
+		settle()
+		if failed != nil {
+			s.finishAll(acc, done)
+			release(i)
+			return failed, failedJob
+		}
+		ok, err := s.send(acc, job, kind, pdus)
+		if ok {
+			done = append(done, job.Ref)
+			if s.metrics != nil {
+				s.metrics.Delivery(kind, "ok")
+			}
+		}
+		if err != nil {
+			s.finishAll(acc, done)
+			failed, failedJob = err, job
+			release(i)
+			return failed, failedJob
+		}
+	}
+	settle()
+	s.finishAll(acc, done)
+	if failed != nil {
+		return failed, failedJob
+	}
+	return nil, bridge.Job{}
+}
+
+// errDropped: the ESME refused a delivery for good (already finished).
+var errDropped = errors.New("smpp: delivery dropped")
+
+// checkResponse judges a deliver_sm_resp: nil when delivered, errDropped
+// (the job finished) for a permanent refusal, an error to retry otherwise.
+func (s *Server) checkResponse(acc *account, job bridge.Job, kind string, resp pdu.PDU) error {
+	switch st := resp.GetHeader().CommandStatus; st {
+	case data.ESME_ROK:
+		return nil
+	case data.ESME_RX_P_APPN, data.ESME_RX_R_APPN:
+		s.log.Warn("smpp: ESME refused a deliver_sm for good; dropped", "system_id", acc.SystemID,
+			"ref", job.Ref, "status", st.String())
+		s.finish(acc, job, kind, "refused")
+		return errDropped
+	default:
+		return fmt.Errorf("deliver_sm_resp %s", st)
+	}
+}
+
+// finishAll ends delivered jobs in one commit.
+func (s *Server) finishAll(acc *account, refs []string) {
+	if err := s.jobs.FinishJobs(context.Background(), queueKind(acc), refs); err != nil {
+		s.log.Error("smpp: finish deliveries", "system_id", acc.SystemID, "err", err)
+	}
+}
+
+// prepare turns a queued receipt or reply into the PDUs to deliver.
+// handled is true when the job needs no delivery (finished here: gone,
+// unknown, skipped).
+func (s *Server) prepare(acc *account, job bridge.Job) (kind string, pdus []pdu.PDU, handled bool) {
 	ctx := context.Background()
 	f := strings.Split(job.Ref, "/")
-	kind := f[0]
-	if kind == "xpart" && len(f) == 2 {
-		return s.deliverExpired(acc, job, bridge.MessageID(f[1]))
-	}
+	kind = f[0]
 	if len(f) < 2 {
 		s.finish(acc, job, kind, "unknown")
-		return nil
+		return kind, nil, true
 	}
 	m, err := s.bridge.Message(ctx, f[1])
 	if err != nil {
 		s.finish(acc, job, kind, "gone")
-		return nil
+		return kind, nil, true
 	}
-	var pdus []pdu.PDU
 	switch {
 	case kind == "dlr" && len(f) >= 3:
 		m.Status = bridge.Status(f[2])
@@ -268,23 +408,18 @@ func (s *Server) deliverJob(acc *account, job bridge.Job) error {
 		if len(f) == 4 {
 			receipted = f[3]
 		}
-		pdus = []pdu.PDU{receiptPDU(m, receipted)}
+		return kind, []pdu.PDU{receiptPDU(m, receipted)}, false
 	case kind == "mo":
 		pdus, err = moPDUs(acc, m)
 		if err != nil {
 			s.log.Warn("smpp: reply not deliverable over SMPP; kept for other consumers", "message_id", m.ID, "err", err)
 			s.finish(acc, job, kind, "skipped")
-			return nil
+			return kind, nil, true
 		}
-	default:
-		s.finish(acc, job, kind, "unknown")
-		return nil
+		return kind, pdus, false
 	}
-	ok, err := s.send(acc, job, kind, pdus)
-	if ok {
-		s.finish(acc, job, kind, "ok")
-	}
-	return err
+	s.finish(acc, job, kind, "unknown")
+	return kind, nil, true
 }
 
 // send delivers pdus in order to a receiver of the account. ok is false

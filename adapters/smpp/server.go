@@ -24,6 +24,7 @@ type Jobs interface {
 	RetryJob(ctx context.Context, kind, ref string, runAt time.Time, lastErr string) error
 	ReleaseJob(ctx context.Context, kind, ref, lastErr string) error
 	FinishJob(ctx context.Context, kind, ref string) error
+	FinishJobs(ctx context.Context, kind string, refs []string) error
 	OutboxDepth(ctx context.Context) (int, error)
 	ExpireParts(ctx context.Context, before time.Time) ([]bridge.Part, error)
 	Part(ctx context.Context, id bridge.MessageID) (*bridge.Part, error)

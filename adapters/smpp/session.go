@@ -212,6 +212,18 @@ func (s *session) respond(req pdu.PDU, resp pdu.PDU, status data.CommandStatusTy
 // request sends a request PDU of ours and waits for its response (or the
 // response timeout, or the session's end). It holds a window slot meanwhile.
 func (s *session) request(ctx context.Context, p pdu.PDU) (pdu.PDU, error) {
+	wait, err := s.start(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	return wait()
+}
+
+// start takes a window slot and queues p for writing before it returns, so
+// PDUs started one after another go out in that order; wait then waits for
+// the response (or the response timeout, or the session's end) and frees
+// the slot. wait must be called exactly once.
+func (s *session) start(ctx context.Context, p pdu.PDU) (wait func() (pdu.PDU, error), err error) {
 	select {
 	case s.window <- struct{}{}:
 	case <-s.closing:
@@ -219,21 +231,30 @@ func (s *session) request(ctx context.Context, p pdu.PDU) (pdu.PDU, error) {
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	defer func() { <-s.window }()
 	seq := s.nextSeq()
 	p.SetSequenceNumber(seq)
 	ch := make(chan pdu.PDU, 1)
 	s.mu.Lock()
 	s.pending[seq] = ch
 	s.mu.Unlock()
-	defer func() {
+	done := func() {
 		s.mu.Lock()
 		delete(s.pending, seq)
 		s.mu.Unlock()
-	}()
+		<-s.window
+	}
 	if !s.send(p) {
+		done()
 		return nil, errSessionClosed
 	}
+	return func() (pdu.PDU, error) {
+		defer done()
+		return s.awaitResponse(ctx, ch)
+	}, nil
+}
+
+// awaitResponse waits for the response to a started request.
+func (s *session) awaitResponse(ctx context.Context, ch chan pdu.PDU) (pdu.PDU, error) {
 	t := time.NewTimer(s.srv.cfg.ResponseTimeout)
 	defer t.Stop()
 	select {
