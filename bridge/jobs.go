@@ -157,14 +157,106 @@ func (b *Bridge) deliverInbound(job Job) {
 	}
 }
 
-// reportStatus tells a message's origin about one status it reached (the
-// job's ref is "<id>/<status>"); the reporter owning the origin decides.
-func (b *Bridge) reportStatus(job Job) {
+// reportWorkers is how many messages' reports run side by side.
+const reportWorkers = 16
+
+// reportLoop sends status reports to the origins (SMPP receipts, mail
+// keywords and bounces). It claims up to sequentialBatch report jobs,
+// groups them by message — a message's reports stay in order, one after
+// the other — and runs up to reportWorkers messages side by side, so their
+// writes share group commits; the jobs that were reported end in one
+// commit.
+func (b *Bridge) reportLoop(ctx context.Context, lease time.Duration) {
+	ticker := time.NewTicker(b.cfg.PollInterval)
+	defer ticker.Stop()
+	for {
+		jobs, err := b.store.ClaimJobs(context.WithoutCancel(ctx), JobReport, b.now(), sequentialBatch, lease)
+		if err != nil && ctx.Err() == nil {
+			b.log.Error("claim jobs", "kind", JobReport, "err", err)
+		}
+		if len(jobs) > 0 {
+			b.reportBatch(jobs)
+		}
+		if len(jobs) == sequentialBatch && ctx.Err() == nil {
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-b.reportWake:
+		case <-ticker.C:
+		}
+	}
+}
+
+// reportBatch reports claimed jobs: per message in claim order, messages
+// concurrently; a report that fails retries that job and the message's
+// later ones (keeping their order), the others end together.
+func (b *Bridge) reportBatch(jobs []Job) {
+	var order []string
+	groups := map[string][]Job{}
+	for _, j := range jobs {
+		id, _, _ := strings.Cut(j.Ref, "/")
+		if _, ok := groups[id]; !ok {
+			order = append(order, id)
+		}
+		groups[id] = append(groups[id], j)
+	}
+	var (
+		mu   sync.Mutex
+		done []string
+		wg   sync.WaitGroup
+	)
+	slots := make(chan struct{}, reportWorkers)
+	for _, id := range order {
+		group := groups[id]
+		slots <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-slots }()
+			for i, job := range group {
+				ok := func() (ok bool) {
+					defer func() {
+						if r := recover(); r != nil {
+							b.log.Error("job panic", "kind", job.Kind, "ref", job.Ref, "panic", fmt.Sprint(r))
+						}
+					}()
+					return b.reportStatus(job)
+				}()
+				if !ok {
+					// Retried (or gone): the message's later reports wait
+					// behind it, in their order (same due time, later rows).
+					at := b.now().Add(Backoff(b.cfg.BackoffInitial, b.cfg.BackoffMax, job.Attempts))
+					for _, later := range group[i+1:] {
+						if err := b.store.RetryJob(context.Background(), later.Kind, later.Ref, at,
+							"an earlier report of the message is retried"); err != nil {
+							b.log.Error("reschedule job", "kind", later.Kind, "ref", later.Ref, "err", err)
+						}
+					}
+					return
+				}
+				mu.Lock()
+				done = append(done, job.Ref)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if err := b.store.FinishJobs(context.Background(), JobReport, done); err != nil {
+		b.log.Error("finish report jobs", "err", err)
+	}
+}
+
+// reportStatus reports one status change to the reporters owning the
+// message's origin. true: reported (the caller ends the job); false: the
+// job was retried or ended here (message gone).
+func (b *Bridge) reportStatus(job Job) bool {
 	ctx := context.Background()
 	id, status, _ := strings.Cut(job.Ref, "/")
 	m, ok := b.jobMessage(ctx, job, id)
 	if !ok {
-		return
+		return false
 	}
 	// Report the status the job was made for, even if the message moved on
 	// since: every change is reported once, in order of the jobs.
@@ -176,12 +268,10 @@ func (b *Bridge) reportStatus(job Job) {
 		if err := r.Report(ctx, m); err != nil {
 			b.log.Warn("status report failed; will retry", "message_id", m.ID, "status", status, "err", err)
 			b.retryJob(ctx, job, err)
-			return
+			return false
 		}
 	}
-	if err := b.store.FinishJob(ctx, job.Kind, job.Ref); err != nil {
-		b.log.Error("finish report job", "message_id", m.ID, "err", err)
-	}
+	return true
 }
 
 // expireMessage ends a message whose validity ran out before delivery: it

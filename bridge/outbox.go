@@ -59,7 +59,7 @@ func (b *Bridge) Run(ctx context.Context) error {
 	}()
 	go func() {
 		defer wg.Done()
-		b.jobLoop(ctx, JobReport, 1, time.Minute, b.reportWake, b.reportStatus) // in order per message
+		b.reportLoop(ctx, time.Minute) // in order per message, messages side by side
 	}()
 	ticker := time.NewTicker(b.cfg.PollInterval)
 	defer ticker.Stop()

@@ -3,6 +3,7 @@ package test
 import (
 	"context"
 	"crypto/tls"
+	"fmt"
 	"net"
 	"strings"
 	"testing"
@@ -241,5 +242,43 @@ func TestSMPPKeepaliveAndShutdown(t *testing.T) {
 	}
 	if !unbound {
 		t.Error("shutdown closed the session without an unbind")
+	}
+}
+
+// More receipts queued than the session's window: they are pipelined up to
+// the window, and every one arrives once (a batch larger than the window
+// once stalled the delivery queue).
+func TestSMPPReceiptsBeyondTheWindow(t *testing.T) {
+	cfg := smppConfig(t)
+	cfg.SMPP.Window = 3
+	d := startDaemon(t, cfg)
+	e, err := bindESME(t, smppAddr(t, d), "acme", "secret1", pdu.Transceiver)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 150
+	ids := map[string]bool{}
+	for i := range n {
+		resp := e.submit(submitOpts{to: fmt.Sprintf("+49151%08d", i), text: "Your order 12345 is on its way and will arrive Monday.", rd: 1})
+		if resp.CommandStatus != data.ESME_ROK {
+			t.Fatalf("submit %d: %s", i, resp.CommandStatus)
+		}
+		ids[resp.MessageID] = true
+	}
+	receipts := func(ds []*pdu.DeliverSM) map[string]int {
+		per := map[string]int{}
+		for _, x := range ds {
+			if x.EsmClass&0x04 != 0 {
+				per[strings.TrimRight(string(tlvOf(x, pdu.TagReceiptedMessageID)), "\x00")]++
+			}
+		}
+		return per
+	}
+	e.waitDelivers("a receipt per message", func(ds []*pdu.DeliverSM) bool { return len(receipts(ds)) >= n })
+	time.Sleep(300 * time.Millisecond)
+	for id, c := range receipts(e.delivers()) {
+		if !ids[id] || c != 1 {
+			t.Errorf("receipt for %s: %d (ours: %v)", id, c, ids[id])
+		}
 	}
 }

@@ -259,28 +259,33 @@ func (s *Server) deliverBatch(acc *account, jobs []bridge.Job) (error, bridge.Jo
 			_ = s.jobs.ReleaseJob(ctx, rest.Kind, rest.Ref, failed.Error())
 		}
 	}
-	// settle waits for everything in flight; the first failure wins.
-	settle := func() {
-		for _, f := range flight {
-			resp, err := f.wait()
-			if err == nil {
-				err = s.checkResponse(acc, f.job, f.kind, resp)
+	// settleOne waits for the oldest delivery in flight; the first failure wins.
+	settleOne := func() {
+		f := flight[0]
+		flight = flight[1:]
+		resp, err := f.wait()
+		if err == nil {
+			err = s.checkResponse(acc, f.job, f.kind, resp)
+		}
+		switch {
+		case errors.Is(err, errDropped):
+		case err != nil:
+			if failed == nil {
+				failed, failedJob = err, f.job
 			}
-			switch {
-			case errors.Is(err, errDropped):
-			case err != nil:
-				if failed == nil {
-					failed, failedJob = err, f.job
-				}
-				_ = s.jobs.ReleaseJob(ctx, f.job.Kind, f.job.Ref, err.Error())
-			default:
-				done = append(done, f.job.Ref)
-				if s.metrics != nil {
-					s.metrics.Delivery(f.kind, "ok")
-				}
+			_ = s.jobs.ReleaseJob(ctx, f.job.Kind, f.job.Ref, err.Error())
+		default:
+			done = append(done, f.job.Ref)
+			if s.metrics != nil {
+				s.metrics.Delivery(f.kind, "ok")
 			}
 		}
-		flight = flight[:0]
+	}
+	// settle waits for everything in flight.
+	settle := func() {
+		for len(flight) > 0 {
+			settleOne()
+		}
 	}
 	for i, job := range jobs {
 		select {
@@ -313,6 +318,11 @@ func (s *Server) deliverBatch(acc *account, jobs []bridge.Job) (error, bridge.Jo
 			continue
 		}
 		if len(pdus) == 1 {
+			// A full window frees its oldest slot first: responses are
+			// read by the session, slots freed by waiting for them.
+			if sess := acc.receiver(); sess != nil && len(flight) >= cap(sess.window) {
+				settleOne()
+			}
 			sess := acc.receiver()
 			var wait func() (pdu.PDU, error)
 			err := errors.New("no receiver bound")
