@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# A short run of every benchmark scenario and peer (bench/run.sh runs them
+# in full): each must finish and print its RESULT line. Part of .ci/run;
+# figures from it mean nothing (CI machines vary) and nothing is asserted
+# about speed. Prints "BENCH SMOKE PASS|FAIL <name>" per scenario.
+set -uo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/wabridge-bench-smoke.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+export WABRIDGE_BIN=${WABRIDGE_BIN:-$WORK/wabridge}
+export WABLOAD_BIN=${WABLOAD_BIN:-$WORK/wabload}
+[ -x "$WABRIDGE_BIN" ] || (cd "$ROOT" && go build -o "$WABRIDGE_BIN" ./cmd/wabridge) || exit 1
+[ -x "$WABLOAD_BIN" ] || (cd "$ROOT" && go build -o "$WABLOAD_BIN" ./cmd/wabload) || exit 1
+failed=0
+smoke() {
+	local name=$1
+	shift
+	if timeout 300 "$@" >"$WORK/$name.log" 2>&1 && grep -q '^RESULT ' "$WORK/$name.log"; then
+		echo "BENCH SMOKE PASS $name"
+		grep -E '^   (ops|note)' "$WORK/$name.log" | head -3 | sed 's/^/    /'
+	else
+		echo "BENCH SMOKE FAIL $name"
+		tail -20 "$WORK/$name.log" | sed 's/^/    /'
+		failed=1
+	fi
+}
+smoke webhook_meta env CONNS=16 DURATION=2s bash "$ROOT/bench/webhook/run.sh"
+smoke webhook_twilio env CONNS=16 DURATION=2s KIND=twilio-status bash "$ROOT/bench/webhook/run.sh"
+smoke smpp env COUNT=300 BINDS=2 WINDOW=10 bash "$ROOT/bench/smpp/wabridge.sh"
+smoke smpp_rate env COUNT=300 RATE=150 BINDS=2 WINDOW=10 bash "$ROOT/bench/smpp/wabridge.sh"
+# test_smsc's ports are compiled in (2345, 8080, 13000): one more try if
+# they were still held when it started.
+smoke kannel bash -c "COUNT=500 bash '$ROOT/bench/smpp/kannel.sh' || { sleep 5; COUNT=500 bash '$ROOT/bench/smpp/kannel.sh'; }"
+smoke smtp bash "$ROOT/bench/mail/wabridge_smtp.sh" 2 512 2s
+smoke postfix bash "$ROOT/bench/mail/postfix.sh" 2 512 200 2s
+smoke imap bash "$ROOT/bench/mail/wabridge_imap.sh" 10 20 2s
+smoke dovecot bash "$ROOT/bench/mail/dovecot_imap.sh" 10 20 2s
+smoke pacing env LIMIT=80 DURATION=3s bash "$ROOT/bench/queue/run.sh" pacing
+smoke restart env N=2000 HOLD=1s bash "$ROOT/bench/queue/run.sh" restart
+smoke idle env IDLE_ONLY=200 bash "$ROOT/bench/mail/wabridge_imap.sh" 10 20 2s
+exit $failed
