@@ -118,6 +118,7 @@ func TestProblems(t *testing.T) {
 			{"sms.routes[2].from", 10, "needs from"}}},
 		{"smpp route with from", "[[sms.routes]]\nname = \"op\"\ntype = \"smpp\"\nhost = \"x\"\nport = 2775\nsystem_id = \"a\"\npassword = \"b\"\nfrom = \"+15550100001\"\n", []p{
 			{"sms.routes[0].from", 8, "for twilio routes"}}},
+		{"throughput not a number", "[smpp]\nlisten = \"127.0.0.1:2775\"\n[[smpp.accounts]]\nsystem_id = \"a\"\npassword = \"b\"\nnumbers = [\"+15550100001\"]\nthroughput = \"fast\"\n", []p{{"smpp.accounts[0].throughput", 7, "number"}}},
 		{"route type", "[[sms.routes]]\nname = \"x\"\ntype = \"http\"\n", []p{{"sms.routes[0].type", 3, "\"smpp\" or \"twilio\""}}},
 		{"required without sandbox", "[sandbox]\nenabled = false\n", []p{
 			{"whatsapp.waba_id", 0, "required"}, {"whatsapp.access_token", 0, "required"},
@@ -684,6 +685,21 @@ func TestBadFilesCoverCases(t *testing.T) {
 		"both_secret", "required_no_sandbox", "duplicate_numbers", "postgres"} {
 		if i := sort.SearchStrings(names, want); i >= len(names) || names[i] != want {
 			t.Errorf("testdata/bad/%s.toml missing", want)
+		}
+	}
+}
+
+// Numbers decode into float keys, written with or without a fraction (an
+// SMPP account's throughput could not be set before: "cannot decode into
+// float64").
+func TestFloatKeys(t *testing.T) {
+	for src, want := range map[string]float64{"throughput = 2.5": 2.5, "throughput = 5": 5} {
+		c, err := Parse([]byte("[smpp]\nlisten = \"127.0.0.1:2775\"\n[[smpp.accounts]]\nsystem_id = \"a\"\npassword = \"b\"\nnumbers = [\"+15550100001\"]\n"+src+"\n"), "t.toml")
+		if err != nil {
+			t.Fatalf("%s: %v", src, err)
+		}
+		if got := c.SMPP.Accounts[0].Throughput; got != want {
+			t.Errorf("%s: throughput %v", src, got)
 		}
 	}
 }

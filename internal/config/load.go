@@ -286,6 +286,16 @@ func (l *loader) decodeValue(v any, rv reflect.Value, key string) {
 			return
 		}
 		rv.SetInt(n)
+	case reflect.Float64:
+		switch n := v.(type) {
+		case float64:
+			rv.SetFloat(n)
+		case int64:
+			rv.SetFloat(float64(n))
+		default:
+			l.typeError(key, "number", v)
+			return
+		}
 	case reflect.Slice:
 		var elems []any
 		switch x := v.(type) {
