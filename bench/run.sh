@@ -5,7 +5,7 @@
 #
 #   bench/run.sh                      everything, 5 runs each (about an hour)
 #   RUNS=3 bench/run.sh webhook smtp  some scenarios
-# Scenarios: webhook smpp smpp_half kannel smtp postfix imap dovecot pacing80 pacing1000 restart idle
+# Scenarios: webhook smpp smpp_half kannel smtp postfix imap dovecot pacing80 pacing1000 restart idle smpp_idle
 # Results: bench/results/<UTC time>/results.jsonl (one RESULT per run, tagged)
 # and summary.md; the machine (nproc, CPU model, memory, kernel, Go) is
 # recorded in machine.txt.
@@ -29,7 +29,7 @@ export WABLOAD_BIN=${WABLOAD_BIN:-$OUT/wabload}
 } >"$OUT/machine.txt"
 
 scenarios=("$@")
-[ ${#scenarios[@]} -gt 0 ] || scenarios=(webhook smpp smpp_half kannel smtp postfix imap dovecot pacing80 pacing1000 restart idle)
+[ ${#scenarios[@]} -gt 0 ] || scenarios=(webhook smpp smpp_half kannel smtp postfix imap dovecot pacing80 pacing1000 restart idle smpp_idle)
 
 # run TAG CMD...: run CMD RUNS times, keep its output, tag each RESULT line.
 run() {
@@ -61,6 +61,7 @@ for s in "${scenarios[@]}"; do
 		RUNS=1 run restart env N=1000000 RUNS="$n" bash "$ROOT/bench/queue/run.sh" restart
 		;;
 	idle) run idle env IDLE_ONLY=10000 bash "$ROOT/bench/mail/wabridge_imap.sh" 10 100 10s ;;
+	smpp_idle) run smpp_idle env CONNS=10000 HOLD=10s bash "$ROOT/bench/smpp/idle.sh" ;;
 	*) echo "unknown scenario $s" >&2 ;;
 	esac
 done

@@ -38,4 +38,5 @@ smoke dovecot bash "$ROOT/bench/mail/dovecot_imap.sh" 10 20 2s
 smoke pacing env LIMIT=80 DURATION=3s bash "$ROOT/bench/queue/run.sh" pacing
 smoke restart env N=2000 HOLD=1s bash "$ROOT/bench/queue/run.sh" restart
 smoke idle env IDLE_ONLY=200 bash "$ROOT/bench/mail/wabridge_imap.sh" 10 20 2s
+smoke smpp_idle env CONNS=200 HOLD=1s bash "$ROOT/bench/smpp/idle.sh"
 exit $failed

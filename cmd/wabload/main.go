@@ -5,6 +5,7 @@
 //
 //	wabload webhook [flags]   signed Meta status/message webhooks, or Twilio form webhooks
 //	wabload smpp [flags]      transceiver binds submitting submit_sm, waiting for every receipt
+//	wabload smpp-idle [flags] idle transceiver binds held open; the server's RSS per bind
 //	wabload smtp [flags]      SMTP sessions with AUTH submitting messages of a given size
 //	wabload imap [flags]      IMAP clients (LOGIN/SELECT/FETCH) and webhook → IDLE push latency
 //	wabload noop [flags]      a fasthttp server that answers 200 to everything (the HTTP ceiling)
@@ -32,6 +33,7 @@ const usage = `usage: wabload SCENARIO [flags]
 scenarios:
   webhook   signed webhooks (Meta status or message, Twilio) at a rate or flat out
   smpp      submit_sm over transceiver binds, end to end to the final receipt
+  smpp-idle idle SMPP binds held open: the server's memory per connection
   smtp      authenticated SMTP submissions
   imap      IMAP command load and webhook → IDLE push latency
   noop      an HTTP server that does nothing (the ceiling for webhook runs)
@@ -55,6 +57,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return webhookload.NoopMain(rest, stdout, stderr)
 	case "smpp":
 		return smppload.Main(rest, stdout, stderr)
+	case "smpp-idle":
+		return smppload.IdleMain(rest, stdout, stderr)
 	case "smtp":
 		return mailload.SMTPMain(rest, stdout, stderr)
 	case "imap":
