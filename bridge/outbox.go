@@ -252,8 +252,9 @@ func (b *Bridge) windowOpen(ctx context.Context, m *Message, now time.Time) bool
 func (b *Bridge) decide(ctx context.Context, job SendJob, windowOpen bool, now time.Time, log *slog.Logger) (*Message, *SendRecord, bool) {
 	m := job.Message
 	send, rec, err := b.resolve(ctx, m, windowOpen)
-	if err == nil && !windowOpen {
-		// A business-initiated conversation counts against the tier.
+	if err == nil && !windowOpen && b.cfg.MessagingLimit > 0 {
+		// A business-initiated conversation counts against the tier (only
+		// recorded while a tier is set: one write less per message).
 		if ok, ierr := b.store.Initiate(ctx, m.Customer.Key(), now, b.cfg.MessagingLimit); ierr != nil {
 			err = ierr
 		} else if !ok {
