@@ -95,11 +95,22 @@ func (b *Bridge) Run(ctx context.Context) error {
 				}
 			}
 		}
+		// A paced message is due at its slot: wake then, not at the poll.
+		var slot <-chan time.Time
+		var timer *time.Timer
+		if at, ok := b.pacer.next(b.now()); ok {
+			timer = time.NewTimer(time.Until(at) + time.Millisecond) // run_at is stored in ms
+			slot = timer.C
+		}
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-b.wake:
 		case <-ticker.C:
+		case <-slot:
+		}
+		if timer != nil {
+			timer.Stop()
 		}
 	}
 }

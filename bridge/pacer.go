@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"container/heap"
 	"sync"
 	"time"
 
@@ -28,7 +29,40 @@ type pacer struct {
 	numbers map[string]*rate.Limiter
 	pairs   map[string]*rate.Limiter
 	granted map[MessageID]time.Time
+	slots   timeHeap // granted slots still to come, earliest first
 	pruned  time.Time
+}
+
+// timeHeap is a min-heap of times.
+type timeHeap []time.Time
+
+func (h timeHeap) Len() int           { return len(h) }
+func (h timeHeap) Less(i, j int) bool { return h[i].Before(h[j]) }
+func (h timeHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *timeHeap) Push(x any)        { *h = append(*h, x.(time.Time)) }
+func (h *timeHeap) Pop() any {
+	old := *h
+	t := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return t
+}
+
+// next is the earliest granted slot after now (ok false: none): the
+// outbox wakes then, so a paced message goes out at its slot, not at the
+// next poll — a poll a second apart would send a second's slots at once.
+func (p *pacer) next(now time.Time) (time.Time, bool) {
+	if p == nil {
+		return time.Time{}, false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for p.slots.Len() > 0 && !p.slots[0].After(now) {
+		heap.Pop(&p.slots)
+	}
+	if p.slots.Len() == 0 {
+		return time.Time{}, false
+	}
+	return p.slots[0], true
 }
 
 func newPacer(cfg Pacing) *pacer {
@@ -58,7 +92,10 @@ func (p *pacer) wait(id MessageID, business, customer string, now time.Time) tim
 	if p.cfg.NumberRate > 0 {
 		l := p.numbers[business]
 		if l == nil {
-			l = rate.NewLimiter(rate.Limit(p.cfg.NumberRate), max(1, int(p.cfg.NumberRate)))
+			// Burst 1: sends evenly spaced, so no second holds more than
+			// the rate (+1) — a burst of a whole second's worth on top of
+			// the refill would double it in the first second.
+			l = rate.NewLimiter(rate.Limit(p.cfg.NumberRate), 1)
 			p.numbers[business] = l
 		}
 		d = max(d, l.ReserveN(now, 1).DelayFrom(now))
@@ -74,6 +111,7 @@ func (p *pacer) wait(id MessageID, business, customer string, now time.Time) tim
 	}
 	if d > 0 {
 		p.granted[id] = now.Add(d)
+		heap.Push(&p.slots, now.Add(d))
 	}
 	return d
 }

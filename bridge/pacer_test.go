@@ -9,7 +9,7 @@ import (
 // The pair limit lets a burst of 45 through, then one per 6 seconds; the
 // number limit spreads 80 a second; a paced message keeps its slot.
 func TestPacer(t *testing.T) {
-	p := newPacer(Pacing{NumberRate: 80, PairInterval: 6 * time.Second, PairBurst: 45})
+	p := newPacer(Pacing{PairInterval: 6 * time.Second, PairBurst: 45})
 	now := time.Unix(1_000_000, 0)
 	for i := range 45 {
 		if d := p.wait(MessageID(fmt.Sprint("a", i)), "+1555", "+49", now); d != 0 {
@@ -31,21 +31,25 @@ func TestPacer(t *testing.T) {
 		t.Errorf("at its slot: %v", d)
 	}
 
-	// Another customer is not held back by this one's pair limit, but the
-	// number's 80/s applies to all: 80 now (45 used), the rest spread.
+	// The number's 80/s applies to all its customers, evenly spaced (no
+	// burst: no second may carry more than the rate): 160 at one instant
+	// go out one every 12.5 ms, the last after 1.9875 s; the earliest slot
+	// still to come is the next one.
 	q := newPacer(Pacing{NumberRate: 80})
-	var waited int
 	for i := range 160 {
-		if q.wait(MessageID(fmt.Sprint("n", i)), "+1555", fmt.Sprint("+49", i), now) > 0 {
-			waited++
+		want := time.Duration(i) * 12500 * time.Microsecond
+		if d := q.wait(MessageID(fmt.Sprint("n", i)), "+1555", fmt.Sprint("+49", i), now); d < want-time.Microsecond || d > want+time.Microsecond {
+			t.Fatalf("message %d waits %v, want %v", i, d, want)
 		}
 	}
-	if waited != 80 {
-		t.Errorf("%d of 160 messages in one instant waited, want 80", waited)
+	if next, ok := q.next(now); !ok || next.Sub(now.Add(12500*time.Microsecond)).Abs() > time.Microsecond {
+		t.Errorf("next slot %v %v", next, ok)
 	}
-	last := q.wait("n159", "+1555", "+49159", now)
-	if last < 900*time.Millisecond || last > 1001*time.Millisecond {
-		t.Errorf("the 160th message waits %v, want about 1s", last)
+	if next, ok := q.next(now.Add(time.Second)); !ok || next.Sub(now.Add(time.Second+12500*time.Microsecond)).Abs() > time.Microsecond {
+		t.Errorf("next slot after 1s: %v %v", next, ok)
+	}
+	if _, ok := q.next(now.Add(3 * time.Second)); ok {
+		t.Error("a slot after the last one")
 	}
 	// Other numbers have their own budget.
 	if d := q.wait("other", "+1666", "+49", now); d != 0 {

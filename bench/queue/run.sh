@@ -42,6 +42,7 @@ tokens = ["bench-token"]
 workers = ${WORKERS:-64}
 number_rate = $1
 pair_interval = "0s"
+poll_interval = "${POLL:-1s}"
 [sandbox]
 listen = "127.0.0.1:$SANDBOX_PORT"
 auto_read = false
