@@ -1,0 +1,54 @@
+# shellcheck shell=bash
+# Shared by the bench scripts (source it first):
+#   bench_init NAME        WORK (removed at exit; KEEP=1 keeps it), PIDS stopped at exit,
+#                          WABRIDGE_BIN and WABLOAD_BIN (built from this tree when unset)
+#   free_port              a free loopback TCP port
+#   start_wabridge TOML    write $WORK/wabridge.toml ([log] warn, [store] in WORK, [http] on
+#                          HTTP_PORT, [api] token "bench-token", then TOML) and start it;
+#                          sets DAEMON (pid) and BASE; exits when it does not get ready
+BENCH_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+PIDS=()
+
+bench_init() {
+	WORK=$(mktemp -d "${TMPDIR:-/tmp}/wabridge-bench-$1.XXXXXX")
+	trap bench_cleanup EXIT
+	[ -n "${WABRIDGE_BIN:-}" ] || { WABRIDGE_BIN=$WORK/wabridge; (cd "$BENCH_ROOT" && go build -o "$WABRIDGE_BIN" ./cmd/wabridge) || exit 1; }
+	[ -n "${WABLOAD_BIN:-}" ] || { WABLOAD_BIN=$WORK/wabload; (cd "$BENCH_ROOT" && go build -o "$WABLOAD_BIN" ./cmd/wabload) || exit 1; }
+}
+
+bench_cleanup() {
+	local p
+	for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null; done
+	wait 2>/dev/null
+	if [ "${KEEP:-0}" = 1 ]; then echo "kept $WORK"; else rm -rf "$WORK"; fi
+}
+
+free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1]);s.close()'; }
+
+start_wabridge() {
+	HTTP_PORT=${HTTP_PORT:-$(free_port)}
+	BASE=http://127.0.0.1:$HTTP_PORT
+	cat >"$WORK/wabridge.toml" <<TOML
+[log]
+level = "warn"
+[store]
+path = "$WORK/wabridge.db"
+[http]
+listen = "127.0.0.1:$HTTP_PORT"
+[api]
+tokens = ["bench-token"]
+$1
+TOML
+	"$WABRIDGE_BIN" serve -config "$WORK/wabridge.toml" >"$WORK/daemon.log" 2>&1 &
+	DAEMON=$!
+	PIDS+=("$DAEMON")
+	local _
+	for _ in $(seq 1 200); do
+		curl -fsS "$BASE/readyz" >/dev/null 2>&1 && return 0
+		kill -0 "$DAEMON" 2>/dev/null || break
+		sleep 0.05
+	done
+	echo "wabridge did not start:" >&2
+	tail -20 "$WORK/daemon.log" >&2
+	exit 1
+}
