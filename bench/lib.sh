@@ -3,6 +3,7 @@
 #   bench_init NAME        WORK (removed at exit; KEEP=1 keeps it), PIDS stopped at exit,
 #                          WABRIDGE_BIN and WABLOAD_BIN (built from this tree when unset)
 #   free_port              a free loopback TCP port
+#   write_config TOML      only write the config start_wabridge would
 #   start_wabridge TOML    write $WORK/wabridge.toml ([log] warn, [store] in WORK, [http] on
 #                          HTTP_PORT, [api] token "bench-token", then TOML) and start it;
 #                          sets DAEMON (pid) and BASE; exits when it does not get ready
@@ -25,7 +26,8 @@ bench_cleanup() {
 
 free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1]);s.close()'; }
 
-start_wabridge() {
+# write_config TOML: $WORK/wabridge.toml as start_wabridge writes it (daemon not started).
+write_config() {
 	HTTP_PORT=${HTTP_PORT:-$(free_port)}
 	BASE=http://127.0.0.1:$HTTP_PORT
 	cat >"$WORK/wabridge.toml" <<TOML
@@ -39,6 +41,10 @@ listen = "127.0.0.1:$HTTP_PORT"
 tokens = ["bench-token"]
 $1
 TOML
+}
+
+start_wabridge() {
+	write_config "$1"
 	"$WABRIDGE_BIN" serve -config "$WORK/wabridge.toml" >"$WORK/daemon.log" 2>&1 &
 	DAEMON=$!
 	PIDS+=("$DAEMON")

@@ -12,48 +12,20 @@
 #   LIMIT=1000 bench/queue/run.sh pacing  LIMIT (80) DURATION (10s)
 # Environment: WORKERS (outbox senders, 64) WABRIDGE_BIN WABLOAD_BIN KEEP=1
 set -uo pipefail
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+source "$(dirname "$0")/../lib.sh"
 WHAT=${1:-restart}
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/wabridge-bench-queue.XXXXXX")
-PIDS=()
-cleanup() {
-	for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null; done
-	wait 2>/dev/null
-	if [ "${KEEP:-0}" = 1 ]; then echo "kept $WORK"; else rm -rf "$WORK"; fi
-}
-trap cleanup EXIT
-free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1]);s.close()'; }
-[ -n "${WABRIDGE_BIN:-}" ] || { WABRIDGE_BIN=$WORK/wabridge; (cd "$ROOT" && go build -o "$WABRIDGE_BIN" ./cmd/wabridge) || exit 1; }
-[ -n "${WABLOAD_BIN:-}" ] || { WABLOAD_BIN=$WORK/wabload; (cd "$ROOT" && go build -o "$WABLOAD_BIN" ./cmd/wabload) || exit 1; }
-
+bench_init queue
 HTTP_PORT=$(free_port)
 SANDBOX_PORT=$(free_port)
-config() { # $1: number_rate
-	cat >"$WORK/wabridge.toml" <<TOML
-[log]
-level = "warn"
-[store]
-path = "$WORK/wabridge.db"
-[http]
-listen = "127.0.0.1:$HTTP_PORT"
-[api]
-tokens = ["bench-token"]
-[outbox]
-workers = ${WORKERS:-64}
-number_rate = $1
-pair_interval = "0s"
-poll_interval = "${POLL:-1s}"
-[sandbox]
-listen = "127.0.0.1:$SANDBOX_PORT"
-auto_read = false
-statuses = "none"
-TOML
+outbox() { # $1: number_rate
+	printf '[outbox]\nworkers = %s\nnumber_rate = %s\npair_interval = "0s"\npoll_interval = "%s"\n[sandbox]\nlisten = "127.0.0.1:%s"\nauto_read = false\nstatuses = "none"\n' \
+		"${WORKERS:-64}" "$1" "${POLL:-1s}" "$SANDBOX_PORT"
 }
 
 case $WHAT in
 restart)
 	N=${N:-1000000}
-	config 0
+	write_config "$(outbox 0)" # the restarts' config; "wabload restart" starts the daemon
 	t0=$(date +%s.%N)
 	"$WABLOAD_BIN" seed -db "$WORK/wabridge.db" -n "$N" || exit 1
 	echo "   seeding took $(python3 -c "print(round($(date +%s.%N) - $t0, 1))") s"
@@ -67,10 +39,7 @@ restart)
 	;;
 pacing)
 	LIMIT=${LIMIT:-80}
-	config "$LIMIT"
-	"$WABRIDGE_BIN" serve -config "$WORK/wabridge.toml" >"$WORK/daemon.log" 2>&1 &
-	PIDS+=($!)
-	for _ in $(seq 1 200); do curl -fsS "http://127.0.0.1:$HTTP_PORT/readyz" >/dev/null 2>&1 && break; sleep 0.05; done
+	start_wabridge "$(outbox "$LIMIT")"
 	"$WABLOAD_BIN" pacing -api "http://127.0.0.1:$HTTP_PORT" -token bench-token -sandbox "http://127.0.0.1:$SANDBOX_PORT" \
 		-limit "$LIMIT" -duration "${DURATION:-10s}"
 	;;
