@@ -50,6 +50,7 @@ type App struct {
 	twilio    *twilio.Client
 	twilioSim *twiliosim.Server
 	httpLn    net.Listener
+	mediaKey  []byte // signs /media/ links (Twilio); nil without Twilio
 	bridge    *bridge.Bridge
 	http      *httpd.Server
 	smpp      *smpp.Server
@@ -121,6 +122,7 @@ func (a *App) Start(ctx context.Context) (err error) {
 		return fmt.Errorf("http: listen %s: %w", cfg.HTTP.Listen, err)
 	}
 	cloud := cfg.WhatsApp.Provider != "twilio"
+	a.mediaKey = mediaKey(cfg)
 	graphURL := cfg.WhatsApp.GraphURL
 	if cfg.Sandbox.Enabled && cloud {
 		a.sandbox, err = sandbox.New(SandboxConfig(cfg), a.log.With("component", "sandbox"))
@@ -217,7 +219,7 @@ func (a *App) Start(ctx context.Context) (err error) {
 		ReadTimeout: cfg.HTTP.ReadTimeout.D(), WriteTimeout: cfg.HTTP.WriteTimeout.D(),
 		Tokens: tokens, AppSecret: cfg.WhatsApp.AppSecret.Value(), VerifyToken: cfg.WhatsApp.VerifyToken.Value(),
 		CertFile: cfg.HTTP.CertFile, KeyFile: cfg.HTTP.KeyFile, TemplateVariables: templateVariables(cfg),
-		Listener: a.httpLn, PublicURL: cfg.HTTP.PublicURL, TwilioAuthTokens: twilioTokens(cfg), MediaURLKey: mediaKey(cfg),
+		Listener: a.httpLn, PublicURL: cfg.HTTP.PublicURL, TwilioAuthTokens: twilioTokens(cfg), MediaURLKey: a.mediaKey,
 	}, httpd.Deps{
 		Bridge: a.bridge, Parser: whatsapp.NewParser(numbers), Metrics: a.metrics, Ready: a.ready, Files: a.files,
 		Templates: templateAPI{r: a.templates, client: a.client, events: a.templateEvents}, Status: a.health.Status,

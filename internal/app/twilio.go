@@ -50,7 +50,7 @@ func mediaKey(cfg *config.Config) []byte {
 
 // mediaURL is a link Twilio fetches a stored file from (twilio.Config.MediaURL).
 func (a *App) mediaURL(_ context.Context, f *bridge.File) (string, error) {
-	key := mediaKey(a.cfg)
+	key := a.mediaKey
 	if key == nil || f == nil || f.ID == "" {
 		return "", errors.New("no media link can be made")
 	}

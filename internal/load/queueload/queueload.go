@@ -144,12 +144,8 @@ func RestartMain(args []string, stdout, stderr io.Writer) int {
 		if json.NewDecoder(resp.Body).Decode(&st) != nil {
 			return 0
 		}
-		for _, k := range []string{"sends", "messages_sent", "messages", "sent"} {
-			if v, ok := st[k].(float64); ok {
-				return int64(v)
-			}
-		}
-		return 0
+		v, _ := st["sends"].(float64) // the sandbox's count of accepted sends
+		return int64(v)
 	}
 	sending, ok3 := until("sending", func() bool { return sentCount() > 0 })
 	if !ok1 || !ok2 || !ok3 {
@@ -200,7 +196,6 @@ func PacingMain(args []string, stdout, stderr io.Writer) int {
 	client := &http.Client{Timeout: 30 * time.Second}
 	rec := load.NewRecorder()
 	var seq atomic.Int64
-	prefix := strconv.FormatInt(time.Now().Unix()%100000, 10)
 	var wg sync.WaitGroup
 	for ni, num := range nums {
 		wg.Add(1)
@@ -226,7 +221,6 @@ func PacingMain(args []string, stdout, stderr io.Writer) int {
 		}()
 	}
 	wg.Wait()
-	_ = prefix
 	submitted := rec.Summary()
 	// Wait until the sandbox has everything (the queue drains at the limit).
 	expect := submitted.Count

@@ -9,12 +9,11 @@ package webhookload
 import (
 	"context"
 	"crypto/hmac"
-	"crypto/sha1"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"flag"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"net/url"
 	"os"
@@ -26,6 +25,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/wabridge/wabridge/adapters/twilio"
 	"github.com/wabridge/wabridge/internal/load"
 )
 
@@ -122,11 +122,10 @@ func appendCustomer(b []byte, i int64) []byte {
 	return append(append(b, "49151"...), s...)
 }
 
-// twilioBody is a form webhook signed as Twilio signs (the URL, then each
-// parameter name and value in name order).
+// twilioBody is a Twilio form webhook with a distinct MessageSid ("SM" +
+// 32 hex digits: the run's prefix, then i), signed as Twilio signs.
 func (c Config) twilioBody(i int64) ([]byte, string, string, string) {
-	sid := fmt.Sprintf("SM%s%030d", hex.EncodeToString([]byte(c.Prefix))[:min(2, 2*len(c.Prefix))], i)
-	sid = (sid + strings.Repeat("0", 34))[:34]
+	sid := fmt.Sprintf("SM%08x%024x", crc32.ChecksumIEEE([]byte(c.Prefix)), i)
 	customer := "+" + string(appendCustomer(nil, i))
 	v := url.Values{"MessageSid": {sid}, "SmsSid": {sid}, "AccountSid": {"AC00000000000000000000000000000001"},
 		"ApiVersion": {"2010-04-01"}}
@@ -146,29 +145,7 @@ func (c Config) twilioBody(i int64) ([]byte, string, string, string) {
 		v.Set("ProfileName", "Load")
 		v.Set("WaId", strings.TrimPrefix(customer, "+"))
 	}
-	body := v.Encode()
-	keys := make([]string, 0, len(v))
-	for k := range v {
-		keys = append(keys, k)
-	}
-	sortStrings(keys)
-	var s strings.Builder
-	s.WriteString(c.URL)
-	for _, k := range keys {
-		s.WriteString(k)
-		s.WriteString(v.Get(k))
-	}
-	mac := hmac.New(sha1.New, []byte(c.TwilioToken))
-	mac.Write([]byte(s.String()))
-	return []byte(body), "application/x-www-form-urlencoded", "X-Twilio-Signature", base64.StdEncoding.EncodeToString(mac.Sum(nil))
-}
-
-func sortStrings(a []string) {
-	for i := 1; i < len(a); i++ {
-		for j := i; j > 0 && a[j] < a[j-1]; j-- {
-			a[j], a[j-1] = a[j-1], a[j]
-		}
-	}
+	return []byte(v.Encode()), "application/x-www-form-urlencoded", twilio.SignatureHeader, twilio.Sign(c.TwilioToken, c.URL, v)
 }
 
 // Run posts the webhooks and returns the report (latency "webhook": POST
