@@ -102,8 +102,9 @@ func (s *Service) Report(ctx context.Context, m *bridge.Message) error {
 }
 
 // updateDelivery recomputes the keywords of the Sent copies linked to a
-// WhatsApp message while holding their mailboxes' locks, so memory and
-// store change together (a concurrent STORE composes with them).
+// WhatsApp message. Its write is ticketed in each of their mailboxes (see
+// Mailbox.issued), so memory and store change in the same order without a
+// lock held across the commit, and a concurrent STORE composes with it.
 func (s *Service) updateDelivery(ctx context.Context, messageID string) error {
 	linked, err := s.store.MailLinked(ctx, messageID)
 	if err != nil || len(linked) == 0 {
@@ -115,24 +116,30 @@ func (s *Service) updateDelivery(ctx context.Context, messageID string) error {
 			boxes = append(boxes, mb)
 		}
 	}
+	// Tickets are taken with every box locked (in id order), so the
+	// tickets of any two writes are in the same order in every box.
 	sort.Slice(boxes, func(i, j int) bool { return boxes[i].info.ID < boxes[j].info.ID })
-	for _, mb := range boxes {
+	tickets := make([]uint64, len(boxes))
+	for i, mb := range boxes {
 		mb.mu.Lock()
-		defer mb.mu.Unlock()
+		tickets[i] = mb.ticketLocked()
 	}
-	changes, err := s.store.MailUpdateDelivery(ctx, messageID, DeliveryKeywords)
-	if err != nil {
-		return err
+	wait := s.store.MailUpdateDeliveryQueued(ctx, messageID, DeliveryKeywords)
+	for _, mb := range boxes {
+		mb.mu.Unlock()
 	}
-	for _, c := range changes {
-		for _, mb := range boxes {
-			if mb.info.ID == c.MailboxID {
-				mb.applyLocked([]FlagChange{c}, nil)
+	changes, err := wait()
+	for i, mb := range boxes {
+		mb.applyInTurn(tickets[i], func() {
+			for _, c := range changes {
+				if err == nil && c.MailboxID == mb.info.ID {
+					mb.applyLocked([]FlagChange{c}, nil)
+				}
 			}
-		}
+		})
 		// A copy in a mailbox whose user is not loaded: the store has it.
 	}
-	return nil
+	return err
 }
 
 // mailKey is the (Message-ID, recipient) a message was submitted for, from

@@ -35,10 +35,21 @@ type Mailbox struct {
 	// changed is closed (and replaced) whenever an update is queued on
 	// the tracker; see Changed.
 	changed chan struct{}
+
+	// Appends and delivery keywords do not hold mu while they commit, so
+	// that a busy mailbox (every SMTP submission appends to Sent, every
+	// WhatsApp reply to INBOX) shares the store's group commits: each
+	// takes a ticket (issued) under mu as it queues its write, which is
+	// the order the store commits them in, and applies its result to
+	// memory when applied reaches its ticket. Writes that do hold mu
+	// across their commit first wait for those in flight (settleLocked).
+	issued, applied uint64
+	turn            sync.Cond // L is &mu; broadcast when applied moves
 }
 
 func newMailbox(svc *Service, info Info, metas []Meta) *Mailbox {
 	mb := &Mailbox{svc: svc, info: info, msgs: make([]*Message, len(metas)), changed: make(chan struct{})}
+	mb.turn.L = &mb.mu
 	for i, m := range metas {
 		mb.msgs[i] = &Message{UID: m.UID, Flags: m.Flags, Date: m.Date, Size: m.Size}
 	}
@@ -65,6 +76,36 @@ func (mb *Mailbox) Changed() <-chan struct{} {
 	mb.mu.Lock()
 	defer mb.mu.Unlock()
 	return mb.changed
+}
+
+// ticketLocked reserves the next place in the order of queued writes;
+// call it while holding mu, right before queueing the write on the store.
+func (mb *Mailbox) ticketLocked() uint64 {
+	mb.issued++
+	return mb.issued
+}
+
+// applyInTurn waits (holding mu) until every write ticketed before t is
+// applied, runs apply, and lets the next ticket go. apply runs even when
+// nothing is to be applied (a failed write) so the order never stalls.
+func (mb *Mailbox) applyInTurn(t uint64, apply func()) {
+	mb.mu.Lock()
+	defer mb.mu.Unlock()
+	for mb.applied != t-1 {
+		mb.turn.Wait()
+	}
+	apply()
+	mb.applied = t
+	mb.turn.Broadcast()
+}
+
+// settleLocked waits (holding mu) until every ticketed write is applied,
+// so a write that holds mu across its commit sees memory that matches
+// the store and commits after them.
+func (mb *Mailbox) settleLocked() {
+	for mb.applied != mb.issued {
+		mb.turn.Wait()
+	}
 }
 
 // notifyLocked wakes the idling sessions after updates were queued.
@@ -94,11 +135,14 @@ func (mb *Mailbox) indexOf(uid uint32) int {
 	return -1
 }
 
-// Append stores msg (see Store.MailAppend) and announces it.
+// Append stores msg (see Store.MailAppendQueued) and announces it once
+// committed. It does not hold the mailbox's lock while the store commits:
+// appends queued meanwhile share the commit, and are announced in UID
+// order.
 func (mb *Mailbox) Append(ctx context.Context, msg NewMessage, mergeByMessageID bool) (Appended, error) {
 	mb.mu.Lock()
-	defer mb.mu.Unlock()
 	if mb.deleted {
+		mb.mu.Unlock()
 		return Appended{}, ErrNoMailbox
 	}
 	msg.Flags = SetFlags(msg.Flags)
@@ -109,23 +153,32 @@ func (mb *Mailbox) Append(ctx context.Context, msg NewMessage, mergeByMessageID 
 	if len(msg.Links) > 0 {
 		kw = DeliveryKeywords
 	}
-	a, err := mb.svc.store.MailAppend(ctx, mb.info.ID, msg, mergeByMessageID, kw)
-	if err != nil {
-		return a, err
-	}
+	t := mb.ticketLocked()
+	wait := mb.svc.store.MailAppendQueued(ctx, mb.info.ID, msg, mergeByMessageID, kw)
+	mb.mu.Unlock()
+	a, err := wait()
+	mb.applyInTurn(t, func() {
+		if err == nil {
+			mb.appliedAppendLocked(a, msg)
+		}
+	})
+	return a, err
+}
+
+// appliedAppendLocked puts a committed append into memory and announces it.
+func (mb *Mailbox) appliedAppendLocked(a Appended, msg NewMessage) {
 	if a.Existed {
 		if i := mb.indexOf(a.UID); i >= 0 && !slices.Equal(mb.msgs[i].Flags, a.Flags) {
 			mb.msgs[i].Flags = a.Flags
 			mb.tracker.QueueMessageFlags(uint32(i+1), imap.UID(a.UID), imapFlags(a.Flags), nil)
 			mb.notifyLocked()
 		}
-		return a, nil
+		return
 	}
 	mb.msgs = append(mb.msgs, &Message{UID: a.UID, Flags: a.Flags, Date: msg.Date.UTC(), Size: int64(len(msg.Body))})
 	mb.info.UIDNext = a.UID + 1
 	mb.tracker.QueueNumMessages(uint32(len(mb.msgs)))
 	mb.notifyLocked()
-	return a, nil
 }
 
 // SetFlags stores new flag sets by UID and announces them to every
@@ -133,6 +186,7 @@ func (mb *Mailbox) Append(ctx context.Context, msg NewMessage, mergeByMessageID 
 func (mb *Mailbox) SetFlags(ctx context.Context, flags map[uint32][]string, origin *imapserver.SessionTracker) error {
 	mb.mu.Lock()
 	defer mb.mu.Unlock()
+	mb.settleLocked()
 	var changes []FlagChange
 	for uid, f := range flags {
 		if i := mb.indexOf(uid); i >= 0 && !slices.Equal(mb.msgs[i].Flags, f) {
@@ -158,6 +212,7 @@ func (mb *Mailbox) SetFlags(ctx context.Context, flags map[uint32][]string, orig
 func (mb *Mailbox) UpdateFlags(ctx context.Context, uids []uint32, fn func(cur []string) []string, origin *imapserver.SessionTracker) (map[uint32][]string, error) {
 	mb.mu.Lock()
 	defer mb.mu.Unlock()
+	mb.settleLocked()
 	out := make(map[uint32][]string, len(uids))
 	var changes []FlagChange
 	for _, uid := range uids {
@@ -198,6 +253,7 @@ func (mb *Mailbox) applyLocked(changes []FlagChange, origin *imapserver.SessionT
 func (mb *Mailbox) Expunge(ctx context.Context, uids []uint32) ([]uint32, error) {
 	mb.mu.Lock()
 	defer mb.mu.Unlock()
+	mb.settleLocked()
 	if err := mb.svc.store.MailExpunge(ctx, mb.info.ID, uids); err != nil {
 		return nil, err
 	}
@@ -222,16 +278,20 @@ func (mb *Mailbox) removeLocked(uids []uint32) []uint32 {
 // CopyTo copies (or moves) messages to dst, which must be another
 // mailbox. A move also returns the sequence numbers expunged here.
 func (mb *Mailbox) CopyTo(ctx context.Context, uids []uint32, dst *Mailbox, move bool) (Copied, []uint32, error) {
-	// Lock in id order so two opposite copies cannot deadlock.
+	// Lock in id order so two opposite copies cannot deadlock. Settling
+	// first while holding nothing else, then second, cannot deadlock
+	// either: no new ticket on first can be issued meanwhile.
 	first, second := mb, dst
 	if dst.info.ID < mb.info.ID {
 		first, second = dst, mb
 	}
 	first.mu.Lock()
 	defer first.mu.Unlock()
+	first.settleLocked()
 	if second != first { // a copy into the same mailbox takes one lock
 		second.mu.Lock()
 		defer second.mu.Unlock()
+		second.settleLocked()
 	}
 	if dst.deleted {
 		return Copied{}, nil, ErrNoMailbox

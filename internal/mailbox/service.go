@@ -244,6 +244,7 @@ func (s *Service) Delete(ctx context.Context, user, name string) error {
 	}
 	mb.mu.Lock()
 	defer mb.mu.Unlock()
+	mb.settleLocked()
 	if err := s.store.MailDeleteMailbox(ctx, mb.info.ID); err != nil {
 		return err
 	}
@@ -286,6 +287,7 @@ func (s *Service) Rename(ctx context.Context, user, from, to string) error {
 	for old, nn := range renames {
 		b := ub.boxes[old]
 		b.mu.Lock()
+		b.settleLocked()
 		err := s.store.MailRenameMailbox(ctx, b.info.ID, nn)
 		if err == nil {
 			b.info.Name = nn

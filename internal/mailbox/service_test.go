@@ -649,3 +649,93 @@ func TestServiceHierarchy(t *testing.T) {
 		t.Errorf("renamed child after reload: %v", err)
 	}
 }
+
+// Appends do not hold the mailbox's lock across their commit (so that they
+// share group commits); concurrent appends, STOREs and delivery reports
+// must still leave memory equal to the store, with UIDs ascending and each
+// append announced once.
+func TestConcurrentAppendsKeepMemoryAndStoreInStep(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	agent := e.svc.Users().Lookup("agent")
+	sent := e.box(t, "agent", "Sent")
+	watcher := sent.Tracker().NewSession()
+	defer watcher.Close()
+
+	const n = 64
+	ids := make([]*bridge.Message, n)
+	for i := range ids {
+		ids[i] = submit(t, e, "agent", fmt.Sprintf("c%d@x", i), customer, 0)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 3*n)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			raw := []byte(fmt.Sprintf("Message-ID: <c%d@x>\r\nSubject: %d\r\n\r\nbody\r\n", i, i))
+			if _, err := e.svc.SaveSent(ctx, agent, raw, fmt.Sprintf("<c%d@x>", i), []bridge.MessageID{ids[i].ID}); err != nil {
+				errs <- err
+				return
+			}
+			// A delivery report and a client's STORE race the other appends.
+			if _, err := e.st.Ingest(ctx, []bridge.Event{{Status: &bridge.StatusUpdate{WAMID: "wamid.c" + fmt.Sprint(i),
+				Status: bridge.StatusDelivered, RawStatus: "delivered", Timestamp: time.Now(), CallbackData: string(ids[i].ID)}}}); err != nil {
+				errs <- err
+				return
+			}
+			got, err := e.st.Message(ctx, string(ids[i].ID))
+			if err != nil {
+				errs <- err
+				return
+			}
+			if err := e.svc.Report(ctx, got); err != nil {
+				errs <- err
+			}
+		}(i)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var uids []uint32
+			sent.Snapshot(func(_ mailbox.Info, msgs []*mailbox.Message) {
+				for _, m := range msgs {
+					uids = append(uids, m.UID)
+				}
+			})
+			if _, err := sent.UpdateFlags(ctx, uids, func(cur []string) []string { return mailbox.SetFlags(append(cur, `\Flagged`)) }, nil); err != nil {
+				errs <- err
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+
+	mem := messages(sent)
+	stored, err := e.st.MailIndex(ctx, sent.Info().ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(mem) != n || len(stored) != n {
+		t.Fatalf("Sent has %d messages in memory, %d stored; want %d", len(mem), len(stored), n)
+	}
+	for i := range mem {
+		if i > 0 && mem[i].UID <= mem[i-1].UID {
+			t.Errorf("UIDs not ascending at %d: %d after %d", i, mem[i].UID, mem[i-1].UID)
+		}
+		if mem[i].UID != stored[i].UID || strings.Join(mem[i].Flags, " ") != strings.Join(stored[i].Flags, " ") {
+			t.Errorf("message %d: memory %d %v, store %d %v", i, mem[i].UID, mem[i].Flags, stored[i].UID, stored[i].Flags)
+		}
+		if !slices.Contains(mem[i].Flags, "$Delivered") {
+			t.Errorf("UID %d lost its delivery keyword: %v", mem[i].UID, mem[i].Flags)
+		}
+	}
+	if seq := watcher.EncodeSeqNum(n); seq != 0 {
+		t.Errorf("a session that has not polled sees message %d as %d", n, seq)
+	}
+	if info := sent.Info(); info.UIDNext != mem[n-1].UID+1 {
+		t.Errorf("UIDNEXT %d after UID %d", info.UIDNext, mem[n-1].UID)
+	}
+}

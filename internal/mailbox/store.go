@@ -89,20 +89,25 @@ type Store interface {
 	// MailIndex lists a mailbox's messages in UID order.
 	MailIndex(ctx context.Context, id int64) ([]Meta, error)
 	MailBody(ctx context.Context, id int64, uid uint32) ([]byte, error)
-	// MailAppend stores msg (idempotent by msg.Key). With mergeByMessageID
-	// a message whose Message-ID is already in the mailbox is merged: its
-	// flags gain msg.Flags and nothing is stored. A message with Links
-	// gets its delivery keywords from kw in the same transaction.
-	MailAppend(ctx context.Context, id int64, msg NewMessage, mergeByMessageID bool, kw KeywordFunc) (Appended, error)
+	// MailAppendQueued queues storing msg (idempotent by msg.Key) and
+	// returns a function that waits until it is committed. With
+	// mergeByMessageID a message whose Message-ID is already in the
+	// mailbox is merged: its flags gain msg.Flags and nothing is stored. A
+	// message with Links gets its delivery keywords from kw in the same
+	// transaction. Queued writes (this and MailUpdateDeliveryQueued) are
+	// committed in the order they were queued, after every write whose
+	// method returned before; ctx bounds only the queueing.
+	MailAppendQueued(ctx context.Context, id int64, msg NewMessage, mergeByMessageID bool, kw KeywordFunc) func() (Appended, error)
 	MailSetFlags(ctx context.Context, changes []FlagChange) error
 	MailExpunge(ctx context.Context, id int64, uids []uint32) error
 	// MailCopy copies messages (flags, date, body) to dst with new UIDs;
 	// with move the sources are expunged in the same transaction.
 	MailCopy(ctx context.Context, src int64, uids []uint32, dst int64, move bool) (Copied, error)
-	// MailUpdateDelivery recomputes with kw the keywords of every Sent
-	// copy linked to the WhatsApp message id, in one transaction, and
-	// returns the copies whose flags changed.
-	MailUpdateDelivery(ctx context.Context, messageID string, kw KeywordFunc) ([]FlagChange, error)
+	// MailUpdateDeliveryQueued queues recomputing with kw the keywords of
+	// every Sent copy linked to the WhatsApp message id, in one
+	// transaction; its function waits for the commit and returns the
+	// copies whose flags changed. Ordered like MailAppendQueued.
+	MailUpdateDeliveryQueued(ctx context.Context, messageID string, kw KeywordFunc) func() ([]FlagChange, error)
 	// MailLinked lists the Sent copies linked to a WhatsApp message.
 	MailLinked(ctx context.Context, messageID string) ([]FlagChange, error)
 }

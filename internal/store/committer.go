@@ -124,26 +124,58 @@ var errClosed = errors.New("store: closed")
 // failed). A cancelled ctx abandons the wait, not the operation.
 func (c *committer) write(ctx context.Context, fn txFunc) error {
 	op := writeOp{fn: fn, done: make(chan error, 1)}
-	select {
-	case c.ops <- op:
-	case <-c.stop:
-		return errClosed
-	case <-ctx.Done():
-		return ctx.Err()
+	if err := c.enqueue(ctx, op); err != nil {
+		return err
 	}
 	select {
 	case err := <-op.done:
 		return err
 	case <-c.stopped:
-		// The writer is gone; an op it did not take will never be answered.
+		return c.abandoned(op)
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// queue hands fn to the writer and returns at once with a function that
+// waits until it is durable (or failed). Operations run and commit in the
+// order they were queued, so a caller that queues under its own lock knows
+// the order its writes commit in without holding the lock across a commit.
+// ctx bounds only the queueing; the wait is bounded by the commit.
+func (c *committer) queue(ctx context.Context, fn txFunc) (wait func() error) {
+	op := writeOp{fn: fn, done: make(chan error, 1)}
+	if err := c.enqueue(ctx, op); err != nil {
+		return func() error { return err }
+	}
+	return func() error {
 		select {
 		case err := <-op.done:
 			return err
-		default:
-			return errClosed
+		case <-c.stopped:
+			return c.abandoned(op)
 		}
+	}
+}
+
+func (c *committer) enqueue(ctx context.Context, op writeOp) error {
+	select {
+	case c.ops <- op:
+		return nil
+	case <-c.stop:
+		return errClosed
 	case <-ctx.Done():
 		return ctx.Err()
+	}
+}
+
+// abandoned is op's outcome once the writer has stopped: an op it did not
+// take will never be answered.
+func (c *committer) abandoned(op writeOp) error {
+	select {
+	case err := <-op.done:
+		return err
+	default:
+		return errClosed
 	}
 }
 

@@ -180,10 +180,25 @@ func nextUID(tx *wtx, id int64) (uint32, error) {
 	return uid, err
 }
 
-// MailAppend implements mailbox.Store.
+// mailByMessageIDQuery finds a mailbox's first mail with a Message-ID. Its
+// test that message_id is not empty makes the partial index
+// mail_messages_message_id usable (a bound "message_id = ?" alone does not
+// imply the index's condition) and INDEXED BY
+// keeps the planner from walking the mailbox in uid order instead: either way
+// it scanned the whole mailbox on every append.
+const mailByMessageIDQuery = `SELECT uid, flags FROM mail_messages INDEXED BY mail_messages_message_id
+	WHERE mailbox_id = ? AND message_id = ? AND message_id <> '' ORDER BY uid LIMIT 1`
+
+// MailAppend stores msg and returns once it is committed (see
+// MailAppendQueued).
 func (s *SQLite) MailAppend(ctx context.Context, id int64, msg mailbox.NewMessage, mergeByMessageID bool, kw mailbox.KeywordFunc) (mailbox.Appended, error) {
+	return s.MailAppendQueued(ctx, id, msg, mergeByMessageID, kw)()
+}
+
+// MailAppendQueued implements mailbox.Store.
+func (s *SQLite) MailAppendQueued(ctx context.Context, id int64, msg mailbox.NewMessage, mergeByMessageID bool, kw mailbox.KeywordFunc) func() (mailbox.Appended, error) {
 	var out mailbox.Appended
-	err := s.commit.write(ctx, func(tx *wtx) error {
+	wait := s.commit.queue(ctx, func(tx *wtx) error {
 		out = mailbox.Appended{}
 		var (
 			uid   uint32
@@ -194,8 +209,7 @@ func (s *SQLite) MailAppend(ctx context.Context, id int64, msg mailbox.NewMessag
 			err = tx.QueryRow(`SELECT uid, flags FROM mail_messages WHERE mailbox_id = ? AND delivery_key = ?`, id, msg.Key).Scan(&uid, &flags)
 		}
 		if errors.Is(err, sql.ErrNoRows) && mergeByMessageID && msg.MessageID != "" {
-			err = tx.QueryRow(`SELECT uid, flags FROM mail_messages WHERE mailbox_id = ? AND message_id = ? ORDER BY uid LIMIT 1`,
-				id, msg.MessageID).Scan(&uid, &flags)
+			err = tx.QueryRow(mailByMessageIDQuery, id, msg.MessageID).Scan(&uid, &flags)
 			if err == nil {
 				merged := mergeFlags(splitFlags(flags), msg.Flags)
 				if _, err := tx.Exec(`UPDATE mail_messages SET flags = ? WHERE mailbox_id = ? AND uid = ?`, joinFlags(merged), id, uid); err != nil {
@@ -238,7 +252,10 @@ func (s *SQLite) MailAppend(ctx context.Context, id int64, msg mailbox.NewMessag
 		}
 		return nil
 	})
-	return out, err
+	return func() (mailbox.Appended, error) {
+		err := wait()
+		return out, err
+	}
 }
 
 // mergeFlags adds the flags of add that cur lacks (case-insensitively).
@@ -346,10 +363,16 @@ func (s *SQLite) MailLinked(ctx context.Context, messageID string) ([]mailbox.Fl
 	return linked(s.reader, ctx, messageID)
 }
 
-// MailUpdateDelivery implements mailbox.Store.
+// MailUpdateDelivery recomputes the keywords of a message's Sent copies and
+// returns once that is committed (see MailUpdateDeliveryQueued).
 func (s *SQLite) MailUpdateDelivery(ctx context.Context, messageID string, kw mailbox.KeywordFunc) ([]mailbox.FlagChange, error) {
+	return s.MailUpdateDeliveryQueued(ctx, messageID, kw)()
+}
+
+// MailUpdateDeliveryQueued implements mailbox.Store.
+func (s *SQLite) MailUpdateDeliveryQueued(ctx context.Context, messageID string, kw mailbox.KeywordFunc) func() ([]mailbox.FlagChange, error) {
 	var out []mailbox.FlagChange
-	err := s.commit.write(ctx, func(tx *wtx) error {
+	wait := s.commit.queue(ctx, func(tx *wtx) error {
 		copies, err := linked(tx, context.Background(), messageID)
 		if err != nil {
 			return err
@@ -357,7 +380,10 @@ func (s *SQLite) MailUpdateDelivery(ctx context.Context, messageID string, kw ma
 		out, err = updateDelivery(tx, copies, kw)
 		return err
 	})
-	return out, err
+	return func() ([]mailbox.FlagChange, error) {
+		err := wait()
+		return out, err
+	}
 }
 
 // updateDelivery recomputes the flags of copies from the statuses of all

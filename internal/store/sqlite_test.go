@@ -240,3 +240,37 @@ func TestClaimSendsPlanUsesTheConversationIndex(t *testing.T) {
 		t.Errorf("claim plan:\n%s", joined)
 	}
 }
+
+// queryPlan is SQLite's EXPLAIN QUERY PLAN for q, one detail per line.
+func queryPlan(t *testing.T, s *SQLite, q string, args ...any) string {
+	t.Helper()
+	rows, err := s.reader.Query("EXPLAIN QUERY PLAN "+q, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	return strings.Join(plan, "\n")
+}
+
+// Appending to Sent looks a Message-ID up on every mail: it must seek the
+// partial index, not scan the mailbox (it did, and SMTP slowed as Sent grew).
+func TestMailByMessageIDPlanUsesTheIndex(t *testing.T) {
+	s, err := OpenSQLite(context.Background(), SQLiteConfig{Path: filepath.Join(t.TempDir(), "w.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	plan := queryPlan(t, s, mailByMessageIDQuery, 1, "<a@b>")
+	if !strings.Contains(plan, "USING INDEX mail_messages_message_id (mailbox_id=? AND message_id=?)") {
+		t.Errorf("plan:\n%s", plan)
+	}
+}
