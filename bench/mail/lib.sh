@@ -4,7 +4,7 @@
 #   start_wabridge [TOML]  wabridge on loopback with the embedded sandbox, a mail
 #                          user owning +15550100001, SMTP and IMAP listening with
 #                          allow_insecure_auth; waits for /readyz; sets PID, BASE,
-#                          SMTP_ADDR, IMAP_ADDR, WEBHOOK_URL
+#                          SMTP_ADDR, IMAP_ADDR, WEBHOOK_URL, SANDBOX_URL
 #   free_port, wait_port PORT
 # Everything lives in $WORK (removed at exit; KEEP=1 keeps it); every process
 # started here is stopped by its pid at exit.
@@ -59,6 +59,7 @@ start_wabridge() {
 	http=$(free_port) sandbox=$(free_port) smtp=$(free_port) imap=$(free_port)
 	BASE=http://127.0.0.1:$http
 	SMTP_ADDR=127.0.0.1:$smtp
+	SANDBOX_URL=http://127.0.0.1:$sandbox
 	IMAP_ADDR=127.0.0.1:$imap
 	# shellcheck disable=SC2034 # used by the scripts sourcing this file
 	WEBHOOK_URL=$BASE/webhooks/whatsapp

@@ -7,7 +7,10 @@
 # order_update ("Your order {{1}} has shipped and arrives on {{2}}.") with the
 # order number padded to SIZE bytes, so each recipient (no open window) gets
 # the template: the full path, not a refusal. A 250 means committed (fsynced
-# group commit: the message, its outbox job and the Sent copy).
+# group commit: the message, its outbox job and the Sent copy). After the
+# run wabload waits until the sandbox has received every accepted mail and
+# reports how long the outbox took to drain (and the daemon's CPU per mail
+# then includes sending it).
 #
 #   bench/mail/wabridge_smtp.sh [SESSIONS [SIZE [DURATION [RATE]]]]
 # Environment: WABRIDGE_BIN, WABLOAD_BIN (else both are built), KEEP=1.
@@ -25,4 +28,4 @@ wabload smtp -addr "$SMTP_ADDR" -user "$MAIL_USER" -password "$MAIL_PASS" \
 	-sessions "$SESSIONS" -size "$SIZE" -duration "$DURATION" -rate "$RATE" \
 	-text "Your order %s has shipped and arrives on Monday." \
 	-to-domain "$MAIL_DOMAIN" -to-base +4915100000000 -from "$MAIL_USER@localhost" -from-header "${BIZ#+}@$MAIL_DOMAIN" \
-	-pid "$PID" -settings peer=wabridge -settings "what=SMTP AUTH submission committed (fsync) to the outbox"
+	-drain "$SANDBOX_URL" -pid "$PID" -settings peer=wabridge -settings "what=SMTP AUTH submission committed (fsync) to the outbox"

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"sort"
 	"strconv"
 	"strings"
@@ -36,6 +37,8 @@ type smtpConfig struct {
 	pidTree              bool
 	timeout              time.Duration
 	settings             settingsFlag
+	drain                string
+	drainMax             time.Duration
 }
 
 // SMTPMain is "wabload smtp": S sessions, each submitting message after
@@ -68,6 +71,8 @@ func SMTPMain(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&cfg.pidTree, "pid-tree", false, "measure -pid and all its descendants (multi-process servers)")
 	fs.DurationVar(&cfg.timeout, "timeout", 30*time.Second, "per-command and submission timeout")
 	fs.Var(cfg.settings, "settings", "k=v added to the report's settings (repeatable)")
+	fs.StringVar(&cfg.drain, "drain", "", "the sandbox's URL: after the run, wait until it has received every accepted mail and report how long the queue took to drain")
+	fs.DurationVar(&cfg.drainMax, "drain-max", 5*time.Minute, "give up waiting for the drain after this long")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -166,6 +171,17 @@ func runSMTP(ctx context.Context, cfg smtpConfig, base int64) (load.Report, erro
 		return load.Report{}, fmt.Errorf("connecting: %w", firstErr)
 	}
 
+	var (
+		sandbox    = &http.Client{Timeout: 5 * time.Second}
+		sendsAtRun int64
+	)
+	if cfg.drain != "" {
+		n, err := load.SandboxSends(sandbox, cfg.drain)
+		if err != nil {
+			return load.Report{}, err
+		}
+		sendsAtRun = n
+	}
 	rec := load.NewRecorder()
 	meter := procMeter{pid: cfg.pid, tree: cfg.pidTree}
 	meter.Start()
@@ -202,10 +218,23 @@ func runSMTP(ctx context.Context, cfg smtpConfig, base int64) (load.Report, erro
 	}
 	rep.Notes = append(rep.Notes, first.notes()...)
 	finishReport(&rep, elapsed)
-	meter.Finish(&rep)
 	for range cfg.sessions {
 		(<-pool).quit()
 	}
+	if cfg.drain != "" {
+		// Mail is acknowledged once committed and sent after: how long
+		// the outbox took to send every accepted mail tells whether the
+		// acceptance rate is sustainable.
+		took, ok := load.AwaitSandboxSends(sandbox, cfg.drain, sendsAtRun+rep.Ops, cfg.drainMax)
+		rep.Settings["drain"] = took.Round(time.Millisecond).String()
+		if !ok {
+			rep.Notes = append(rep.Notes, fmt.Sprintf("the outbox had not sent every accepted mail %s after the run", took.Round(time.Second)))
+		} else {
+			rep.Notes = append(rep.Notes, fmt.Sprintf("every accepted mail reached WhatsApp %s after the run: %.0f mails/s accepted and sent", took.Round(time.Millisecond),
+				float64(rep.Ops)/(elapsed+took).Seconds()))
+		}
+	}
+	meter.Finish(&rep)
 	return rep, nil
 }
 

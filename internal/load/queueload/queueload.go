@@ -135,17 +135,8 @@ func RestartMain(args []string, stdout, stderr io.Writer) int {
 		return resp.StatusCode == http.StatusAccepted
 	})
 	sentCount := func() int64 {
-		resp, err := client.Get(*sandbox + "/sandbox/v1/stats")
-		if err != nil {
-			return 0
-		}
-		defer resp.Body.Close()
-		var st map[string]any
-		if json.NewDecoder(resp.Body).Decode(&st) != nil {
-			return 0
-		}
-		v, _ := st["sends"].(float64) // the sandbox's count of accepted sends
-		return int64(v)
+		n, _ := load.SandboxSends(client, *sandbox)
+		return n
 	}
 	sending, ok3 := until("sending", func() bool { return sentCount() > 0 })
 	if !ok1 || !ok2 || !ok3 {
