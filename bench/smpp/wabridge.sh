@@ -13,6 +13,8 @@
 #   WORKERS (outbox senders, 16)  NUMBER_RATE (100000)  STATUS_DELAY ("10ms")
 #   RECEIPT_TIMEOUT (120s)  WABRIDGE_BIN, WABLOAD_BIN (built from this tree if unset)
 #   PERF=1: record the daemon with `perf record -g` during the run and print the top of `perf report`
+#   PPROF=SECONDS: take a Go CPU profile of the daemon for SECONDS from 2 s into the run
+#                  (written to bench/results/smpp-cpu.pprof with the binary beside it)
 #   KEEP=1: keep the work directory (config, database, daemon log)
 # Prints wabload's report, ending with one `RESULT {json}` line; exit 1 if the
 # run failed (a bind failed, receipts missing).
@@ -61,9 +63,16 @@ HTTP_PORT=$(free_port)
 SANDBOX_PORT=$(free_port)
 SMPP_PORT=$(free_port)
 MAX_BINDS=$((BINDS > 4 ? BINDS : 4))
+PPROF_TOML=""
+if [ -n "${PPROF:-}" ]; then
+	PPROF_PORT=$(free_port)
+	PPROF_TOML="[daemon]
+pprof_listen = \"127.0.0.1:$PPROF_PORT\""
+fi
 cat >"$WORK/wabridge.toml" <<EOF
 [log]
 level = "warn"
+$PPROF_TOML
 
 [store]
 path = "$WORK/wabridge.db"
@@ -119,6 +128,11 @@ ARGS=(-addr "127.0.0.1:$SMPP_PORT" -system-id bench -password bench1
 	-settings "outbox=workers $WORKERS, number_rate $NUMBER_RATE, pair_interval 0s"
 	-settings "whatsapp=embedded sandbox, status_delay $STATUS_DELAY, auto_read false")
 [ "$RATE" != 0 ] && ARGS+=(-rate "$RATE")
+if [ -n "${PPROF:-}" ]; then
+	mkdir -p "$ROOT/bench/results"
+	cp "$WABRIDGE_BIN" "$ROOT/bench/results/smpp-cpu.wabridge"
+	(sleep 2; curl -fsS -o "$ROOT/bench/results/smpp-cpu.pprof" "http://127.0.0.1:$PPROF_PORT/debug/pprof/profile?seconds=$PPROF") &
+fi
 "$WABLOAD_BIN" smpp "${ARGS[@]}"
 rc=$?
 

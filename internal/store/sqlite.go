@@ -40,7 +40,7 @@ type SQLiteConfig struct {
 // commits and a pool of readers. One process owns the file.
 type SQLite struct {
 	writer *sql.DB
-	reader *sql.DB
+	reader *readDB
 	commit *committer
 }
 
@@ -89,14 +89,13 @@ func OpenSQLite(ctx context.Context, cfg SQLiteConfig) (*SQLite, error) {
 		writer.Close()
 		return nil, fmt.Errorf("store: open %s: %w", cfg.Path, err)
 	}
-	reader.SetMaxOpenConns(8)
 	if _, err := writer.ExecContext(ctx, `UPDATE jobs SET lease_until = 0 WHERE lease_until > 0`); err != nil {
 		writer.Close()
 		reader.Close()
 		return nil, fmt.Errorf("store: release leases: %w", err)
 	}
 	// From here the committer holds the writer's one connection.
-	return &SQLite{writer: writer, reader: reader, commit: newCommitter(writer, cfg.CommitBatch, cfg.CommitDelay)}, nil
+	return &SQLite{writer: writer, reader: newReadDB(reader), commit: newCommitter(writer, cfg.CommitBatch, cfg.CommitDelay)}, nil
 }
 
 func migrateSQLite(ctx context.Context, db *sql.DB) error {
