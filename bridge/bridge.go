@@ -177,7 +177,38 @@ func New(cfg Config, store Store, sender Sender, log *slog.Logger, opts ...Optio
 	}
 	b.pacer = newPacer(cfg.Pacing)
 	b.transfer, _ = sender.(MediaTransfer)
+	if p, ok := store.(ReportPlanner); ok {
+		p.PlanReports(b.planReports)
+	}
 	return b, nil
+}
+
+// planReports is the bridge's ReportPlanner plan: the jobs of the
+// JobReporters owning m's origin; covered is false when some owner is not
+// a JobReporter (then a report job calls Report as usual).
+func (b *Bridge) planReports(m *Message) (jobs []JobRef, covered bool) {
+	for _, r := range b.reporters {
+		if !r.Owns(m.Origin) {
+			continue
+		}
+		jr, ok := r.(JobReporter)
+		if !ok {
+			return nil, false
+		}
+		jobs = append(jobs, jr.ReportJobs(m)...)
+	}
+	return jobs, true
+}
+
+// wakeReporters is called after a commit that changed a reported status:
+// the report loop and every JobReporter look at their queues.
+func (b *Bridge) wakeReporters() {
+	poke(b.reportWake)
+	for _, r := range b.reporters {
+		if jr, ok := r.(JobReporter); ok {
+			jr.Kick()
+		}
+	}
 }
 
 // MaxTextLength is WhatsApp's limit for a text message body, in characters.
@@ -336,7 +367,7 @@ func (b *Bridge) Cancel(ctx context.Context, id MessageID, origin string) (*Mess
 		return nil, err
 	}
 	b.observeMessage(m)
-	poke(b.reportWake)
+	b.wakeReporters()
 	return m, nil
 }
 
@@ -408,7 +439,7 @@ func (b *Bridge) HandleEvents(ctx context.Context, events []Event) (IngestResult
 	for _, m := range out.Changed {
 		b.observeMessage(m)
 		if ReportsOrigin(m.Origin) {
-			poke(b.reportWake)
+			b.wakeReporters()
 		}
 		if m.Channel == ChannelSMS {
 			poke(b.smsWake) // a failed status moved it to SMS

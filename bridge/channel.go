@@ -29,6 +29,32 @@ type StatusReporter interface {
 	Report(ctx context.Context, m *Message) error
 }
 
+// JobRef names a durable job: its kind and its reference within the kind.
+type JobRef struct{ Kind, Ref string }
+
+// JobReporter is a StatusReporter whose reports are durable jobs of its
+// own (SMPP receipts). ReportJobs names the jobs that report m's current
+// status, from m alone: no I/O and no locks, for it runs inside the store's
+// writer. When the store can (ReportPlanner), it enqueues them in the very
+// transaction that changed the status instead of a report job that would
+// call Report later: one commit instead of three for each report. Kick is
+// called after such a commit, so the reporter looks at its queue. Report
+// stays for stores that cannot and for report jobs already queued.
+type JobReporter interface {
+	StatusReporter
+	ReportJobs(m *Message) []JobRef
+	Kick()
+}
+
+// ReportPlanner is implemented by stores that enqueue JobReporter jobs in
+// the transaction of a status change. plan returns the jobs reporting m's
+// status and whether it covered every reporter owning m's origin; when it
+// did not, the store queues a report job as usual. The bridge registers its
+// plan at New.
+type ReportPlanner interface {
+	PlanReports(plan func(m *Message) (jobs []JobRef, covered bool))
+}
+
 // InboundConsumer is implemented by edges that deliver customers' messages
 // (an IMAP mailbox user, an SMPP account). Wants reports whether the
 // consumer lists the business number; every consumer that does gets the

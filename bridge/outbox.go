@@ -234,9 +234,14 @@ func (b *Bridge) process(job SendJob) {
 		if b.obs != nil {
 			b.obs.SendOutcome("accepted", 0)
 		}
-		if _, err := b.store.Accepted(ctx, m.ID, wamid, now); err != nil {
+		am, err := b.store.Accepted(ctx, m.ID, wamid, now)
+		if err != nil {
 			// Left as an unknown attempt: the echoed status settles it.
 			log.Error("record accepted send", "wamid", wamid, "err", err)
+		} else if am != nil && am.Status != StatusQueued {
+			// Statuses that came before the answer were applied (and
+			// their reports queued) with it.
+			b.wakeReporters()
 		}
 		return
 	}
@@ -365,7 +370,7 @@ func (b *Bridge) fail(ctx context.Context, id MessageID, reason Reason, code int
 	if changed {
 		b.observeMessage(m)
 		if ReportsOrigin(m.Origin) {
-			poke(b.reportWake)
+			b.wakeReporters()
 		}
 	}
 }

@@ -238,7 +238,7 @@ func (b *Bridge) sendSMS(job Job) {
 		return
 	}
 	log.Info("sent by SMS", "route", route.Name(), "parts", len(ids))
-	poke(b.reportWake)
+	b.wakeReporters()
 }
 
 // smsSender is the SMS's sender: an SMPP origin's alphanumeric
@@ -292,7 +292,7 @@ func (b *Bridge) HandleSMS(ctx context.Context, events []SMSEvent) error {
 	for _, m := range out.Changed {
 		b.observeMessage(m)
 		if ReportsOrigin(m.Origin) {
-			poke(b.reportWake)
+			b.wakeReporters()
 		}
 	}
 	return nil

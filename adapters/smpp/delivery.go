@@ -81,10 +81,27 @@ func (s *Server) Owns(origin string) bool {
 	return strings.HasPrefix(origin, "smpp:") && ok
 }
 
-// Report implements bridge.StatusReporter: it queues a receipt when the
-// submitter asked for one (registered_delivery), at most one final receipt
-// per message: read after delivered is not reported again.
+var _ bridge.JobReporter = (*Server)(nil)
+
+// Report implements bridge.StatusReporter: it queues the receipts
+// ReportJobs names (for report jobs; the store normally queues them itself
+// in the commit that changed the status).
 func (s *Server) Report(ctx context.Context, m *bridge.Message) error {
+	for _, j := range s.ReportJobs(m) {
+		if err := s.jobs.EnqueueJob(ctx, j.Kind, j.Ref, time.Now()); err != nil {
+			return err
+		}
+	}
+	s.Kick()
+	return nil
+}
+
+// ReportJobs implements bridge.JobReporter: a receipt job when the
+// submitter asked for one (registered_delivery), at most one final receipt
+// per message: read after delivered is not reported again. One receipt per
+// id the ESME was given, as that submit_sm asked: the message's, or each
+// part's.
+func (s *Server) ReportJobs(m *bridge.Message) []bridge.JobRef {
 	var md meta
 	if err := json.Unmarshal(m.OriginData, &md); err != nil {
 		return nil // not ours to word; nothing to retry
@@ -93,23 +110,26 @@ func (s *Server) Report(ctx context.Context, m *bridge.Message) error {
 	if acc == nil {
 		return nil
 	}
-	// One receipt per id the ESME was given, as that submit_sm asked: the
-	// message's, or each part's.
 	ids, rds := md.Parts, md.PartRD
 	if len(ids) == 0 {
 		ids, rds = []string{string(m.ID)}, []byte{md.RD}
 	}
+	var jobs []bridge.JobRef
 	for i, pid := range ids {
 		if i >= len(rds) || !wantsReceipt(rds[i], m) {
 			continue
 		}
-		ref := "dlr/" + string(m.ID) + "/" + string(m.Status) + "/" + pid
-		if err := s.jobs.EnqueueJob(ctx, queueKind(acc), ref, time.Now()); err != nil {
-			return err
-		}
+		jobs = append(jobs, bridge.JobRef{Kind: queueKind(acc), Ref: "dlr/" + string(m.ID) + "/" + string(m.Status) + "/" + pid})
 	}
-	poke(acc.wake)
-	return nil
+	return jobs
+}
+
+// Kick implements bridge.JobReporter: every account's delivery loop looks
+// at its queue.
+func (s *Server) Kick() {
+	for _, acc := range s.accounts {
+		poke(acc.wake)
+	}
 }
 
 // wantsReceipt applies registered_delivery (bits 0–1: 1 = final receipt,

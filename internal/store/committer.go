@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/wabridge/wabridge/bridge"
 )
 
 // txFunc is one unit of work run inside a shared transaction. It must only
@@ -98,6 +100,9 @@ type committer struct {
 
 	commits    atomic.Int64
 	operations atomic.Int64
+
+	// plan names the reporters' jobs for a status change (reportChange).
+	plan atomic.Pointer[func(m *bridge.Message) ([]bridge.JobRef, bool)]
 }
 
 func newCommitter(db *sql.DB, maxBatch int, delay time.Duration) *committer {

@@ -337,12 +337,29 @@ func (s *SQLite) FinishJobs(ctx context.Context, kind string, refs []string) err
 }
 
 // reportChange queues the report of m's current status to its origin, in
-// the transaction that changed it.
+// the transaction that changed it: the reporters' own jobs when the
+// bridge's plan covers the origin (see bridge.ReportPlanner), else a
+// report job.
 func reportChange(tx *wtx, m *bridge.Message, at time.Time) error {
 	if !bridge.ReportsOrigin(m.Origin) {
 		return nil
 	}
+	if plan := tx.c.plan.Load(); plan != nil {
+		if jobs, covered := (*plan)(m); covered {
+			for _, j := range jobs {
+				if err := enqueue(tx, j.Kind, j.Ref, at); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}
 	return enqueue(tx, bridge.JobReport, string(m.ID)+"/"+string(m.Status), at)
+}
+
+// PlanReports implements bridge.ReportPlanner.
+func (s *SQLite) PlanReports(plan func(m *bridge.Message) ([]bridge.JobRef, bool)) {
+	s.commit.plan.Store(&plan)
 }
 
 // ReleaseJob implements bridge.Store.

@@ -44,7 +44,10 @@ type SQLite struct {
 	commit *committer
 }
 
-var _ bridge.Store = (*SQLite)(nil)
+var (
+	_ bridge.Store         = (*SQLite)(nil)
+	_ bridge.ReportPlanner = (*SQLite)(nil)
+)
 
 func sqliteDSN(path string) string {
 	q := url.Values{}

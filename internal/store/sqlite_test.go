@@ -274,3 +274,54 @@ func TestMailByMessageIDPlanUsesTheIndex(t *testing.T) {
 		t.Errorf("plan:\n%s", plan)
 	}
 }
+
+// A status change of a message whose origin's reporters are all
+// JobReporters queues their jobs in the same commit and no report job; an
+// origin the plan does not cover still gets a report job.
+func TestStatusChangeQueuesPlannedReportJobs(t *testing.T) {
+	s := open(t)
+	ctx := context.Background()
+	var planned []string
+	s.PlanReports(func(m *bridge.Message) ([]bridge.JobRef, bool) {
+		if m.Origin != "smpp:acme" {
+			return nil, false
+		}
+		planned = append(planned, string(m.Status))
+		if m.Status != bridge.StatusDelivered {
+			return nil, true // covered, nothing to report (no intermediate receipts)
+		}
+		return []bridge.JobRef{{Kind: "smpp:acme", Ref: "dlr/" + string(m.ID) + "/delivered"}}, true
+	})
+	now := time.Now()
+	smpp, mail := benchOutbound(now, 1), benchOutbound(now, 2)
+	smpp.Origin, mail.Origin = "smpp:acme", "smtp:agent"
+	for _, m := range []*bridge.Message{smpp, mail} {
+		if _, _, err := s.CreateOutbound(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Accepted(ctx, m.ID, "wamid."+string(m.ID), now); err != nil {
+			t.Fatal(err)
+		}
+		for _, st := range []bridge.Status{bridge.StatusSent, bridge.StatusDelivered} {
+			if _, err := s.Ingest(ctx, []bridge.Event{{Status: &bridge.StatusUpdate{WAMID: "wamid." + string(m.ID),
+				Status: st, RawStatus: string(st), Timestamp: now}}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if strings.Join(planned, ",") != "sent,delivered" {
+		t.Errorf("plan called for %v", planned)
+	}
+	dlr, err := s.ClaimJobs(ctx, "smpp:acme", now.Add(time.Minute), 10, time.Minute)
+	if err != nil || len(dlr) != 1 || dlr[0].Ref != "dlr/"+string(smpp.ID)+"/delivered" {
+		t.Errorf("receipt jobs: %+v %v", dlr, err)
+	}
+	reports, err := s.ClaimJobs(ctx, bridge.JobReport, now.Add(time.Minute), 10, time.Minute)
+	var refs []string
+	for _, j := range reports {
+		refs = append(refs, j.Ref)
+	}
+	if want := string(mail.ID) + "/sent," + string(mail.ID) + "/delivered"; err != nil || strings.Join(refs, ",") != want {
+		t.Errorf("report jobs %v %v, want %s (the uncovered origin only)", refs, err, want)
+	}
+}
