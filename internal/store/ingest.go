@@ -152,17 +152,10 @@ func ingestStatus(ctx context.Context, tx *wtx, st *bridge.StatusUpdate, now tim
 	if ts.IsZero() {
 		ts = now
 	}
-	res, err := tx.Exec(`INSERT INTO status_events (wamid, status, ts, callback, received_at, event)
-		VALUES (?,?,?,?,?,?) ON CONFLICT(wamid, status) DO NOTHING`,
-		st.WAMID, st.RawStatus, ms(ts), st.CallbackData, ms(now), string(raw))
-	if err != nil {
-		return false, nil, false, fmt.Errorf("store: insert status: %w", err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return false, nil, false, nil
-	}
 	// Find the message: our id echoed back first (it also covers a send
-	// whose wamid we never recorded), then the wamid.
+	// whose wamid we never recorded), then the wamid. It is looked up
+	// before the event is stored so that the event row is written once,
+	// already marked applied when its message is known.
 	var m *bridge.Message
 	if st.CallbackData != "" {
 		m, err = loadMessage(ctx, tx, `id = ? AND direction = 'outbound'`, st.CallbackData)
@@ -172,12 +165,21 @@ func ingestStatus(ctx context.Context, tx *wtx, st *bridge.StatusUpdate, now tim
 	}
 	if m == nil {
 		m, err = loadMessage(ctx, tx, `wamid = ?`, st.WAMID)
-		if errors.Is(err, bridge.ErrNotFound) {
-			return true, nil, false, nil // kept; applied when the wamid is recorded
-		}
-		if err != nil {
+		if err != nil && !errors.Is(err, bridge.ErrNotFound) {
 			return false, nil, false, err
 		}
+	}
+	res, err := tx.Exec(`INSERT INTO status_events (wamid, status, ts, callback, received_at, event, applied)
+		VALUES (?,?,?,?,?,?,?) ON CONFLICT(wamid, status) DO NOTHING`,
+		st.WAMID, st.RawStatus, ms(ts), st.CallbackData, ms(now), string(raw), m != nil)
+	if err != nil {
+		return false, nil, false, fmt.Errorf("store: insert status: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return false, nil, false, nil
+	}
+	if m == nil {
+		return true, nil, false, nil // kept; applied when the wamid is recorded
 	}
 	if m.WAMID == "" {
 		if _, err := tx.Exec(`UPDATE messages SET wamid = ? WHERE id = ? AND wamid IS NULL`, st.WAMID, m.ID); err != nil {
@@ -185,18 +187,25 @@ func ingestStatus(ctx context.Context, tx *wtx, st *bridge.StatusUpdate, now tim
 		}
 		m.WAMID = st.WAMID
 	}
-	// Any status about a send proves the send happened: its job is over.
-	res, err = tx.Exec(`DELETE FROM jobs WHERE kind = ? AND ref = ? AND attempt_started > 0`, jobSend, m.ID)
+	// Any status about a send proves the send happened: its job is over
+	// (settled when an attempt had begun with no outcome recorded).
+	rows, err := tx.Query(`DELETE FROM jobs WHERE kind = ? AND ref = ? RETURNING attempt_started`, jobSend, m.ID)
 	if err != nil {
 		return false, nil, false, err
 	}
-	if n, _ := res.RowsAffected(); n > 0 {
-		settled = true
+	for rows.Next() {
+		var started int64
+		if err := rows.Scan(&started); err != nil {
+			rows.Close()
+			return false, nil, false, err
+		}
+		settled = settled || started > 0
 	}
-	if _, err := tx.Exec(`DELETE FROM jobs WHERE kind = ? AND ref = ?`, jobSend, m.ID); err != nil {
+	rows.Close()
+	if err := rows.Err(); err != nil {
 		return false, nil, false, err
 	}
-	changed, err := applyStatus(tx, m, st, ts, now)
+	changed, err := applyStatus(tx, m, st, ts, now, false)
 	if err != nil {
 		return false, nil, false, err
 	}
@@ -207,10 +216,13 @@ func ingestStatus(ctx context.Context, tx *wtx, st *bridge.StatusUpdate, now tim
 }
 
 // applyStatus records one observed status on m (history always, status
-// through bridge.Advance) and marks the event applied.
-func applyStatus(tx *wtx, m *bridge.Message, st *bridge.StatusUpdate, ts, now time.Time) (bool, error) {
-	if _, err := tx.Exec(`UPDATE status_events SET applied = 1 WHERE wamid = ? AND status = ?`, st.WAMID, st.RawStatus); err != nil {
-		return false, err
+// through bridge.Advance); with mark it marks the stored event applied
+// (an event stored before its message was known).
+func applyStatus(tx *wtx, m *bridge.Message, st *bridge.StatusUpdate, ts, now time.Time, mark bool) (bool, error) {
+	if mark {
+		if _, err := tx.Exec(`UPDATE status_events SET applied = 1 WHERE wamid = ? AND status = ?`, st.WAMID, st.RawStatus); err != nil {
+			return false, err
+		}
 	}
 	if st.Status == "" {
 		return false, nil // a word the machine does not know: stored, not applied

@@ -170,7 +170,7 @@ func (s *SQLite) Accepted(ctx context.Context, id bridge.MessageID, wamid string
 		}
 		rows.Close()
 		for _, st := range pending {
-			if _, err := applyStatus(tx, m, st, st.Timestamp, at); err != nil {
+			if _, err := applyStatus(tx, m, st, st.Timestamp, at, true); err != nil {
 				return err
 			}
 		}
