@@ -128,7 +128,10 @@ func (b *Bridge) process(job SendJob) {
 		// A status webhook settled it already (reconciliation by echo).
 		var err error
 		if m.WAMID != "" {
-			_, err = b.store.Accepted(ctx, m.ID, m.WAMID, now)
+			var changed bool
+			if changed, err = b.store.Accepted(ctx, m.ID, m.WAMID, now); changed {
+				b.wakeReporters()
+			}
 		} else {
 			_, _, err = b.store.Fail(ctx, m.ID, m.Reason, m.ErrorCode, m.ErrorMessage, now)
 		}
@@ -234,11 +237,11 @@ func (b *Bridge) process(job SendJob) {
 		if b.obs != nil {
 			b.obs.SendOutcome("accepted", 0)
 		}
-		am, err := b.store.Accepted(ctx, m.ID, wamid, now)
+		changed, err := b.store.Accepted(ctx, m.ID, wamid, now)
 		if err != nil {
 			// Left as an unknown attempt: the echoed status settles it.
 			log.Error("record accepted send", "wamid", wamid, "err", err)
-		} else if am != nil && am.Status != StatusQueued {
+		} else if changed {
 			// Statuses that came before the answer were applied (and
 			// their reports queued) with it.
 			b.wakeReporters()

@@ -76,8 +76,10 @@ type Store interface {
 	// ErrNotFound when the job is gone (cancelled or settled meanwhile).
 	StartAttempt(ctx context.Context, id MessageID, at time.Time, rec *SendRecord, fallbackAt time.Time) error
 	// Accepted records the provider id of a sent message and ends its job.
-	// It is idempotent, and applies status events that arrived first.
-	Accepted(ctx context.Context, id MessageID, wamid string, at time.Time) (*Message, error)
+	// It is idempotent, and applies status events that arrived first;
+	// changed reports that those moved the message's status (and queued
+	// its reports). ErrNotFound when there is no such message.
+	Accepted(ctx context.Context, id MessageID, wamid string, at time.Time) (changed bool, err error)
 	// CancelQueued fails a queued message with reason cancelled and ends its
 	// job, when no send attempt has begun; ErrNotCancellable otherwise.
 	CancelQueued(ctx context.Context, id MessageID, at time.Time) (*Message, error)

@@ -121,8 +121,8 @@ func (s *memStore) ClaimSends(context.Context, time.Time, int, time.Duration) ([
 func (s *memStore) StartAttempt(context.Context, bridge.MessageID, time.Time, *bridge.SendRecord, time.Time) error {
 	return nil
 }
-func (s *memStore) Accepted(context.Context, bridge.MessageID, string, time.Time) (*bridge.Message, error) {
-	return nil, nil
+func (s *memStore) Accepted(context.Context, bridge.MessageID, string, time.Time) (bool, error) {
+	return false, nil
 }
 func (s *memStore) Retry(context.Context, bridge.MessageID, time.Time, string) error { return nil }
 func (s *memStore) Defer(context.Context, bridge.MessageID, time.Time, string) error { return nil }

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -133,23 +134,31 @@ func (s *SQLite) CancelQueued(ctx context.Context, id bridge.MessageID, at time.
 	return out, err
 }
 
-// Accepted implements bridge.Store.
-func (s *SQLite) Accepted(ctx context.Context, id bridge.MessageID, wamid string, at time.Time) (*bridge.Message, error) {
-	var out *bridge.Message
+// Accepted implements bridge.Store. The message is read only when status
+// events wait for it (a webhook that came before the send's answer).
+func (s *SQLite) Accepted(ctx context.Context, id bridge.MessageID, wamid string, at time.Time) (bool, error) {
+	var changed bool
 	err := s.commit.write(ctx, func(tx *wtx) error {
+		changed = false
 		if _, err := tx.Exec(`DELETE FROM jobs WHERE kind = ? AND ref = ?`, jobSend, id); err != nil {
 			return err
 		}
 		if wamid == "" {
 			return errors.New("store: accepted without a provider id")
 		}
-		if _, err := tx.Exec(`UPDATE messages SET wamid = ?, updated_at = ? WHERE id = ? AND wamid IS NULL`,
-			wamid, ms(at), id); err != nil {
+		res, err := tx.Exec(`UPDATE messages SET wamid = ?, updated_at = ? WHERE id = ? AND wamid IS NULL`,
+			wamid, ms(at), id)
+		if err != nil {
 			return fmt.Errorf("store: record wamid: %w", err)
 		}
-		m, err := loadMessage(ctx, tx, `id = ?`, id)
-		if err != nil {
-			return err
+		if n, _ := res.RowsAffected(); n == 0 {
+			// Recorded before, or no such message: either way nothing new.
+			var one int
+			if err := tx.QueryRow(`SELECT 1 FROM messages WHERE id = ?`, id).Scan(&one); errors.Is(err, sql.ErrNoRows) {
+				return bridge.ErrNotFound
+			} else if err != nil {
+				return err
+			}
 		}
 		// Apply status events that arrived before we knew the wamid.
 		rows, err := tx.Query(`SELECT event FROM status_events WHERE wamid = ? AND applied = 0 ORDER BY ts`, wamid)
@@ -169,15 +178,26 @@ func (s *SQLite) Accepted(ctx context.Context, id bridge.MessageID, wamid string
 			}
 		}
 		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if len(pending) == 0 {
+			return nil
+		}
+		m, err := loadMessage(ctx, tx, `id = ?`, id)
+		if err != nil {
+			return err
+		}
 		for _, st := range pending {
-			if _, err := applyStatus(tx, m, st, st.Timestamp, at, true); err != nil {
+			moved, err := applyStatus(tx, m, st, st.Timestamp, at, true)
+			if err != nil {
 				return err
 			}
+			changed = changed || moved
 		}
-		out = m
 		return nil
 	})
-	return out, err
+	return changed, err
 }
 
 // Retry implements bridge.Store.

@@ -325,3 +325,33 @@ func TestStatusChangeQueuesPlannedReportJobs(t *testing.T) {
 		t.Errorf("report jobs %v %v, want %s (the uncovered origin only)", refs, err, want)
 	}
 }
+
+// A status that comes before the send's answer is kept and applied by
+// Accepted, which says so; a second Accepted changes nothing; an unknown
+// message is ErrNotFound.
+func TestAcceptedAppliesStatusesThatCameFirst(t *testing.T) {
+	s := open(t)
+	ctx := context.Background()
+	now := time.Now()
+	m := benchOutbound(now, 1)
+	if _, _, err := s.CreateOutbound(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Ingest(ctx, []bridge.Event{{Status: &bridge.StatusUpdate{WAMID: "wamid.early",
+		Status: bridge.StatusDelivered, RawStatus: "delivered", Timestamp: now}}}); err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []bool{true, false} {
+		changed, err := s.Accepted(ctx, m.ID, "wamid.early", now)
+		if err != nil || changed != want {
+			t.Errorf("Accepted #%d: changed %v %v, want %v", i+1, changed, err, want)
+		}
+	}
+	got, err := s.Message(ctx, string(m.ID))
+	if err != nil || got.Status != bridge.StatusDelivered || got.WAMID != "wamid.early" {
+		t.Errorf("after Accepted: %+v %v", got, err)
+	}
+	if _, err := s.Accepted(ctx, "no-such-id", "wamid.none", now); !errors.Is(err, bridge.ErrNotFound) {
+		t.Errorf("unknown message: %v", err)
+	}
+}
