@@ -20,43 +20,52 @@ type txFunc func(tx *wtx) error
 // beyond it (none today: every write uses a fixed query text) run unprepared.
 const maxCachedStmts = 512
 
-// wtx is the writer's open transaction. Its methods mirror *wtx's, but
+// wtx is the writer's open transaction. Its methods mirror *sql.Tx's, but
 // every query text is prepared once on the writer's connection and reused
 // by every later transaction: SQLite does not parse the same SQL again for
 // each of the thousands of operations per second a group commit carries.
+//
+// The ctx of the *Context methods is ignored: an operation, once taken by
+// the writer, runs to its end (a caller's cancelled request must not fail
+// a statement halfway through a shared transaction), and a context that
+// cannot be cancelled spares database/sql and the driver a goroutine per
+// statement watching it.
 type wtx struct{ c *committer }
+
+// writeCtx is the context of every statement the writer runs.
+var writeCtx = context.Background()
 
 func (t *wtx) Exec(q string, args ...any) (sql.Result, error) {
 	return t.ExecContext(context.Background(), q, args...)
 }
 
-func (t *wtx) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
-	if st := t.c.stmt(ctx, q); st != nil {
-		return st.ExecContext(ctx, args...)
+func (t *wtx) ExecContext(_ context.Context, q string, args ...any) (sql.Result, error) {
+	if st := t.c.stmt(writeCtx, q); st != nil {
+		return st.ExecContext(writeCtx, args...)
 	}
-	return t.c.conn.ExecContext(ctx, q, args...)
+	return t.c.conn.ExecContext(writeCtx, q, args...)
 }
 
 func (t *wtx) QueryRow(q string, args ...any) *sql.Row {
 	return t.QueryRowContext(context.Background(), q, args...)
 }
 
-func (t *wtx) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
-	if st := t.c.stmt(ctx, q); st != nil {
-		return st.QueryRowContext(ctx, args...)
+func (t *wtx) QueryRowContext(_ context.Context, q string, args ...any) *sql.Row {
+	if st := t.c.stmt(writeCtx, q); st != nil {
+		return st.QueryRowContext(writeCtx, args...)
 	}
-	return t.c.conn.QueryRowContext(ctx, q, args...)
+	return t.c.conn.QueryRowContext(writeCtx, q, args...)
 }
 
 func (t *wtx) Query(q string, args ...any) (*sql.Rows, error) {
 	return t.QueryContext(context.Background(), q, args...)
 }
 
-func (t *wtx) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	if st := t.c.stmt(ctx, q); st != nil {
-		return st.QueryContext(ctx, args...)
+func (t *wtx) QueryContext(_ context.Context, q string, args ...any) (*sql.Rows, error) {
+	if st := t.c.stmt(writeCtx, q); st != nil {
+		return st.QueryContext(writeCtx, args...)
 	}
-	return t.c.conn.QueryContext(ctx, q, args...)
+	return t.c.conn.QueryContext(writeCtx, q, args...)
 }
 
 // stmt returns the prepared statement for q (nil when it cannot be
