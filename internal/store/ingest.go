@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -164,8 +165,16 @@ func ingestStatus(ctx context.Context, tx *wtx, st *bridge.StatusUpdate, now tim
 		}
 	}
 	if m == nil {
-		m, err = loadMessage(ctx, tx, `wamid = ?`, st.WAMID)
-		if err != nil && !errors.Is(err, bridge.ErrNotFound) {
+		// By wamid: the id first (a status for a message we do not know
+		// yet, or not at all, costs one narrow lookup, not a full read).
+		var id string
+		err := tx.QueryRow(`SELECT id FROM messages WHERE wamid = ?`, st.WAMID).Scan(&id)
+		switch {
+		case err == nil:
+			if m, err = loadMessage(ctx, tx, `id = ?`, id); err != nil {
+				return false, nil, false, err
+			}
+		case !errors.Is(err, sql.ErrNoRows):
 			return false, nil, false, err
 		}
 	}
