@@ -184,11 +184,15 @@ func New(cfg Config, store Store, sender Sender, log *slog.Logger, opts ...Optio
 }
 
 // planReports is the bridge's ReportPlanner plan: the jobs of the
-// JobReporters owning m's origin; covered is false when some owner is not
-// a JobReporter (then a report job calls Report as usual).
+// JobReporters owning m's origin; covered is false when some owner is
+// neither a JobReporter nor a StatusFilter passing on m's status (then a
+// report job calls Report as usual).
 func (b *Bridge) planReports(m *Message) (jobs []JobRef, covered bool) {
 	for _, r := range b.reporters {
 		if !r.Owns(m.Origin) {
+			continue
+		}
+		if f, ok := r.(StatusFilter); ok && !f.Reports(m) {
 			continue
 		}
 		jr, ok := r.(JobReporter)

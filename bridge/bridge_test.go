@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -585,5 +586,82 @@ func TestSendOrderPerCustomer(t *testing.T) {
 			t.Fatalf("customer %s got %s before %s (order: %v)", c, n, want, sender.seen)
 		}
 		next[c]++
+	}
+}
+
+// jobReporter is a JobReporter: a receipt job per delivered status.
+type jobReporter struct {
+	fakeReporter
+	kicks atomic.Int32
+}
+
+func (j *jobReporter) ReportJobs(m *bridge.Message) []bridge.JobRef {
+	if m.Status != bridge.StatusDelivered {
+		return nil
+	}
+	return []bridge.JobRef{{Kind: "receipts", Ref: string(m.ID) + "/" + string(m.Status)}}
+}
+func (j *jobReporter) Kick() { j.kicks.Add(1) }
+
+// filteringReporter reports delivered only (a bridge.StatusFilter).
+type filteringReporter struct{ fakeReporter }
+
+func (f *filteringReporter) Reports(m *bridge.Message) bool { return m.Status == bridge.StatusDelivered }
+
+// With a store that plans reports, a JobReporter's jobs are queued in the
+// status's own commit (Report is never called, the reporter is kicked) and
+// a StatusFilter's statuses it passes on get no report job.
+func TestReportsPlannedInTheStatusCommit(t *testing.T) {
+	st, err := store.OpenSQLite(context.Background(), store.SQLiteConfig{Path: filepath.Join(t.TempDir(), "w.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	jr := &jobReporter{fakeReporter: fakeReporter{origin: "smpp:acme"}}
+	fr := &filteringReporter{fakeReporter{origin: "smtp:agent"}}
+	b, err := bridge.New(bridge.Config{BusinessNumbers: []string{business}, PollInterval: 5 * time.Millisecond,
+		BackoffInitial: time.Millisecond, BackoffMax: 5 * time.Millisecond}, st, &scriptedSender{}, nil,
+		bridge.WithReporters(jr, fr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{t: t, st: st, b: b, clk: &clock{}}
+	e.inbound("+4915112345678", "wamid.in1")
+	e.inbound("+4915112345679", "wamid.in2")
+	e.run()
+	ctx := context.Background()
+	var ids []bridge.MessageID
+	for i, origin := range []string{"smpp:acme", "smtp:agent"} {
+		m := text(fmt.Sprintf("+491511234567%d", 8+i), "x")
+		m.Origin = origin
+		id, _, err := b.Submit(ctx, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+		sent := e.waitFor(id, func(m *bridge.Message) bool { return m.WAMID != "" })
+		for _, s := range []bridge.Status{bridge.StatusSent, bridge.StatusDelivered} {
+			if err := b.HandleStatus(ctx, &bridge.StatusUpdate{WAMID: sent.WAMID, Status: s, RawStatus: string(s)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for len(fr.statuses()) < 1 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	time.Sleep(50 * time.Millisecond) // a wrongly queued "sent" report would show by now
+	if got := fr.statuses(); fmt.Sprint(got) != "[delivered]" {
+		t.Errorf("filtered reporter got %v, want [delivered]", got)
+	}
+	if got := jr.statuses(); len(got) != 0 {
+		t.Errorf("the job reporter's Report was called for %v", got)
+	}
+	jobs, err := st.ClaimJobs(ctx, "receipts", time.Now().Add(time.Hour), 10, time.Minute)
+	if err != nil || len(jobs) != 1 || jobs[0].Ref != string(ids[0])+"/delivered" {
+		t.Errorf("receipt jobs %+v %v", jobs, err)
+	}
+	if jr.kicks.Load() == 0 {
+		t.Error("the job reporter was never kicked")
 	}
 }

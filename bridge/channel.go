@@ -46,6 +46,15 @@ type JobReporter interface {
 	Kick()
 }
 
+// StatusFilter may be implemented by a StatusReporter that has nothing to
+// do for some statuses (mail keywords do not change when a message is
+// sent): Reports says whether m's current status needs a report; when no
+// reporter owning m's origin needs one, no report job is queued at all.
+// It runs inside the store's writer, like ReportJobs: no I/O, no locks.
+type StatusFilter interface {
+	Reports(m *Message) bool
+}
+
 // ReportPlanner is implemented by stores that enqueue JobReporter jobs in
 // the transaction of a status change. plan returns the jobs reporting m's
 // status and whether it covered every reporter owning m's origin; when it

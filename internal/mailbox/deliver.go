@@ -88,6 +88,14 @@ func (s *Service) openFile(ctx context.Context) func(string) (io.ReadCloser, *br
 // Owns implements bridge.StatusReporter: messages submitted by mail.
 func (s *Service) Owns(origin string) bool { return strings.HasPrefix(origin, OriginPrefix) }
 
+var _ bridge.StatusFilter = (*Service)(nil)
+
+// Reports implements bridge.StatusFilter: a message that was only sent
+// (or queued) changes no delivery keyword and bounces nothing.
+func (s *Service) Reports(m *bridge.Message) bool {
+	return m.Status != bridge.StatusSent && m.Status != bridge.StatusQueued
+}
+
 // Report implements bridge.StatusReporter: the Sent copy of the mail the
 // message came from gets its delivery keywords recomputed, and a final
 // failure puts one bounce per (mail, recipient) into the sender's INBOX.
