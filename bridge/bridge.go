@@ -223,16 +223,30 @@ const MaxTextLength = 4096
 // key (same origin) returns the original id with created == false and sends
 // nothing. Refusals known now are *RefusedError.
 func (b *Bridge) Submit(ctx context.Context, m *Message) (id MessageID, created bool, err error) {
+	return b.SubmitQueued(ctx, m)()
+}
+
+// SubmitQueued is Submit in two steps: it validates m and hands its write
+// to the store before it returns; wait returns Submit's results once the
+// write is durable. Messages queued one after another (the submit_sm of one
+// SMPP session) are committed in that order and may share a group commit,
+// so a caller can queue the next one before the first is durable. With a
+// store that cannot queue (not an OutboundQueuer) the write is done before
+// SubmitQueued returns.
+func (b *Bridge) SubmitQueued(ctx context.Context, m *Message) (wait func() (MessageID, bool, error)) {
+	fail := func(err error) func() (MessageID, bool, error) {
+		return func() (MessageID, bool, error) { return "", false, err }
+	}
 	if err := b.validate(ctx, m); err != nil {
-		return "", false, err
+		return fail(err)
 	}
 	if m.Origin == "" || m.Origin == "api" {
 		// The REST API refuses at once (409); SMPP and mail learn it
 		// from the receipt or bounce, or check first (SMTP at RCPT).
 		if out, err := b.OptedOut(ctx, m.Customer); err != nil {
-			return "", false, err
+			return fail(err)
 		} else if out {
-			return "", false, &RefusedError{Reason: ReasonOptedOut, Msg: "the customer opted out (STOP); nothing is sent until they opt in (START)"}
+			return fail(&RefusedError{Reason: ReasonOptedOut, Msg: "the customer opted out (STOP); nothing is sent until they opt in (START)"})
 		}
 	}
 	now := b.now()
@@ -243,15 +257,24 @@ func (b *Bridge) Submit(ctx context.Context, m *Message) (id MessageID, created 
 	if !m.NotBefore.IsZero() && m.NotBefore.Before(now) {
 		m.NotBefore = time.Time{}
 	}
-	id, created, err = b.store.CreateOutbound(ctx, m)
-	if err != nil {
-		return "", false, fmt.Errorf("bridge: submit: %w", err)
+	var stored func() (MessageID, bool, error)
+	if q, ok := b.store.(OutboundQueuer); ok {
+		stored = q.CreateOutboundQueued(ctx, m)
+	} else {
+		id, created, err := b.store.CreateOutbound(ctx, m)
+		stored = func() (MessageID, bool, error) { return id, created, err }
 	}
-	if created {
-		b.observe(Outbound, ChannelWhatsApp, StatusQueued)
-		b.Wake()
+	return func() (MessageID, bool, error) {
+		id, created, err := stored()
+		if err != nil {
+			return "", false, fmt.Errorf("bridge: submit: %w", err)
+		}
+		if created {
+			b.observe(Outbound, ChannelWhatsApp, StatusQueued)
+			b.Wake()
+		}
+		return id, created, nil
 	}
-	return id, created, nil
 }
 
 func (b *Bridge) validate(ctx context.Context, m *Message) error {

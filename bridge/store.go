@@ -159,6 +159,15 @@ const (
 // reported through JobReport (the REST API polls instead).
 func ReportsOrigin(origin string) bool { return origin != "" && origin != "api" }
 
+// OutboundQueuer is implemented by stores that can hand CreateOutbound's
+// write to their writer without waiting for it: writes queued one after
+// another commit in that order, and wait returns CreateOutbound's results
+// once durable. SubmitQueued uses it to pipeline a connection's submissions
+// (SMPP) in order through shared commits.
+type OutboundQueuer interface {
+	CreateOutboundQueued(ctx context.Context, m *Message) (wait func() (MessageID, bool, error))
+}
+
 // Job is a leased unit of background work.
 type Job struct {
 	Kind      string

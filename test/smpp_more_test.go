@@ -282,3 +282,69 @@ func TestSMPPReceiptsBeyondTheWindow(t *testing.T) {
 		}
 	}
 }
+
+// submit_sm are answered in the background while the next are read (they
+// share group commits): an ESME that writes 100 without waiting, then an
+// unbind, gets every submit_sm_resp (ROK, with an id) before the
+// unbind_resp and in order, and the messages to one customer reach
+// WhatsApp in the order submitted.
+func TestSMPPPipelinedSubmitsKeepTheirOrder(t *testing.T) {
+	d := startDaemon(t, smppConfig(t))
+	d.inject(customer, "hello shop") // an open window: plain text goes out as text
+	e, err := bindESME(t, smppAddr(t, d), "acme", "secret1", pdu.Transceiver)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 100
+	reqs := make([]pdu.PDU, n+1)
+	for i := range n {
+		p := pdu.NewSubmitSM().(*pdu.SubmitSM)
+		p.DestAddr = pdu.NewAddressWithTonNpi(1, 1)
+		_ = p.DestAddr.SetAddress(strings.TrimPrefix(customer, "+"))
+		p.SourceAddr = pdu.NewAddressWithTonNpi(1, 1)
+		_ = p.SourceAddr.SetAddress("15550100001")
+		p.Message, _ = pdu.NewShortMessage(fmt.Sprintf("message %03d", i))
+		reqs[i] = p
+	}
+	reqs[n] = pdu.NewUnbind()
+	// One channel for all answers: the reader hands each over before it
+	// reads the next, so the channel has them in the order they arrived.
+	answers := make(chan pdu.PDU, n+1)
+	e.mu.Lock()
+	for _, p := range reqs {
+		e.resps[p.GetSequenceNumber()] = answers
+	}
+	e.mu.Unlock()
+	for _, p := range reqs {
+		if _, err := e.conn.WritePDU(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, p := range reqs {
+		select {
+		case r := <-answers:
+			if r.GetSequenceNumber() != p.GetSequenceNumber() {
+				t.Fatalf("answer %d is for sequence %d, want %d (%T)", i, r.GetSequenceNumber(), p.GetSequenceNumber(), r)
+			}
+			if resp, ok := r.(*pdu.SubmitSMResp); ok && (resp.CommandStatus != data.ESME_ROK || resp.MessageID == "") {
+				t.Fatalf("submit %d: %s %q", i, resp.CommandStatus, resp.MessageID)
+			}
+		case <-time.After(15 * time.Second):
+			t.Fatalf("%d of %d answers arrived", i, n+1)
+		}
+	}
+	var got []sandboxMessage
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if got = sandboxMessages(t, d.sandbox, "?to="+customer); len(got) >= n {
+			break
+		}
+	}
+	if len(got) != n {
+		t.Fatalf("sandbox got %d messages, want %d", len(got), n)
+	}
+	for i, m := range got {
+		if want := fmt.Sprintf("message %03d", i); m.Text != want {
+			t.Fatalf("WhatsApp message %d is %q, want %q", i, m.Text, want)
+		}
+	}
+}

@@ -58,7 +58,20 @@ type session struct {
 	closing  chan struct{}
 	closeOne sync.Once
 	done     chan struct{}
+
+	// answers carries the answers of pipelined requests (submit_sm), run
+	// in the order the requests were read, each once its outcome is known
+	// (see answerLater); made with its goroutine at the first one, so a
+	// session that never submits costs neither. inflight counts the ones
+	// not yet answered: an unbind waits for them.
+	answers     chan func()
+	answersDone chan struct{}
+	inflight    sync.WaitGroup
 }
+
+// maxPipelined bounds the submit_sm read ahead of their answers; past it
+// the read loop waits (TCP pushes back on the ESME).
+const maxPipelined = 256
 
 func (s *session) getState() bindState { return bindState(s.state.Load()) }
 
@@ -102,10 +115,35 @@ func (s *session) run() {
 	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
 		s.log.Info("smpp session ended", "err", err)
 	}
+	if s.answers != nil {
+		// Requests already read are answered (their messages are stored
+		// either way) while the connection may still carry the answers.
+		close(s.answers)
+		<-s.answersDone
+	}
 	s.close()
 	<-writerDone
 	s.conn.Close()
 	s.failPending()
+}
+
+// answerLater queues fn, the answer of the request just read, behind the
+// answers of earlier ones; it runs on the session's answer goroutine.
+// Only the read loop calls it.
+func (s *session) answerLater(fn func()) {
+	if s.answers == nil {
+		s.answers = make(chan func(), maxPipelined)
+		s.answersDone = make(chan struct{})
+		go func() {
+			defer close(s.answersDone)
+			for fn := range s.answers {
+				fn()
+				s.inflight.Done()
+			}
+		}()
+	}
+	s.inflight.Add(1)
+	s.answers <- fn
 }
 
 // close stops the session (idempotent).
@@ -399,6 +437,7 @@ func (s *session) dispatch(p pdu.PDU) bool {
 	case *pdu.EnquireLink:
 		s.respond(req, req.GetResponse(), data.ESME_ROK)
 	case *pdu.Unbind:
+		s.inflight.Wait() // every submit_sm read before is answered first
 		s.respond(req, req.GetResponse(), data.ESME_ROK)
 		s.close()
 		return false

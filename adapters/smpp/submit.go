@@ -60,24 +60,40 @@ const (
 
 // submit turns a submit_sm into a WhatsApp message and answers with its
 // id only after the message is committed.
+// submit answers a submit_sm. The message is validated and its write
+// queued on the store here, in the read loop, so a session's messages
+// commit in the order they came; the session's responder waits for the
+// commit and writes the submit_sm_resp, while the read loop goes on with
+// the next submit_sm (they share group commits instead of waiting for one
+// commit each).
 func (s *Server) submit(sess *session, req *pdu.SubmitSM) {
 	resp := req.GetResponse().(*pdu.SubmitSMResp)
 	acc := s.account(sess)
-	status := s.submitStatus(sess, acc, req, resp)
-	s.count("submit_sm", status.String())
-	sess.respond(req, resp, status)
+	wait := s.submitQueued(sess, acc, req, resp)
+	sess.answerLater(func() {
+		status := wait()
+		s.count("submit_sm", status.String())
+		sess.respond(req, resp, status)
+	})
 }
 
-func (s *Server) submitStatus(sess *session, acc *account, req *pdu.SubmitSM, resp *pdu.SubmitSMResp) data.CommandStatusType {
+// answered is a submit outcome known at once.
+func answered(status data.CommandStatusType) func() data.CommandStatusType {
+	return func() data.CommandStatusType { return status }
+}
+
+// submitQueued validates req and queues its message; the function it
+// returns waits for the outcome (and sets resp's message_id).
+func (s *Server) submitQueued(sess *session, acc *account, req *pdu.SubmitSM, resp *pdu.SubmitSMResp) func() data.CommandStatusType {
 	if acc.limiter != nil && !acc.limiter.Allow() {
-		return data.ESME_RTHROTTLED
+		return answered(data.ESME_RTHROTTLED)
 	}
 	if s.queued.Load() >= int64(s.cfg.MaxQueue) {
-		return data.ESME_RMSGQFUL
+		return answered(data.ESME_RMSGQFUL)
 	}
 	raw, err := req.Message.GetMessageData()
 	if err != nil {
-		return data.ESME_RINVMSGLEN
+		return answered(data.ESME_RINVMSGLEN)
 	}
 	if udh := req.Message.UDH(); udh != nil && udh.UDHL() > 0 {
 		// gosmpp split the header off; put it back for our own parser,
@@ -88,7 +104,7 @@ func (s *Server) submitStatus(sess *session, acc *account, req *pdu.SubmitSM, re
 	}
 	if payload := tlv(req, pdu.TagMessagePayload); payload != nil {
 		if len(raw) > 0 {
-			return data.ESME_RINVMSGLEN // sm_length must be 0 with message_payload
+			return answered(data.ESME_RINVMSGLEN) // sm_length must be 0 with message_payload
 		}
 		raw = payload
 	}
@@ -96,7 +112,7 @@ func (s *Server) submitStatus(sess *session, acc *account, req *pdu.SubmitSM, re
 	if req.EsmClass&0x40 != 0 {
 		h, rest, err := sms.ParseUDH(raw)
 		if err != nil {
-			return data.ESME_RINVESMCLASS
+			return answered(data.ESME_RINVESMCLASS)
 		}
 		raw = rest
 		if c, ok := sms.Part(&h, nil); ok {
@@ -105,7 +121,7 @@ func (s *Server) submitStatus(sess *session, acc *account, req *pdu.SubmitSM, re
 	} else if ref := tlv(req, pdu.TagSarMsgRefNum); ref != nil || tlv(req, pdu.TagSarTotalSegments) != nil {
 		sar, err := sms.ParseSAR(ref, tlv(req, pdu.TagSarTotalSegments), tlv(req, pdu.TagSarSegmentSeqnum))
 		if err != nil {
-			return data.ESME_RINVOPTPARAMVAL
+			return answered(data.ESME_RINVOPTPARAMVAL)
 		}
 		if c, ok := sms.Part(nil, &sar); ok {
 			concat = &c
@@ -118,16 +134,16 @@ func (s *Server) submitStatus(sess *session, acc *account, req *pdu.SubmitSM, re
 	text, err := sms.Decode(coding, raw, acc.DataCoding0)
 	switch {
 	case errors.Is(err, sms.ErrUnsupportedCoding):
-		return data.ESME_RINVPARAM // data_coding we do not carry (binary, JIS, …)
+		return answered(data.ESME_RINVPARAM) // data_coding we do not carry (binary, JIS, …)
 	case err != nil || text == "":
-		return data.ESME_RINVMSGLEN
+		return answered(data.ESME_RINVMSGLEN)
 	}
 	if len(req.SourceAddr.Address()) > 20 { // 21 octets with the terminator (SMPP 3.4 5.2.8)
-		return data.ESME_RINVSRCADR
+		return answered(data.ESME_RINVSRCADR)
 	}
 	to, ok := e164(req.DestAddr.Address(), req.DestAddr.Ton(), acc.DefaultCountry)
 	if !ok {
-		return data.ESME_RINVDSTADR
+		return answered(data.ESME_RINVDSTADR)
 	}
 	from := acc.Numbers[0]
 	if n := bridge.NormalizePhone(req.SourceAddr.Address()); n != "" {
@@ -140,11 +156,11 @@ func (s *Server) submitStatus(sess *session, acc *account, req *pdu.SubmitSM, re
 	now := time.Now()
 	notBefore, err := sms.ParseSMPPTime(req.ScheduleDeliveryTime, now)
 	if err != nil {
-		return data.ESME_RINVSCHED
+		return answered(data.ESME_RINVSCHED)
 	}
 	expires, err := sms.ParseSMPPTime(req.ValidityPeriod, now)
 	if err != nil || (!expires.IsZero() && !expires.After(now)) {
-		return data.ESME_RINVEXPIRY
+		return answered(data.ESME_RINVEXPIRY)
 	}
 	md, _ := json.Marshal(meta{
 		SystemID: acc.SystemID, Source: req.SourceAddr.Address(), SrcTON: req.SourceAddr.Ton(), SrcNPI: req.SourceAddr.Npi(),
@@ -157,17 +173,19 @@ func (s *Server) submitStatus(sess *session, acc *account, req *pdu.SubmitSM, re
 	}
 	tplTLV := tlv(req, TagTemplate)
 	if concat == nil && !s.selectTemplate(m, tplTLV) {
-		return data.ESME_RINVOPTPARAMVAL
+		return answered(data.ESME_RINVOPTPARAMVAL)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ResponseTimeout)
 	defer cancel()
-	var id bridge.MessageID
+	var wait func() (bridge.MessageID, bool, error)
 	if concat != nil {
+		// A part is assembled with the others under a lock: stored before
+		// the next submit_sm is read, which keeps the order too.
 		p := &bridge.Part{
 			Key: fmt.Sprintf("%s>%s#%d/%d/%t", req.SourceAddr.Address(), req.DestAddr.Address(), concat.Ref, concat.Total, concat.Ref16),
 			Seq: int(concat.Seq), Total: int(concat.Total), Text: text, Data: md,
 		}
-		id, _, err = s.bridge.SubmitPart(ctx, m, p, func(parts []bridge.Part, whole *bridge.Message) {
+		id, _, err := s.bridge.SubmitPart(ctx, m, p, func(parts []bridge.Part, whole *bridge.Message) {
 			var first meta
 			_ = json.Unmarshal(parts[0].Data, &first)
 			for _, part := range parts {
@@ -182,23 +200,27 @@ func (s *Server) submitStatus(sess *session, acc *account, req *pdu.SubmitSM, re
 			// selection then stays plain text (the parts were answered).
 			_ = s.selectTemplate(whole, tplTLV)
 		})
+		wait = func() (bridge.MessageID, bool, error) { return id, true, err }
 	} else {
-		id, _, err = s.bridge.Submit(ctx, m)
+		wait = s.bridge.SubmitQueued(ctx, m)
 	}
-	var re *bridge.RefusedError
-	switch {
-	case errors.As(err, &re) && re.Field == "to":
-		return data.ESME_RINVDSTADR
-	case errors.As(err, &re) && re.Field == "text":
-		return data.ESME_RINVMSGLEN
-	case errors.As(err, &re):
-		return data.ESME_RSUBMITFAIL
-	case err != nil:
-		sess.log.Error("submit_sm not stored", "err", err)
-		return data.ESME_RSYSERR
+	return func() data.CommandStatusType {
+		id, _, err := wait()
+		var re *bridge.RefusedError
+		switch {
+		case errors.As(err, &re) && re.Field == "to":
+			return data.ESME_RINVDSTADR
+		case errors.As(err, &re) && re.Field == "text":
+			return data.ESME_RINVMSGLEN
+		case errors.As(err, &re):
+			return data.ESME_RSUBMITFAIL
+		case err != nil:
+			sess.log.Error("submit_sm not stored", "err", err)
+			return data.ESME_RSYSERR
+		}
+		resp.MessageID = string(id)
+		return data.ESME_ROK
 	}
-	resp.MessageID = string(id)
-	return data.ESME_ROK
 }
 
 // TagTemplate is wabridge's TLV (vendor range, SMPP 3.4 5.3.2) selecting

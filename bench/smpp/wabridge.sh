@@ -133,8 +133,14 @@ if [ -n "${PPROF:-}" ]; then
 	cp "$WABRIDGE_BIN" "$ROOT/bench/results/smpp-cpu.wabridge"
 	(sleep 2; curl -fsS -o "$ROOT/bench/results/smpp-cpu.pprof" "http://127.0.0.1:$PPROF_PORT/debug/pprof/profile?seconds=$PPROF") &
 fi
+store_counter() { curl -fsS "http://127.0.0.1:$HTTP_PORT/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
+c0=$(store_counter wabridge_store_commits_total) o0=$(store_counter wabridge_store_operations_total)
 "$WABLOAD_BIN" smpp "${ARGS[@]}"
 rc=$?
+c1=$(store_counter wabridge_store_commits_total) o1=$(store_counter wabridge_store_operations_total)
+# Store work per message over the run (the receipts of the last messages
+# are in: wabload waits for them).
+python3 -c "c=$c1-$c0; o=$o1-$o0; n=$COUNT; print(f'store: {o/n:.2f} write operations and {c/n:.2f} commits per message ({o/max(c,1):.1f} operations per commit)')"
 
 if [ -n "$PERF_PID" ]; then
 	kill -INT "$PERF_PID" 2>/dev/null

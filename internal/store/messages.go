@@ -122,8 +122,16 @@ func addHistory(tx *wtx, id bridge.MessageID, st bridge.Status, at time.Time, co
 
 // CreateOutbound implements bridge.Store.
 func (s *SQLite) CreateOutbound(ctx context.Context, m *bridge.Message) (bridge.MessageID, bool, error) {
+	return s.CreateOutboundQueued(ctx, m)()
+}
+
+// CreateOutboundQueued implements bridge.OutboundQueuer: the write is
+// handed to the writer at once and commits after every write queued
+// before it; wait returns once it is durable.
+func (s *SQLite) CreateOutboundQueued(ctx context.Context, m *bridge.Message) (wait func() (bridge.MessageID, bool, error)) {
 	id, created := m.ID, true
-	err := s.commit.write(ctx, func(tx *wtx) error {
+	done := s.commit.queue(ctx, func(tx *wtx) error {
+		id, created = m.ID, true
 		if m.IdempotencyKey != "" {
 			var existing string
 			err := tx.QueryRow(`SELECT id FROM messages WHERE origin = ? AND idempotency_key = ?`,
@@ -138,10 +146,12 @@ func (s *SQLite) CreateOutbound(ctx context.Context, m *bridge.Message) (bridge.
 		}
 		return createOutbound(tx, m)
 	})
-	if err != nil {
-		return "", false, err
+	return func() (bridge.MessageID, bool, error) {
+		if err := done(); err != nil {
+			return "", false, err
+		}
+		return id, created, nil
 	}
-	return id, created, nil
 }
 
 // CreateOutboundBatch commits many new outbound messages (each with its

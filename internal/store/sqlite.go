@@ -45,8 +45,9 @@ type SQLite struct {
 }
 
 var (
-	_ bridge.Store         = (*SQLite)(nil)
-	_ bridge.ReportPlanner = (*SQLite)(nil)
+	_ bridge.Store          = (*SQLite)(nil)
+	_ bridge.ReportPlanner  = (*SQLite)(nil)
+	_ bridge.OutboundQueuer = (*SQLite)(nil)
 )
 
 func sqliteDSN(path string) string {
