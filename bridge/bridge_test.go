@@ -606,7 +606,9 @@ func (j *jobReporter) Kick() { j.kicks.Add(1) }
 // filteringReporter reports delivered only (a bridge.StatusFilter).
 type filteringReporter struct{ fakeReporter }
 
-func (f *filteringReporter) Reports(m *bridge.Message) bool { return m.Status == bridge.StatusDelivered }
+func (f *filteringReporter) Reports(m *bridge.Message) bool {
+	return m.Status == bridge.StatusDelivered
+}
 
 // With a store that plans reports, a JobReporter's jobs are queued in the
 // status's own commit (Report is never called, the reporter is kicked) and
