@@ -16,7 +16,7 @@ type Config struct {
 	// BusinessNumbers are the E.164 numbers messages may be sent from; the
 	// first is the default sender.
 	BusinessNumbers []string
-	// Workers is the number of concurrent sends (default 4).
+	// Workers is the number of concurrent sends (default 64).
 	Workers int
 	// MaxAttempts bounds tries on temporary errors (default 8).
 	MaxAttempts int
@@ -62,7 +62,7 @@ func (c *Config) setDefaults() {
 		}
 	}
 	if c.Workers <= 0 {
-		c.Workers = 4
+		c.Workers = 64
 	}
 	if c.MaxAttempts <= 0 {
 		c.MaxAttempts = 8

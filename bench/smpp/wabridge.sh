@@ -10,7 +10,7 @@
 #
 # Environment:
 #   COUNT (20000)  BINDS (4)  WINDOW (10)  RATE (0 = flat out, else msgs/s)
-#   WORKERS (outbox senders, 16)  NUMBER_RATE (100000)  STATUS_DELAY ("10ms")
+#   WORKERS (outbox senders, 64: the default)  NUMBER_RATE (100000)  STATUS_DELAY ("10ms")
 #   RECEIPT_TIMEOUT (120s)  WABRIDGE_BIN, WABLOAD_BIN (built from this tree if unset)
 #   PERF=1: record the daemon with `perf record -g` during the run and print the top of `perf report`
 #   PPROF=SECONDS: take a Go CPU profile of the daemon for SECONDS from 2 s into the run
@@ -25,7 +25,7 @@ COUNT=${COUNT:-20000}
 BINDS=${BINDS:-4}
 WINDOW=${WINDOW:-10}
 RATE=${RATE:-0}
-WORKERS=${WORKERS:-16}
+WORKERS=${WORKERS:-64}
 NUMBER_RATE=${NUMBER_RATE:-100000}
 STATUS_DELAY=${STATUS_DELAY:-10ms}
 RECEIPT_TIMEOUT=${RECEIPT_TIMEOUT:-120s}

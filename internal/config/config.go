@@ -397,7 +397,7 @@ func base() *Config {
 			Timeout:    Duration(30 * time.Second),
 		},
 		Outbox: OutboxConfig{
-			Workers:         4,
+			Workers:         64,
 			MaxAttempts:     8,
 			BackoffInitial:  Duration(time.Second),
 			BackoffMax:      Duration(5 * time.Minute),
