@@ -40,7 +40,7 @@ run() {
 		"$@" >"$OUT/$tag.$i.log" 2>&1
 		grep '^RESULT ' "$OUT/$tag.$i.log" | sed 's/^RESULT //' |
 			jq -c --arg tag "$tag" --argjson run "$i" '. + {tag: $tag, run: $run}' >>"$OUT/results.jsonl"
-		grep -E '^   (ops|daemon|note|events per)|^== ' "$OUT/$tag.$i.log" | sed 's/^/    /'
+		grep -E "^   (ops|daemon|note|events per)|^== |^store" "$OUT/$tag.$i.log" | sed 's/^/    /'
 	done
 }
 
@@ -48,7 +48,7 @@ for s in "${scenarios[@]}"; do
 	case $s in
 	webhook) run webhook env CONNS=256 DURATION=10s bash "$ROOT/bench/webhook/run.sh" ;;
 	smpp) run smpp env COUNT=20000 BINDS=4 WINDOW=50 bash "$ROOT/bench/smpp/wabridge.sh" ;;
-	smpp_half) run smpp_half env COUNT=10000 RATE=${SMPP_HALF_RATE:-560} BINDS=4 WINDOW=50 bash "$ROOT/bench/smpp/wabridge.sh" ;;
+	smpp_half) run smpp_half env COUNT=25000 RATE=${SMPP_HALF_RATE:-2500} BINDS=4 WINDOW=50 bash "$ROOT/bench/smpp/wabridge.sh" ;;
 	kannel) run kannel bash "$ROOT/bench/smpp/kannel.sh" ;;
 	smtp) run smtp bash "$ROOT/bench/mail/wabridge_smtp.sh" 32 512 10s ;;
 	postfix) run postfix bash "$ROOT/bench/mail/postfix.sh" 32 512 10000 10s ;;
