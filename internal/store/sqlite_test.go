@@ -220,22 +220,7 @@ func TestClaimSendsPlanUsesTheConversationIndex(t *testing.T) {
 	if i < 0 || j < i {
 		t.Fatal("claim query not found in jobs.go")
 	}
-	q := "EXPLAIN QUERY PLAN " + text[i:j+len("LIMIT ?")]
-	rows, err := s.reader.Query(q, "send", 1, 1, 1, 16)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var plan []string
-	for rows.Next() {
-		var id, parent, unused int
-		var detail string
-		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-			t.Fatal(err)
-		}
-		plan = append(plan, detail)
-	}
-	joined := strings.Join(plan, "\n")
+	joined := queryPlan(t, s, text[i:j+len("LIMIT ?")], "send", 1, 1, 1, 16)
 	if !strings.Contains(joined, "SEARCH j2 USING INDEX jobs_conversation (kind=? AND conv=? AND rowid<?)") {
 		t.Errorf("claim plan:\n%s", joined)
 	}
