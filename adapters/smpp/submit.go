@@ -59,8 +59,7 @@ const (
 )
 
 // submit turns a submit_sm into a WhatsApp message and answers with its
-// id only after the message is committed.
-// submit answers a submit_sm. The message is validated and its write
+// id only after the message is committed. The message is validated and its write
 // queued on the store here, in the read loop, so a session's messages
 // commit in the order they came; the session's responder waits for the
 // commit and writes the submit_sm_resp, while the read loop goes on with
