@@ -200,3 +200,135 @@ numbers = [%q]
 		t.Errorf("%d messages got more than one final receipt", twice)
 	}
 }
+
+// The same kill with pipelined ESMEs: two sessions each keep 25 submit_sm
+// in flight (answered in the background while the next are read). What got
+// a submit_sm_resp reaches the sandbox exactly once; what was in flight
+// unanswered is resubmitted after the restart and may reach it twice at
+// most once each (it was committed, its answer lost).
+func TestSMPPCrashDuringPipelinedBurst(t *testing.T) {
+	smppAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	ce := startCrashEnv(t, fmt.Sprintf(`
+[smpp]
+listen = %q
+bind_fail_delay = "0s"
+[[smpp.accounts]]
+system_id = "acme"
+password = "secret1"
+numbers = [%q]
+`, smppAddr, crashBusiness))
+	ce.openWindow(t)
+
+	const perSession, window = 1000, 25
+	var (
+		mu       sync.Mutex
+		accepted = map[string]string{} // id → text
+		acks     atomic.Int64
+		restart  = make(chan struct{})
+	)
+	bind := func() *esme {
+		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+			if e, err := bindESME(t, smppAddr, "acme", "secret1", pdu.Transceiver); err == nil {
+				return e
+			}
+		}
+		t.Error("could not rebind")
+		return nil
+	}
+	// session submits texts with up to window unanswered, and returns
+	// those that got no ROK (the connection died under them).
+	session := func(e *esme, texts []string) (unanswered []string) {
+		slots := make(chan struct{}, window)
+		var wg sync.WaitGroup
+		var umu sync.Mutex
+		for _, text := range texts {
+			slots <- struct{}{}
+			p := textPart(text)
+			p.RegisteredDelivery = 1
+			ch := make(chan pdu.PDU, 1)
+			e.mu.Lock()
+			e.resps[p.GetSequenceNumber()] = ch
+			e.mu.Unlock()
+			_, err := e.conn.WritePDU(p)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer func() { <-slots }()
+				var r pdu.PDU
+				if err == nil {
+					select {
+					case r = <-ch:
+					case <-e.closed:
+					case <-time.After(15 * time.Second):
+					}
+				}
+				if resp, ok := r.(*pdu.SubmitSMResp); ok && resp.CommandStatus == data.ESME_ROK {
+					mu.Lock()
+					accepted[resp.MessageID] = text
+					mu.Unlock()
+					acks.Add(1)
+					return
+				}
+				umu.Lock()
+				unanswered = append(unanswered, text)
+				umu.Unlock()
+			}()
+		}
+		wg.Wait()
+		return unanswered
+	}
+	var wg sync.WaitGroup
+	for s := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var texts []string
+			for i := range perSession {
+				texts = append(texts, fmt.Sprintf("pipelined %d message %04d", s, i))
+			}
+			for e := bind(); e != nil && len(texts) > 0; {
+				if texts = session(e, texts); len(texts) > 0 {
+					<-restart // the daemon died: wait for it, rebind, resubmit
+					e = bind()
+				}
+			}
+		}()
+	}
+	ce.killWhen(t, func() bool { return acks.Load() >= 600 })
+	atKill := acks.Load()
+	ce.restart(t)
+	close(restart)
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	t.Logf("killed after %d acknowledged submit_sm; %d acknowledged in all", atKill, len(accepted))
+	if len(accepted) != 2*perSession {
+		t.Fatalf("%d of %d submissions acknowledged", len(accepted), 2*perSession)
+	}
+	waitOutboxEmpty(t, ce.base)
+	perID, perText := map[string]int{}, map[string]int{}
+	all := sandboxMessages(t, ce.sandbox, "")
+	for _, m := range all {
+		perID[m.CallbackData]++
+		perText[m.Text]++
+	}
+	for id, text := range accepted {
+		if perID[id] != 1 {
+			t.Errorf("acknowledged message %s (%q) reached the sandbox %d times", id, text, perID[id])
+		}
+	}
+	twice := 0
+	for text, n := range perText {
+		if n > 2 {
+			t.Errorf("%q reached the sandbox %d times", text, n)
+		}
+		if n == 2 {
+			twice++
+		}
+	}
+	t.Logf("sandbox holds %d messages; %d texts twice (committed, answer lost at the kill, resubmitted)", len(all), twice)
+	if twice > 2*window {
+		t.Errorf("%d texts sent twice, more than were in flight (%d)", twice, 2*window)
+	}
+}
