@@ -666,4 +666,22 @@ func TestReportsPlannedInTheStatusCommit(t *testing.T) {
 	if jr.kicks.Load() == 0 {
 		t.Error("the job reporter was never kicked")
 	}
+	// A report job that exists anyway (queued before, or by a store that
+	// does not plan) ends without calling a reporter that passes on it.
+	if err := st.EnqueueJob(ctx, bridge.JobReport, string(ids[1])+"/sent", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	var left []bridge.Job
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		// A zero lease leaves the job claimable by the report loop.
+		if left, _ = st.ClaimJobs(ctx, bridge.JobReport, time.Now(), 10, 0); len(left) == 0 {
+			break
+		}
+	}
+	if len(left) != 0 {
+		t.Errorf("report job not ended: %+v", left)
+	}
+	if got := fr.statuses(); fmt.Sprint(got) != "[delivered]" {
+		t.Errorf("after a queued sent report the filtered reporter got %v", got)
+	}
 }

@@ -49,7 +49,8 @@ type JobReporter interface {
 // StatusFilter may be implemented by a StatusReporter that has nothing to
 // do for some statuses (mail keywords do not change when a message is
 // sent): Reports says whether m's current status needs a report; when no
-// reporter owning m's origin needs one, no report job is queued at all.
+// reporter owning m's origin needs one, no report job is queued at all,
+// and a report job that exists anyway does not call its Report.
 // It runs inside the store's writer, like ReportJobs: no I/O, no locks.
 type StatusFilter interface {
 	Reports(m *Message) bool

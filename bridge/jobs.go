@@ -265,6 +265,9 @@ func (b *Bridge) reportStatus(job Job) bool {
 		if !r.Owns(m.Origin) {
 			continue
 		}
+		if f, ok := r.(StatusFilter); ok && !f.Reports(m) {
+			continue // nothing to do for this status (a report job of a store that does not plan reports)
+		}
 		if err := r.Report(ctx, m); err != nil {
 			b.log.Warn("status report failed; will retry", "message_id", m.ID, "status", status, "err", err)
 			b.retryJob(ctx, job, err)

@@ -31,15 +31,11 @@ func (e *esme) tryCall(p pdu.PDU) (pdu.PDU, error) {
 	}
 }
 
-// Kill -9 the daemon during a burst of 2,000 submit_sm from two sessions,
-// with the daemon and the sandbox as separate processes. The ESMEs rebind
-// after the restart and resubmit what got no answer, as ESMEs do. Every
-// message that got a submit_sm_resp reaches the sandbox exactly once and
-// gets a final receipt; a receipt in flight at the kill may come twice
-// (SMPP has no acknowledgement of our acknowledgement) and is counted.
-func TestSMPPCrashDuringBurst(t *testing.T) {
+// startSMPPCrashEnv is startCrashEnv with an SMPP listener and the account
+// acme/secret1 for the crash business number; it returns the SMPP address.
+func startSMPPCrashEnv(t *testing.T) (*crashEnv, string) {
 	smppAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	ce := startCrashEnv(t, fmt.Sprintf(`
+	return startCrashEnv(t, fmt.Sprintf(`
 [smpp]
 listen = %q
 bind_fail_delay = "0s"
@@ -47,7 +43,17 @@ bind_fail_delay = "0s"
 system_id = "acme"
 password = "secret1"
 numbers = [%q]
-`, smppAddr, crashBusiness))
+`, smppAddr, crashBusiness)), smppAddr
+}
+
+// Kill -9 the daemon during a burst of 2,000 submit_sm from two sessions,
+// with the daemon and the sandbox as separate processes. The ESMEs rebind
+// after the restart and resubmit what got no answer, as ESMEs do. Every
+// message that got a submit_sm_resp reaches the sandbox exactly once and
+// gets a final receipt; a receipt in flight at the kill may come twice
+// (SMPP has no acknowledgement of our acknowledgement) and is counted.
+func TestSMPPCrashDuringBurst(t *testing.T) {
+	ce, smppAddr := startSMPPCrashEnv(t)
 	base, sandboxURL := ce.base, ce.sandbox
 	ce.openWindow(t)
 
@@ -207,16 +213,7 @@ numbers = [%q]
 // unanswered is resubmitted after the restart and may reach it twice at
 // most once each (it was committed, its answer lost).
 func TestSMPPCrashDuringPipelinedBurst(t *testing.T) {
-	smppAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	ce := startCrashEnv(t, fmt.Sprintf(`
-[smpp]
-listen = %q
-bind_fail_delay = "0s"
-[[smpp.accounts]]
-system_id = "acme"
-password = "secret1"
-numbers = [%q]
-`, smppAddr, crashBusiness))
+	ce, smppAddr := startSMPPCrashEnv(t)
 	ce.openWindow(t)
 
 	const perSession, window = 1000, 25

@@ -739,3 +739,49 @@ func TestConcurrentAppendsKeepMemoryAndStoreInStep(t *testing.T) {
 		t.Errorf("UIDNEXT %d after UID %d", info.UIDNext, mem[n-1].UID)
 	}
 }
+
+// An append the store refuses still takes its turn: the appends after it
+// are answered (with their own outcome) instead of waiting for it forever,
+// and a STORE afterwards does not wait either.
+func TestFailedAppendDoesNotStallTheMailbox(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	box := e.box(t, "agent", "INBOX")
+	// The mailbox disappears from the store under the loaded Mailbox.
+	if err := e.st.MailDeleteMailbox(ctx, box.Info().ID); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 3)
+	for i := range 3 {
+		go func() {
+			_, err := box.Append(ctx, mailbox.NewMessage{Body: []byte(fmt.Sprintf("Subject: %d\r\n\r\nx\r\n", i)), Date: time.Now()}, false)
+			done <- err
+		}()
+	}
+	for range 3 {
+		select {
+		case err := <-done:
+			if !errors.Is(err, mailbox.ErrNoMailbox) {
+				t.Errorf("append to a mailbox gone from the store: %v", err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("an append never returned")
+		}
+	}
+	stored := make(chan error, 1)
+	go func() {
+		_, err := box.UpdateFlags(ctx, nil, func(cur []string) []string { return cur }, nil)
+		stored <- err
+	}()
+	select {
+	case err := <-stored:
+		if err != nil {
+			t.Errorf("STORE after failed appends: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a STORE after failed appends waits for them forever")
+	}
+	if n := len(messages(box)); n != 0 {
+		t.Errorf("%d messages in memory after refused appends", n)
+	}
+}
