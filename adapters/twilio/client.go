@@ -13,6 +13,7 @@ import (
 
 	"github.com/wabridge/wabridge/bridge"
 	"github.com/wabridge/wabridge/internal/safefetch"
+	"github.com/wabridge/wabridge/internal/upstream"
 )
 
 // Defaults for Config.
@@ -74,8 +75,12 @@ type Config struct {
 	// MediaTimeout bounds one media download; default DefaultMediaTimeout.
 	MediaTimeout time.Duration
 	// HTTPClient is used for API calls (not for media downloads, which go
-	// through the guard); default a plain http.Client.
+	// through the guard); default a client keeping Conns idle connections.
 	HTTPClient *http.Client
+	// Conns is how many idle keep-alive connections to the API host the
+	// default HTTP client keeps: at least the number of concurrent senders
+	// (default upstream.DefaultConns). Ignored with HTTPClient.
+	Conns int
 	// Observe, if set, is called after every call: op is "send",
 	// "send_sms", "list_templates" or "download_media"; code is Twilio's
 	// error code or 0.
@@ -203,7 +208,7 @@ func NewClient(cfg Config, log *slog.Logger) (*Client, error) {
 		return nil, fmt.Errorf("twilio: %w", err)
 	}
 	if c.http == nil {
-		c.http = &http.Client{}
+		c.http = upstream.NewHTTPClient(cfg.Conns)
 	}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/wabridge/wabridge/bridge"
 	"github.com/wabridge/wabridge/internal/safefetch"
+	"github.com/wabridge/wabridge/internal/upstream"
 )
 
 // Defaults for Config.
@@ -50,6 +51,10 @@ type Config struct {
 	Numbers     []Number
 	Timeout     time.Duration // per request, default DefaultTimeout
 	HTTPClient  *http.Client  // optional; used for Graph calls, not for media downloads
+	// Conns is how many idle keep-alive connections to the Graph host the
+	// default HTTP client keeps: at least the number of concurrent
+	// senders (default upstream.DefaultConns). Ignored with HTTPClient.
+	Conns int
 	// MediaTimeout bounds one media upload or download; default
 	// DefaultMediaTimeout.
 	MediaTimeout time.Duration
@@ -134,7 +139,7 @@ func NewClient(cfg Config, log *slog.Logger) (*Client, error) {
 		return nil, fmt.Errorf("whatsapp: %w", err)
 	}
 	if c.http == nil {
-		c.http = &http.Client{}
+		c.http = upstream.NewHTTPClient(cfg.Conns)
 	}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)

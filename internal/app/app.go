@@ -153,7 +153,7 @@ func (a *App) Start(ctx context.Context) (err error) {
 	} else if a.client, err = whatsapp.NewClient(whatsapp.Config{
 		GraphURL: graphURL, APIVersion: cfg.WhatsApp.APIVersion, WABAID: cfg.WhatsApp.WABAID,
 		AccessToken: cfg.WhatsApp.AccessToken.Value(), Numbers: numbers, Timeout: cfg.WhatsApp.Timeout.D(),
-		MediaHosts: cfg.WhatsApp.MediaHosts,
+		MediaHosts: cfg.WhatsApp.MediaHosts, Conns: upstreamConns(cfg),
 		Observe: func(op string, d time.Duration, code int, err error) {
 			a.metrics.ObserveUpstream("meta", op, d, code, err)
 		},

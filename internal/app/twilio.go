@@ -74,11 +74,18 @@ func (a *App) twilioClient(apiURL, contentURL string) (*twilio.Client, error) {
 		APIKeySID: t.APIKeySID, APIKeySecret: t.APIKeySecret.Value(),
 		SubaccountSID: t.SubaccountSID, MessagingServiceSID: t.MessagingServiceSID,
 		Numbers: numbers, StatusCallback: a.twilioWebhookURL(), MediaHosts: t.MediaHosts,
-		MediaURL: a.mediaURL, Timeout: t.Timeout.D(),
+		MediaURL: a.mediaURL, Timeout: t.Timeout.D(), Conns: upstreamConns(a.cfg),
 		Observe: func(op string, d time.Duration, code int, err error) {
 			a.metrics.ObserveUpstream("twilio", op, d, code, err)
 		},
 	}, a.log.With("component", "twilio"))
+}
+
+// upstreamConns is how many keep-alive connections a provider client
+// keeps to its API host: one per outbox sender, the SMS senders and the
+// media transfers, so that no concurrent call has to dial.
+func upstreamConns(cfg *config.Config) int {
+	return cfg.Outbox.Workers + 8
 }
 
 // twilioSMSRoute builds a [[sms.routes]] entry of type twilio.

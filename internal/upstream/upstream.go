@@ -71,3 +71,23 @@ func (t *TrackedWriter) Write(p []byte) (int, error) {
 	}
 	return n, err
 }
+
+// DefaultConns is how many idle keep-alive connections per host
+// NewHTTPClient keeps when asked for none: the outbox's default number of
+// concurrent senders.
+const DefaultConns = 64
+
+// NewHTTPClient returns the client a provider adapter calls its API with:
+// http.DefaultTransport's settings, but keeping up to conns idle
+// connections per host (DefaultConns when conns <= 0). The default
+// transport keeps two, so with more concurrent senders every further
+// request would dial — and, at the provider, handshake TLS — again.
+func NewHTTPClient(conns int) *http.Client {
+	if conns <= 0 {
+		conns = DefaultConns
+	}
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = conns
+	t.MaxIdleConns = max(t.MaxIdleConns, 2*conns)
+	return &http.Client{Transport: t}
+}
