@@ -32,7 +32,9 @@ type StatusUpdate struct {
 	// provider's table (set by the adapter that parsed it).
 	Action Action          `json:"action,omitempty"`
 	Reason Reason          `json:"reason,omitempty"`
-	Raw    json.RawMessage `json:"raw,omitempty"`
+	// Raw is the provider's status object as received: valid JSON, which
+	// the store keeps as it is (without validating it again).
+	Raw json.RawMessage `json:"raw,omitempty"`
 	// Fallback, set by the core before storing, moves the message to SMS
 	// instead of failing it (a failed status whose error triggers
 	// fallback).

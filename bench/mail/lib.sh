@@ -5,6 +5,9 @@
 #                          user owning +15550100001, SMTP and IMAP listening with
 #                          allow_insecure_auth; waits for /readyz; sets PID, BASE,
 #                          SMTP_ADDR, IMAP_ADDR, WEBHOOK_URL, SANDBOX_URL
+#                          PPROF=SECONDS: also take a Go CPU profile of the daemon for
+#                          SECONDS from 2 s after the start (bench/results/mail-cpu.pprof,
+#                          the binary beside it as mail-cpu.wabridge)
 #   free_port, wait_port PORT
 # Everything lives in $WORK (removed at exit; KEEP=1 keeps it); every process
 # started here is stopped by its pid at exit.
@@ -63,7 +66,14 @@ start_wabridge() {
 	IMAP_ADDR=127.0.0.1:$imap
 	# shellcheck disable=SC2034 # used by the scripts sourcing this file
 	WEBHOOK_URL=$BASE/webhooks/whatsapp
+	local pprof_toml="" pprof_port=""
+	if [ -n "${PPROF:-}" ]; then
+		pprof_port=$(free_port)
+		pprof_toml="[daemon]
+pprof_listen = \"127.0.0.1:$pprof_port\""
+	fi
 	cat >"$WORK/wabridge.toml" <<TOML
+$pprof_toml
 [log]
 level = "warn"
 [store]
@@ -99,7 +109,13 @@ TOML
 	local _
 	for _ in $(seq 1 400); do
 		if curl -fsS "$BASE/readyz" >/dev/null 2>&1; then
-			wait_port "$smtp" && wait_port "$imap" && return 0
+			wait_port "$smtp" && wait_port "$imap" || break
+			if [ -n "$pprof_port" ]; then
+				mkdir -p "$ROOT/bench/results"
+				cp "$bin" "$ROOT/bench/results/mail-cpu.wabridge"
+				(sleep 2; curl -fsS -o "$ROOT/bench/results/mail-cpu.pprof" "http://127.0.0.1:$pprof_port/debug/pprof/profile?seconds=$PPROF") &
+			fi
+			return 0
 		fi
 		kill -0 "$PID" 2>/dev/null || break
 		sleep 0.05

