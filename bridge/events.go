@@ -30,8 +30,8 @@ type StatusUpdate struct {
 	PricingCategory string          `json:"pricing_category,omitempty"`
 	// Action and Reason classify a failed status's first error with the
 	// provider's table (set by the adapter that parsed it).
-	Action Action          `json:"action,omitempty"`
-	Reason Reason          `json:"reason,omitempty"`
+	Action Action `json:"action,omitempty"`
+	Reason Reason `json:"reason,omitempty"`
 	// Raw is the provider's status object as received: valid JSON, which
 	// the store keeps as it is (without validating it again).
 	Raw json.RawMessage `json:"raw,omitempty"`
