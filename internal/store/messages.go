@@ -201,6 +201,9 @@ func (s *SQLite) RecordSend(ctx context.Context, id bridge.MessageID, rec *bridg
 
 // Consent implements bridge.Store.
 func (s *SQLite) Consent(ctx context.Context, customer string) (*bridge.Consent, error) {
+	if !s.consented.has(customer) {
+		return nil, bridge.ErrNotFound
+	}
 	c := bridge.Consent{Customer: customer}
 	var at int64
 	err := s.reader.QueryRowContext(ctx, `SELECT opted_out, at, source, keyword, ref FROM consent WHERE customer = ?`, customer).
@@ -219,6 +222,7 @@ func (s *SQLite) Consent(ctx context.Context, customer string) (*bridge.Consent,
 // stored one is newer.
 func (s *SQLite) SetConsent(ctx context.Context, c bridge.Consent) (bool, error) {
 	var applied bool
+	s.consented.add(c.Customer) // before the commit: a read after it looks
 	err := s.commit.write(ctx, func(tx *wtx) error {
 		res, err := tx.Exec(`INSERT INTO consent (customer, opted_out, at, source, keyword, ref) VALUES (?, ?, ?, ?, ?, ?)
 			ON CONFLICT (customer) DO UPDATE SET opted_out = excluded.opted_out, at = excluded.at, source = excluded.source,

@@ -42,6 +42,8 @@ type SQLite struct {
 	writer *sql.DB
 	reader *readDB
 	commit *committer
+	// consented lists every customer with a consent row (see Consent).
+	consented customerSet
 }
 
 var (
@@ -98,8 +100,15 @@ func OpenSQLite(ctx context.Context, cfg SQLiteConfig) (*SQLite, error) {
 		reader.Close()
 		return nil, fmt.Errorf("store: release leases: %w", err)
 	}
+	s := &SQLite{writer: writer, reader: newReadDB(reader)}
+	if err := s.consented.load(ctx, writer); err != nil {
+		writer.Close()
+		reader.Close()
+		return nil, err
+	}
 	// From here the committer holds the writer's one connection.
-	return &SQLite{writer: writer, reader: newReadDB(reader), commit: newCommitter(writer, cfg.CommitBatch, cfg.CommitDelay)}, nil
+	s.commit = newCommitter(writer, cfg.CommitBatch, cfg.CommitDelay)
+	return s, nil
 }
 
 func migrateSQLite(ctx context.Context, db *sql.DB) error {
