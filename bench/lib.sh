@@ -6,11 +6,15 @@
 #   write_config TOML      only write the config start_wabridge would
 #   start_wabridge TOML    write $WORK/wabridge.toml ([log] warn, [store] in WORK, [http] on
 #                          HTTP_PORT, [api] token "bench-token", then TOML) and start it;
-#                          sets DAEMON (pid) and BASE; exits when it does not get ready
+#                          sets DAEMON (pid) and BASE; exits when it does not get ready.
+#                          PPROF=SECONDS: also a Go CPU profile of the daemon for SECONDS from
+#                          2 s after it is ready (bench/results/NAME-cpu.pprof, the binary
+#                          beside it as NAME-cpu.wabridge)
 BENCH_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PIDS=()
 
 bench_init() {
+	BENCH_NAME=$1
 	WORK=$(mktemp -d "${TMPDIR:-/tmp}/wabridge-bench-$1.XXXXXX")
 	trap bench_cleanup EXIT
 	[ -n "${WABRIDGE_BIN:-}" ] || { WABRIDGE_BIN=$WORK/wabridge; (cd "$BENCH_ROOT" && go build -o "$WABRIDGE_BIN" ./cmd/wabridge) || exit 1; }
@@ -30,7 +34,14 @@ free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0)
 write_config() {
 	HTTP_PORT=${HTTP_PORT:-$(free_port)}
 	BASE=http://127.0.0.1:$HTTP_PORT
+	local pprof_toml=""
+	if [ -n "${PPROF:-}" ]; then
+		PPROF_PORT=${PPROF_PORT:-$(free_port)}
+		pprof_toml="[daemon]
+pprof_listen = \"127.0.0.1:$PPROF_PORT\""
+	fi
 	cat >"$WORK/wabridge.toml" <<TOML
+$pprof_toml
 [log]
 level = "warn"
 [store]
@@ -50,7 +61,15 @@ start_wabridge() {
 	PIDS+=("$DAEMON")
 	local _
 	for _ in $(seq 1 200); do
-		curl -fsS "$BASE/readyz" >/dev/null 2>&1 && return 0
+		if curl -fsS "$BASE/readyz" >/dev/null 2>&1; then
+			if [ -n "${PPROF:-}" ]; then
+				mkdir -p "$BENCH_ROOT/bench/results"
+				cp "$WABRIDGE_BIN" "$BENCH_ROOT/bench/results/$BENCH_NAME-cpu.wabridge"
+				(sleep 2; curl -fsS -o "$BENCH_ROOT/bench/results/$BENCH_NAME-cpu.pprof" \
+					"http://127.0.0.1:$PPROF_PORT/debug/pprof/profile?seconds=$PPROF") &
+			fi
+			return 0
+		fi
 		kill -0 "$DAEMON" 2>/dev/null || break
 		sleep 0.05
 	done
