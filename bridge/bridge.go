@@ -403,6 +403,15 @@ func (b *Bridge) Message(ctx context.Context, idOrWAMID string) (*Message, error
 	return b.store.Message(ctx, idOrWAMID)
 }
 
+// MessageHead is Message for callers that do not look at the history:
+// with a store that can, it is not read (History is nil).
+func (b *Bridge) MessageHead(ctx context.Context, idOrWAMID string) (*Message, error) {
+	if r, ok := b.store.(MessageHeadReader); ok {
+		return r.MessageHead(ctx, idOrWAMID)
+	}
+	return b.store.Message(ctx, idOrWAMID)
+}
+
 // MessageByKey returns the message an origin submitted with an
 // idempotency key (ErrNotFound if none): an edge asks before repeating
 // expensive work for a submission it may already have made.

@@ -168,6 +168,12 @@ type OutboundQueuer interface {
 	CreateOutboundQueued(ctx context.Context, m *Message) (wait func() (MessageID, bool, error))
 }
 
+// MessageHeadReader is implemented by stores that can read a message
+// without its history, one query less (see Bridge.MessageHead).
+type MessageHeadReader interface {
+	MessageHead(ctx context.Context, idOrWAMID string) (*Message, error)
+}
+
 // Job is a leased unit of background work.
 type Job struct {
 	Kind      string
@@ -178,6 +184,7 @@ type Job struct {
 
 // SendJob is a leased send: the message and what is known of earlier attempts.
 type SendJob struct {
+	// Message is the message to send; its History is not read (nil).
 	Message  *Message
 	Attempts int
 	// AttemptStarted is set when an earlier attempt began and its outcome

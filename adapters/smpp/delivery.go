@@ -426,7 +426,7 @@ func (s *Server) prepare(acc *account, job bridge.Job) (kind string, pdus []pdu.
 		s.finish(acc, job, kind, "unknown")
 		return kind, nil, true
 	}
-	m, err := s.bridge.Message(ctx, f[1])
+	m, err := s.bridge.MessageHead(ctx, f[1]) // a receipt or reply needs no history
 	if err != nil {
 		s.finish(acc, job, kind, "gone")
 		return kind, nil, true

@@ -57,7 +57,7 @@ func (s *SQLite) ClaimSends(ctx context.Context, now time.Time, limit int, lease
 			return err
 		}
 		for _, c := range cs {
-			m, err := loadMessage(ctx, tx, `id = ?`, c.ref)
+			m, err := loadMessageHead(ctx, tx, `id = ?`, c.ref)
 			if errors.Is(err, bridge.ErrNotFound) {
 				if _, err := tx.Exec(`DELETE FROM jobs WHERE kind = ? AND ref = ?`, jobSend, c.ref); err != nil {
 					return err

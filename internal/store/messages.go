@@ -79,7 +79,7 @@ func scanMessage(row interface{ Scan(...any) error }) (*bridge.Message, error) {
 }
 
 func loadMessage(ctx context.Context, q queryer, where string, args ...any) (*bridge.Message, error) {
-	m, err := scanMessage(q.QueryRowContext(ctx, `SELECT `+messageColumns+` FROM messages WHERE `+where, args...))
+	m, err := loadMessageHead(ctx, q, where, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -98,6 +98,12 @@ func loadMessage(ctx context.Context, q queryer, where string, args ...any) (*br
 		m.History = append(m.History, h)
 	}
 	return m, rows.Err()
+}
+
+// loadMessageHead is loadMessage without the history (one query less), for
+// callers that never look at it.
+func loadMessageHead(ctx context.Context, q queryer, where string, args ...any) (*bridge.Message, error) {
+	return scanMessage(q.QueryRowContext(ctx, `SELECT `+messageColumns+` FROM messages WHERE `+where, args...))
 }
 
 func insertMessage(tx *wtx, m *bridge.Message) error {
@@ -171,13 +177,24 @@ func (s *SQLite) CreateOutboundBatch(ctx context.Context, ms []*bridge.Message) 
 
 // Message implements bridge.Store.
 func (s *SQLite) Message(ctx context.Context, idOrWAMID string) (*bridge.Message, error) {
-	m, err := loadMessage(ctx, s.reader, `id = ?`, idOrWAMID)
+	return s.findMessage(ctx, idOrWAMID, loadMessage)
+}
+
+// MessageHead implements bridge.MessageHeadReader: Message without the
+// history.
+func (s *SQLite) MessageHead(ctx context.Context, idOrWAMID string) (*bridge.Message, error) {
+	return s.findMessage(ctx, idOrWAMID, loadMessageHead)
+}
+
+func (s *SQLite) findMessage(ctx context.Context, idOrWAMID string,
+	load func(context.Context, queryer, string, ...any) (*bridge.Message, error)) (*bridge.Message, error) {
+	m, err := load(ctx, s.reader, `id = ?`, idOrWAMID)
 	if errors.Is(err, bridge.ErrNotFound) {
-		m, err = loadMessage(ctx, s.reader, `wamid = ?`, idOrWAMID)
+		m, err = load(ctx, s.reader, `wamid = ?`, idOrWAMID)
 	}
 	if errors.Is(err, bridge.ErrNotFound) {
 		// The id of one part of a concatenated submission.
-		m, err = loadMessage(ctx, s.reader, `id = (SELECT message_id FROM part_ids WHERE part_id = ?)`, idOrWAMID)
+		m, err = load(ctx, s.reader, `id = (SELECT message_id FROM part_ids WHERE part_id = ?)`, idOrWAMID)
 	}
 	return m, err
 }

@@ -47,9 +47,10 @@ type SQLite struct {
 }
 
 var (
-	_ bridge.Store          = (*SQLite)(nil)
-	_ bridge.ReportPlanner  = (*SQLite)(nil)
-	_ bridge.OutboundQueuer = (*SQLite)(nil)
+	_ bridge.Store             = (*SQLite)(nil)
+	_ bridge.ReportPlanner     = (*SQLite)(nil)
+	_ bridge.OutboundQueuer    = (*SQLite)(nil)
+	_ bridge.MessageHeadReader = (*SQLite)(nil)
 )
 
 func sqliteDSN(path string) string {

@@ -372,3 +372,42 @@ func TestEncodeStatusMatchesMarshal(t *testing.T) {
 		}
 	}
 }
+
+// MessageHead finds what Message finds (by id or wamid), only without the
+// history; a send claim carries the message without it too.
+func TestMessageHeadIsMessageWithoutHistory(t *testing.T) {
+	s := open(t)
+	ctx := context.Background()
+	now := time.Now()
+	m := benchOutbound(now, 1)
+	if _, _, err := s.CreateOutbound(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	jobs, err := s.ClaimSends(ctx, now, 10, time.Minute)
+	if err != nil || len(jobs) != 1 || jobs[0].Message.ID != m.ID || jobs[0].Message.History != nil {
+		t.Fatalf("ClaimSends = %+v, %v; want the message without history", jobs, err)
+	}
+	if _, err := s.Accepted(ctx, m.ID, "wamid.head", now); err != nil {
+		t.Fatal(err)
+	}
+	full, err := s.Message(ctx, string(m.ID))
+	if err != nil || len(full.History) == 0 {
+		t.Fatalf("Message = %+v, %v", full, err)
+	}
+	for _, key := range []string{string(m.ID), "wamid.head"} {
+		head, err := s.MessageHead(ctx, key)
+		if err != nil {
+			t.Fatalf("MessageHead(%s): %v", key, err)
+		}
+		if head.History != nil {
+			t.Errorf("MessageHead(%s) read the history", key)
+		}
+		full.History = nil
+		if !reflect.DeepEqual(head, full) {
+			t.Errorf("MessageHead(%s) =\n %+v\nwant\n %+v", key, head, full)
+		}
+	}
+	if _, err := s.MessageHead(ctx, "nothing"); !errors.Is(err, bridge.ErrNotFound) {
+		t.Errorf("MessageHead of an unknown id: %v", err)
+	}
+}
