@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"runtime"
 	"sync"
 	"time"
 
@@ -33,6 +34,12 @@ type Config struct {
 	MaxMessageBytes int64
 	// FailedLoginDelay slows down a wrong password (default 1 s).
 	FailedLoginDelay time.Duration
+	// BusySessions is how many sessions may work on commands at the same
+	// time (listen.Gate); default 4 per CPU core. Beyond that, sessions
+	// whose command arrived wait parked, so that under a flood of
+	// commands a new message's delivery and its IDLE push still get a
+	// core at once, and commands are answered in arrival order.
+	BusySessions int
 }
 
 // Server is the IMAP listener(s).
@@ -42,6 +49,7 @@ type Server struct {
 	svc  *mailbox.Service
 	srvs []*imapserver.Server
 	lns  []net.Listener
+	gate *listen.Gate // shared by the listeners (Config.BusySessions)
 	wg   sync.WaitGroup
 }
 
@@ -78,10 +86,13 @@ func New(cfg Config, svc *mailbox.Service, log *slog.Logger) (*Server, error) {
 	if cfg.FailedLoginDelay == 0 {
 		cfg.FailedLoginDelay = time.Second
 	}
+	if cfg.BusySessions <= 0 {
+		cfg.BusySessions = 4 * runtime.GOMAXPROCS(0)
+	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Server{cfg: cfg, log: log, svc: svc}, nil
+	return &Server{cfg: cfg, log: log, svc: svc, gate: listen.NewGate(cfg.BusySessions)}, nil
 }
 
 // Start listens and serves in the background.
@@ -98,7 +109,7 @@ func (s *Server) Start() error {
 			TLSConfig:    tlsConfig,
 			InsecureAuth: s.cfg.AllowInsecureAuth,
 		})
-		ln, err := listen.Listen(addr, implicitTLS, tlsConfig)
+		ln, err := listen.ListenGated(addr, implicitTLS, tlsConfig, s.gate)
 		if err != nil {
 			return fmt.Errorf("imap: %w", err)
 		}

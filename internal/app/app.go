@@ -546,6 +546,7 @@ func IMAPConfig(cfg *config.Config) imap.Config {
 	return imap.Config{
 		Listen: cfg.IMAP.Listen, TLSListen: cfg.IMAP.TLSListen, CertFile: cfg.IMAP.CertFile, KeyFile: cfg.IMAP.KeyFile,
 		AllowInsecureAuth: cfg.IMAP.AllowInsecureAuth, MaxMessageBytes: cfg.IMAP.MaxMessageBytes.Bytes(),
+		BusySessions: cfg.IMAP.BusySessions,
 	}
 }
 

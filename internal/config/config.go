@@ -275,6 +275,9 @@ type IMAPConfig struct {
 	KeyFile           string `toml:"key_file"`
 	MaxMessageBytes   Size   `toml:"max_message_bytes"`   // APPEND limit
 	AllowInsecureAuth bool   `toml:"allow_insecure_auth"` // loopback listeners only
+	// BusySessions is how many sessions work on commands at once; 0 = 4
+	// per CPU core (see adapters/imap.Config.BusySessions).
+	BusySessions int `toml:"busy_sessions"`
 }
 
 // SMPPConfig is [smpp], the SMPP server (SMSC side) ESMEs bind to.

@@ -534,6 +534,9 @@ func (l *loader) validateMail(c *Config) {
 		l.problem("imap.max_message_bytes", "must be positive and at most 100MiB")
 	}
 	l.insecureAuth("imap", im.AllowInsecureAuth, im.Listen, im.TLSListen)
+	if im.BusySessions < 0 || im.BusySessions > 100000 {
+		l.problem("imap.busy_sessions", "must be 0 (4 per CPU core) or a number of sessions up to 100000")
+	}
 }
 
 // insecureAuth allows passwords in clear text only on loopback listeners.
