@@ -69,7 +69,7 @@ func TestGateSlotIsFreedByReadingAgainOrClosing(t *testing.T) {
 	server, client := gatePair(t, g, 3)
 	buf := make([]byte, 8)
 	client[0].Write([]byte("A1"))
-	server[0].Read(buf) // A holds the slot …
+	server[0].Read(buf)    // A holds the slot …
 	go server[0].Read(buf) // … until it waits for its client's next command
 	client[1].Write([]byte("B1"))
 	if _, err := server[1].Read(buf); err != nil { // passes once A waits
