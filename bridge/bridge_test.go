@@ -685,3 +685,77 @@ func TestReportsPlannedInTheStatusCommit(t *testing.T) {
 		t.Errorf("after a queued sent report the filtered reporter got %v", got)
 	}
 }
+
+// historyReporter records how much history each report came with.
+type historyReporter struct {
+	fakeReporter
+	hist []int
+}
+
+func (h *historyReporter) Report(ctx context.Context, m *bridge.Message) error {
+	h.mu.Lock()
+	h.hist = append(h.hist, len(m.History))
+	h.mu.Unlock()
+	return h.fakeReporter.Report(ctx, m)
+}
+
+func (h *historyReporter) histories() []int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]int(nil), h.hist...)
+}
+
+type historyFreeReporter struct{ historyReporter }
+
+func (*historyFreeReporter) ReportsWithoutHistory() {}
+
+// A reporter that declares it never reads the history (bridge.HistoryFree)
+// gets report messages without it; any other gets the history; inbound
+// consumers get none.
+func TestReportsReadHistoryOnlyForReportersThatWantIt(t *testing.T) {
+	st, err := store.OpenSQLite(context.Background(), store.SQLiteConfig{Path: filepath.Join(t.TempDir(), "w.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	withHist := &historyReporter{fakeReporter: fakeReporter{origin: "smpp:acme"}}
+	without := &historyFreeReporter{historyReporter{fakeReporter: fakeReporter{origin: "smtp:agent"}}}
+	consumer := &fakeConsumer{numbers: []string{business}}
+	b, err := bridge.New(bridge.Config{BusinessNumbers: []string{business}, PollInterval: 5 * time.Millisecond,
+		BackoffInitial: time.Millisecond, BackoffMax: 5 * time.Millisecond}, st, &scriptedSender{}, nil,
+		bridge.WithReporters(withHist, without), bridge.WithConsumers(consumer))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{t: t, st: st, b: b, clk: &clock{}}
+	e.run()
+	ctx := context.Background()
+	// The customer writes first: the window is open for the replies.
+	if err := b.HandleInbound(ctx, &bridge.Message{Business: business, Customer: bridge.Customer{Phone: "+4915112345678"},
+		Kind: bridge.KindText, Content: bridge.Content{Text: "hi"}, WAMID: "wamid.in", Channel: bridge.ChannelWhatsApp}); err != nil {
+		t.Fatal(err)
+	}
+	for _, origin := range []string{"smpp:acme", "smtp:agent"} {
+		m := text("+4915112345678", "x")
+		m.Origin = origin
+		id, _, err := b.Submit(ctx, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sent := e.waitFor(id, func(m *bridge.Message) bool { return m.WAMID != "" })
+		_ = b.HandleStatus(ctx, &bridge.StatusUpdate{WAMID: sent.WAMID, Status: bridge.StatusDelivered, RawStatus: "delivered"})
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for (len(withHist.histories()) < 1 || len(without.histories()) < 1 || consumer.count() < 1) && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if h := withHist.histories(); len(h) != 1 || h[0] == 0 {
+		t.Errorf("a reporter that reads the history got reports with %v entries, want some", h)
+	}
+	if h := without.histories(); len(h) != 1 || h[0] != 0 {
+		t.Errorf("a HistoryFree reporter got reports with %v history entries, want none read", h)
+	}
+	if consumer.count() != 1 {
+		t.Errorf("inbound deliveries: %d", consumer.count())
+	}
+}

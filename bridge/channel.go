@@ -29,6 +29,13 @@ type StatusReporter interface {
 	Report(ctx context.Context, m *Message) error
 }
 
+// HistoryFree is implemented by a StatusReporter that never looks at a
+// message's History: the report loop then reads the message for it
+// without the history (one query less per report).
+type HistoryFree interface {
+	ReportsWithoutHistory()
+}
+
 // JobRef names a durable job: its kind and its reference within the kind.
 type JobRef struct{ Kind, Ref string }
 
@@ -70,6 +77,7 @@ type ReportPlanner interface {
 // consumer lists the business number; every consumer that does gets the
 // message. Deliver is called from a durable job created in the same commit
 // as the message; an error retries it later, so Deliver must be idempotent.
+// The message comes without its History (nil: it is not read).
 type InboundConsumer interface {
 	Wants(business string) bool
 	Deliver(ctx context.Context, m *Message) error

@@ -112,7 +112,16 @@ func (b *Bridge) retryJob(ctx context.Context, job Job, cause error) {
 // jobMessage loads the message a job is about (id). A message that is
 // gone ends the job; a read error retries it. ok is false in both cases.
 func (b *Bridge) jobMessage(ctx context.Context, job Job, id string) (*Message, bool) {
-	m, err := b.store.Message(ctx, id)
+	return b.jobRead(ctx, job, id, b.store.Message)
+}
+
+// jobMessageHead is jobMessage without the history (see MessageHead).
+func (b *Bridge) jobMessageHead(ctx context.Context, job Job, id string) (*Message, bool) {
+	return b.jobRead(ctx, job, id, b.MessageHead)
+}
+
+func (b *Bridge) jobRead(ctx context.Context, job Job, id string, read func(context.Context, string) (*Message, error)) (*Message, bool) {
+	m, err := read(ctx, id)
 	if errors.Is(err, ErrNotFound) {
 		_ = b.store.FinishJob(ctx, job.Kind, job.Ref)
 		return nil, false
@@ -133,7 +142,7 @@ func (b *Bridge) deliverInbound(job Job) {
 		_ = b.store.FinishJob(ctx, job.Kind, job.Ref) // nobody to tell: no need to read the message
 		return
 	}
-	m, ok := b.jobMessage(ctx, job, job.Ref)
+	m, ok := b.jobMessageHead(ctx, job, job.Ref) // no consumer reads the history
 	if !ok {
 		return
 	}
@@ -254,9 +263,17 @@ func (b *Bridge) reportBatch(jobs []Job) {
 func (b *Bridge) reportStatus(job Job) bool {
 	ctx := context.Background()
 	id, status, _ := strings.Cut(job.Ref, "/")
-	m, ok := b.jobMessage(ctx, job, id)
+	m, ok := b.jobMessageHead(ctx, job, id)
 	if !ok {
 		return false
+	}
+	for _, r := range b.reporters {
+		if _, free := r.(HistoryFree); !free && r.Owns(m.Origin) {
+			if m, ok = b.jobMessage(ctx, job, id); !ok {
+				return false
+			}
+			break
+		}
 	}
 	// Report the status the job was made for, even if the message moved on
 	// since: every change is reported once, in order of the jobs.

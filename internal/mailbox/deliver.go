@@ -88,7 +88,14 @@ func (s *Service) openFile(ctx context.Context) func(string) (io.ReadCloser, *br
 // Owns implements bridge.StatusReporter: messages submitted by mail.
 func (s *Service) Owns(origin string) bool { return strings.HasPrefix(origin, OriginPrefix) }
 
-var _ bridge.StatusFilter = (*Service)(nil)
+var (
+	_ bridge.StatusFilter = (*Service)(nil)
+	_ bridge.HistoryFree  = (*Service)(nil)
+)
+
+// ReportsWithoutHistory implements bridge.HistoryFree: delivery keywords
+// and bounces are made from the message and its current status.
+func (*Service) ReportsWithoutHistory() {}
 
 // Reports implements bridge.StatusFilter: a message that was only sent
 // (or queued) changes no delivery keyword and bounces nothing.
