@@ -614,11 +614,7 @@ func (f *filteringReporter) Reports(m *bridge.Message) bool {
 // status's own commit (Report is never called, the reporter is kicked) and
 // a StatusFilter's statuses it passes on get no report job.
 func TestReportsPlannedInTheStatusCommit(t *testing.T) {
-	st, err := store.OpenSQLite(context.Background(), store.SQLiteConfig{Path: filepath.Join(t.TempDir(), "w.db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := openStore(t)
 	jr := &jobReporter{fakeReporter: fakeReporter{origin: "smpp:acme"}}
 	fr := &filteringReporter{fakeReporter{origin: "smtp:agent"}}
 	b, err := bridge.New(bridge.Config{BusinessNumbers: []string{business}, PollInterval: 5 * time.Millisecond,
@@ -713,11 +709,7 @@ func (*historyFreeReporter) ReportsWithoutHistory() {}
 // gets report messages without it; any other gets the history; inbound
 // consumers get none.
 func TestReportsReadHistoryOnlyForReportersThatWantIt(t *testing.T) {
-	st, err := store.OpenSQLite(context.Background(), store.SQLiteConfig{Path: filepath.Join(t.TempDir(), "w.db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := openStore(t)
 	withHist := &historyReporter{fakeReporter: fakeReporter{origin: "smpp:acme"}}
 	without := &historyFreeReporter{historyReporter{fakeReporter: fakeReporter{origin: "smtp:agent"}}}
 	consumer := &fakeConsumer{numbers: []string{business}}
@@ -758,4 +750,15 @@ func TestReportsReadHistoryOnlyForReportersThatWantIt(t *testing.T) {
 	if consumer.count() != 1 {
 		t.Errorf("inbound deliveries: %d", consumer.count())
 	}
+}
+
+// openStore opens a fresh SQLite store, closed when the test ends.
+func openStore(t *testing.T) *store.SQLite {
+	t.Helper()
+	st, err := store.OpenSQLite(context.Background(), store.SQLiteConfig{Path: filepath.Join(t.TempDir(), "w.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
 }

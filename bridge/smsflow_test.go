@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -46,11 +45,7 @@ func (r *fakeRoute) submitted() []bridge.SMS {
 
 func fallbackBridge(t *testing.T, sender *scriptedSender, route *fakeRoute, policy bridge.FallbackPolicy) (*bridge.Bridge, *store.SQLite) {
 	t.Helper()
-	st, err := store.OpenSQLite(context.Background(), store.SQLiteConfig{Path: filepath.Join(t.TempDir(), "w.db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := openStore(t)
 	policy.Enabled = true
 	b, err := bridge.New(bridge.Config{BusinessNumbers: []string{business}, Workers: 2, PollInterval: 5 * time.Millisecond,
 		BackoffInitial: time.Millisecond, BackoffMax: 5 * time.Millisecond, Fallback: policy},
@@ -249,11 +244,7 @@ func TestFallbackNeverForOptOut(t *testing.T) {
 func TestFallbackSecondRoute(t *testing.T) {
 	down := &fakeRoute{err: &bridge.SendError{Action: bridge.ActionRetry, Reason: bridge.ReasonUpstreamError, Title: "link down"}}
 	up := &fakeRoute{}
-	st, err := store.OpenSQLite(context.Background(), store.SQLiteConfig{Path: filepath.Join(t.TempDir(), "w.db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := openStore(t)
 	b, err := bridge.New(bridge.Config{BusinessNumbers: []string{business}, PollInterval: 5 * time.Millisecond,
 		BackoffInitial: time.Millisecond, BackoffMax: 5 * time.Millisecond, Fallback: bridge.FallbackPolicy{Enabled: true}},
 		st, &scriptedSender{results: []error{&bridge.SendError{Code: 131026, Action: bridge.ActionFallback, Reason: bridge.ReasonNotOnWhatsApp}}},

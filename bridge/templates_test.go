@@ -3,13 +3,11 @@ package bridge_test
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/wabridge/wabridge/bridge"
-	"github.com/wabridge/wabridge/internal/store"
 )
 
 // countingResolver approves every template and counts invalidations.
@@ -41,11 +39,7 @@ func (r *countingResolver) count() int {
 // Send errors that mean the cached catalogue is stale (132000, 132001,
 // 132012, 132015, 132016) drop it; others do not; template webhooks do.
 func TestStaleTemplateErrorsInvalidateTheCatalogue(t *testing.T) {
-	st, err := store.OpenSQLite(context.Background(), store.SQLiteConfig{Path: filepath.Join(t.TempDir(), "w.db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := openStore(t)
 	sender := &scriptedSender{results: []error{
 		&bridge.SendError{Code: 132015, Action: bridge.ActionTemplateInvalid, Reason: bridge.ReasonTemplateError, Title: "Template is Paused"},
 		&bridge.SendError{Code: 131026, Action: bridge.ActionFallback, Reason: bridge.ReasonNotOnWhatsApp},

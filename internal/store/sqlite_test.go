@@ -26,6 +26,18 @@ func open(t *testing.T) *SQLite {
 	return s
 }
 
+// openWithOutbound opens a store holding one queued outbound message.
+func openWithOutbound(t *testing.T) (*SQLite, *bridge.Message, time.Time) {
+	t.Helper()
+	s := open(t)
+	now := time.Now()
+	m := benchOutbound(now, 1)
+	if _, _, err := s.CreateOutbound(context.Background(), m); err != nil {
+		t.Fatal(err)
+	}
+	return s, m, now
+}
+
 // Durability rests on these settings: WAL with synchronous=FULL syncs the
 // log before a commit returns.
 func TestDurabilityPragmas(t *testing.T) {
@@ -317,13 +329,8 @@ func TestStatusChangeQueuesPlannedReportJobs(t *testing.T) {
 // Accepted, which says so; a second Accepted changes nothing; an unknown
 // message is ErrNotFound.
 func TestAcceptedAppliesStatusesThatCameFirst(t *testing.T) {
-	s := open(t)
+	s, m, now := openWithOutbound(t)
 	ctx := context.Background()
-	now := time.Now()
-	m := benchOutbound(now, 1)
-	if _, _, err := s.CreateOutbound(ctx, m); err != nil {
-		t.Fatal(err)
-	}
 	if _, err := s.Ingest(ctx, []bridge.Event{{Status: &bridge.StatusUpdate{WAMID: "wamid.early",
 		Status: bridge.StatusDelivered, RawStatus: "delivered", Timestamp: now}}}); err != nil {
 		t.Fatal(err)
@@ -376,13 +383,8 @@ func TestEncodeStatusMatchesMarshal(t *testing.T) {
 // MessageHead finds what Message finds (by id or wamid), only without the
 // history; a send claim carries the message without it too.
 func TestMessageHeadIsMessageWithoutHistory(t *testing.T) {
-	s := open(t)
+	s, m, now := openWithOutbound(t)
 	ctx := context.Background()
-	now := time.Now()
-	m := benchOutbound(now, 1)
-	if _, _, err := s.CreateOutbound(ctx, m); err != nil {
-		t.Fatal(err)
-	}
 	jobs, err := s.ClaimSends(ctx, now, 10, time.Minute)
 	if err != nil || len(jobs) != 1 || jobs[0].Message.ID != m.ID || jobs[0].Message.History != nil {
 		t.Fatalf("ClaimSends = %+v, %v; want the message without history", jobs, err)
