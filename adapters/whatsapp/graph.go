@@ -51,19 +51,14 @@ func (c *Client) roundTrip(op string, req *http.Request, contentType string) (_ 
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
-	resp, err := c.http.Do(req)
+	reply, err := upstream.Do(c.http, req, maxResponse)
 	if err != nil {
 		return nil, c.transportError(err)
 	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
-	if err != nil {
-		return nil, c.transportError(err)
+	if reply.OK() {
+		return reply.Body, nil
 	}
-	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		return data, nil
-	}
-	se := c.replyError(resp.StatusCode, resp.Header, data)
+	se := c.replyError(reply.Status, reply.Header, reply.Body)
 	code = se.Code
 	return nil, se
 }

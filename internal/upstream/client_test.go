@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -66,5 +67,27 @@ func TestNewHTTPClientKeepsAConnectionPerConcurrentCall(t *testing.T) {
 	round()
 	if again := dialed.Load() - first; again != 0 {
 		t.Fatalf("second round dialed %d new connections, want 0 (idle connections were dropped)", again)
+	}
+}
+
+// Do reads the answer up to the limit and keeps its status and headers.
+func TestDoReadsUpToTheLimit(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Retry-After", "7")
+		w.WriteHeader(http.StatusTooManyRequests)
+		io.WriteString(w, strings.Repeat("x", 100))
+	}))
+	defer srv.Close()
+	req, _ := http.NewRequest(http.MethodGet, srv.URL, nil)
+	reply, err := Do(srv.Client(), req, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reply.OK() || reply.Status != http.StatusTooManyRequests || reply.Header.Get("Retry-After") != "7" || len(reply.Body) != 10 {
+		t.Fatalf("reply %d %v %q", reply.Status, reply.Header, reply.Body)
+	}
+	req, _ = http.NewRequest(http.MethodGet, "http://127.0.0.1:1/", nil)
+	if _, err := Do(srv.Client(), req, 10); err == nil {
+		t.Fatal("a refused connection gave no error")
 	}
 }

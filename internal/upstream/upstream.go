@@ -91,3 +91,30 @@ func NewHTTPClient(conns int) *http.Client {
 	t.MaxIdleConns = max(t.MaxIdleConns, 2*conns)
 	return &http.Client{Transport: t}
 }
+
+// Reply is a provider's answer: its status, headers and body (read up to
+// a limit).
+type Reply struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// OK reports a 2xx status.
+func (r *Reply) OK() bool { return r.Status >= 200 && r.Status < 300 }
+
+// Do sends req with client and reads at most limit bytes of the answer's
+// body. The error is the transport's (connecting, sending, reading):
+// the caller classifies it, as it does a Reply that is not OK.
+func Do(client *http.Client, req *http.Request, limit int64) (*Reply, error) {
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, limit))
+	if err != nil {
+		return nil, err
+	}
+	return &Reply{Status: resp.StatusCode, Header: resp.Header, Body: body}, nil
+}
