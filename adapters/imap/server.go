@@ -48,7 +48,7 @@ type Server struct {
 	log  *slog.Logger
 	svc  *mailbox.Service
 	srvs []*imapserver.Server
-	lns  []net.Listener
+	lns  *listen.Pair
 	gate *listen.Gate // shared by the listeners (Config.BusySessions)
 	wg   sync.WaitGroup
 }
@@ -101,7 +101,12 @@ func (s *Server) Start() error {
 	if err != nil {
 		return fmt.Errorf("imap: %w", err)
 	}
-	serve := func(addr string, implicitTLS bool) error {
+	lns, err := listen.OpenPair(s.cfg.Listen, s.cfg.TLSListen, tlsConfig, s.gate)
+	if err != nil {
+		return fmt.Errorf("imap: %w", err)
+	}
+	s.lns = lns
+	lns.Each(func(ln net.Listener, _ bool) {
 		srv := imapserver.New(&imapserver.Options{
 			NewSession:   s.newSession,
 			Caps:         caps,
@@ -109,11 +114,7 @@ func (s *Server) Start() error {
 			TLSConfig:    tlsConfig,
 			InsecureAuth: s.cfg.AllowInsecureAuth,
 		})
-		ln, err := listen.ListenGated(addr, implicitTLS, tlsConfig, s.gate)
-		if err != nil {
-			return fmt.Errorf("imap: %w", err)
-		}
-		s.srvs, s.lns = append(s.srvs, srv), append(s.lns, ln)
+		s.srvs = append(s.srvs, srv)
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
@@ -121,40 +122,15 @@ func (s *Server) Start() error {
 				s.log.Debug("imap server stopped", "err", err)
 			}
 		}()
-		return nil
-	}
-	if s.cfg.Listen != "" {
-		if err := serve(s.cfg.Listen, false); err != nil {
-			return err
-		}
-	}
-	if s.cfg.TLSListen != "" {
-		if err := serve(s.cfg.TLSListen, true); err != nil {
-			s.Shutdown(context.Background())
-			return err
-		}
-	}
+	})
 	return nil
 }
 
 // Addr is the plain (STARTTLS) listener's address ("" if none).
-func (s *Server) Addr() string { return s.addr(0, s.cfg.Listen != "") }
+func (s *Server) Addr() string { return s.lns.Addr() }
 
 // TLSAddr is the implicit-TLS listener's address ("" if none).
-func (s *Server) TLSAddr() string {
-	i := 0
-	if s.cfg.Listen != "" {
-		i = 1
-	}
-	return s.addr(i, s.cfg.TLSListen != "")
-}
-
-func (s *Server) addr(i int, on bool) string {
-	if !on || i >= len(s.lns) {
-		return ""
-	}
-	return s.lns[i].Addr().String()
-}
+func (s *Server) TLSAddr() string { return s.lns.TLSAddr() }
 
 // Shutdown closes the listeners and every connection. Nothing is lost:
 // every change a client was answered OK for is already committed.

@@ -55,7 +55,7 @@ type Server struct {
 	bridge  *bridge.Bridge
 	files   bridge.FileStore
 	servers []*gosmtp.Server
-	lns     []net.Listener
+	lns     *listen.Pair
 	wg      sync.WaitGroup
 }
 
@@ -91,7 +91,12 @@ func (s *Server) Start() error {
 	if err != nil {
 		return fmt.Errorf("smtp: %w", err)
 	}
-	serve := func(addr string, implicitTLS bool) error {
+	lns, err := listen.OpenPair(s.cfg.Listen, s.cfg.TLSListen, tlsConfig, nil)
+	if err != nil {
+		return fmt.Errorf("smtp: %w", err)
+	}
+	s.lns = lns
+	lns.Each(func(ln net.Listener, _ bool) {
 		srv := gosmtp.NewServer(gosmtp.BackendFunc(s.newSession))
 		srv.Domain = s.cfg.Domain
 		srv.MaxMessageBytes = s.cfg.MaxMessageBytes
@@ -102,11 +107,7 @@ func (s *Server) Start() error {
 		srv.TLSConfig = tlsConfig
 		srv.EnableSMTPUTF8 = true
 		srv.ErrorLog = logAdapter{s.log}
-		ln, err := listen.Listen(addr, implicitTLS, tlsConfig)
-		if err != nil {
-			return fmt.Errorf("smtp: %w", err)
-		}
-		s.servers, s.lns = append(s.servers, srv), append(s.lns, ln)
+		s.servers = append(s.servers, srv)
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
@@ -114,40 +115,15 @@ func (s *Server) Start() error {
 				s.log.Error("smtp server stopped", "err", err)
 			}
 		}()
-		return nil
-	}
-	if s.cfg.Listen != "" {
-		if err := serve(s.cfg.Listen, false); err != nil {
-			return err
-		}
-	}
-	if s.cfg.TLSListen != "" {
-		if err := serve(s.cfg.TLSListen, true); err != nil {
-			s.Shutdown(context.Background())
-			return err
-		}
-	}
+	})
 	return nil
 }
 
 // Addr is the submission listener's address ("" if none).
-func (s *Server) Addr() string { return s.addr(0, s.cfg.Listen != "") }
+func (s *Server) Addr() string { return s.lns.Addr() }
 
 // TLSAddr is the implicit-TLS listener's address ("" if none).
-func (s *Server) TLSAddr() string {
-	i := 0
-	if s.cfg.Listen != "" {
-		i = 1
-	}
-	return s.addr(i, s.cfg.TLSListen != "")
-}
-
-func (s *Server) addr(i int, on bool) string {
-	if !on || i >= len(s.lns) {
-		return ""
-	}
-	return s.lns[i].Addr().String()
-}
+func (s *Server) TLSAddr() string { return s.lns.TLSAddr() }
 
 // Shutdown stops accepting and waits for sessions in the middle of a
 // transaction to finish (their commits complete), within ctx.
