@@ -131,6 +131,37 @@ func BenchmarkIngestStatusParallel(b *testing.B) {
 	reportCommits(b, s, before)
 }
 
+// BenchmarkIngestUnknownStatusParallel: as IngestStatusParallel, but no
+// event's message is known (what the webhook load test sends; in
+// production a status that overtakes its send's answer): each is stored
+// to be applied later.
+func BenchmarkIngestUnknownStatusParallel(b *testing.B) {
+	s := openBench(b)
+	now := time.Now()
+	ctx := context.Background()
+	var next atomic.Int64
+	b.ReportAllocs()
+	b.SetParallelism(32)
+	b.ResetTimer()
+	before := s.Stats()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			i := next.Add(1) - 1
+			wamid := fmt.Sprintf("wamid.unknown.%d", i)
+			st := &bridge.StatusUpdate{WAMID: wamid, Status: bridge.StatusDelivered, RawStatus: "delivered",
+				Timestamp: now, Business: "+15550100001", Recipient: bridge.Customer{Phone: "+4915100000001"},
+				PricingCategory: "utility", Raw: benchStatusRaw(wamid, "")}
+			out, err := s.Ingest(ctx, []bridge.Event{{Status: st}})
+			if err != nil || out.Statuses != 1 {
+				b.Errorf("ingest: %+v %v", out.IngestResult, err)
+				return
+			}
+		}
+	})
+	b.StopTimer()
+	reportCommits(b, s, before)
+}
+
 // BenchmarkCreateOutbound: one REST/SMPP/SMTP submit at a time (message,
 // history entry and send job in one commit).
 func BenchmarkCreateOutbound(b *testing.B) {

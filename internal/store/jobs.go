@@ -161,7 +161,7 @@ func (s *SQLite) Accepted(ctx context.Context, id bridge.MessageID, wamid string
 			}
 		}
 		// Apply status events that arrived before we knew the wamid.
-		rows, err := tx.Query(`SELECT event FROM status_events WHERE wamid = ? AND applied = 0 ORDER BY ts`, wamid)
+		rows, err := tx.Query(pendingStatusesQuery, wamid)
 		if err != nil {
 			return err
 		}
@@ -199,6 +199,10 @@ func (s *SQLite) Accepted(ctx context.Context, id bridge.MessageID, wamid string
 	})
 	return changed, err
 }
+
+// pendingStatusesQuery reads the status events stored before their
+// message's wamid was known; it seeks the primary key (wamid, status).
+const pendingStatusesQuery = `SELECT event FROM status_events WHERE wamid = ? AND applied = 0 ORDER BY ts`
 
 // Retry implements bridge.Store.
 func (s *SQLite) Retry(ctx context.Context, id bridge.MessageID, runAt time.Time, lastErr string) error {

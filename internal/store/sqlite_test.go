@@ -413,3 +413,13 @@ func TestMessageHeadIsMessageWithoutHistory(t *testing.T) {
 		t.Errorf("MessageHead of an unknown id: %v", err)
 	}
 }
+
+// The statuses that came before their send's answer are found through the
+// primary key (there is no separate index for them since migration 12).
+func TestPendingStatusesPlanUsesThePrimaryKey(t *testing.T) {
+	s := open(t)
+	plan := queryPlan(t, s, pendingStatusesQuery, "wamid.x")
+	if !strings.Contains(plan, "USING INDEX sqlite_autoindex_status_events_1 (wamid=?)") {
+		t.Errorf("pending statuses plan:\n%s", plan)
+	}
+}
