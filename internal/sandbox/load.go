@@ -98,7 +98,7 @@ func (s *Server) waitLatency(r *http.Request) bool {
 		return true
 	case <-r.Context().Done():
 		return false
-	case <-s.done:
+	case <-s.life.Done():
 		return false
 	}
 }

@@ -577,7 +577,7 @@ func (s *Server) scheduleReview(t *tmpl, epoch uint64) {
 		defer timer.Stop()
 		select {
 		case <-timer.C:
-		case <-s.done:
+		case <-s.life.Done():
 			return
 		}
 		s.mu.Lock()

@@ -13,8 +13,9 @@
 // are served under /sandbox-media/. Template management and account health
 // are described in manage.go.
 //
-// The package deliberately shares no types with the rest of the repository:
-// it speaks only JSON over HTTP, as Meta does. All state is kept in memory and
+// The package deliberately shares no types with the rest of the repository
+// (it only runs on internal/simlife, the simulators' lifecycle): it speaks
+// only JSON over HTTP, as Meta does. All state is kept in memory and
 // every method is safe for concurrent use.
 package sandbox
 
@@ -23,12 +24,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/wabridge/wabridge/internal/simlife"
 )
 
 // Number is one business phone number registered on the simulated WABA.
@@ -178,19 +180,10 @@ type Server struct {
 	sched     *scheduler                // status webhooks due later (webhooks.go)
 	workersUp atomic.Bool               // workers and scheduler started
 
-	// lifecycle
-	lifeMu      sync.Mutex
-	started     bool
-	closed      bool
-	workersOn   bool
-	ln          net.Listener
-	srv         *http.Server
-	done        chan struct{} // closed by Close
-	ctx         context.Context
-	cancel      context.CancelFunc
-	wg          sync.WaitGroup // workers, status schedulers, retry timers
-	serveErr    chan error
-	closeResult error
+	// life serves HTTP and tracks the workers, status schedulers and retry
+	// timers; workersOn is guarded by its lock.
+	life      *simlife.Life
+	workersOn bool
 }
 
 // New validates cfg, applies defaults and builds a Server. It does not
@@ -268,11 +261,10 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		mediaURLs:  map[string]*mediaGrant{},
 		queue:      newLanes(cfg.WebhookWorkers),
 		sched:      newScheduler(),
-		done:       make(chan struct{}),
+		life:       simlife.New("sandbox"),
 		client:     &http.Client{Timeout: webhookTimeout, Transport: webhookTransport(cfg.WebhookWorkers)},
 	}
 	s.load.Store(knobs)
-	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.settings = s.configSettings()
 
 	for i, n := range cfg.Numbers {
@@ -325,41 +317,16 @@ func setDefault(d *time.Duration, def time.Duration) {
 // Start listens on Config.Listen, serves in the background and starts the
 // webhook delivery workers. It may be called once.
 func (s *Server) Start() error {
-	s.lifeMu.Lock()
-	defer s.lifeMu.Unlock()
-	if s.closed {
-		return errors.New("sandbox: server is closed")
-	}
-	if s.started {
-		return errors.New("sandbox: already started")
-	}
-	ln, err := net.Listen("tcp", s.cfg.Listen)
+	addr, err := s.life.Start(s.cfg.Listen, s.handler, s.log, s.startWorkersLocked)
 	if err != nil {
-		return fmt.Errorf("sandbox: listen %s: %w", s.cfg.Listen, err)
+		return err
 	}
-	s.ln = ln
-	s.srv = &http.Server{
-		Handler:           s.handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
-	}
-	s.started = true
-	s.serveErr = make(chan error, 1)
-	go func() { s.serveErr <- s.srv.Serve(ln) }()
-	s.startWorkersLocked()
-	s.log.Info("sandbox listening", "addr", ln.Addr().String(), "waba_id", s.cfg.WABAID)
+	s.log.Info("sandbox listening", "addr", addr.String(), "waba_id", s.cfg.WABAID)
 	return nil
 }
 
 // Addr is the listening address ("127.0.0.1:PORT") after Start, else "".
-func (s *Server) Addr() string {
-	s.lifeMu.Lock()
-	defer s.lifeMu.Unlock()
-	if s.ln == nil {
-		return ""
-	}
-	return s.ln.Addr().String()
-}
+func (s *Server) Addr() string { return s.life.Addr() }
 
 // URL is "http://" + Addr() after Start, else "".
 func (s *Server) URL() string {
@@ -394,67 +361,22 @@ func (s *Server) SetWebhookURL(u string) {
 // the background goroutines, or for ctx. Calling it again returns the first
 // result.
 func (s *Server) Close(ctx context.Context) error {
-	s.lifeMu.Lock()
-	if s.closed {
-		s.lifeMu.Unlock()
-		return s.closeResult
-	}
-	s.closed = true
-	srv := s.srv
-	s.lifeMu.Unlock()
-
-	var errs []error
-	if srv != nil {
-		if err := srv.Shutdown(ctx); err != nil {
-			errs = append(errs, err)
-			_ = srv.Close()
-		}
-		if err := <-s.serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
-			errs = append(errs, err)
-		}
-	}
-	close(s.done)
-	s.cancel()
-	s.queue.close()
-	defer s.client.CloseIdleConnections()
-
-	waited := make(chan struct{})
-	go func() { s.wg.Wait(); close(waited) }()
-	select {
-	case <-waited:
-	case <-ctx.Done():
-		errs = append(errs, ctx.Err())
-	}
-	err := errors.Join(errs...)
-	s.lifeMu.Lock()
-	s.closeResult = err
-	s.lifeMu.Unlock()
+	err := s.life.Close(ctx, s.queue.close)
+	s.client.CloseIdleConnections()
 	return err
 }
 
 // goAsync runs f in a tracked goroutine unless the server is closed. It
 // reports whether f was started.
-func (s *Server) goAsync(f func()) bool {
-	s.lifeMu.Lock()
-	defer s.lifeMu.Unlock()
-	if s.closed {
-		return false
-	}
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		f()
-	}()
-	return true
-}
+func (s *Server) goAsync(f func()) bool { return s.life.Go(f) }
 
 // ensureWorkers starts the delivery pool if it is not running yet.
 func (s *Server) ensureWorkers() {
-	s.lifeMu.Lock()
-	defer s.lifeMu.Unlock()
-	if !s.closed {
-		s.startWorkersLocked()
-	}
+	s.life.Locked(func(closed bool) {
+		if !closed {
+			s.startWorkersLocked()
+		}
+	})
 }
 
 func (s *Server) startWorkersLocked() {
@@ -463,17 +385,9 @@ func (s *Server) startWorkersLocked() {
 	}
 	s.workersOn = true
 	for i := range s.cfg.WebhookWorkers {
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			s.worker(i)
-		}()
+		s.life.GoLocked(func() { s.worker(i) })
 	}
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		s.statusLoop()
-	}()
+	s.life.GoLocked(s.statusLoop)
 	s.workersUp.Store(true)
 }
 

@@ -322,7 +322,7 @@ func (s *Server) statusLoop() {
 		select {
 		case <-t.C:
 		case <-s.sched.wake:
-		case <-s.done:
+		case <-s.life.Done():
 			return
 		}
 		t.Stop()
@@ -522,7 +522,7 @@ func (s *Server) deliver(j *job) {
 		return
 	}
 	s.stats.WebhookFailures++
-	if s.ctx.Err() != nil {
+	if s.life.Context().Err() != nil {
 		return // closing
 	}
 	delay := s.backoff(j.attempts)
@@ -539,7 +539,7 @@ func (s *Server) deliver(j *job) {
 		select {
 		case <-t.C:
 			s.queue.push(j)
-		case <-s.done:
+		case <-s.life.Done():
 		}
 	})
 }
@@ -555,7 +555,7 @@ func (s *Server) backoff(attempts int) time.Duration {
 
 // post sends one signed webhook; only a 2xx answer counts as delivered.
 func (s *Server) post(target string, body []byte) error {
-	req, err := http.NewRequestWithContext(s.ctx, http.MethodPost, target, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(s.life.Context(), http.MethodPost, target, bytes.NewReader(body))
 	if err != nil {
 		return err
 	}

@@ -110,7 +110,7 @@ func (s *Server) drain(key string, c *chain) {
 		c.jobs = c.jobs[1:]
 		s.mu.Unlock()
 		s.deliver(j)
-		if s.ctx.Err() != nil {
+		if s.life.Context().Err() != nil {
 			return
 		}
 	}
@@ -154,7 +154,7 @@ func (s *Server) deliver(j *cbJob) {
 		}
 		s.stats.CallbacksFailed++
 		s.mu.Unlock()
-		if s.ctx.Err() != nil {
+		if s.life.Context().Err() != nil {
 			return
 		}
 		delay := s.backoff(j.attempts)
@@ -181,7 +181,7 @@ func (s *Server) backoff(attempts int) time.Duration {
 // post makes one signed delivery attempt; only 2xx counts as delivered.
 func (s *Server) post(target string, j *cbJob) error {
 	body := j.params.Encode()
-	req, err := http.NewRequestWithContext(s.ctx, http.MethodPost, target, strings.NewReader(body))
+	req, err := http.NewRequestWithContext(s.life.Context(), http.MethodPost, target, strings.NewReader(body))
 	if err != nil {
 		return err
 	}

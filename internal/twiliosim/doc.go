@@ -2,8 +2,9 @@
 // Programmable Messaging for WhatsApp and SMS, and the Content API — over
 // real HTTP, for the daemon's sandbox mode and for end-to-end tests.
 //
-// The package imports nothing from the rest of the repository: it speaks
-// only HTTP, as Twilio does. All state is in memory; every method is safe
+// The package imports nothing from the rest of the repository but the
+// simulators' lifecycle (internal/simlife): it speaks only HTTP, as Twilio
+// does. All state is in memory; every method is safe
 // for concurrent use.
 //
 // # REST API (HTTP basic auth: AccountSID:AuthToken or an API key SK…:secret)

@@ -8,11 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/wabridge/wabridge/internal/simlife"
 )
 
 // Content is one Content API template.
@@ -139,17 +140,7 @@ type Server struct {
 	chains     map[string]*chain // ordered callback deliveries
 	parked     []*cbJob          // inbound webhooks waiting for a webhook URL
 
-	lifeMu      sync.Mutex
-	started     bool
-	closed      bool
-	ln          net.Listener
-	srv         *http.Server
-	serveErr    chan error
-	done        chan struct{}
-	ctx         context.Context
-	cancel      context.CancelFunc
-	wg          sync.WaitGroup
-	closeResult error
+	life *simlife.Life // serves HTTP, tracks deliveries, fetches and timers
 }
 
 // Stats are the counters of GET /sandbox/v1/stats.
@@ -219,9 +210,8 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		windows:    map[windowKey]time.Time{},
 		contentBy:  map[string]*content{},
 		chains:     map[string]*chain{},
-		done:       make(chan struct{}),
+		life:       simlife.New("twiliosim"),
 	}
-	s.ctx, s.cancel = context.WithCancel(context.Background())
 	for k := range cfg.APIKeys {
 		if !strings.HasPrefix(k, "SK") {
 			return nil, fmt.Errorf("twiliosim: API key sid %q does not start with SK", k)
@@ -296,39 +286,20 @@ func (s *Server) configSettings() settings {
 // Start listens on Config.Listen and serves in the background. It may be
 // called once.
 func (s *Server) Start() error {
-	s.lifeMu.Lock()
-	defer s.lifeMu.Unlock()
-	if s.closed {
-		return errors.New("twiliosim: server is closed")
-	}
-	if s.started {
-		return errors.New("twiliosim: already started")
-	}
-	ln, err := net.Listen("tcp", s.cfg.Listen)
+	addr, err := s.life.Start(s.cfg.Listen, s.handler, s.log, nil)
 	if err != nil {
-		return fmt.Errorf("twiliosim: listen %s: %w", s.cfg.Listen, err)
+		return err
 	}
-	s.ln = ln
-	s.srv = &http.Server{
-		Handler:           s.handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
-	}
-	s.started = true
-	s.serveErr = make(chan error, 1)
-	go func() { s.serveErr <- s.srv.Serve(ln) }()
-	s.log.Info("twilio simulator listening", "addr", ln.Addr().String(), "account_sid", s.cfg.AccountSID)
+	s.log.Info("twilio simulator listening", "addr", addr.String(), "account_sid", s.cfg.AccountSID)
 	return nil
 }
 
 // URL is "http://127.0.0.1:PORT" after Start, else "".
 func (s *Server) URL() string {
-	s.lifeMu.Lock()
-	defer s.lifeMu.Unlock()
-	if s.ln == nil {
-		return ""
+	if a := s.life.Addr(); a != "" {
+		return "http://" + a
 	}
-	return "http://" + s.ln.Addr().String()
+	return ""
 }
 
 // Handler serves every endpoint; usable without Start (e.g. in httptest).
@@ -353,68 +324,13 @@ func (s *Server) SetWebhookURL(u string) {
 // Close stops listening, cancels in-flight webhook deliveries, media
 // fetches and timers, and waits for the background goroutines or ctx.
 // Calling it again returns the first result.
-func (s *Server) Close(ctx context.Context) error {
-	s.lifeMu.Lock()
-	if s.closed {
-		s.lifeMu.Unlock()
-		return s.closeResult
-	}
-	s.closed = true
-	srv := s.srv
-	s.lifeMu.Unlock()
-
-	var errs []error
-	if srv != nil {
-		if err := srv.Shutdown(ctx); err != nil {
-			errs = append(errs, err)
-			_ = srv.Close()
-		}
-		if err := <-s.serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
-			errs = append(errs, err)
-		}
-	}
-	close(s.done)
-	s.cancel()
-	waited := make(chan struct{})
-	go func() { s.wg.Wait(); close(waited) }()
-	select {
-	case <-waited:
-	case <-ctx.Done():
-		errs = append(errs, ctx.Err())
-	}
-	err := errors.Join(errs...)
-	s.lifeMu.Lock()
-	s.closeResult = err
-	s.lifeMu.Unlock()
-	return err
-}
+func (s *Server) Close(ctx context.Context) error { return s.life.Close(ctx, nil) }
 
 // goAsync runs f in a tracked goroutine unless the server is closed.
-func (s *Server) goAsync(f func()) bool {
-	s.lifeMu.Lock()
-	defer s.lifeMu.Unlock()
-	if s.closed {
-		return false
-	}
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		f()
-	}()
-	return true
-}
+func (s *Server) goAsync(f func()) bool { return s.life.Go(f) }
 
 // sleep waits d or until Close; it reports whether d passed.
-func (s *Server) sleep(d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-s.done:
-		return false
-	}
-}
+func (s *Server) sleep(d time.Duration) bool { return s.life.Sleep(d) }
 
 // routes: control API under /sandbox/, Content API under /v1/, the 2010-04-01
 // REST API under /2010-04-01/.

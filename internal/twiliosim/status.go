@@ -119,7 +119,7 @@ func (s *Server) fetchMedia(urls []string) ([]mediaInfo, error) {
 }
 
 func (s *Server) fetchOne(u string) (mediaInfo, error) {
-	req, err := http.NewRequestWithContext(s.ctx, http.MethodGet, u, nil)
+	req, err := http.NewRequestWithContext(s.life.Context(), http.MethodGet, u, nil)
 	if err != nil {
 		return mediaInfo{}, err
 	}
