@@ -69,7 +69,7 @@ func FuzzParseWebhook(f *testing.F) {
 		}
 		checkEventInvariants(t, events)
 		for _, e := range events {
-			if _, err := json.Marshal(goldenEvent(e)); err != nil {
+			if _, err := json.Marshal(e); err != nil {
 				t.Fatalf("event does not marshal: %v", err)
 			}
 		}

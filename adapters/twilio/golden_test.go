@@ -12,97 +12,40 @@ import (
 	"time"
 
 	"github.com/wabridge/wabridge/bridge"
+	"github.com/wabridge/wabridge/internal/golden"
 )
 
 var update = flag.Bool("update", false, "rewrite the expectations of testdata/webhooks/*.golden")
-
-// goldenSep separates a golden file's parameters from its expected result.
-const goldenSep = "----------"
 
 // goldenNow is the reception time of every golden webhook (Twilio's
 // webhooks carry none).
 var goldenNow = time.Date(2026, 5, 4, 10, 30, 0, 0, time.UTC)
 
-// golden is one testdata/webhooks file: "# …" header lines (the first is
-// "# source: <Twilio doc URL>"), the form parameters one "name=value" a line
-// as they appear in the body (percent-encoded), goldenSep, the expected events.
-type golden struct {
-	path     string
-	header   []string
-	lines    []string
-	params   url.Values
-	expected []byte
+// goldenWebhook is one testdata/webhooks file (see internal/golden; the
+// first header line is "# source: <Twilio doc URL>"): its form parameters
+// one "name=value" a line as they appear in the body (percent-encoded).
+type goldenWebhook struct {
+	golden.File
+	lines  []string
+	params url.Values
 }
 
-func readGolden(t testing.TB, path string) golden {
+func readGolden(t testing.TB, path string) goldenWebhook {
 	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := golden{path: path}
-	lines := strings.Split(string(data), "\n")
-	i := 0
-	for ; i < len(lines) && strings.HasPrefix(lines[i], "#"); i++ {
-		g.header = append(g.header, lines[i])
-	}
-	if len(g.header) == 0 || !strings.HasPrefix(g.header[0], "# source: https://") {
-		t.Fatalf("%s: first line must be \"# source: <URL>\"", path)
-	}
-	var expected []string
-	seen := false
-	for ; i < len(lines); i++ {
-		switch {
-		case lines[i] == goldenSep:
-			seen = true
-		case seen:
-			expected = append(expected, lines[i])
-		case strings.TrimSpace(lines[i]) != "":
-			g.lines = append(g.lines, lines[i])
+	g := goldenWebhook{File: golden.Read(t, path)}
+	for _, l := range g.Input {
+		if strings.TrimSpace(l) != "" {
+			g.lines = append(g.lines, l)
 		}
 	}
-	if !seen {
-		t.Fatalf("%s: no %q line", path, goldenSep)
-	}
-	g.params, err = url.ParseQuery(strings.Join(g.lines, "&"))
-	if err != nil {
+	var err error
+	if g.params, err = url.ParseQuery(strings.Join(g.lines, "&")); err != nil {
 		t.Fatalf("%s: parameters: %v", path, err)
 	}
-	g.expected = []byte(strings.TrimSpace(strings.Join(expected, "\n")))
 	return g
 }
 
-func goldenFiles(t testing.TB) []string {
-	t.Helper()
-	files, err := filepath.Glob(filepath.Join("testdata", "webhooks", "*.golden"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no golden files: %v", err)
-	}
-	return files
-}
-
-// goldenEvent names the event members for readable expectations.
-type goldenEvent struct {
-	Inbound *bridge.Message      `json:"inbound,omitempty"`
-	Status  *bridge.StatusUpdate `json:"status,omitempty"`
-	Other   *bridge.RawEvent     `json:"other,omitempty"`
-}
-
-func renderEvents(t testing.TB, events []bridge.Event) []byte {
-	t.Helper()
-	out := make([]goldenEvent, 0, len(events))
-	for _, e := range events {
-		out = append(out, goldenEvent(e))
-	}
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(out); err != nil {
-		t.Fatal(err)
-	}
-	return bytes.TrimSpace(b.Bytes())
-}
+func goldenFiles(t testing.TB) []string { t.Helper(); return golden.Files(t) }
 
 // TestGoldenWebhooks parses every documented parameter set and compares the
 // events with the file's expectation. Run with -update to rewrite
@@ -116,22 +59,7 @@ func TestGoldenWebhooks(t *testing.T) {
 				t.Fatalf("parse: %v", err)
 			}
 			checkEventInvariants(t, events)
-			got := renderEvents(t, events)
-			if *update {
-				var b bytes.Buffer
-				b.WriteString(strings.Join(g.header, "\n") + "\n")
-				b.WriteString(strings.Join(g.lines, "\n") + "\n")
-				b.WriteString(goldenSep + "\n")
-				b.Write(got)
-				b.WriteString("\n")
-				if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			if !bytes.Equal(got, g.expected) {
-				t.Errorf("events differ from %s (run with -update and review)\n--- got\n%s\n--- want\n%s", path, got, g.expected)
-			}
+			g.Check(t, golden.Render(t, events), *update, strings.Join(g.lines, "\n"))
 		})
 	}
 }
