@@ -111,24 +111,7 @@ func BenchmarkIngestStatusSerial(b *testing.B) {
 func BenchmarkIngestStatusParallel(b *testing.B) {
 	s := openBench(b)
 	events := sentMessages(b, s, b.N)
-	ctx := context.Background()
-	var next atomic.Int64
-	b.ReportAllocs()
-	b.SetParallelism(32) // webhooks in flight per GOMAXPROCS
-	b.ResetTimer()
-	before := s.Stats()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			i := next.Add(1) - 1
-			out, err := s.Ingest(ctx, []bridge.Event{{Status: events[i]}})
-			if err != nil || out.Statuses != 1 {
-				b.Errorf("ingest: %+v %v", out.IngestResult, err)
-				return
-			}
-		}
-	})
-	b.StopTimer()
-	reportCommits(b, s, before)
+	ingestParallel(b, s, func(i int64) *bridge.StatusUpdate { return events[i] })
 }
 
 // BenchmarkIngestUnknownStatusParallel: as IngestStatusParallel, but no
@@ -138,6 +121,18 @@ func BenchmarkIngestStatusParallel(b *testing.B) {
 func BenchmarkIngestUnknownStatusParallel(b *testing.B) {
 	s := openBench(b)
 	now := time.Now()
+	ingestParallel(b, s, func(i int64) *bridge.StatusUpdate {
+		wamid := fmt.Sprintf("wamid.unknown.%d", i)
+		return &bridge.StatusUpdate{WAMID: wamid, Status: bridge.StatusDelivered, RawStatus: "delivered",
+			Timestamp: now, Business: "+15550100001", Recipient: bridge.Customer{Phone: "+4915100000001"},
+			PricingCategory: "utility", Raw: benchStatusRaw(wamid, "")}
+	})
+}
+
+// ingestParallel ingests event(0) … event(b.N-1), one webhook each, from
+// 32 goroutines per GOMAXPROCS (webhooks in flight), and reports the
+// operations per commit.
+func ingestParallel(b *testing.B, s *SQLite, event func(i int64) *bridge.StatusUpdate) {
 	ctx := context.Background()
 	var next atomic.Int64
 	b.ReportAllocs()
@@ -146,12 +141,7 @@ func BenchmarkIngestUnknownStatusParallel(b *testing.B) {
 	before := s.Stats()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			i := next.Add(1) - 1
-			wamid := fmt.Sprintf("wamid.unknown.%d", i)
-			st := &bridge.StatusUpdate{WAMID: wamid, Status: bridge.StatusDelivered, RawStatus: "delivered",
-				Timestamp: now, Business: "+15550100001", Recipient: bridge.Customer{Phone: "+4915100000001"},
-				PricingCategory: "utility", Raw: benchStatusRaw(wamid, "")}
-			out, err := s.Ingest(ctx, []bridge.Event{{Status: st}})
+			out, err := s.Ingest(ctx, []bridge.Event{{Status: event(next.Add(1) - 1)}})
 			if err != nil || out.Statuses != 1 {
 				b.Errorf("ingest: %+v %v", out.IngestResult, err)
 				return
