@@ -242,6 +242,13 @@ func TestIMAPMailLoop(t *testing.T) {
 	if got := metricLines(t, d.base, "wabridge_mail_logins_total"); got != `wabridge_mail_logins_total{protocol="imap",result="ok"} 2; wabridge_mail_logins_total{protocol="smtp",result="ok"} 1` {
 		t.Errorf("login metrics: %s", got)
 	}
+	// The gate's gauges: nothing waits; the scrape itself is no IMAP work.
+	if got := metricLines(t, d.base, "wabridge_imap_sessions_waiting"); got != `wabridge_imap_sessions_waiting 0` {
+		t.Errorf("gate metrics: %s", got)
+	}
+	if got := metricLines(t, d.base, "wabridge_imap_sessions_busy"); !strings.HasPrefix(got, "wabridge_imap_sessions_busy ") {
+		t.Errorf("gate metrics: %s", got)
+	}
 }
 
 // Mailbox management as mail clients do it: CREATE Drafts/Trash/Archive

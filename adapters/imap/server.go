@@ -126,6 +126,12 @@ func (s *Server) Start() error {
 	return nil
 }
 
+// Sessions reports how many sessions work on a command now and how many
+// have one and wait for a place (Config.BusySessions).
+func (s *Server) Sessions() (busy, waiting int) {
+	return s.gate.Busy(), int(s.gate.Waiting())
+}
+
 // Addr is the plain (STARTTLS) listener's address ("" if none).
 func (s *Server) Addr() string { return s.lns.Addr() }
 

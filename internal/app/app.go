@@ -258,6 +258,10 @@ func (a *App) Start(ctx context.Context) (err error) {
 		if err != nil {
 			return err
 		}
+		srv := a.imap
+		a.metrics.IMAPSessionFuncs(
+			func() float64 { b, _ := srv.Sessions(); return float64(b) },
+			func() float64 { _, w := srv.Sessions(); return float64(w) })
 		if err := a.imap.Start(); err != nil {
 			return err
 		}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"sync/atomic"
 )
 
 // Gate bounds how many connections of a listener work at the same time.
@@ -17,8 +18,15 @@ import (
 // behind the gate (a new message's delivery and its IDLE push, webhook
 // intake, commits) does not queue behind every busy session for a core.
 type Gate struct {
-	slots chan struct{}
+	slots   chan struct{}
+	waiting atomic.Int64
 }
+
+// Busy is how many connections hold a slot now.
+func (g *Gate) Busy() int { return len(g.slots) }
+
+// Waiting is how many connections have a command and wait for a slot.
+func (g *Gate) Waiting() int64 { return g.waiting.Load() }
 
 // NewGate returns a gate with n slots (n < 1 means 1).
 func NewGate(n int) *Gate {
@@ -82,7 +90,13 @@ func (c *gatedConn) Read(p []byte) (int, error) {
 	c.release()
 	n, err := c.Conn.Read(p)
 	if n > 0 && err == nil {
-		c.g.slots <- struct{}{}
+		select {
+		case c.g.slots <- struct{}{}:
+		default:
+			c.g.waiting.Add(1)
+			c.g.slots <- struct{}{}
+			c.g.waiting.Add(-1)
+		}
 		c.mu.Lock()
 		if c.held { // a concurrent read took one meanwhile: keep one
 			<-c.g.slots

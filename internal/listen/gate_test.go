@@ -35,7 +35,8 @@ func gatePair(t *testing.T, g *Gate, n int) (server, client []net.Conn) {
 // With one slot, a second connection's command is read only after the
 // first connection answered (wrote).
 func TestGateLetsOneConnectionWorkAtATime(t *testing.T) {
-	server, client := gatePair(t, NewGate(1), 2)
+	g := NewGate(1)
+	server, client := gatePair(t, g, 2)
 	buf := make([]byte, 8)
 	client[0].Write([]byte("A1"))
 	client[1].Write([]byte("B1"))
@@ -54,11 +55,17 @@ func TestGateLetsOneConnectionWorkAtATime(t *testing.T) {
 		note("B read")
 	}()
 	time.Sleep(50 * time.Millisecond) // give B's read the chance to (wrongly) pass
+	if g.Busy() != 1 || g.Waiting() != 1 {
+		t.Errorf("busy %d, waiting %d; want 1 and 1", g.Busy(), g.Waiting())
+	}
 	note("A answers")
 	server[0].Write([]byte("ok")) // releases A's slot
 	<-readB
 	if len(order) != 2 || order[0] != "A answers" {
 		t.Fatalf("order %v: B's command was read while A held the only slot", order)
+	}
+	if g.Busy() != 1 || g.Waiting() != 0 {
+		t.Errorf("after A answered: busy %d, waiting %d; want 1 (B) and 0", g.Busy(), g.Waiting())
 	}
 }
 

@@ -193,6 +193,21 @@ func (m *Metrics) StoreFuncs(commits, operations func() float64, outboxDepth fun
 	)
 }
 
+// IMAPSessionFuncs exposes the IMAP gate (imap busy_sessions), read at
+// scrape time.
+func (m *Metrics) IMAPSessionFuncs(busy, waiting func() float64) {
+	m.Registry.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "wabridge_imap_sessions_busy",
+			Help: "IMAP sessions working on a command now (at most [imap] busy_sessions).",
+		}, busy),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "wabridge_imap_sessions_waiting",
+			Help: "IMAP sessions whose command waits for a place among [imap] busy_sessions.",
+		}, waiting),
+	)
+}
+
 // SMPP adapts Metrics to the SMPP server's counters.
 type SMPP struct{ M *Metrics }
 
