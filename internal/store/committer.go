@@ -16,10 +16,6 @@ import (
 // use tx, and must not keep it.
 type txFunc func(tx *wtx) error
 
-// maxCachedStmts bounds the writer's prepared-statement cache; statements
-// beyond it (none today: every write uses a fixed query text) run unprepared.
-const maxCachedStmts = 512
-
 // wtx is the writer's open transaction. Its methods mirror *sql.Tx's, but
 // every query text is prepared once on the writer's connection and reused
 // by every later transaction: SQLite does not parse the same SQL again for
@@ -68,22 +64,10 @@ func (t *wtx) QueryContext(_ context.Context, q string, args ...any) (*sql.Rows,
 	return t.c.conn.QueryContext(writeCtx, q, args...)
 }
 
-// stmt returns the prepared statement for q (nil when it cannot be
-// cached: then the caller runs q unprepared, and a bad query reports its
-// error there).
+// stmt returns the prepared statement for q on the writer's connection
+// (nil: run q unprepared; see stmtCache).
 func (c *committer) stmt(ctx context.Context, q string) *sql.Stmt {
-	if st, ok := c.stmts[q]; ok {
-		return st
-	}
-	if len(c.stmts) >= maxCachedStmts {
-		return nil
-	}
-	st, err := c.conn.PrepareContext(ctx, q)
-	if err != nil {
-		return nil
-	}
-	c.stmts[q] = st
-	return st
+	return c.stmts.get(ctx, q, c.conn.PrepareContext)
 }
 
 type writeOp struct {
@@ -98,7 +82,7 @@ type writeOp struct {
 type committer struct {
 	db       *sql.DB
 	conn     *sql.Conn // the writer's one connection, held for good
-	stmts    map[string]*sql.Stmt
+	stmts    stmtCache
 	tx       wtx
 	ops      chan writeOp
 	maxBatch int
@@ -125,7 +109,6 @@ func newCommitter(db *sql.DB, maxBatch int, delay time.Duration) *committer {
 		delay:    delay,
 		stop:     make(chan struct{}),
 		stopped:  make(chan struct{}),
-		stmts:    map[string]*sql.Stmt{},
 	}
 	c.tx.c = c
 	go c.loop()
@@ -239,10 +222,7 @@ func (c *committer) loop() {
 
 // release closes the prepared statements and returns the connection.
 func (c *committer) release() {
-	for _, st := range c.stmts {
-		_ = st.Close()
-	}
-	c.stmts = nil
+	c.stmts.close()
 	if c.conn != nil {
 		_ = c.conn.Close()
 	}

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"database/sql"
-	"sync"
 )
 
 // maxReaderConns is the reader pool's size. Every one is kept open: an
@@ -12,14 +11,11 @@ import (
 const maxReaderConns = 8
 
 // readDB is the pool of read connections. Its queries run as prepared
-// statements, cached by text (database/sql prepares each on a connection
-// the first time it runs there): parsing a query is most of the cost of a
-// point lookup. The statements are the store's own constant texts; past
-// maxCachedStmts a query runs unprepared.
+// statements (stmtCache; database/sql prepares each on a connection the
+// first time it runs there).
 type readDB struct {
 	*sql.DB
-	mu    sync.RWMutex
-	stmts map[string]*sql.Stmt
+	stmts stmtCache
 }
 
 func newReadDB(db *sql.DB) *readDB {
@@ -27,30 +23,11 @@ func newReadDB(db *sql.DB) *readDB {
 	db.SetMaxIdleConns(maxReaderConns)
 	db.SetConnMaxLifetime(0)
 	db.SetConnMaxIdleTime(0)
-	return &readDB{DB: db, stmts: map[string]*sql.Stmt{}}
+	return &readDB{DB: db}
 }
 
 func (r *readDB) stmt(ctx context.Context, q string) *sql.Stmt {
-	r.mu.RLock()
-	st, ok := r.stmts[q]
-	r.mu.RUnlock()
-	if ok {
-		return st
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if st, ok := r.stmts[q]; ok {
-		return st
-	}
-	if len(r.stmts) >= maxCachedStmts {
-		return nil
-	}
-	st, err := r.DB.PrepareContext(ctx, q)
-	if err != nil {
-		return nil // run unprepared: the error is reported there
-	}
-	r.stmts[q] = st
-	return st
+	return r.stmts.get(ctx, q, r.DB.PrepareContext)
 }
 
 // QueryRowContext runs q as a cached prepared statement.
@@ -81,11 +58,6 @@ func (r *readDB) Query(q string, args ...any) (*sql.Rows, error) {
 
 // Close closes the statements and the pool.
 func (r *readDB) Close() error {
-	r.mu.Lock()
-	for _, st := range r.stmts {
-		_ = st.Close()
-	}
-	r.stmts = map[string]*sql.Stmt{}
-	r.mu.Unlock()
+	r.stmts.close()
 	return r.DB.Close()
 }
