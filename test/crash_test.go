@@ -318,6 +318,19 @@ func (ce *crashEnv) killWhen(t *testing.T, ready func() bool) {
 	ce.daemon.kill9()
 }
 
+// killAndResume kills the daemon once acks reaches at, starts it again,
+// lets the clients (waiting on restart) reconnect and finish, and waits for
+// them; it returns the acknowledgements counted at the kill.
+func (ce *crashEnv) killAndResume(t *testing.T, acks *atomic.Int64, at int64, restart chan struct{}, clients *sync.WaitGroup) int64 {
+	t.Helper()
+	ce.killWhen(t, func() bool { return acks.Load() >= at })
+	atKill := acks.Load()
+	ce.restart(t)
+	close(restart)
+	clients.Wait()
+	return atKill
+}
+
 func (ce *crashEnv) restart(t *testing.T) {
 	t.Helper()
 	ce.daemon = startProc(t, "daemon2", "serve", "-config", ce.cfg)

@@ -113,11 +113,7 @@ func TestSMPPCrashDuringBurst(t *testing.T) {
 			}
 		}()
 	}
-	ce.killWhen(t, func() bool { return acks.Load() >= 600 })
-	atKill := acks.Load()
-	ce.restart(t)
-	close(restart)
-	wg.Wait()
+	atKill := ce.killAndResume(t, &acks, 600, restart, &wg)
 	if t.Failed() {
 		return
 	}
@@ -291,11 +287,7 @@ func TestSMPPCrashDuringPipelinedBurst(t *testing.T) {
 			}
 		}()
 	}
-	ce.killWhen(t, func() bool { return acks.Load() >= 600 })
-	atKill := acks.Load()
-	ce.restart(t)
-	close(restart)
-	wg.Wait()
+	atKill := ce.killAndResume(t, &acks, 600, restart, &wg)
 	if t.Failed() {
 		return
 	}

@@ -100,11 +100,7 @@ key_file = %q
 			c.Quit()
 		}()
 	}
-	ce.killWhen(t, func() bool { return acks.Load() >= total/3 })
-	atKill := acks.Load()
-	ce.restart(t)
-	close(restart)
-	wg.Wait()
+	atKill := ce.killAndResume(t, &acks, int64(total/3), restart, &wg)
 	if t.Failed() {
 		return
 	}
