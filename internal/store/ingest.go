@@ -156,7 +156,9 @@ func ingestStatus(ctx context.Context, tx *wtx, st *bridge.StatusUpdate, now tim
 	// Find the message: our id echoed back first (it also covers a send
 	// whose wamid we never recorded), then the wamid. It is looked up
 	// before the event is stored so that the event row is written once,
-	// already marked applied when its message is known.
+	// already marked applied when its message is known. The message is
+	// read with its history: report planning reads it (an SMPP final
+	// receipt for read depends on whether delivered came first).
 	var m *bridge.Message
 	if st.CallbackData != "" {
 		m, err = loadMessage(ctx, tx, `id = ? AND direction = 'outbound'`, st.CallbackData)
@@ -166,10 +168,9 @@ func ingestStatus(ctx context.Context, tx *wtx, st *bridge.StatusUpdate, now tim
 	}
 	if m == nil {
 		// By wamid: the id first (a status for a message we do not know
-		// yet, or not at all, costs one narrow lookup, not a full read).
+		// yet, or not at all, costs one narrow lookup, not a wide one).
 		var id string
-		err := tx.QueryRow(`SELECT id FROM messages WHERE wamid = ?`, st.WAMID).Scan(&id)
-		switch {
+		switch err := tx.QueryRow(`SELECT id FROM messages WHERE wamid = ?`, st.WAMID).Scan(&id); {
 		case err == nil:
 			if m, err = loadMessage(ctx, tx, `id = ?`, id); err != nil {
 				return false, nil, false, err
@@ -195,24 +196,15 @@ func ingestStatus(ctx context.Context, tx *wtx, st *bridge.StatusUpdate, now tim
 			return false, nil, false, fmt.Errorf("store: record wamid: %w", err)
 		}
 		m.WAMID = st.WAMID
-	}
-	// Any status about a send proves the send happened: its job is over
-	// (settled when an attempt had begun with no outcome recorded).
-	rows, err := tx.Query(`DELETE FROM jobs WHERE kind = ? AND ref = ? RETURNING attempt_started`, jobSend, m.ID)
-	if err != nil {
-		return false, nil, false, err
-	}
-	for rows.Next() {
-		var started int64
-		if err := rows.Scan(&started); err != nil {
-			rows.Close()
+		// Any status about a send proves the send happened: its job is
+		// over (settled when an attempt had begun with no outcome
+		// recorded). A message whose wamid was recorded already has no
+		// send job: the wamid is written only here and by Accepted, each
+		// in the transaction that deletes the job, and a new outbound
+		// message never has one (createOutbound).
+		if settled, err = endSendJob(tx, m.ID); err != nil {
 			return false, nil, false, err
 		}
-		settled = settled || started > 0
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return false, nil, false, err
 	}
 	changed, err := applyStatus(tx, m, st, ts, now, false)
 	if err != nil {
@@ -277,6 +269,24 @@ func applyStatus(tx *wtx, m *bridge.Message, st *bridge.StatusUpdate, ts, now ti
 		return false, err
 	}
 	return true, reportChange(tx, m, now)
+}
+
+// endSendJob deletes message id's send job; settled: an attempt of it had
+// begun with no outcome recorded.
+func endSendJob(tx *wtx, id bridge.MessageID) (settled bool, err error) {
+	rows, err := tx.Query(`DELETE FROM jobs WHERE kind = ? AND ref = ? RETURNING attempt_started`, jobSend, id)
+	if err != nil {
+		return false, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var started int64
+		if err := rows.Scan(&started); err != nil {
+			return false, err
+		}
+		settled = settled || started > 0
+	}
+	return settled, rows.Err()
 }
 
 func ingestRaw(tx *wtx, ev *bridge.RawEvent, now time.Time) (bool, error) {

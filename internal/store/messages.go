@@ -343,6 +343,11 @@ func (s *SQLite) Purge(ctx context.Context, before time.Time) (int, error) {
 // createOutbound writes a new outbound message with its first history
 // entry, its send job (due at NotBefore, if later) and its expiry job.
 func createOutbound(tx *wtx, m *bridge.Message) error {
+	if m.WAMID != "" {
+		// Recording a wamid ends the send job (Accepted, ingestStatus);
+		// a status ingest relies on it.
+		return fmt.Errorf("store: new outbound message %s already has a provider id", m.ID)
+	}
 	if err := insertMessage(tx, m); err != nil {
 		return fmt.Errorf("store: insert message: %w", err)
 	}

@@ -423,3 +423,39 @@ func TestPendingStatusesPlanUsesThePrimaryKey(t *testing.T) {
 		t.Errorf("pending statuses plan:\n%s", plan)
 	}
 }
+
+// A status ends its message's send job only while no wamid is recorded:
+// recording one (Accepted, or a status echoing our id) ends the job in the
+// same transaction, and a new outbound message never has one. The first
+// echoed status settles an attempt whose outcome was unknown; a later one
+// finds no job to end.
+func TestStatusEndsTheSendJobOnce(t *testing.T) {
+	s, m, now := openWithOutbound(t)
+	ctx := context.Background()
+	if err := s.StartAttempt(ctx, m.ID, now, nil, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	for i, st := range []string{"sent", "delivered"} {
+		out, err := s.Ingest(ctx, []bridge.Event{{Status: &bridge.StatusUpdate{WAMID: "wamid.echo",
+			Status: bridge.Status(st), RawStatus: st, Timestamp: now, CallbackData: string(m.ID)}}})
+		if err != nil || out.Statuses != 1 || out.Reconciled != 1-i || len(out.Changed) != 1 {
+			t.Fatalf("status %s: %+v %v", st, out, err)
+		}
+		if h := out.Changed[0].History; len(h) != i+2 {
+			t.Errorf("status %s: Changed carries the history %v", st, h)
+		}
+	}
+	if n, err := s.OutboxDepth(ctx); err != nil || n != 0 {
+		t.Errorf("send jobs left: %d %v", n, err)
+	}
+	got, err := s.Message(ctx, string(m.ID))
+	if err != nil || got.WAMID != "wamid.echo" || got.Status != bridge.StatusDelivered || len(got.History) != 3 {
+		t.Errorf("message: %+v %v", got, err)
+	}
+
+	withID := benchOutbound(now, 2)
+	withID.WAMID = "wamid.preset"
+	if _, _, err := s.CreateOutbound(ctx, withID); err == nil {
+		t.Error("a new outbound message with a provider id was stored")
+	}
+}
