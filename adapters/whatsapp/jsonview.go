@@ -12,19 +12,71 @@ import (
 )
 
 // Single-pass reading of webhook bodies. Parse checks the whole body once
-// (validJSON) and then walks it in place: a jv is one JSON value inside the
-// checked body, and the readers below step over members and elements
-// without decoding what they skip. They give exactly the answers of the
-// map-based accessors in loose.go (which are what encoding/json.Unmarshal
-// into map[string]json.RawMessage gives): the last of duplicate keys wins,
-// keys compare after unescaping, strings are unescaped with invalid UTF-8
+// (doc.check, which also records where every object and array ends) and
+// then walks it in place: a jv is one JSON value inside the checked body,
+// and the readers below step over members and elements without decoding
+// what they skip, and without scanning them either (the end of a container
+// is looked up). They give exactly the answers of the map-based accessors
+// in loose.go (which are what encoding/json.Unmarshal into
+// map[string]json.RawMessage gives): the last of duplicate keys wins, keys
+// compare after unescaping, strings are unescaped with invalid UTF-8
 // replaced, a member of an unexpected shape reads as absent. The
 // differential tests in parse_diff_test.go hold them to that.
 
-// jv is one JSON value of a body validJSON accepted, without surrounding
-// whitespace; nil when absent. It aliases the body: everything kept in an
-// event is copied out (string conversion, compact).
-type jv []byte
+// doc is a body that check accepted, with the end of each of its
+// containers. The parser descends five levels to reach a status; finding
+// each value's end by scanning read every byte once per level.
+type doc struct {
+	body   []byte
+	opens  []int32 // the offset of every '{' and '[' of body, ascending
+	closes []int32 // closes[k]: the index just past the container opened at opens[k]
+	buf    [2][24]int32
+}
+
+// end returns the index just past the container that opens at body[o].
+func (d *doc) end(o int) int {
+	lo, hi := 0, len(d.opens)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if int(d.opens[m]) < o {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return int(d.closes[lo])
+}
+
+// root returns the single value of a checked body without the whitespace
+// around it.
+func (d *doc) root() jv {
+	i := skipSpace(d.body, 0)
+	if i == len(d.body) {
+		return jv{}
+	}
+	return jv{b: d.body, d: d}.sub(i, jv{b: d.body, d: d}.valueEnd(i))
+}
+
+// jv is one JSON value of a checked body, without surrounding whitespace;
+// b is nil when the value is absent. It aliases the body: everything kept
+// in an event is copied out (string conversion, compact).
+type jv struct {
+	b   []byte
+	off int // b's offset in d.body
+	d   *doc
+}
+
+// sub is the value at v.b[i:end].
+func (v jv) sub(i, end int) jv { return jv{b: v.b[i:end], off: v.off + i, d: v.d} }
+
+// valueEnd returns the index in v.b just past the value that starts at
+// v.b[i].
+func (v jv) valueEnd(i int) int {
+	if c := v.b[i]; (c == '{' || c == '[') && v.d != nil {
+		return v.d.end(v.off+i) - v.off
+	}
+	return valueEnd(v.b, i)
+}
 
 // isSpace reports JSON's insignificant whitespace.
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
@@ -87,26 +139,16 @@ func valueEnd(b []byte, i int) int {
 	return len(b)
 }
 
-// trimValue returns the single value of a checked body without the
-// whitespace around it.
-func trimValue(body []byte) jv {
-	i := skipSpace(body, 0)
-	if i == len(body) {
-		return nil
-	}
-	return jv(body[i:valueEnd(body, i)])
-}
-
 // isObject: v is a JSON object (asObject's ok).
-func (v jv) isObject() bool { return len(v) > 0 && v[0] == '{' }
+func (v jv) isObject() bool { return len(v.b) > 0 && v.b[0] == '{' }
 
 // isArray: v is a JSON array (asArray's ok).
-func (v jv) isArray() bool { return len(v) > 0 && v[0] == '[' }
+func (v jv) isArray() bool { return len(v.b) > 0 && v.b[0] == '[' }
 
 // members steps over the members of an object: for it := v.members();
 // it.next(); { it.key, it.val }. It yields nothing when v is not an object.
 type members struct {
-	b   jv
+	v   jv
 	i   int
 	key jv // the member name as written, with its quotes
 	val jv
@@ -116,11 +158,11 @@ func (v jv) members() members {
 	if !v.isObject() {
 		return members{}
 	}
-	return members{b: v, i: 1}
+	return members{v: v, i: 1}
 }
 
 func (it *members) next() bool {
-	b := it.b
+	b := it.v.b
 	i := skipSpace(b, it.i)
 	if i >= len(b) || b[i] == '}' {
 		it.i = len(b)
@@ -130,17 +172,17 @@ func (it *members) next() bool {
 		i = skipSpace(b, i+1)
 	}
 	end := stringEnd(b, i)
-	it.key = b[i:end]
+	it.key = it.v.sub(i, end)
 	i = skipSpace(b, end) + 1 // past ':'
 	i = skipSpace(b, i)
-	end = valueEnd(b, i)
-	it.val = b[i:end]
+	end = it.v.valueEnd(i)
+	it.val = it.v.sub(i, end)
 	it.i = end
 	return true
 }
 
 // keyIs reports whether the member name (quoted, as written) unescapes to name.
-func keyIs(quoted jv, name string) bool {
+func keyIs(quoted []byte, name string) bool {
 	inner := quoted[1 : len(quoted)-1]
 	if bytes.IndexByte(inner, '\\') < 0 {
 		// Without escapes the name is itself, or (invalid UTF-8) holds
@@ -155,7 +197,7 @@ func keyIs(quoted jv, name string) bool {
 func (v jv) member(name string) jv {
 	var val jv
 	for it := v.members(); it.next(); {
-		if keyIs(it.key, name) {
+		if keyIs(it.key.b, name) {
 			val = it.val
 		}
 	}
@@ -176,16 +218,17 @@ type fields struct {
 // reports whether v is an object.
 func (f *fields) read(v jv, keys []string) bool {
 	f.keys = keys
-	f.vals = [maxFields]jv{}
+	clear(f.vals[:len(keys)])
 	if !v.isObject() {
 		return false
 	}
 	for it := v.members(); it.next(); {
-		inner := it.key[1 : len(it.key)-1]
+		key := it.key.b
+		inner := key[1 : len(key)-1]
 		var name string
 		escaped := bytes.IndexByte(inner, '\\') >= 0
 		if escaped {
-			name = unquote(it.key)
+			name = unquote(key)
 		}
 		for k, key := range keys {
 			if escaped && name == key || !escaped && string(inner) == key {
@@ -204,13 +247,13 @@ func (f *fields) get(key string) jv {
 			return f.vals[k]
 		}
 	}
-	return nil
+	return jv{}
 }
 
 // elements steps over the elements of an array: for it := v.elements();
 // it.next(); { it.val }. It yields nothing when v is not an array.
 type elements struct {
-	b   jv
+	v   jv
 	i   int
 	val jv
 }
@@ -219,11 +262,11 @@ func (v jv) elements() elements {
 	if !v.isArray() {
 		return elements{}
 	}
-	return elements{b: v, i: 1}
+	return elements{v: v, i: 1}
 }
 
 func (it *elements) next() bool {
-	b := it.b
+	b := it.v.b
 	i := skipSpace(b, it.i)
 	if i >= len(b) || b[i] == ']' {
 		it.i = len(b)
@@ -232,15 +275,15 @@ func (it *elements) next() bool {
 	if b[i] == ',' {
 		i = skipSpace(b, i+1)
 	}
-	end := valueEnd(b, i)
-	it.val = b[i:end]
+	end := it.v.valueEnd(i)
+	it.val = it.v.sub(i, end)
 	it.i = end
 	return true
 }
 
 // unquote returns the string a JSON string literal stands for, as
 // encoding/json decodes it (invalid UTF-8 and lone surrogates become U+FFFD).
-func unquote(quoted jv) string {
+func unquote(quoted []byte) string {
 	inner := quoted[1 : len(quoted)-1]
 	plain := true
 	for _, c := range inner {
@@ -262,32 +305,32 @@ func unquote(quoted jv) string {
 // str is v as a string (object.str): a string's value, a number as
 // written, "" for anything else.
 func (v jv) str() string {
-	if len(v) == 0 {
+	if len(v.b) == 0 {
 		return ""
 	}
-	switch v[0] {
+	switch v.b[0] {
 	case '"':
-		return unquote(v)
+		return unquote(v.b)
 	case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
-		return string(v)
+		return string(v.b)
 	}
 	return ""
 }
 
 // strIs reports whether v.str() == s without building the string.
 func (v jv) strIs(s string) bool {
-	if len(v) >= 2 && v[0] == '"' && bytes.IndexByte(v, '\\') < 0 {
-		return string(v[1:len(v)-1]) == s
+	if b := v.b; len(b) >= 2 && b[0] == '"' && bytes.IndexByte(b, '\\') < 0 {
+		return string(b[1:len(b)-1]) == s
 	}
 	return v.str() == s
 }
 
 // boolean is v as a bool (object.boolean): true, or the string "true".
 func (v jv) boolean() bool {
-	if len(v) > 0 && v[0] == '"' {
+	if len(v.b) > 0 && v.b[0] == '"' {
 		return v.strIs("true")
 	}
-	return string(v) == "true"
+	return string(v.b) == "true"
 }
 
 // num is v as a float (object.num): a number or a numeric string, 0 otherwise.
@@ -361,11 +404,25 @@ func hashKey(prefix string, c json.RawMessage) string {
 const maxDepth = 10000
 
 // validJSON reports whether b is one valid JSON value, exactly as
-// json.Valid does (including its nesting limit), without its per-byte
-// state machine.
+// json.Valid does.
 func validJSON(b []byte) bool {
-	var buf [32]byte
-	stack := buf[:0] // the open containers, '{' or '['
+	var d doc
+	return d.check(b)
+}
+
+// check reports whether body is one valid JSON value, exactly as json.Valid
+// does (including its nesting limit; bodies of 2 GiB and more are
+// refused), without its per-byte state machine, and records where each
+// container ends.
+func (d *doc) check(body []byte) bool {
+	d.body = body
+	d.opens, d.closes = d.buf[0][:0], d.buf[1][:0]
+	if len(body) > math.MaxInt32 {
+		return false
+	}
+	b := body
+	var buf [32]int32
+	stack := buf[:0] // the open containers, as indexes into opens
 	i := skipSpace(b, 0)
 	for {
 		// A value starts at i.
@@ -373,7 +430,9 @@ func validJSON(b []byte) bool {
 			return false
 		}
 		if c := b[i]; c == '{' || c == '[' {
-			stack = append(stack, c)
+			stack = append(stack, int32(len(d.opens)))
+			d.opens = append(d.opens, int32(i))
+			d.closes = append(d.closes, 0)
 			if len(stack) > maxDepth {
 				return false
 			}
@@ -386,6 +445,7 @@ func validJSON(b []byte) bool {
 				}
 				continue
 			}
+			d.closes[stack[len(stack)-1]] = int32(i + 1)
 			stack = stack[:len(stack)-1]
 			i++
 		} else if i = scanScalar(b, i); i < 0 {
@@ -400,8 +460,10 @@ func validJSON(b []byte) bool {
 			if i >= len(b) {
 				return false
 			}
-			top := stack[len(stack)-1]
+			k := stack[len(stack)-1]
+			top := b[d.opens[k]]
 			if b[i] == top+2 {
+				d.closes[k] = int32(i + 1)
 				stack = stack[:len(stack)-1]
 				i++
 				continue

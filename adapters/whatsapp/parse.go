@@ -54,11 +54,12 @@ func NewParser(numbers []Number) *Parser {
 //
 // Parse fails only with ErrInvalidJSON or ErrWrongObject (wrapped).
 func (p *Parser) Parse(body []byte) ([]bridge.Event, error) {
-	if !validJSON(body) {
+	d := new(doc)
+	if !d.check(body) {
 		return nil, ErrInvalidJSON
 	}
 	var env fields
-	if !env.read(trimValue(body), envelopeKeys) {
+	if !env.read(d.root(), envelopeKeys) {
 		return nil, fmt.Errorf("%w: body is not a JSON object", ErrInvalidJSON)
 	}
 	if obj := env.get("object"); !obj.strIs(webhookObject) {
@@ -128,7 +129,7 @@ func (p *Parser) businessFor(phoneNumberID, display string) string {
 // key; Raw is the compact item, JSON null when absent (RawEvent.Raw must be
 // valid JSON).
 func otherEvent(field, typ string, raw jv) bridge.Event {
-	c := compact(json.RawMessage(raw))
+	c := compact(raw.b)
 	ev := &bridge.RawEvent{Field: field, Type: typ, Key: hashKey(field, c), Raw: c}
 	if c == nil {
 		ev.Raw = json.RawMessage("null")

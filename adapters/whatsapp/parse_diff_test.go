@@ -198,20 +198,21 @@ var replacements = []string{
 // the valid JSON body, outermost first.
 func valueSpans(body []byte) (values, keys [][2]int) {
 	var walk func(v jv)
-	offset := func(v jv) int { return cap(body) - cap(v) } // v is a subslice of body
 	walk = func(v jv) {
-		start := offset(v)
-		values = append(values, [2]int{start, start + len(v)})
+		values = append(values, [2]int{v.off, v.off + len(v.b)})
 		for it := v.members(); it.next(); {
-			k := offset(it.key)
-			keys = append(keys, [2]int{k, k + len(it.key)})
+			keys = append(keys, [2]int{it.key.off, it.key.off + len(it.key.b)})
 			walk(it.val)
 		}
 		for it := v.elements(); it.next(); {
 			walk(it.val)
 		}
 	}
-	walk(trimValue(body))
+	var d doc
+	if !d.check(body) {
+		panic("valueSpans: invalid JSON")
+	}
+	walk(d.root())
 	return values, keys
 }
 

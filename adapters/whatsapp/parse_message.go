@@ -1,8 +1,6 @@
 package whatsapp
 
 import (
-	"encoding/json"
-
 	"github.com/wabridge/wabridge/bridge"
 )
 
@@ -34,9 +32,9 @@ func inboundEvent(raw jv, business string, contacts []contactInfo) bridge.Event 
 		return otherEvent("messages", "malformed_message", raw)
 	}
 	c := &msg.Content
-	c.Raw = compact(json.RawMessage(raw))
+	c.Raw = compact(raw.b)
 	c.Context = parseContext(m.get("context"))
-	c.Referral = compact(json.RawMessage(m.get("referral")))
+	c.Referral = compact(m.get("referral").b)
 	c.Errors = parseErrors(m.get("errors"))
 	msg.Kind = fillContent(m.get("type").str(), &m, c)
 	return bridge.Event{Inbound: msg}
@@ -77,7 +75,7 @@ func fillContent(typ string, m *fields, c *bridge.Content) bridge.Kind {
 		fillLocation(m.get("location"), c)
 		return bridge.KindLocation
 	case "contacts":
-		c.Contacts = compact(json.RawMessage(m.get("contacts")))
+		c.Contacts = compact(m.get("contacts").b)
 		return bridge.KindContacts
 	case "interactive":
 		fillInteractive(m.get("interactive"), c)
@@ -148,7 +146,7 @@ func fillLocation(raw jv, c *bridge.Content) {
 //
 // Other interactive types leave Reply nil; Interactive and Raw keep them.
 func fillInteractive(raw jv, c *bridge.Content) {
-	c.Interactive = compact(json.RawMessage(raw))
+	c.Interactive = compact(raw.b)
 	typ := raw.member("type").str()
 	switch typ {
 	case "button_reply", "list_reply":

@@ -1,8 +1,6 @@
 package whatsapp
 
 import (
-	"encoding/json"
-
 	"github.com/wabridge/wabridge/bridge"
 )
 
@@ -33,7 +31,7 @@ func statusEvent(raw jv, business string, contacts []contactInfo) bridge.Event {
 		CallbackData:    s.get("biz_opaque_callback_data").str(),
 		Errors:          parseErrors(s.get("errors")),
 		PricingCategory: s.get("pricing").member("category").str(),
-		Raw:             compact(json.RawMessage(raw)),
+		Raw:             compact(raw.b),
 	}
 	su.Status, _ = bridge.ParseStatus(su.RawStatus)
 
