@@ -56,16 +56,33 @@ func (s *SQLite) ClaimSends(ctx context.Context, now time.Time, limit int, lease
 		if err := rows.Err(); err != nil {
 			return err
 		}
+		if len(cs) == 0 {
+			return nil
+		}
+		// The claimed messages in one query (without their history).
+		refs := make([]string, len(cs))
+		for i, c := range cs {
+			refs[i] = c.ref
+		}
+		list, err := json.Marshal(refs)
+		if err != nil {
+			return err
+		}
+		msgs, err := loadMessageHeads(ctx, tx, claimedMessagesWhere, string(list))
+		if err != nil {
+			return err
+		}
+		byID := make(map[bridge.MessageID]*bridge.Message, len(msgs))
+		for _, m := range msgs {
+			byID[m.ID] = m
+		}
 		for _, c := range cs {
-			m, err := loadMessageHead(ctx, tx, `id = ?`, c.ref)
-			if errors.Is(err, bridge.ErrNotFound) {
+			m := byID[bridge.MessageID(c.ref)]
+			if m == nil {
 				if _, err := tx.Exec(`DELETE FROM jobs WHERE kind = ? AND ref = ?`, jobSend, c.ref); err != nil {
 					return err
 				}
 				continue
-			}
-			if err != nil {
-				return err
 			}
 			jobs = append(jobs, bridge.SendJob{Message: m, Attempts: c.attempts, AttemptStarted: fromMS(c.started)})
 		}
@@ -73,6 +90,10 @@ func (s *SQLite) ClaimSends(ctx context.Context, now time.Time, limit int, lease
 	})
 	return jobs, err
 }
+
+// claimedMessagesWhere selects the messages whose ids are in a JSON array
+// (seeking the primary key once per id).
+const claimedMessagesWhere = `id IN (SELECT value FROM json_each(?))`
 
 // StartAttempt implements bridge.Store.
 func (s *SQLite) StartAttempt(ctx context.Context, id bridge.MessageID, at time.Time, rec *bridge.SendRecord, fallbackAt time.Time) error {

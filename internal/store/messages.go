@@ -106,6 +106,24 @@ func loadMessageHead(ctx context.Context, q queryer, where string, args ...any) 
 	return scanMessage(q.QueryRowContext(ctx, `SELECT `+messageColumns+` FROM messages WHERE `+where, args...))
 }
 
+// loadMessageHeads is loadMessageHead for every message where selects.
+func loadMessageHeads(ctx context.Context, q queryer, where string, args ...any) ([]*bridge.Message, error) {
+	rows, err := q.QueryContext(ctx, `SELECT `+messageColumns+` FROM messages WHERE `+where, args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: read messages: %w", err)
+	}
+	defer rows.Close()
+	var out []*bridge.Message
+	for rows.Next() {
+		m, err := scanMessage(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
 func insertMessage(tx *wtx, m *bridge.Message) error {
 	content, err := json.Marshal(m.Content)
 	if err != nil {

@@ -240,6 +240,15 @@ func TestClaimSendsPlanUsesTheConversationIndex(t *testing.T) {
 	}
 }
 
+// The claimed messages are read in one query that seeks each id.
+func TestClaimedMessagesPlanSeeksEachID(t *testing.T) {
+	s := open(t)
+	plan := queryPlan(t, s, `SELECT `+messageColumns+` FROM messages WHERE `+claimedMessagesWhere, `["a","b"]`)
+	if !strings.Contains(plan, "SEARCH messages USING INDEX sqlite_autoindex_messages_1 (id=?)") || strings.Contains(plan, "SCAN messages") {
+		t.Errorf("claimed messages plan:\n%s", plan)
+	}
+}
+
 // queryPlan is SQLite's EXPLAIN QUERY PLAN for q, one detail per line.
 func queryPlan(t *testing.T, s *SQLite, q string, args ...any) string {
 	t.Helper()
