@@ -192,7 +192,7 @@ func (b *Bridge) process(job SendJob) {
 		}
 		return
 	}
-	send, rec, ok := b.decide(ctx, job, b.windowOpen(ctx, m, now), now, log)
+	send, rec, ok := b.decide(ctx, job, b.windowOpen(ctx, job, now), now, log)
 	if !ok {
 		return
 	}
@@ -252,13 +252,18 @@ func (b *Bridge) process(job SendJob) {
 }
 
 // windowOpen reports whether the customer wrote within the
-// customer-service window. When the window cannot be read it answers true
-// and lets the provider decide (it answers 131047 when closed).
-func (b *Bridge) windowOpen(ctx context.Context, m *Message, now time.Time) bool {
-	last, err := b.store.LastInbound(ctx, m.Business, m.Customer.Key())
-	if err != nil {
-		b.log.Error("read window", "message_id", m.ID, "err", err)
-		return true
+// customer-service window, from what the claim read or else from the
+// store. When the window cannot be read it answers true and lets the
+// provider decide (it answers 131047 when closed).
+func (b *Bridge) windowOpen(ctx context.Context, job SendJob, now time.Time) bool {
+	last := job.LastInbound
+	if !job.WindowRead {
+		var err error
+		m := job.Message
+		if last, err = b.store.LastInbound(ctx, m.Business, m.Customer.Key()); err != nil {
+			b.log.Error("read window", "message_id", m.ID, "err", err)
+			return true
+		}
 	}
 	return !last.IsZero() && now.Sub(last) < b.cfg.Window
 }

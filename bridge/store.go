@@ -190,6 +190,11 @@ type SendJob struct {
 	// AttemptStarted is set when an earlier attempt began and its outcome
 	// was never recorded (a crash or a lost answer).
 	AttemptStarted time.Time
+	// WindowRead is set when the store read the customer's window with
+	// the claim: LastInbound is then what Store.LastInbound would answer
+	// (zero: the customer never wrote). Otherwise the outbox asks.
+	WindowRead  bool
+	LastInbound time.Time
 }
 
 // IngestOutcome is what a committed batch of events changed.

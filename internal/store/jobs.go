@@ -59,7 +59,8 @@ func (s *SQLite) ClaimSends(ctx context.Context, now time.Time, limit int, lease
 		if len(cs) == 0 {
 			return nil
 		}
-		// The claimed messages in one query (without their history).
+		// The claimed messages in one query (without their history), each
+		// with its customer's window.
 		refs := make([]string, len(cs))
 		for i, c := range cs {
 			refs[i] = c.ref
@@ -68,32 +69,60 @@ func (s *SQLite) ClaimSends(ctx context.Context, now time.Time, limit int, lease
 		if err != nil {
 			return err
 		}
-		msgs, err := loadMessageHeads(ctx, tx, claimedMessagesWhere, string(list))
+		byID, err := claimedMessages(ctx, tx, string(list))
 		if err != nil {
 			return err
 		}
-		byID := make(map[bridge.MessageID]*bridge.Message, len(msgs))
-		for _, m := range msgs {
-			byID[m.ID] = m
-		}
 		for _, c := range cs {
-			m := byID[bridge.MessageID(c.ref)]
-			if m == nil {
+			cm, ok := byID[bridge.MessageID(c.ref)]
+			if !ok {
 				if _, err := tx.Exec(`DELETE FROM jobs WHERE kind = ? AND ref = ?`, jobSend, c.ref); err != nil {
 					return err
 				}
 				continue
 			}
-			jobs = append(jobs, bridge.SendJob{Message: m, Attempts: c.attempts, AttemptStarted: fromMS(c.started)})
+			jobs = append(jobs, bridge.SendJob{Message: cm.m, Attempts: c.attempts, AttemptStarted: fromMS(c.started),
+				WindowRead: true, LastInbound: cm.lastInbound})
 		}
 		return nil
 	})
 	return jobs, err
 }
 
-// claimedMessagesWhere selects the messages whose ids are in a JSON array
-// (seeking the primary key once per id).
-const claimedMessagesWhere = `id IN (SELECT value FROM json_each(?))`
+// claimedMessagesQuery reads the messages whose ids are in a JSON array
+// (seeking the primary key once per id), each with the last inbound time
+// of its customer's window (0: never; the windows primary key).
+const claimedMessagesQuery = `SELECT ` + messageColumns + `,
+	COALESCE((SELECT w.last_inbound FROM windows w WHERE w.business = messages.business AND w.customer = messages.customer), 0)
+	FROM messages WHERE id IN (SELECT value FROM json_each(?))`
+
+type claimedMessage struct {
+	m           *bridge.Message
+	lastInbound time.Time
+}
+
+// claimedMessages runs claimedMessagesQuery for the JSON array ids.
+func claimedMessages(ctx context.Context, tx *wtx, ids string) (map[bridge.MessageID]claimedMessage, error) {
+	rows, err := tx.QueryContext(ctx, claimedMessagesQuery, ids)
+	if err != nil {
+		return nil, fmt.Errorf("store: read claimed messages: %w", err)
+	}
+	defer rows.Close()
+	out := map[bridge.MessageID]claimedMessage{}
+	for rows.Next() {
+		var last int64
+		m, err := scanMessage(rows, &last)
+		if err != nil {
+			return nil, err
+		}
+		cm := claimedMessage{m: m}
+		if last > 0 {
+			cm.lastInbound = fromMS(last)
+		}
+		out[m.ID] = cm
+	}
+	return out, rows.Err()
+}
 
 // StartAttempt implements bridge.Store.
 func (s *SQLite) StartAttempt(ctx context.Context, id bridge.MessageID, at time.Time, rec *bridge.SendRecord, fallbackAt time.Time) error {

@@ -44,16 +44,20 @@ const messageColumns = `id, direction, business, customer_phone, customer_bsuid,
 	COALESCE(wamid, ''), channel, status, reason, error_code, error_message, origin,
 	COALESCE(idempotency_key, ''), profile_name, ts, created_at, updated_at, origin_data, send_record, fallback`
 
-func scanMessage(row interface{ Scan(...any) error }) (*bridge.Message, error) {
+// scanMessage reads a row of messageColumns, then into extra the columns
+// selected after them.
+func scanMessage(row interface{ Scan(...any) error }, extra ...any) (*bridge.Message, error) {
 	var (
 		m                   bridge.Message
 		content             string
 		ts, created, update int64
 		originData, record  string
 	)
-	err := row.Scan(&m.ID, &m.Direction, &m.Business, &m.Customer.Phone, &m.Customer.BSUID,
+	dest := append([]any{&m.ID, &m.Direction, &m.Business, &m.Customer.Phone, &m.Customer.BSUID,
 		&m.Kind, &content, &m.WAMID, &m.Channel, &m.Status, &m.Reason, &m.ErrorCode,
-		&m.ErrorMessage, &m.Origin, &m.IdempotencyKey, &m.ProfileName, &ts, &created, &update, &originData, &record, &m.Fallback)
+		&m.ErrorMessage, &m.Origin, &m.IdempotencyKey, &m.ProfileName, &ts, &created, &update, &originData, &record, &m.Fallback},
+		extra...)
+	err := row.Scan(dest...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, bridge.ErrNotFound
 	}
@@ -104,24 +108,6 @@ func loadMessage(ctx context.Context, q queryer, where string, args ...any) (*br
 // callers that never look at it.
 func loadMessageHead(ctx context.Context, q queryer, where string, args ...any) (*bridge.Message, error) {
 	return scanMessage(q.QueryRowContext(ctx, `SELECT `+messageColumns+` FROM messages WHERE `+where, args...))
-}
-
-// loadMessageHeads is loadMessageHead for every message where selects.
-func loadMessageHeads(ctx context.Context, q queryer, where string, args ...any) ([]*bridge.Message, error) {
-	rows, err := q.QueryContext(ctx, `SELECT `+messageColumns+` FROM messages WHERE `+where, args...)
-	if err != nil {
-		return nil, fmt.Errorf("store: read messages: %w", err)
-	}
-	defer rows.Close()
-	var out []*bridge.Message
-	for rows.Next() {
-		m, err := scanMessage(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, m)
-	}
-	return out, rows.Err()
 }
 
 func insertMessage(tx *wtx, m *bridge.Message) error {

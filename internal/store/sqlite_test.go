@@ -240,11 +240,13 @@ func TestClaimSendsPlanUsesTheConversationIndex(t *testing.T) {
 	}
 }
 
-// The claimed messages are read in one query that seeks each id.
+// The claimed messages are read in one query that seeks each id and its
+// customer's window.
 func TestClaimedMessagesPlanSeeksEachID(t *testing.T) {
 	s := open(t)
-	plan := queryPlan(t, s, `SELECT `+messageColumns+` FROM messages WHERE `+claimedMessagesWhere, `["a","b"]`)
-	if !strings.Contains(plan, "SEARCH messages USING INDEX sqlite_autoindex_messages_1 (id=?)") || strings.Contains(plan, "SCAN messages") {
+	plan := queryPlan(t, s, claimedMessagesQuery, `["a","b"]`)
+	if !strings.Contains(plan, "SEARCH messages USING INDEX sqlite_autoindex_messages_1 (id=?)") || strings.Contains(plan, "SCAN messages") ||
+		!strings.Contains(plan, "SEARCH w USING INDEX sqlite_autoindex_windows_1 (business=? AND customer=?)") {
 		t.Errorf("claimed messages plan:\n%s", plan)
 	}
 }
@@ -466,5 +468,37 @@ func TestStatusEndsTheSendJobOnce(t *testing.T) {
 	withID.WAMID = "wamid.preset"
 	if _, _, err := s.CreateOutbound(ctx, withID); err == nil {
 		t.Error("a new outbound message with a provider id was stored")
+	}
+}
+
+// A claim reads each message's window with it: what LastInbound answers.
+func TestClaimReadsTheWindow(t *testing.T) {
+	s, m, now := openWithOutbound(t)
+	ctx := context.Background()
+	quiet := benchOutbound(now, 2) // a customer who never wrote
+	if _, _, err := s.CreateOutbound(ctx, quiet); err != nil {
+		t.Fatal(err)
+	}
+	wrote := now.Add(-time.Hour).Truncate(time.Millisecond)
+	if _, err := s.Ingest(ctx, []bridge.Event{{Inbound: &bridge.Message{Business: m.Business, Customer: m.Customer,
+		Kind: bridge.KindText, Content: bridge.Content{Text: "hi"}, WAMID: "wamid.in", Channel: bridge.ChannelWhatsApp,
+		Timestamp: wrote}}}); err != nil {
+		t.Fatal(err)
+	}
+	jobs, err := s.ClaimSends(ctx, now.Add(time.Second), 10, time.Minute)
+	if err != nil || len(jobs) != 2 {
+		t.Fatalf("claim: %d jobs, %v", len(jobs), err)
+	}
+	for _, j := range jobs {
+		want, err := s.LastInbound(ctx, j.Message.Business, j.Message.Customer.Key())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !j.WindowRead || !j.LastInbound.Equal(want) {
+			t.Errorf("%s: window read %v, last inbound %v; LastInbound says %v", j.Message.ID, j.WindowRead, j.LastInbound, want)
+		}
+		if j.Message.ID == m.ID && want.IsZero() {
+			t.Error("the inbound message opened no window")
+		}
 	}
 }
