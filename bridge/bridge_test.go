@@ -762,3 +762,74 @@ func openStore(t *testing.T) *store.SQLite {
 	t.Cleanup(func() { st.Close() })
 	return st
 }
+
+// retryCounter counts the sends put back on the queue to wait for their
+// pacing slot.
+type retryCounter struct {
+	*store.SQLite
+	paced atomic.Int32
+}
+
+func (r *retryCounter) Retry(ctx context.Context, id bridge.MessageID, runAt time.Time, lastErr string) error {
+	if lastErr == "paced" {
+		r.paced.Add(1)
+	}
+	return r.SQLite.Retry(ctx, id, runAt, lastErr)
+}
+
+// A send whose pacing slot is a few milliseconds away waits for it in its
+// sender; one further away goes back to the queue until its slot. Either
+// way every message goes out.
+func TestPacedSendsWaitInlineOnlyForShortSlots(t *testing.T) {
+	for _, tc := range []struct {
+		rate       float64
+		wantQueued bool
+	}{
+		{rate: 1000, wantQueued: false}, // slots 1 ms apart
+		{rate: 20, wantQueued: true},    // slots 50 ms apart
+	} {
+		t.Run(fmt.Sprint(tc.rate), func(t *testing.T) {
+			st, err := store.OpenSQLite(context.Background(), store.SQLiteConfig{Path: filepath.Join(t.TempDir(), "w.db")})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			counted := &retryCounter{SQLite: st}
+			sender := &scriptedSender{}
+			b, err := bridge.New(bridge.Config{
+				BusinessNumbers: []string{business}, Workers: 4, MaxAttempts: 3,
+				ReconcileWindow: time.Minute, PollInterval: 5 * time.Millisecond,
+				Pacing: bridge.Pacing{NumberRate: tc.rate},
+			}, counted, sender, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan struct{})
+			defer func() { cancel(); <-done }()
+			var ids []bridge.MessageID
+			for i := range 4 {
+				to := fmt.Sprintf("+49151000000%02d", i)
+				if err := b.HandleInbound(ctx, &bridge.Message{Business: business, Customer: bridge.Customer{Phone: to},
+					Kind: bridge.KindText, Content: bridge.Content{Text: "hi"}, WAMID: "wamid.in" + to,
+					Channel: bridge.ChannelWhatsApp, Timestamp: time.Now()}); err != nil {
+					t.Fatal(err)
+				}
+				id, _, err := b.Submit(ctx, text(to, "hello"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				ids = append(ids, id)
+			}
+			go func() { _ = b.Run(ctx); close(done) }()
+			for deadline := time.Now().Add(10 * time.Second); sender.count() < len(ids); time.Sleep(5 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatalf("%d of %d sent", sender.count(), len(ids))
+				}
+			}
+			if queued := counted.paced.Load() > 0; queued != tc.wantQueued {
+				t.Errorf("%d sends went back to the queue for their slot; want some: %v", counted.paced.Load(), tc.wantQueued)
+			}
+		})
+	}
+}

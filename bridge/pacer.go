@@ -116,6 +116,17 @@ func (p *pacer) wait(id MessageID, business, customer string, now time.Time) tim
 	return d
 }
 
+// used forgets the slot granted to message id: its sender waited for it
+// and sends now.
+func (p *pacer) used(id MessageID) {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	delete(p.granted, id)
+	p.mu.Unlock()
+}
+
 // prune forgets pair limiters that are full again (nothing borrowed), at
 // most once a minute, so memory follows active conversations only.
 func (p *pacer) prune(now time.Time) {
