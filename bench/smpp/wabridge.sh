@@ -15,6 +15,8 @@
 #   PERF=1: record the daemon with `perf record -g` during the run and print the top of `perf report`
 #   PPROF=SECONDS: take a Go CPU profile of the daemon for SECONDS from 2 s into the run
 #                  (written to bench/results/smpp-cpu.pprof with the binary beside it)
+#   PAGES=SECONDS: copy the database and its write-ahead log SECONDS into the run and print
+#                  which tables and indexes the commits wrote, in pages per commit (bench/walpages.py)
 #   KEEP=1: keep the work directory (config, database, daemon log)
 # Prints wabload's report, ending with one `RESULT {json}` line; exit 1 if the
 # run failed (a bind failed, receipts missing).
@@ -133,6 +135,19 @@ if [ -n "${PPROF:-}" ]; then
 	cp "$WABRIDGE_BIN" "$ROOT/bench/results/smpp-cpu.wabridge"
 	(sleep 2; curl -fsS -o "$ROOT/bench/results/smpp-cpu.pprof" "http://127.0.0.1:$PPROF_PORT/debug/pprof/profile?seconds=$PPROF") &
 fi
+if [ -n "${PAGES:-}" ]; then
+	# The database and its log copied together (the log first: pages it
+	# names may be checkpointed meanwhile; walpages.py names them by the DB).
+	# Taken once the log holds 2 MiB since its last reset (~500 pages), so the
+	# sample is not a checkpoint's first few commits.
+	(sleep "$PAGES"
+	 for _ in $(seq 1 300); do
+		[ "$(stat -c %s "$WORK/wabridge.db-wal" 2>/dev/null || echo 0)" -ge 2097152 ] && break
+		sleep 0.01
+	 done
+	 mkdir -p "$WORK/pages" && cp "$WORK/wabridge.db-wal" "$WORK/pages/wal" && cp "$WORK/wabridge.db" "$WORK/pages/db") &
+	PAGES_PID=$!
+fi
 store_counter() { curl -fsS "http://127.0.0.1:$HTTP_PORT/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
 c0=$(store_counter wabridge_store_commits_total) o0=$(store_counter wabridge_store_operations_total)
 "$WABLOAD_BIN" smpp "${ARGS[@]}"
@@ -141,6 +156,11 @@ c1=$(store_counter wabridge_store_commits_total) o1=$(store_counter wabridge_sto
 # Store work per message over the run (the receipts of the last messages
 # are in: wabload waits for them).
 python3 -c "c=$c1-$c0; o=$o1-$o0; n=$COUNT; print(f'store: {o/n:.2f} write operations and {c/n:.2f} commits per message ({o/max(c,1):.1f} operations per commit)')"
+if [ -n "${PAGES:-}" ]; then
+	wait "$PAGES_PID"
+	echo "--- pages written per commit, $PAGES s into the run (bench/walpages.py) ---"
+	python3 "$ROOT/bench/walpages.py" "$WORK/pages/db" "$WORK/pages/wal"
+fi
 
 if [ -n "$PERF_PID" ]; then
 	kill -INT "$PERF_PID" 2>/dev/null
