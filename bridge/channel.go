@@ -1,6 +1,9 @@
 package bridge
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // Sender sends outbound messages through one provider (Meta's Cloud API,
 // Twilio). Send may block on network I/O and must honour ctx. It returns the
@@ -70,6 +73,27 @@ type StatusFilter interface {
 // plan at New.
 type ReportPlanner interface {
 	PlanReports(plan func(m *Message) (jobs []JobRef, covered bool))
+}
+
+// JobPeeker may be implemented by a store that can tell without a write
+// whether jobs of a kind are due. Queues woken by every status commit (the
+// report loop, an SMPP account's deliveries) ask it before claiming: a
+// claim is a write, and most of those wake-ups queued nothing for them.
+// A job committed before the wake-up must be seen.
+type JobPeeker interface {
+	JobsDue(ctx context.Context, kind string, now time.Time) (bool, error)
+}
+
+// JobsDue reports whether store has jobs of kind due at now; true when the
+// store cannot tell (it does not implement JobPeeker, or the peek failed):
+// the caller then claims as usual.
+func JobsDue(ctx context.Context, store any, kind string, now time.Time) bool {
+	p, ok := store.(JobPeeker)
+	if !ok {
+		return true
+	}
+	due, err := p.JobsDue(ctx, kind, now)
+	return due || err != nil
 }
 
 // InboundConsumer is implemented by edges that deliver customers' messages

@@ -179,7 +179,11 @@ func (b *Bridge) reportLoop(ctx context.Context, lease time.Duration) {
 	ticker := time.NewTicker(b.cfg.PollInterval)
 	defer ticker.Stop()
 	for {
-		jobs, err := b.store.ClaimJobs(context.WithoutCancel(ctx), JobReport, b.now(), sequentialBatch, lease)
+		var jobs []Job
+		var err error
+		if JobsDue(ctx, b.store, JobReport, b.now()) {
+			jobs, err = b.store.ClaimJobs(context.WithoutCancel(ctx), JobReport, b.now(), sequentialBatch, lease)
+		}
 		if err != nil && ctx.Err() == nil {
 			b.log.Error("claim jobs", "kind", JobReport, "err", err)
 		}

@@ -214,7 +214,7 @@ func (s *Server) deliveryLoop(acc *account) {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	for {
-		if acc.receiver() != nil {
+		if acc.receiver() != nil && bridge.JobsDue(context.Background(), s.jobs, queueKind(acc), time.Now()) {
 			jobs, err := s.jobs.ClaimJobs(context.Background(), queueKind(acc), time.Now(), 64, 2*time.Minute)
 			if err != nil {
 				s.log.Error("smpp: claim deliveries", "system_id", acc.SystemID, "err", err)

@@ -306,6 +306,23 @@ func (s *SQLite) Fail(ctx context.Context, id bridge.MessageID, reason bridge.Re
 	return out, changed, err
 }
 
+// JobsDue implements bridge.JobPeeker, on the reader pool: a committed job
+// is visible to it once its commit has returned.
+func (s *SQLite) JobsDue(ctx context.Context, kind string, now time.Time) (bool, error) {
+	var one int
+	err := s.reader.QueryRowContext(ctx, jobsDueQuery, kind, ms(now), ms(now)).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("store: peek at jobs: %w", err)
+	}
+	return true, nil
+}
+
+// jobsDueQuery finds one due, unleased job of a kind (index jobs_due).
+const jobsDueQuery = `SELECT 1 FROM jobs WHERE kind = ? AND run_at <= ? AND lease_until <= ? LIMIT 1`
+
 // ClaimJobs implements bridge.Store.
 func (s *SQLite) ClaimJobs(ctx context.Context, kind string, now time.Time, limit int, lease time.Duration) ([]bridge.Job, error) {
 	var jobs []bridge.Job

@@ -51,6 +51,7 @@ var (
 	_ bridge.ReportPlanner     = (*SQLite)(nil)
 	_ bridge.OutboundQueuer    = (*SQLite)(nil)
 	_ bridge.MessageHeadReader = (*SQLite)(nil)
+	_ bridge.JobPeeker         = (*SQLite)(nil)
 )
 
 func sqliteDSN(path string) string {

@@ -502,3 +502,43 @@ func TestClaimReadsTheWindow(t *testing.T) {
 		}
 	}
 }
+
+// JobsDue answers from the readers what a claim would find: a due,
+// unleased job of the kind, seen once its commit has returned.
+func TestJobsDue(t *testing.T) {
+	s := open(t)
+	ctx := context.Background()
+	now := time.Now()
+	due := func() bool {
+		t.Helper()
+		ok, err := s.JobsDue(ctx, "peek", now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	if due() {
+		t.Error("due with no job")
+	}
+	if err := s.EnqueueJob(ctx, "peek", "later", now.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if due() {
+		t.Error("due with a job for later")
+	}
+	if err := s.EnqueueJob(ctx, "peek", "now", now); err != nil {
+		t.Fatal(err)
+	}
+	if !due() {
+		t.Error("not due with a job due now")
+	}
+	if jobs, err := s.ClaimJobs(ctx, "peek", now, 10, time.Minute); err != nil || len(jobs) != 1 {
+		t.Fatalf("claim: %v %v", jobs, err)
+	}
+	if due() {
+		t.Error("due while the only due job is leased")
+	}
+	if plan := queryPlan(t, s, jobsDueQuery, "peek", 1, 1); !strings.Contains(plan, "USING INDEX jobs_due (kind=? AND run_at<?)") {
+		t.Errorf("plan:\n%s", plan)
+	}
+}
