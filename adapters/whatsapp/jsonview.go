@@ -50,11 +50,12 @@ func (d *doc) end(o int) int {
 // root returns the single value of a checked body without the whitespace
 // around it.
 func (d *doc) root() jv {
+	whole := jv{b: d.body, d: d}
 	i := skipSpace(d.body, 0)
 	if i == len(d.body) {
 		return jv{}
 	}
-	return jv{b: d.body, d: d}.sub(i, jv{b: d.body, d: d}.valueEnd(i))
+	return whole.sub(i, whole.valueEnd(i))
 }
 
 // jv is one JSON value of a checked body, without surrounding whitespace;
