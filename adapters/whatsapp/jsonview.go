@@ -209,17 +209,21 @@ func (v jv) member(name string) jv {
 const maxFields = 24
 
 // fields holds the members of one object named in keys, read in one pass
-// (the last of duplicates wins).
+// (the last of duplicates wins). It keeps where each member lies in the
+// body rather than the member itself: a few of these are live on the
+// stack at once, and small frames keep the webhook handlers' goroutine
+// stacks from growing (and being shrunk again by the garbage collector).
 type fields struct {
 	keys []string
-	vals [maxFields]jv
+	d    *doc
+	span [maxFields][2]int32 // [start, end) of the member in d.body; end 0: absent
 }
 
 // read keeps the members of v named in keys (at most maxFields); it
 // reports whether v is an object.
 func (f *fields) read(v jv, keys []string) bool {
-	f.keys = keys
-	clear(f.vals[:len(keys)])
+	f.keys, f.d = keys, v.d
+	clear(f.span[:len(keys)])
 	if !v.isObject() {
 		return false
 	}
@@ -233,7 +237,7 @@ func (f *fields) read(v jv, keys []string) bool {
 		}
 		for k, key := range keys {
 			if escaped && name == key || !escaped && string(inner) == key {
-				f.vals[k] = it.val
+				f.span[k] = [2]int32{int32(it.val.off), int32(it.val.off + len(it.val.b))}
 				break
 			}
 		}
@@ -245,7 +249,11 @@ func (f *fields) read(v jv, keys []string) bool {
 func (f *fields) get(key string) jv {
 	for k, name := range f.keys {
 		if name == key {
-			return f.vals[k]
+			sp := f.span[k]
+			if sp[1] == 0 {
+				return jv{}
+			}
+			return jv{b: f.d.body[sp[0]:sp[1]], off: int(sp[0]), d: f.d}
 		}
 	}
 	return jv{}
