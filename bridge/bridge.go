@@ -252,6 +252,7 @@ func (b *Bridge) SubmitQueued(ctx context.Context, m *Message) (wait func() (Mes
 	now := b.now()
 	m.ID = NewID(now)
 	m.Direction, m.Channel, m.Status = Outbound, ChannelWhatsApp, StatusQueued
+	m.WAMID = "" // given by the provider when it accepts the send
 	m.CreatedAt, m.UpdatedAt = now, now
 	m.History = []HistoryEntry{{Status: StatusQueued, At: now}}
 	if !m.NotBefore.IsZero() && m.NotBefore.Before(now) {
@@ -360,6 +361,7 @@ func (b *Bridge) SubmitPart(ctx context.Context, m *Message, p *Part, finish fun
 		w.ID = NewID(now)
 		w.Content.Text = text.String()
 		w.Direction, w.Channel, w.Status = Outbound, ChannelWhatsApp, StatusQueued
+		w.WAMID = ""
 		w.CreatedAt, w.UpdatedAt = now, now
 		w.History = []HistoryEntry{{Status: StatusQueued, At: now}}
 		if finish != nil {

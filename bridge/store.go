@@ -14,7 +14,9 @@ type Store interface {
 	// CreateOutbound commits m (status queued, one history entry) together
 	// with its send job, due at m.CreatedAt. When m.IdempotencyKey is set and
 	// a message with the same origin and key exists, nothing is written and
-	// that message's id is returned with created == false.
+	// that message's id is returned with created == false. m has no WAMID
+	// yet (a store may refuse one: recording the provider's id is what ends
+	// a send job).
 	CreateOutbound(ctx context.Context, m *Message) (id MessageID, created bool, err error)
 
 	// Message returns a message with its history by wabridge id, by
