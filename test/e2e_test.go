@@ -247,6 +247,7 @@ func TestWebhookSecurityAndIdempotency(t *testing.T) {
 		`wabridge_webhook_events_total{provider="meta",result="duplicate",type="any"} 2`,
 		`wabridge_webhook_requests_total{provider="meta",result="bad_signature"} 3`,
 		"wabridge_store_commits_total", "wabridge_store_fsyncs_total", "wabridge_outbox_depth",
+		`wabridge_store_write_operations_total{operation="ingest"}`,
 	} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("metrics lack %s", want)

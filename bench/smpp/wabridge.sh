@@ -18,8 +18,9 @@
 #   PAGES=SECONDS: copy the database and its write-ahead log SECONDS into the run and print
 #                  which tables and indexes the commits wrote, in pages per commit (bench/walpages.py)
 #   KEEP=1: keep the work directory (config, database, daemon log)
-# Prints wabload's report, ending with one `RESULT {json}` line; exit 1 if the
-# run failed (a bind failed, receipts missing).
+# Prints wabload's report, ending with one `RESULT {json}` line, then the
+# store's write operations per message (wabridge_store_write_operations_total
+# by operation); exit 1 if the run failed (a bind failed, receipts missing).
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -149,13 +150,24 @@ if [ -n "${PAGES:-}" ]; then
 	PAGES_PID=$!
 fi
 store_counter() { curl -fsS "http://127.0.0.1:$HTTP_PORT/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
+store_ops() { curl -fsS "http://127.0.0.1:$HTTP_PORT/metrics" | sed -n 's/^wabridge_store_write_operations_total{operation="\([a-z_]*\)"} \(.*\)/\1 \2/p'; }
 c0=$(store_counter wabridge_store_commits_total) o0=$(store_counter wabridge_store_operations_total)
+store_ops >"$WORK/ops.before"
 "$WABLOAD_BIN" smpp "${ARGS[@]}"
 rc=$?
 c1=$(store_counter wabridge_store_commits_total) o1=$(store_counter wabridge_store_operations_total)
 # Store work per message over the run (the receipts of the last messages
 # are in: wabload waits for them).
 python3 -c "c=$c1-$c0; o=$o1-$o0; n=$COUNT; print(f'store: {o/n:.2f} write operations and {c/n:.2f} commits per message ({o/max(c,1):.1f} operations per commit)')"
+store_ops >"$WORK/ops.after"
+python3 - "$WORK/ops.before" "$WORK/ops.after" "$COUNT" <<'PY'
+import sys
+def read(p):
+    return {k: float(v) for k, v in (line.split() for line in open(p) if line.strip())}
+before, after, n = read(sys.argv[1]), read(sys.argv[2]), int(sys.argv[3])
+per = sorted(((after[k] - before.get(k, 0)) / n, k) for k in after)
+print('store: per message ' + ', '.join(f'{k} {v:.2f}' for v, k in reversed(per) if v >= 0.005))
+PY
 if [ -n "${PAGES:-}" ]; then
 	wait "$PAGES_PID"
 	echo "--- pages written per commit, $PAGES s into the run (bench/walpages.py) ---"

@@ -114,7 +114,8 @@ func (a *App) Start(ctx context.Context) (err error) {
 			defer cancel()
 			n, _ := a.store.OutboxDepth(c)
 			return float64(n)
-		})
+		},
+		a.store.OperationCounts)
 
 	// Listen early: the address goes into the simulators' webhook URLs and
 	// Twilio's status callback URLs.

@@ -171,9 +171,17 @@ func (m *Metrics) WebhookResult(provider string, res bridge.IngestResult) {
 	add("any", "duplicate", res.Duplicates)
 }
 
-// StoreFuncs exposes the store's counters and the outbox depth, read at scrape time.
-func (m *Metrics) StoreFuncs(commits, operations func() float64, outboxDepth func() float64) {
+// StoreFuncs exposes the store's counters and the outbox depth, read at
+// scrape time; byOperation gives the committed write operations by store
+// operation.
+func (m *Metrics) StoreFuncs(commits, operations func() float64, outboxDepth func() float64, byOperation func() map[string]int64) {
 	m.Registry.MustRegister(
+		&countsCollector{
+			desc: prometheus.NewDesc("wabridge_store_write_operations_total",
+				"Write operations committed, by store operation (claim_sends, ingest, start_attempt, …): what the single writer spends its time on.",
+				[]string{"operation"}, nil),
+			counts: byOperation,
+		},
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "wabridge_store_commits_total",
 			Help: "Committed write transactions (group commits).",
@@ -228,3 +236,18 @@ func (m Mail) Login(protocol, result string) { m.M.MailLogins.WithLabelValues(pr
 
 // Delivered counts a mail stored into a mailbox.
 func (m Mail) Delivered(kind string) { m.M.MailDeliveries.WithLabelValues(kind).Inc() }
+
+// countsCollector exposes a set of counters whose labels are known only at
+// scrape time.
+type countsCollector struct {
+	desc   *prometheus.Desc
+	counts func() map[string]int64
+}
+
+func (c *countsCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c *countsCollector) Collect(ch chan<- prometheus.Metric) {
+	for name, n := range c.counts() {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.CounterValue, float64(n), name)
+	}
+}

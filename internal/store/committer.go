@@ -71,8 +71,9 @@ func (c *committer) stmt(ctx context.Context, q string) *sql.Stmt {
 }
 
 type writeOp struct {
-	fn   txFunc
-	done chan error
+	fn    txFunc
+	done  chan error
+	count *opCount // its method's count of committed operations
 }
 
 // committer serialises writes through one goroutine and commits every
@@ -93,6 +94,7 @@ type committer struct {
 
 	commits    atomic.Int64
 	operations atomic.Int64
+	byOp       opCounts
 
 	// plan names the reporters' jobs for a status change (reportChange).
 	plan atomic.Pointer[func(m *bridge.Message) ([]bridge.JobRef, bool)]
@@ -120,7 +122,7 @@ var errClosed = errors.New("store: closed")
 // write runs fn in the next group commit and returns once it is durable (or
 // failed). A cancelled ctx abandons the wait, not the operation.
 func (c *committer) write(ctx context.Context, fn txFunc) error {
-	op := writeOp{fn: fn, done: make(chan error, 1)}
+	op := writeOp{fn: fn, done: make(chan error, 1), count: c.byOp.of(fn)}
 	if err := c.enqueue(ctx, op); err != nil {
 		return err
 	}
@@ -140,7 +142,7 @@ func (c *committer) write(ctx context.Context, fn txFunc) error {
 // the order its writes commit in without holding the lock across a commit.
 // ctx bounds only the queueing; the wait is bounded by the commit.
 func (c *committer) queue(ctx context.Context, fn txFunc) (wait func() error) {
-	op := writeOp{fn: fn, done: make(chan error, 1)}
+	op := writeOp{fn: fn, done: make(chan error, 1), count: c.byOp.of(fn)}
 	if err := c.enqueue(ctx, op); err != nil {
 		return func() error { return err }
 	}
@@ -287,6 +289,9 @@ func (c *committer) runTx(batch []writeOp, results []error) (err error) {
 	}
 	c.commits.Add(1)
 	c.operations.Add(int64(len(batch)))
+	for _, op := range batch {
+		op.count.n.Add(1)
+	}
 	return nil
 }
 

@@ -153,6 +153,12 @@ func (s *SQLite) Stats() Stats {
 	return Stats{Commits: s.commit.commits.Load(), Operations: s.commit.operations.Load()}
 }
 
+// OperationCounts returns the committed write operations since Open by
+// store operation (claim_sends, ingest, start_attempt, …).
+func (s *SQLite) OperationCounts() map[string]int64 {
+	return s.commit.byOp.snapshot()
+}
+
 // Pragma returns the value of a PRAGMA on the writer connection (for tests
 // and check-config output).
 func (s *SQLite) Pragma(ctx context.Context, name string) (string, error) {

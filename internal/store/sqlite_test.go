@@ -542,3 +542,25 @@ func TestJobsDue(t *testing.T) {
 		t.Errorf("plan:\n%s", plan)
 	}
 }
+
+// Committed operations are counted by the store method that ran them.
+func TestOperationCountsByMethod(t *testing.T) {
+	s := open(t)
+	ctx := context.Background()
+	now := time.Now()
+	for _, ref := range []string{"a", "b"} {
+		if err := s.EnqueueJob(ctx, "count", ref, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.ClaimJobs(ctx, "count", now, 10, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	got := s.OperationCounts()
+	if got["enqueue_job"] != 2 || got["claim_jobs"] != 1 {
+		t.Errorf("counts %v, want enqueue_job 2 and claim_jobs 1", got)
+	}
+	if _, ok := got["unknown"]; ok {
+		t.Errorf("an operation without a name: %v", got)
+	}
+}
