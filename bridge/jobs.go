@@ -267,6 +267,9 @@ func (b *Bridge) reportBatch(jobs []Job) {
 func (b *Bridge) reportStatus(job Job) bool {
 	ctx := context.Background()
 	id, status, _ := strings.Cut(job.Ref, "/")
+	// Read without the history, and again with it only for an owner that
+	// looks at it: report jobs are mostly mail's (HistoryFree), the
+	// others' come from stores that cannot plan reports, or are rare.
 	m, ok := b.jobMessageHead(ctx, job, id)
 	if !ok {
 		return false
