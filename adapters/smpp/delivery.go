@@ -274,9 +274,15 @@ func (s *Server) deliverBatch(acc *account, jobs []bridge.Job) (error, bridge.Jo
 	var flight []inFlight
 	var failed error
 	var failedJob bridge.Job
+	// release puts jobs[from:] back, with the failure that stopped the
+	// batch or, when the server is stopping, that.
 	release := func(from int) {
+		why := "the SMPP server stopped"
+		if failed != nil {
+			why = failed.Error()
+		}
 		for _, rest := range jobs[from:] {
-			_ = s.jobs.ReleaseJob(ctx, rest.Kind, rest.Ref, failed.Error())
+			_ = s.jobs.ReleaseJob(ctx, rest.Kind, rest.Ref, why)
 		}
 	}
 	// settleOne waits for the oldest delivery in flight; the first failure wins.

@@ -1,6 +1,8 @@
 package smpp
 
 import (
+	"context"
+	"fmt"
 	"testing"
 
 	"github.com/wabridge/wabridge/bridge"
@@ -41,5 +43,39 @@ func TestWantsReceiptOrder(t *testing.T) {
 		if got := wantsReceipt(tt.rd, m); got != tt.want {
 			t.Errorf("%s: %v, want %v", tt.name, got, tt.want)
 		}
+	}
+}
+
+// releasingJobs records the jobs put back; the rest of Jobs is unused.
+type releasingJobs struct {
+	Jobs
+	released []string
+	why      []string
+}
+
+func (r *releasingJobs) ReleaseJob(_ context.Context, _, ref, lastErr string) error {
+	r.released = append(r.released, ref)
+	r.why = append(r.why, lastErr)
+	return nil
+}
+
+func (r *releasingJobs) FinishJobs(context.Context, string, []string) error { return nil }
+
+// A batch claimed just before the server stopped puts its jobs back with
+// the reason (it once dereferenced the batch's missing failure).
+func TestStoppedBatchReleasesItsJobs(t *testing.T) {
+	s, err := New(Config{Accounts: []Account{{SystemID: "acme", Password: "secret12", Numbers: []string{"+15550100001"}}}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jobs := &releasingJobs{}
+	s.jobs = jobs
+	close(s.stop)
+	failed, _ := s.deliverBatch(s.accounts["acme"], []bridge.Job{{Kind: "smpp:acme", Ref: "dlr/a"}, {Kind: "smpp:acme", Ref: "dlr/b"}})
+	if failed != nil {
+		t.Errorf("failed = %v, want none", failed)
+	}
+	if fmt.Sprint(jobs.released) != "[dlr/a dlr/b]" || jobs.why[0] != "the SMPP server stopped" {
+		t.Errorf("released %v (%v)", jobs.released, jobs.why)
 	}
 }
