@@ -25,6 +25,17 @@ func BenchmarkVerifySignature(b *testing.B) {
 				}
 			}
 		})
+		// As the server checks: one Verifier for the app secret.
+		v := NewVerifier(secret)
+		b.Run(fmt.Sprintf("Verifier/%dKiB", size>>10), func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(size))
+			for b.Loop() {
+				if !v.Verify(body, header) {
+					b.Fatal("signature refused")
+				}
+			}
+		})
 	}
 }
 

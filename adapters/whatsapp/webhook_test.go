@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -46,6 +47,28 @@ func TestVerifySignature(t *testing.T) {
 			t.Errorf("%s: VerifySignature = %v, want %v", c.name, got, c.want)
 		}
 	}
+
+	// A Verifier reuses its HMAC states: every answer, in any order and
+	// from many goroutines at once, is the one-shot function's.
+	verifiers := map[string]*Verifier{}
+	for _, c := range cases {
+		if verifiers[c.secret] == nil {
+			verifiers[c.secret] = NewVerifier(c.secret)
+		}
+	}
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			for i := range 50 * len(cases) {
+				c := cases[(i+g)%len(cases)]
+				if got := verifiers[c.secret].Verify(c.body, c.header); got != c.want {
+					t.Errorf("%s: Verifier.Verify = %v, want %v", c.name, got, c.want)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
 }
 
 func TestVerifySubscription(t *testing.T) {

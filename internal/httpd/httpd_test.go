@@ -972,6 +972,52 @@ func TestWebhookBodyLimit(t *testing.T) {
 	}
 }
 
+// A body without Content-Length (chunked) is read up to the limit; one with
+// it is read in one piece of that length. Both kinds are verified and stored
+// alike; a chunked body over the limit is refused like a declared one.
+func TestWebhookChunkedBody(t *testing.T) {
+	h := newHarness(t)
+	send := func(body []byte) response {
+		t.Helper()
+		// A reader http.NewRequest cannot size: sent chunked.
+		req, err := http.NewRequest(http.MethodPost, h.base+"/webhooks/whatsapp", io.MultiReader(bytes.NewReader(body)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.TransferEncoding = []string{"chunked"}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-Hub-Signature-256", sign(testAppSecret, body))
+		res, err := h.client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return response{code: res.StatusCode, header: res.Header, body: b}
+	}
+	if r := send(inboundText("wamid.chunked", "4915112345678", "in pieces", time.Now())); r.code != http.StatusOK {
+		t.Fatalf("chunked webhook: %s", r)
+	}
+	if _, err := h.bridge.Message(context.Background(), "wamid.chunked"); err != nil {
+		t.Errorf("chunked webhook not stored: %v", err)
+	}
+	if r := h.signedWebhook(inboundText("wamid.sized", "4915112345678", "in one", time.Now())); r.code != http.StatusOK {
+		t.Fatalf("sized webhook: %s", r)
+	}
+	if _, err := h.bridge.Message(context.Background(), "wamid.sized"); err != nil {
+		t.Errorf("sized webhook not stored: %v", err)
+	}
+	big := inboundText("wamid.chunkedbig", "4915112345678", "big", time.Now())
+	big = append(big, bytes.Repeat([]byte(" "), testMaxBody+1-len(big))...)
+	h.client.CloseIdleConnections()
+	if r := send(big); r.code != http.StatusRequestEntityTooLarge {
+		t.Errorf("chunked %d bytes: %s, want 413", len(big), r)
+	}
+	if _, err := h.bridge.Message(context.Background(), "wamid.chunkedbig"); !errors.Is(err, bridge.ErrNotFound) {
+		t.Errorf("oversized chunked webhook stored: %v", err)
+	}
+}
+
 func TestHealthAndReadiness(t *testing.T) {
 	h := newHarness(t)
 	if r := h.do(http.MethodGet, "/healthz", nil, nil); r.code != 200 || string(r.body) != "ok\n" {

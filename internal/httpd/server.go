@@ -85,6 +85,8 @@ type Server struct {
 	srv    *fasthttp.Server
 	ln     net.Listener
 	tokens [][]byte
+	// meta checks Meta's webhook signatures with cfg.AppSecret.
+	meta *whatsapp.Verifier
 }
 
 // New builds the server; Start listens.
@@ -104,7 +106,7 @@ func New(cfg Config, deps Deps, log *slog.Logger) (*Server, error) {
 	if cfg.MaxUploadBytes <= 0 {
 		cfg.MaxUploadBytes = bridge.MediaRules[bridge.KindDocument].MaxBytes
 	}
-	s := &Server{cfg: cfg, deps: deps, log: log}
+	s := &Server{cfg: cfg, deps: deps, log: log, meta: whatsapp.NewVerifier(cfg.AppSecret)}
 	for _, t := range cfg.Tokens {
 		s.tokens = append(s.tokens, []byte(t))
 	}
@@ -260,6 +262,15 @@ func readBody(ctx *fasthttp.RequestCtx, limit int) ([]byte, error) {
 		body := ctx.PostBody()
 		if len(body) > limit {
 			return nil, errTooLarge
+		}
+		return body, nil
+	}
+	if cl := ctx.Request.Header.ContentLength(); cl >= 0 {
+		// The length is known and within the limit: one allocation of it
+		// (io.ReadAll would grow a buffer from 512 bytes).
+		body := make([]byte, cl)
+		if _, err := io.ReadFull(stream, body); err != nil {
+			return nil, err
 		}
 		return body, nil
 	}

@@ -37,7 +37,7 @@ func (s *Server) whatsappWebhook(ctx *fasthttp.RequestCtx) {
 	if !ok {
 		return
 	}
-	if !whatsapp.VerifySignature(s.cfg.AppSecret, body, string(ctx.Request.Header.Peek("X-Hub-Signature-256"))) {
+	if !s.meta.Verify(body, string(ctx.Request.Header.Peek("X-Hub-Signature-256"))) {
 		s.deps.Metrics.WebhookRequests.WithLabelValues("meta", "bad_signature").Inc()
 		writeError(ctx, fasthttp.StatusUnauthorized, "unauthorized", "X-Hub-Signature-256", "missing or invalid signature")
 		return

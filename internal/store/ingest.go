@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/wabridge/wabridge/bridge"
@@ -181,7 +182,7 @@ func ingestStatus(ctx context.Context, tx *wtx, st *bridge.StatusUpdate, now tim
 	}
 	res, err := tx.Exec(`INSERT INTO status_events (wamid, status, ts, callback, received_at, event, applied)
 		VALUES (?,?,?,?,?,?,?) ON CONFLICT(wamid, status) DO NOTHING`,
-		st.WAMID, st.RawStatus, ms(ts), st.CallbackData, ms(now), string(raw), m != nil)
+		st.WAMID, st.RawStatus, ms(ts), st.CallbackData, ms(now), raw, m != nil)
 	if err != nil {
 		return false, nil, false, fmt.Errorf("store: insert status: %w", err)
 	}
@@ -306,18 +307,31 @@ func ingestRaw(tx *wtx, ev *bridge.RawEvent, now time.Time) (bool, error) {
 // encodeStatus is json.Marshal(st) with st.Raw appended as it is:
 // encoding/json would scan and compact the raw object again (6 % of a
 // status webhook's CPU), although the adapters hand over valid JSON (see
-// bridge.StatusUpdate.Raw).
-func encodeStatus(st *bridge.StatusUpdate) ([]byte, error) {
+// bridge.StatusUpdate.Raw). The result is built in one allocation of its
+// exact size and handed to SQLite as it is (a status webhook's largest
+// allocations were this encoding's growing buffer and its copy to a string).
+func encodeStatus(st *bridge.StatusUpdate) (string, error) {
 	if len(st.Raw) == 0 {
-		return json.Marshal(st)
+		out, err := json.Marshal(st)
+		return string(out), err
 	}
-	rest := *st
-	rest.Raw = nil
-	out, err := json.Marshal(&rest)
+	out, err := json.Marshal(statusWithoutRaw{StatusUpdate: st})
 	if err != nil {
-		return nil, err
+		return "", err
 	}
-	out = append(out[:len(out)-1], `,"raw":`...) // out ends with '}'
-	out = append(out, st.Raw...)
-	return append(out, '}'), nil
+	var b strings.Builder
+	b.Grow(len(out) + len(`,"raw":`) + len(st.Raw))
+	b.Write(out[:len(out)-1]) // out ends with '}'
+	b.WriteString(`,"raw":`)
+	b.Write(st.Raw)
+	b.WriteByte('}')
+	return b.String(), nil
+}
+
+// statusWithoutRaw marshals as its StatusUpdate without the raw object:
+// the outer Raw, always empty and omitted, hides the embedded one
+// (encoding/json takes the shallower of two fields with one name).
+type statusWithoutRaw struct {
+	*bridge.StatusUpdate
+	Raw json.RawMessage `json:"raw,omitempty"`
 }

@@ -377,7 +377,7 @@ func TestEncodeStatusMatchesMarshal(t *testing.T) {
 		}
 		want, _ := json.Marshal(st)
 		var g, w any
-		if err := json.Unmarshal(got, &g); err != nil {
+		if err := json.Unmarshal([]byte(got), &g); err != nil {
 			t.Fatalf("%s: not JSON: %v\n%s", st.WAMID, err, got)
 		}
 		_ = json.Unmarshal(want, &w)
@@ -385,7 +385,7 @@ func TestEncodeStatusMatchesMarshal(t *testing.T) {
 			t.Errorf("%s:\n got %s\nwant %s", st.WAMID, got, want)
 		}
 		var back bridge.StatusUpdate
-		if err := json.Unmarshal(got, &back); err != nil || back.WAMID != st.WAMID || (len(back.Raw) == 0) != (len(st.Raw) == 0) {
+		if err := json.Unmarshal([]byte(got), &back); err != nil || back.WAMID != st.WAMID || (len(back.Raw) == 0) != (len(st.Raw) == 0) {
 			t.Errorf("%s: decoded back as %+v, %v", st.WAMID, back, err)
 		}
 	}
