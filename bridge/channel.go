@@ -70,7 +70,11 @@ type StatusFilter interface {
 // the transaction of a status change. plan returns the jobs reporting m's
 // status and whether it covered every reporter owning m's origin; when it
 // did not, the store queues a report job as usual. The bridge registers its
-// plan at New.
+// plan at New. m carries its whole History when its status is read, the
+// one status whose report depends on those before it (an SMPP final
+// receipt for read only when delivered did not come first); for other
+// statuses the store may leave History out (reading it was one query per
+// status webhook).
 type ReportPlanner interface {
 	PlanReports(plan func(m *Message) (jobs []JobRef, covered bool))
 }

@@ -203,6 +203,9 @@ type SendJob struct {
 type IngestOutcome struct {
 	IngestResult
 	// Changed are outbound messages whose status moved, after the change.
+	// A store may leave out what a status does not touch: Content,
+	// SendRecord, timestamps other than UpdatedAt, and History unless the
+	// status is read (see ReportPlanner).
 	Changed []*Message
 	// Inbound are the newly stored inbound messages.
 	Inbound []*Message

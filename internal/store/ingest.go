@@ -157,12 +157,12 @@ func ingestStatus(ctx context.Context, tx *wtx, st *bridge.StatusUpdate, now tim
 	// Find the message: our id echoed back first (it also covers a send
 	// whose wamid we never recorded), then the wamid. It is looked up
 	// before the event is stored so that the event row is written once,
-	// already marked applied when its message is known. The message is
-	// read with its history: report planning reads it (an SMPP final
-	// receipt for read depends on whether delivered came first).
+	// already marked applied when its message is known. Only the columns
+	// a status needs are read, without the history (applyStatus reads it
+	// when report planning needs it).
 	var m *bridge.Message
 	if st.CallbackData != "" {
-		m, err = loadMessage(ctx, tx, `id = ? AND direction = 'outbound'`, st.CallbackData)
+		m, err = loadStatusTarget(tx, `id = ? AND direction = 'outbound'`, st.CallbackData)
 		if err != nil && !errors.Is(err, bridge.ErrNotFound) {
 			return false, nil, false, err
 		}
@@ -173,7 +173,7 @@ func ingestStatus(ctx context.Context, tx *wtx, st *bridge.StatusUpdate, now tim
 		var id string
 		switch err := tx.QueryRow(`SELECT id FROM messages WHERE wamid = ?`, st.WAMID).Scan(&id); {
 		case err == nil:
-			if m, err = loadMessage(ctx, tx, `id = ?`, id); err != nil {
+			if m, err = loadStatusTarget(tx, `id = ?`, id); err != nil {
 				return false, nil, false, err
 			}
 		case !errors.Is(err, sql.ErrNoRows):
@@ -207,7 +207,7 @@ func ingestStatus(ctx context.Context, tx *wtx, st *bridge.StatusUpdate, now tim
 			return false, nil, false, err
 		}
 	}
-	changed, err := applyStatus(tx, m, st, ts, now, false)
+	changed, err := applyStatus(tx, m, st, ts, now, false, false)
 	if err != nil {
 		return false, nil, false, err
 	}
@@ -219,8 +219,12 @@ func ingestStatus(ctx context.Context, tx *wtx, st *bridge.StatusUpdate, now tim
 
 // applyStatus records one observed status on m (history always, status
 // through bridge.Advance); with mark it marks the stored event applied
-// (an event stored before its message was known).
-func applyStatus(tx *wtx, m *bridge.Message, st *bridge.StatusUpdate, ts, now time.Time, mark bool) (bool, error) {
+// (an event stored before its message was known). withHistory says m
+// came with its whole history; without it m.History is left alone, and
+// read in full before a change to read is planned (see
+// bridge.ReportPlanner: the one status whose report depends on the ones
+// before it).
+func applyStatus(tx *wtx, m *bridge.Message, st *bridge.StatusUpdate, ts, now time.Time, mark, withHistory bool) (bool, error) {
 	if mark {
 		if _, err := tx.Exec(`UPDATE status_events SET applied = 1 WHERE wamid = ? AND status = ?`, st.WAMID, st.RawStatus); err != nil {
 			return false, err
@@ -236,7 +240,9 @@ func applyStatus(tx *wtx, m *bridge.Message, st *bridge.StatusUpdate, ts, now ti
 	if err := addHistory(tx, m.ID, st.Status, ts, code); err != nil {
 		return false, err
 	}
-	m.History = append(m.History, bridge.HistoryEntry{Status: st.Status, At: ts, Code: code})
+	if withHistory {
+		m.History = append(m.History, bridge.HistoryEntry{Status: st.Status, At: ts, Code: code})
+	}
 	if m.Channel == bridge.ChannelSMS {
 		// The message moved to SMS: a late WhatsApp status is history
 		// only; the SMS receipts decide its state.
@@ -268,6 +274,11 @@ func applyStatus(tx *wtx, m *bridge.Message, st *bridge.StatusUpdate, ts, now ti
 		m.Status, m.Reason, m.ErrorCode, m.ErrorMessage, ms(now), m.ID)
 	if err != nil {
 		return false, err
+	}
+	if next == bridge.StatusRead && !withHistory {
+		if err := loadHistory(writeCtx, tx, m); err != nil {
+			return false, err
+		}
 	}
 	return true, reportChange(tx, m, now)
 }

@@ -239,7 +239,7 @@ func (s *SQLite) Accepted(ctx context.Context, id bridge.MessageID, wamid string
 			return err
 		}
 		for _, st := range pending {
-			moved, err := applyStatus(tx, m, st, st.Timestamp, at, true)
+			moved, err := applyStatus(tx, m, st, st.Timestamp, at, true, true)
 			if err != nil {
 				return err
 			}
