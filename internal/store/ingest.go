@@ -94,20 +94,21 @@ func ingestInbound(tx *wtx, m *bridge.Message, now time.Time) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("store: encode content: %w", err)
 	}
+	history, err := firstHistory(m.Status, m.CreatedAt)
+	if err != nil {
+		return false, err
+	}
 	res, err := tx.Exec(`INSERT INTO messages (id, direction, business, customer, customer_phone, customer_bsuid,
-		kind, content, wamid, channel, status, profile_name, ts, created_at, updated_at)
-		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(wamid) DO NOTHING`,
+		kind, content, wamid, channel, status, profile_name, ts, created_at, updated_at, history)
+		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(wamid) DO NOTHING`,
 		m.ID, bridge.Inbound, m.Business, m.Customer.Key(), m.Customer.Phone, m.Customer.BSUID,
 		m.Kind, string(content), nullable(m.WAMID), m.Channel, m.Status, m.ProfileName,
-		ms(m.Timestamp), ms(m.CreatedAt), ms(m.UpdatedAt))
+		ms(m.Timestamp), ms(m.CreatedAt), ms(m.UpdatedAt), history)
 	if err != nil {
 		return false, fmt.Errorf("store: insert inbound: %w", err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
 		return false, nil
-	}
-	if err := addHistory(tx, m.ID, m.Status, m.CreatedAt, 0); err != nil {
-		return false, err
 	}
 	// Consumers (mailboxes, SMPP receivers) get it through a job committed
 	// with the message: a crash after the webhook's 200 loses no delivery.
@@ -237,22 +238,22 @@ func applyStatus(tx *wtx, m *bridge.Message, st *bridge.StatusUpdate, ts, now ti
 	if len(st.Errors) > 0 {
 		code = st.Errors[0].Code
 	}
-	if err := addHistory(tx, m.ID, st.Status, ts, code); err != nil {
-		return false, err
-	}
 	if withHistory {
 		m.History = append(m.History, bridge.HistoryEntry{Status: st.Status, At: ts, Code: code})
 	}
-	if m.Channel == bridge.ChannelSMS {
-		// The message moved to SMS: a late WhatsApp status is history
-		// only; the SMS receipts decide its state.
-		return false, nil
+	next := m.Status
+	if m.Channel != bridge.ChannelSMS {
+		// (A message moved to SMS: a late WhatsApp status is history
+		// only; the SMS receipts decide its state.)
+		next = bridge.Advance(m.Status, st.Status)
 	}
-	next := bridge.Advance(m.Status, st.Status)
-	if next == m.Status {
-		return false, nil
-	}
-	if next == bridge.StatusFailed && st.Fallback != "" {
+	if next == m.Status || (next == bridge.StatusFailed && st.Fallback != "") {
+		if err := addHistory(tx, m.ID, st.Status, ts, code); err != nil {
+			return false, err
+		}
+		if next == m.Status {
+			return false, nil
+		}
 		why := fmt.Sprintf("WhatsApp failed (%s, code %d): %s", st.Reason, code, st.Fallback)
 		return fallbackTx(tx, m, st.Fallback, why, now)
 	}
@@ -270,8 +271,10 @@ func applyStatus(tx *wtx, m *bridge.Message, st *bridge.StatusUpdate, ts, now ti
 			}
 		}
 	}
-	_, err := tx.Exec(`UPDATE messages SET status = ?, reason = ?, error_code = ?, error_message = ?, updated_at = ? WHERE id = ?`,
-		m.Status, m.Reason, m.ErrorCode, m.ErrorMessage, ms(now), m.ID)
+	// The status and its history entry in one update of the row.
+	_, err := tx.Exec(`UPDATE messages SET status = ?, reason = ?, error_code = ?, error_message = ?, updated_at = ?,
+		history = `+historyAppend+` WHERE id = ?`,
+		m.Status, m.Reason, m.ErrorCode, m.ErrorMessage, ms(now), st.Status, ms(ts), code, m.ID)
 	if err != nil {
 		return false, err
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/wabridge/wabridge/bridge"
@@ -83,12 +84,13 @@ func scanMessage(row interface{ Scan(...any) error }, extra ...any) (*bridge.Mes
 }
 
 func loadMessage(ctx context.Context, q queryer, where string, args ...any) (*bridge.Message, error) {
-	m, err := loadMessageHead(ctx, q, where, args...)
+	var history string
+	m, err := scanMessage(q.QueryRowContext(ctx, `SELECT `+messageColumns+`, history FROM messages WHERE `+where, args...), &history)
 	if err != nil {
 		return nil, err
 	}
-	if err := loadHistory(ctx, q, m); err != nil {
-		return nil, err
+	if m.History, err = decodeHistory(history); err != nil {
+		return nil, fmt.Errorf("store: message %s history: %w", m.ID, err)
 	}
 	return m, nil
 }
@@ -134,41 +136,86 @@ func loadStatusTarget(tx *wtx, where string, args ...any) (*bridge.Message, erro
 // loadHistory replaces m.History with what is stored (incl. this
 // transaction's entries).
 func loadHistory(ctx context.Context, q queryer, m *bridge.Message) error {
-	rows, err := q.QueryContext(ctx, `SELECT status, at, code FROM history WHERE message_id = ? ORDER BY seq`, m.ID)
-	if err != nil {
+	var history string
+	if err := q.QueryRowContext(ctx, `SELECT history FROM messages WHERE id = ?`, m.ID).Scan(&history); err != nil {
 		return fmt.Errorf("store: read history: %w", err)
 	}
-	defer rows.Close()
-	m.History = m.History[:0]
-	for rows.Next() {
-		var h bridge.HistoryEntry
-		var at int64
-		if err := rows.Scan(&h.Status, &at, &h.Code); err != nil {
-			return fmt.Errorf("store: read history: %w", err)
-		}
-		h.At = fromMS(at)
-		m.History = append(m.History, h)
+	h, err := decodeHistory(history)
+	if err != nil {
+		return fmt.Errorf("store: message %s history: %w", m.ID, err)
 	}
-	return rows.Err()
+	m.History = h
+	return nil
 }
 
+// A message's history is kept in its row (column history, migration 13):
+// a JSON array of [status, at (unix ms), code], in the order observed.
+// Entries are appended in SQL (historyAppend), so a status change need not
+// read the history to add to it.
+
+// historyAppend is the SQL expression that appends one entry, its three
+// values bound in order: status, at, code.
+const historyAppend = `json_insert(history, '$[#]', json_array(?, ?, ?))`
+
+// firstHistory is the history of a message created with status st at at.
+func firstHistory(st bridge.Status, at time.Time) (string, error) {
+	name, err := json.Marshal(string(st))
+	if err != nil {
+		return "", err
+	}
+	return `[[` + string(name) + `,` + strconv.FormatInt(ms(at), 10) + `,0]]`, nil
+}
+
+// decodeHistory reads a history column.
+func decodeHistory(s string) ([]bridge.HistoryEntry, error) {
+	if s == "" || s == "[]" {
+		return nil, nil
+	}
+	var rows [][3]json.RawMessage
+	if err := json.Unmarshal([]byte(s), &rows); err != nil {
+		return nil, err
+	}
+	out := make([]bridge.HistoryEntry, len(rows))
+	for i, r := range rows {
+		var at int64
+		if err := json.Unmarshal(r[0], &out[i].Status); err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal(r[1], &at); err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal(r[2], &out[i].Code); err != nil {
+			return nil, err
+		}
+		out[i].At = fromMS(at)
+	}
+	return out, nil
+}
+
+// insertMessage writes a new message with its first history entry (its
+// status at its creation).
 func insertMessage(tx *wtx, m *bridge.Message) error {
 	content, err := json.Marshal(m.Content)
 	if err != nil {
 		return fmt.Errorf("store: encode content: %w", err)
 	}
+	history, err := firstHistory(m.Status, m.CreatedAt)
+	if err != nil {
+		return err
+	}
 	_, err = tx.Exec(`INSERT INTO messages (id, direction, business, customer, customer_phone, customer_bsuid,
 		kind, content, wamid, channel, status, reason, error_code, error_message, origin, idempotency_key,
-		profile_name, ts, created_at, updated_at, origin_data) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+		profile_name, ts, created_at, updated_at, origin_data, history) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
 		m.ID, m.Direction, m.Business, m.Customer.Key(), m.Customer.Phone, m.Customer.BSUID,
 		m.Kind, string(content), nullable(m.WAMID), m.Channel, m.Status, m.Reason, m.ErrorCode,
 		m.ErrorMessage, m.Origin, nullable(m.IdempotencyKey), m.ProfileName, ms(m.Timestamp),
-		ms(m.CreatedAt), ms(m.UpdatedAt), string(m.OriginData))
+		ms(m.CreatedAt), ms(m.UpdatedAt), string(m.OriginData), history)
 	return err
 }
 
+// addHistory appends one entry to message id's history.
 func addHistory(tx *wtx, id bridge.MessageID, st bridge.Status, at time.Time, code int) error {
-	_, err := tx.Exec(`INSERT INTO history (message_id, status, at, code) VALUES (?,?,?,?)`, id, st, ms(at), code)
+	_, err := tx.Exec(`UPDATE messages SET history = `+historyAppend+` WHERE id = ?`, st, ms(at), code, id)
 	return err
 }
 
@@ -396,9 +443,6 @@ func createOutbound(tx *wtx, m *bridge.Message) error {
 	}
 	if err := insertMessage(tx, m); err != nil {
 		return fmt.Errorf("store: insert message: %w", err)
-	}
-	if err := addHistory(tx, m.ID, m.Status, m.CreatedAt, 0); err != nil {
-		return err
 	}
 	runAt := m.CreatedAt
 	if m.NotBefore.After(runAt) {
