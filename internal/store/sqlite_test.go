@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -223,18 +222,7 @@ func TestClaimSendsPlanUsesTheConversationIndex(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	src, err := os.ReadFile("jobs.go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The claim's inner SELECT, as ClaimSends runs it.
-	text := string(src)
-	i := strings.Index(text, "SELECT j.ref FROM jobs j")
-	j := strings.Index(text, "LIMIT ?)")
-	if i < 0 || j < i {
-		t.Fatal("claim query not found in jobs.go")
-	}
-	joined := queryPlan(t, s, text[i:j+len("LIMIT ?")], "send", 1, 1, 1, 16)
+	joined := queryPlan(t, s, claimSendsQuery(16), 1, "send", "send", 1, 1, 1)
 	if !strings.Contains(joined, "SEARCH j2 USING INDEX jobs_conversation (kind=? AND conv=? AND rowid<?)") {
 		t.Errorf("claim plan:\n%s", joined)
 	}
