@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"sync"
@@ -16,60 +17,6 @@ import (
 // use tx, and must not keep it.
 type txFunc func(tx *wtx) error
 
-// wtx is the writer's open transaction. Its methods mirror *sql.Tx's, but
-// every query text is prepared once on the writer's connection and reused
-// by every later transaction: SQLite does not parse the same SQL again for
-// each of the thousands of operations per second a group commit carries.
-//
-// The ctx of the *Context methods is ignored: an operation, once taken by
-// the writer, runs to its end (a caller's cancelled request must not fail
-// a statement halfway through a shared transaction), and a context that
-// cannot be cancelled spares database/sql and the driver a goroutine per
-// statement watching it.
-type wtx struct{ c *committer }
-
-// writeCtx is the context of every statement the writer runs.
-var writeCtx = context.Background()
-
-func (t *wtx) Exec(q string, args ...any) (sql.Result, error) {
-	return t.ExecContext(context.Background(), q, args...)
-}
-
-func (t *wtx) ExecContext(_ context.Context, q string, args ...any) (sql.Result, error) {
-	if st := t.c.stmt(writeCtx, q); st != nil {
-		return st.ExecContext(writeCtx, args...)
-	}
-	return t.c.conn.ExecContext(writeCtx, q, args...)
-}
-
-func (t *wtx) QueryRow(q string, args ...any) *sql.Row {
-	return t.QueryRowContext(context.Background(), q, args...)
-}
-
-func (t *wtx) QueryRowContext(_ context.Context, q string, args ...any) *sql.Row {
-	if st := t.c.stmt(writeCtx, q); st != nil {
-		return st.QueryRowContext(writeCtx, args...)
-	}
-	return t.c.conn.QueryRowContext(writeCtx, q, args...)
-}
-
-func (t *wtx) Query(q string, args ...any) (*sql.Rows, error) {
-	return t.QueryContext(context.Background(), q, args...)
-}
-
-func (t *wtx) QueryContext(_ context.Context, q string, args ...any) (*sql.Rows, error) {
-	if st := t.c.stmt(writeCtx, q); st != nil {
-		return st.QueryContext(writeCtx, args...)
-	}
-	return t.c.conn.QueryContext(writeCtx, q, args...)
-}
-
-// stmt returns the prepared statement for q on the writer's connection
-// (nil: run q unprepared; see stmtCache).
-func (c *committer) stmt(ctx context.Context, q string) *sql.Stmt {
-	return c.stmts.get(ctx, q, c.conn.PrepareContext)
-}
-
 type writeOp struct {
 	fn    txFunc
 	done  chan error
@@ -81,9 +28,11 @@ type writeOp struct {
 // waiting for durability share one fsync. Each operation runs inside its
 // own savepoint, so a failing operation is rolled back alone.
 type committer struct {
-	db       *sql.DB
-	conn     *sql.Conn // the writer's one connection, held for good
-	stmts    stmtCache
+	db       *sql.DB // for its driver: the writer opens its own connection
+	dsn      string
+	conn     driverConn             // the writer's connection (opened at the first batch)
+	stmts    map[string]driver.Stmt // prepared on conn, by query text
+	argBuf   []driver.NamedValue
 	tx       wtx
 	ops      chan writeOp
 	maxBatch int
@@ -100,12 +49,13 @@ type committer struct {
 	plan atomic.Pointer[func(m *bridge.Message) ([]bridge.JobRef, bool)]
 }
 
-func newCommitter(db *sql.DB, maxBatch int, delay time.Duration) *committer {
+func newCommitter(db *sql.DB, dsn string, maxBatch int, delay time.Duration) *committer {
 	if maxBatch < 1 {
 		maxBatch = 256
 	}
 	c := &committer{
 		db:       db,
+		dsn:      dsn,
 		ops:      make(chan writeOp, maxBatch*4),
 		maxBatch: maxBatch,
 		delay:    delay,
@@ -222,12 +172,32 @@ func (c *committer) loop() {
 	}
 }
 
-// release closes the prepared statements and returns the connection.
+// release closes the prepared statements and the connection.
 func (c *committer) release() {
-	c.stmts.close()
+	for _, st := range c.stmts {
+		_ = st.Close()
+	}
+	c.stmts = nil
 	if c.conn != nil {
 		_ = c.conn.Close()
+		c.conn = nil
 	}
+}
+
+// open opens the writer's connection with the store's DSN (journal mode,
+// synchronous, busy timeout and foreign keys are set by it).
+func (c *committer) open() error {
+	dc, err := c.db.Driver().Open(c.dsn)
+	if err != nil {
+		return err
+	}
+	conn, ok := dc.(driverConn)
+	if !ok {
+		_ = dc.Close()
+		return fmt.Errorf("driver connection %T cannot prepare with a context", dc)
+	}
+	c.conn = conn
+	return nil
 }
 
 func (c *committer) drainClosed() {
@@ -254,20 +224,20 @@ func (c *committer) run(batch []writeOp) {
 }
 
 func (c *committer) runTx(batch []writeOp, results []error) (err error) {
-	ctx := context.Background()
 	if c.conn == nil {
-		if c.conn, err = c.db.Conn(ctx); err != nil {
-			c.conn = nil
+		if err = c.open(); err != nil {
 			return fmt.Errorf("store: writer connection: %w", err)
 		}
 	}
 	tx := &c.tx
 	if _, err = tx.Exec("BEGIN"); err != nil {
+		// A connection that cannot begin is opened again for the next batch.
+		c.release()
 		return fmt.Errorf("store: begin: %w", err)
 	}
 	defer func() {
 		if err != nil {
-			_, _ = c.conn.ExecContext(ctx, "ROLLBACK")
+			_, _ = tx.Exec("ROLLBACK")
 		}
 	}()
 	for i, op := range batch {

@@ -336,7 +336,7 @@ func (s *SQLite) MailCopy(ctx context.Context, src int64, uids []uint32, dst int
 
 // linked lists the copies linked to a WhatsApp message, with their flags.
 func linked(q queryer, ctx context.Context, messageID string) ([]mailbox.FlagChange, error) {
-	rows, err := q.QueryContext(ctx, `SELECT l.mailbox_id, l.uid, m.flags FROM mail_links l
+	rows, err := q.query(ctx, `SELECT l.mailbox_id, l.uid, m.flags FROM mail_links l
 		JOIN mail_messages m ON m.mailbox_id = l.mailbox_id AND m.uid = l.uid
 		WHERE l.message_id = ? ORDER BY l.mailbox_id, l.uid`, messageID)
 	if err != nil {

@@ -35,10 +35,11 @@ func nullable(s string) any {
 	return s
 }
 
-// queryer is what both *wtx and *sql.DB offer for reads.
+// queryer is what both the writer's transaction (*wtx) and the reader
+// pool (*readDB) offer for reads.
 type queryer interface {
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	queryRow(ctx context.Context, query string, args ...any) rowScanner
+	query(ctx context.Context, query string, args ...any) (rowIter, error)
 }
 
 const messageColumns = `id, direction, business, customer_phone, customer_bsuid, kind, content,
@@ -85,7 +86,7 @@ func scanMessage(row interface{ Scan(...any) error }, extra ...any) (*bridge.Mes
 
 func loadMessage(ctx context.Context, q queryer, where string, args ...any) (*bridge.Message, error) {
 	var history string
-	m, err := scanMessage(q.QueryRowContext(ctx, `SELECT `+messageColumns+`, history FROM messages WHERE `+where, args...), &history)
+	m, err := scanMessage(q.queryRow(ctx, `SELECT `+messageColumns+`, history FROM messages WHERE `+where, args...), &history)
 	if err != nil {
 		return nil, err
 	}
@@ -98,7 +99,7 @@ func loadMessage(ctx context.Context, q queryer, where string, args ...any) (*br
 // loadMessageHead is loadMessage without the history (one query less), for
 // callers that never look at it.
 func loadMessageHead(ctx context.Context, q queryer, where string, args ...any) (*bridge.Message, error) {
-	return scanMessage(q.QueryRowContext(ctx, `SELECT `+messageColumns+` FROM messages WHERE `+where, args...))
+	return scanMessage(q.queryRow(ctx, `SELECT `+messageColumns+` FROM messages WHERE `+where, args...))
 }
 
 // statusColumns are what applying a status reads of its message: the
@@ -137,7 +138,7 @@ func loadStatusTarget(tx *wtx, where string, args ...any) (*bridge.Message, erro
 // transaction's entries).
 func loadHistory(ctx context.Context, q queryer, m *bridge.Message) error {
 	var history string
-	if err := q.QueryRowContext(ctx, `SELECT history FROM messages WHERE id = ?`, m.ID).Scan(&history); err != nil {
+	if err := q.queryRow(ctx, `SELECT history FROM messages WHERE id = ?`, m.ID).Scan(&history); err != nil {
 		return fmt.Errorf("store: read history: %w", err)
 	}
 	h, err := decodeHistory(history)

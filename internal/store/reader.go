@@ -56,6 +56,14 @@ func (r *readDB) Query(q string, args ...any) (*sql.Rows, error) {
 	return r.QueryContext(context.Background(), q, args...)
 }
 
+func (r *readDB) queryRow(ctx context.Context, q string, args ...any) rowScanner {
+	return r.QueryRowContext(ctx, q, args...)
+}
+
+func (r *readDB) query(ctx context.Context, q string, args ...any) (rowIter, error) {
+	return r.QueryContext(ctx, q, args...)
+}
+
 // Close closes the statements and the pool.
 func (r *readDB) Close() error {
 	r.stmts.close()

@@ -108,8 +108,8 @@ func OpenSQLite(ctx context.Context, cfg SQLiteConfig) (*SQLite, error) {
 		reader.Close()
 		return nil, err
 	}
-	// From here the committer holds the writer's one connection.
-	s.commit = newCommitter(writer, cfg.CommitBatch, cfg.CommitDelay)
+	// From here the committer writes, on a connection of its own.
+	s.commit = newCommitter(writer, dsn, cfg.CommitBatch, cfg.CommitDelay)
 	return s, nil
 }
 
