@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -1015,6 +1016,37 @@ func TestWebhookChunkedBody(t *testing.T) {
 	}
 	if _, err := h.bridge.Message(context.Background(), "wamid.chunkedbig"); !errors.Is(err, bridge.ErrNotFound) {
 		t.Errorf("oversized chunked webhook stored: %v", err)
+	}
+}
+
+// A body shorter than its Content-Length (the client stops sending and
+// half-closes) is refused with 400 and nothing is stored: a small one
+// (cut within what the server reads ahead) and one near the limit (cut
+// while the handler reads it).
+func TestWebhookTruncatedBody(t *testing.T) {
+	h := newHarness(t)
+	for _, size := range []int{0, testMaxBody - 100} {
+		wamid := fmt.Sprintf("wamid.cut%d", size)
+		body := inboundText(wamid, "4915112345678", "cut short", time.Now())
+		if len(body) < size {
+			body = append(body, bytes.Repeat([]byte(" "), size-len(body))...)
+		}
+		conn, err := net.Dial("tcp", strings.TrimPrefix(h.base, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(conn, "POST /webhooks/whatsapp HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"+
+			"X-Hub-Signature-256: %s\r\nContent-Length: %d\r\n\r\n%s", sign(testAppSecret, body), len(body), body[:len(body)/2])
+		conn.(*net.TCPConn).CloseWrite()
+		conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		answer, _ := io.ReadAll(conn)
+		conn.Close()
+		if !bytes.HasPrefix(answer, []byte("HTTP/1.1 400")) {
+			t.Errorf("%d bytes cut in half: answered %q", len(body), answer)
+		}
+		if _, err := h.bridge.Message(context.Background(), wamid); !errors.Is(err, bridge.ErrNotFound) {
+			t.Errorf("%d bytes cut in half: stored (%v)", len(body), err)
+		}
 	}
 }
 

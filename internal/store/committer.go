@@ -231,8 +231,6 @@ func (c *committer) runTx(batch []writeOp, results []error) (err error) {
 	}
 	tx := &c.tx
 	if _, err = tx.Exec("BEGIN"); err != nil {
-		// A connection that cannot begin is opened again for the next batch.
-		c.release()
 		return fmt.Errorf("store: begin: %w", err)
 	}
 	defer func() {

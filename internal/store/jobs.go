@@ -333,7 +333,8 @@ func claimSendsQuery(limit int) string {
 // many jobs as have free hands, a different number nearly every time, so a
 // bound LIMIT re-parsed the claim on most calls (~10 µs each, measured).
 // One cached statement per limit instead; limits are small (senders,
-// windows), and a text beyond the statement cache runs unprepared.
+// windows), and a text beyond the writer's statement cache is prepared for
+// its one use (maxWriterStmts).
 func limitClause(n int) string {
 	if n < 1 {
 		n = 1

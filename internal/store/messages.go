@@ -96,8 +96,8 @@ func loadMessage(ctx context.Context, q queryer, where string, args ...any) (*br
 	return m, nil
 }
 
-// loadMessageHead is loadMessage without the history (one query less), for
-// callers that never look at it.
+// loadMessageHead is loadMessage without the history (its column is not
+// read nor decoded), for callers that never look at it.
 func loadMessageHead(ctx context.Context, q queryer, where string, args ...any) (*bridge.Message, error) {
 	return scanMessage(q.queryRow(ctx, `SELECT `+messageColumns+` FROM messages WHERE `+where, args...))
 }

@@ -12,8 +12,8 @@ const maxCachedStmts = 512
 
 // stmtCache holds prepared statements by query text, the store's own
 // constant texts: SQLite then parses no query again, and parsing is most
-// of the cost of a point lookup. The writer and the reader pool each have
-// one.
+// of the cost of a point lookup. The reader pool has one (the writer keeps
+// its driver statements itself: see wtx).
 type stmtCache struct {
 	mu sync.RWMutex
 	m  map[string]*sql.Stmt
