@@ -99,8 +99,8 @@ func ingestInbound(tx *wtx, m *bridge.Message, now time.Time) (bool, error) {
 		return false, err
 	}
 	res, err := tx.Exec(`INSERT INTO messages (id, direction, business, customer, customer_phone, customer_bsuid,
-		kind, content, wamid, channel, status, profile_name, ts, created_at, updated_at, history)
-		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(wamid) DO NOTHING`,
+		kind, content, wamid, channel, status, profile_name, ts, created_at, updated_at, history, seen)
+		VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,0) ON CONFLICT(wamid) DO NOTHING`,
 		m.ID, bridge.Inbound, m.Business, m.Customer.Key(), m.Customer.Phone, m.Customer.BSUID,
 		m.Kind, string(content), nullable(m.WAMID), m.Channel, m.Status, m.ProfileName,
 		ms(m.Timestamp), ms(m.CreatedAt), ms(m.UpdatedAt), history)
@@ -140,30 +140,35 @@ func ingestInbound(tx *wtx, m *bridge.Message, now time.Time) (bool, error) {
 	return true, nil
 }
 
-// ingestStatus stores a status event once and applies it to its message
-// when the message is known. It returns the message when its status moved,
-// and settled when it closed a send job whose attempt had an unknown outcome.
+// ingestStatus applies a status event once: to its message when the
+// message is known, else it is kept until the wamid is recorded. It returns
+// the message when its status moved, and settled when it closed a send
+// job whose attempt had an unknown outcome.
+//
+// Repeats are recognised by (wamid, provider word). For a known message
+// whose row has seen bits (every row written since migration 14) and a
+// word the bridge maps (seenBit), the row's bit is that record: the event
+// is applied in the row's update and no status_events row is written.
+// Other events (unknown messages, unmapped words, rows of earlier
+// versions) are kept in status_events under that key.
 func ingestStatus(ctx context.Context, tx *wtx, st *bridge.StatusUpdate, now time.Time) (isNew bool, moved *bridge.Message, settled bool, err error) {
 	if st.WAMID == "" {
 		return false, nil, false, errors.New("store: status event without id")
-	}
-	raw, err := encodeStatus(st)
-	if err != nil {
-		return false, nil, false, fmt.Errorf("store: encode status: %w", err)
 	}
 	ts := st.Timestamp
 	if ts.IsZero() {
 		ts = now
 	}
 	// Find the message: our id echoed back first (it also covers a send
-	// whose wamid we never recorded), then the wamid. It is looked up
-	// before the event is stored so that the event row is written once,
-	// already marked applied when its message is known. Only the columns
-	// a status needs are read, without the history (applyStatus reads it
+	// whose wamid we never recorded), then the wamid. Only the columns a
+	// status needs are read, without the history (applyStatus reads it
 	// when report planning needs it).
-	var m *bridge.Message
+	var (
+		m    *bridge.Message
+		seen int64
+	)
 	if st.CallbackData != "" {
-		m, err = loadStatusTarget(tx, `id = ? AND direction = 'outbound'`, st.CallbackData)
+		m, seen, err = loadStatusTarget(tx, `id = ? AND direction = 'outbound'`, st.CallbackData)
 		if err != nil && !errors.Is(err, bridge.ErrNotFound) {
 			return false, nil, false, err
 		}
@@ -174,24 +179,37 @@ func ingestStatus(ctx context.Context, tx *wtx, st *bridge.StatusUpdate, now tim
 		var id string
 		switch err := tx.QueryRow(`SELECT id FROM messages WHERE wamid = ?`, st.WAMID).Scan(&id); {
 		case err == nil:
-			if m, err = loadStatusTarget(tx, `id = ?`, id); err != nil {
+			if m, seen, err = loadStatusTarget(tx, `id = ?`, id); err != nil {
 				return false, nil, false, err
 			}
 		case !errors.Is(err, sql.ErrNoRows):
 			return false, nil, false, err
 		}
 	}
-	res, err := tx.Exec(`INSERT INTO status_events (wamid, status, ts, callback, received_at, event, applied)
-		VALUES (?,?,?,?,?,?,?) ON CONFLICT(wamid, status) DO NOTHING`,
-		st.WAMID, st.RawStatus, ms(ts), st.CallbackData, ms(now), raw, m != nil)
-	if err != nil {
-		return false, nil, false, fmt.Errorf("store: insert status: %w", err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return false, nil, false, nil
-	}
-	if m == nil {
-		return true, nil, false, nil // kept; applied when the wamid is recorded
+	bit := seenBit(st)
+	if m != nil && seen >= 0 && bit != 0 {
+		if seen&bit != 0 {
+			return false, nil, false, nil
+		}
+	} else {
+		// Kept as an event row, written once (already marked applied when
+		// its message is known).
+		raw, err := encodeStatus(st)
+		if err != nil {
+			return false, nil, false, fmt.Errorf("store: encode status: %w", err)
+		}
+		res, err := tx.Exec(`INSERT INTO status_events (wamid, status, ts, callback, received_at, event, applied)
+			VALUES (?,?,?,?,?,?,?) ON CONFLICT(wamid, status) DO NOTHING`,
+			st.WAMID, st.RawStatus, ms(ts), st.CallbackData, ms(now), raw, m != nil)
+		if err != nil {
+			return false, nil, false, fmt.Errorf("store: insert status: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return false, nil, false, nil
+		}
+		if m == nil {
+			return true, nil, false, nil // kept; applied when the wamid is recorded
+		}
 	}
 	if m.WAMID == "" {
 		if _, err := tx.Exec(`UPDATE messages SET wamid = ? WHERE id = ? AND wamid IS NULL`, st.WAMID, m.ID); err != nil {
@@ -218,8 +236,28 @@ func ingestStatus(ctx context.Context, tx *wtx, st *bridge.StatusUpdate, now tim
 	return true, m, settled, nil
 }
 
-// applyStatus records one observed status on m (history always, status
-// through bridge.Advance); with mark it marks the stored event applied
+// seenWords are the provider status words with a seen bit: the ones
+// bridge.ParseStatus maps (Meta's and Twilio's). The order is stored in
+// messages.seen: append only.
+var seenWords = [...]string{"sent", "delivered", "read", "failed", "queued", "accepted", "played", "undelivered"}
+
+// seenBit is st's bit in messages.seen; 0 for a word without one (kept in
+// status_events) or one the bridge does not map (never applied, so its
+// repeats are recognised by its event row).
+func seenBit(st *bridge.StatusUpdate) int64 {
+	if st.Status == "" {
+		return 0
+	}
+	for i, w := range seenWords {
+		if w == st.RawStatus {
+			return 1 << i
+		}
+	}
+	return 0
+}
+
+// applyStatus records one observed status on m (history and its seen
+// bit always, status through bridge.Advance); with mark it marks the stored event applied
 // (an event stored before its message was known). withHistory says m
 // came with its whole history; without it m.History is left alone, and
 // read in full before a change to read is planned (see
@@ -248,7 +286,7 @@ func applyStatus(tx *wtx, m *bridge.Message, st *bridge.StatusUpdate, ts, now ti
 		next = bridge.Advance(m.Status, st.Status)
 	}
 	if next == m.Status || (next == bridge.StatusFailed && st.Fallback != "") {
-		if err := addHistory(tx, m.ID, st.Status, ts, code); err != nil {
+		if err := addSeenHistory(tx, m.ID, st.Status, ts, code, seenBit(st)); err != nil {
 			return false, err
 		}
 		if next == m.Status {
@@ -273,8 +311,8 @@ func applyStatus(tx *wtx, m *bridge.Message, st *bridge.StatusUpdate, ts, now ti
 	}
 	// The status and its history entry in one update of the row.
 	_, err := tx.Exec(`UPDATE messages SET status = ?, reason = ?, error_code = ?, error_message = ?, updated_at = ?,
-		history = `+historyAppend+` WHERE id = ?`,
-		m.Status, m.Reason, m.ErrorCode, m.ErrorMessage, ms(now), st.Status, ms(ts), code, m.ID)
+		history = `+historyAppend+`, seen = seen | ? WHERE id = ?`,
+		m.Status, m.Reason, m.ErrorCode, m.ErrorMessage, ms(now), st.Status, ms(ts), code, seenBit(st), m.ID)
 	if err != nil {
 		return false, err
 	}

@@ -107,31 +107,34 @@ func loadMessageHead(ctx context.Context, q queryer, where string, args ...any) 
 // send record and timestamps are left out (Content is empty, SendRecord
 // nil): decoding them was a tenth of the writer's time per status webhook.
 const statusColumns = `id, direction, business, customer_phone, customer_bsuid, kind,
-	COALESCE(wamid, ''), channel, status, reason, error_code, error_message, origin, origin_data, updated_at, fallback`
+	COALESCE(wamid, ''), channel, status, reason, error_code, error_message, origin, origin_data, updated_at, fallback,
+	IFNULL(seen, -1)`
 
 // loadStatusTarget reads the message a status applies to (statusColumns,
-// without its history; see applyStatus).
-func loadStatusTarget(tx *wtx, where string, args ...any) (*bridge.Message, error) {
+// without its history; see applyStatus) and its seen bits (-1: a row of
+// a version before them, see ingestStatus).
+func loadStatusTarget(tx *wtx, where string, args ...any) (*bridge.Message, int64, error) {
 	var (
 		m          bridge.Message
 		updated    int64
 		originData string
+		seen       int64
 	)
 	err := tx.QueryRow(`SELECT `+statusColumns+` FROM messages WHERE `+where, args...).Scan(
 		&m.ID, &m.Direction, &m.Business, &m.Customer.Phone, &m.Customer.BSUID, &m.Kind,
 		&m.WAMID, &m.Channel, &m.Status, &m.Reason, &m.ErrorCode, &m.ErrorMessage, &m.Origin,
-		&originData, &updated, &m.Fallback)
+		&originData, &updated, &m.Fallback, &seen)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, bridge.ErrNotFound
+		return nil, 0, bridge.ErrNotFound
 	}
 	if err != nil {
-		return nil, fmt.Errorf("store: read message: %w", err)
+		return nil, 0, fmt.Errorf("store: read message: %w", err)
 	}
 	m.UpdatedAt = fromMS(updated)
 	if originData != "" {
 		m.OriginData = json.RawMessage(originData)
 	}
-	return &m, nil
+	return &m, seen, nil
 }
 
 // loadHistory replaces m.History with what is stored (incl. this
@@ -206,7 +209,7 @@ func insertMessage(tx *wtx, m *bridge.Message) error {
 	}
 	_, err = tx.Exec(`INSERT INTO messages (id, direction, business, customer, customer_phone, customer_bsuid,
 		kind, content, wamid, channel, status, reason, error_code, error_message, origin, idempotency_key,
-		profile_name, ts, created_at, updated_at, origin_data, history) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+		profile_name, ts, created_at, updated_at, origin_data, history, seen) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,0)`,
 		m.ID, m.Direction, m.Business, m.Customer.Key(), m.Customer.Phone, m.Customer.BSUID,
 		m.Kind, string(content), nullable(m.WAMID), m.Channel, m.Status, m.Reason, m.ErrorCode,
 		m.ErrorMessage, m.Origin, nullable(m.IdempotencyKey), m.ProfileName, ms(m.Timestamp),
@@ -217,6 +220,13 @@ func insertMessage(tx *wtx, m *bridge.Message) error {
 // addHistory appends one entry to message id's history.
 func addHistory(tx *wtx, id bridge.MessageID, st bridge.Status, at time.Time, code int) error {
 	_, err := tx.Exec(`UPDATE messages SET history = `+historyAppend+` WHERE id = ?`, st, ms(at), code, id)
+	return err
+}
+
+// addSeenHistory is addHistory for a provider status: it also records the
+// status's seen bit (see seenBit; 0 records none).
+func addSeenHistory(tx *wtx, id bridge.MessageID, st bridge.Status, at time.Time, code int, bit int64) error {
+	_, err := tx.Exec(`UPDATE messages SET history = `+historyAppend+`, seen = seen | ? WHERE id = ?`, st, ms(at), code, bit, id)
 	return err
 }
 
