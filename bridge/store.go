@@ -58,7 +58,7 @@ type Store interface {
 
 	// Ingest commits a batch of webhook events atomically. Inbound messages
 	// are stored once per wamid and refresh the customer-service window;
-	// status events are stored once per (wamid, status), matched to their
+	// status events are applied once per (wamid, status), matched to their
 	// message by callback data (our id) or wamid, and applied with Advance;
 	// raw events are stored once per key. A status whose message is not yet
 	// known is kept and applied when Accepted records its wamid. The outcome

@@ -234,3 +234,43 @@ func BenchmarkClaimSends(b *testing.B) {
 		b.StartTimer()
 	}
 }
+
+// BenchmarkSendAttemptParallel: the outbox's two writes per send from 64
+// senders — the attempt (with its send record) before the provider call
+// and the acceptance (wamid) after it; ns/op is per send.
+func BenchmarkSendAttemptParallel(b *testing.B) {
+	s := openBench(b)
+	ctx := context.Background()
+	now := time.Now()
+	msgs := make([]*bridge.Message, b.N)
+	for i := range msgs {
+		msgs[i] = benchOutbound(now, i)
+	}
+	for start := 0; start < len(msgs); start += 5000 {
+		if err := s.CreateOutboundBatch(ctx, msgs[start:min(start+5000, len(msgs))]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	rec := &bridge.SendRecord{How: bridge.SentTemplateMatched, Template: "order_update", Language: "en_US",
+		Category: "UTILITY", Params: []string{"42", "Tuesday"}}
+	var next atomic.Int64
+	b.ReportAllocs()
+	b.SetParallelism(32)
+	b.ResetTimer()
+	before := s.Stats()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			m := msgs[next.Add(1)-1]
+			if err := s.StartAttempt(ctx, m.ID, now, rec, time.Time{}); err != nil {
+				b.Errorf("attempt: %v", err)
+				return
+			}
+			if _, err := s.Accepted(ctx, m.ID, "wamid."+string(m.ID), now); err != nil {
+				b.Errorf("accepted: %v", err)
+				return
+			}
+		}
+	})
+	b.StopTimer()
+	reportCommits(b, s, before)
+}
