@@ -40,7 +40,7 @@ run() {
 		"$@" >"$OUT/$tag.$i.log" 2>&1
 		grep '^RESULT ' "$OUT/$tag.$i.log" | sed 's/^RESULT //' |
 			jq -c --arg tag "$tag" --argjson run "$i" '. + {tag: $tag, run: $run}' >>"$OUT/results.jsonl"
-		grep -E "^   (ops|daemon|note|events per)|^== |^store" "$OUT/$tag.$i.log" | sed 's/^/    /'
+		grep -E "^   (ops|daemon|note|events per)|^== |^store|^server" "$OUT/$tag.$i.log" | sed 's/^/    /'
 	done
 }
 

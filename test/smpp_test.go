@@ -432,6 +432,10 @@ func TestSMPPSubmitReachesWhatsAppWithReceipt(t *testing.T) {
 			t.Errorf("message %s got %d final receipts", id, perID[id])
 		}
 	}
+	// Each answered submit_sm's time to its answer is observed.
+	if got := metricLines(t, d.base, "wabridge_smpp_submit_duration_seconds_count"); got != "wabridge_smpp_submit_duration_seconds_count 4" {
+		t.Errorf("submit durations: %s", got)
+	}
 }
 
 // Receipts for each outcome: intermediate ENROUTE when asked, UNDELIV with

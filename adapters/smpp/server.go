@@ -66,6 +66,9 @@ type Metrics interface {
 	Bind(systemID, result string)
 	PDU(command, status string)
 	Delivery(kind, result string)
+	// Submitted observes the time from reading a submit_sm to queueing
+	// its submit_sm_resp.
+	Submitted(d time.Duration)
 }
 
 var (

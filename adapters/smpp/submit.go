@@ -66,6 +66,7 @@ const (
 // the next submit_sm (they share group commits instead of waiting for one
 // commit each).
 func (s *Server) submit(sess *session, req *pdu.SubmitSM) {
+	start := time.Now()
 	resp := req.GetResponse().(*pdu.SubmitSMResp)
 	acc := s.account(sess)
 	wait := s.submitQueued(sess, acc, req, resp)
@@ -73,6 +74,9 @@ func (s *Server) submit(sess *session, req *pdu.SubmitSM) {
 		status := wait()
 		s.count("submit_sm", status.String())
 		sess.respond(req, resp, status)
+		if s.metrics != nil {
+			s.metrics.Submitted(time.Since(start))
+		}
 	})
 }
 

@@ -168,6 +168,29 @@ before, after, n = read(sys.argv[1]), read(sys.argv[2]), int(sys.argv[3])
 per = sorted(((after[k] - before.get(k, 0)) / n, k) for k in after)
 print('store: per message ' + ', '.join(f'{k} {v:.2f}' for v, k in reversed(per) if v >= 0.005))
 PY
+# The server's share of submit_sm_resp latency: its histogram
+# (wabridge_smpp_submit_duration_seconds, read → answer queued), with
+# quantiles interpolated within the buckets.
+curl -fsS "http://127.0.0.1:$HTTP_PORT/metrics" | python3 -c '
+import sys
+b = []
+for l in sys.stdin:
+    if l.startswith("wabridge_smpp_submit_duration_seconds_bucket"):
+        le = l.split("le=\"")[1].split("\"")[0]
+        b.append((float("inf") if le == "+Inf" else float(le), float(l.split()[-1])))
+if b and b[-1][1] > 0:
+    n = b[-1][1]
+    def q(p):
+        lo, prev = 0.0, 0.0
+        for le, c in b:
+            if c >= p * n:
+                if le == float("inf"):
+                    return lo
+                return lo + (le - lo) * (p * n - prev) / max(c - prev, 1)
+            lo, prev = le, c
+    within = dict(b).get(0.005, 0) / n
+    print(f"server: submit_sm read -> submit_sm_resp queued: p50 {q(.5)*1e3:.2f} ms, p99 {q(.99)*1e3:.2f} ms (from buckets), {within*100:.2f} % within 5 ms")
+'
 if [ -n "${PAGES:-}" ]; then
 	wait "$PAGES_PID"
 	echo "--- pages written per commit, $PAGES s into the run (bench/walpages.py) ---"

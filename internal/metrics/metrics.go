@@ -29,6 +29,7 @@ type Metrics struct {
 	SMPPBinds       *prometheus.CounterVec
 	SMPPPDUs        *prometheus.CounterVec
 	SMPPDeliveries  *prometheus.CounterVec
+	SMPPSubmit      prometheus.Histogram
 	MailLogins      *prometheus.CounterVec
 	MailDeliveries  *prometheus.CounterVec
 	SMSRoute        *prometheus.CounterVec
@@ -92,6 +93,11 @@ func New() *Metrics {
 			Name: "wabridge_smpp_deliveries_total",
 			Help: "deliver_sm sent to ESMEs by kind (dlr, mo) and result (ok, retry, refused, skipped).",
 		}, []string{"kind", "result"}),
+		SMPPSubmit: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "wabridge_smpp_submit_duration_seconds",
+			Help:    "Time from reading a submit_sm to queueing its submit_sm_resp for writing (the message committed, or the refusal decided).",
+			Buckets: []float64{.0005, .001, .002, .003, .005, .0075, .01, .015, .025, .05, .1, .25, .5, 1, 5},
+		}),
 		SMSRoute: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "wabridge_sms_route_events_total",
 			Help: "SMS route (SMSC link) events: connect, bound, disconnect, submit_ok, submit_throttled, submit_error, submit_resend, receipt, receipt_unmatched, mo, …",
@@ -122,7 +128,7 @@ func New() *Metrics {
 		}, []string{"route", "code"}),
 	}
 	r.MustRegister(m.Messages, m.WebhookEvents, m.WebhookRequests, m.UpstreamLatency, m.UpstreamErrors,
-		m.SendOutcomes, m.Reconciles, m.APIRequests, m.Failures, m.MediaFetches, m.InboundKinds, m.SMPPBinds, m.SMPPPDUs, m.SMPPDeliveries,
+		m.SendOutcomes, m.Reconciles, m.APIRequests, m.Failures, m.MediaFetches, m.InboundKinds, m.SMPPBinds, m.SMPPPDUs, m.SMPPDeliveries, m.SMPPSubmit,
 		m.MailLogins, m.MailDeliveries, m.NumberQuality, m.NumberLimit, m.SMSRoute,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -227,6 +233,9 @@ func (s SMPP) PDU(command, status string) { s.M.SMPPPDUs.WithLabelValues(command
 
 // Delivery counts a deliver_sm outcome.
 func (s SMPP) Delivery(kind, result string) { s.M.SMPPDeliveries.WithLabelValues(kind, result).Inc() }
+
+// Submitted observes one submit_sm's time to its answer.
+func (s SMPP) Submitted(d time.Duration) { s.M.SMPPSubmit.Observe(d.Seconds()) }
 
 // Mail adapts Metrics to the mail edges' counters (mailbox.Metrics).
 type Mail struct{ M *Metrics }
