@@ -131,6 +131,19 @@ func BenchmarkIngestUnknownStatusParallel(b *testing.B) {
 // operations per commit.
 func ingestParallel(b *testing.B, s *SQLite, event func(i int64) *bridge.StatusUpdate) {
 	ctx := context.Background()
+	parallelOps(b, s, func(i int64) error {
+		out, err := s.Ingest(ctx, []bridge.Event{{Status: event(i)}})
+		if err == nil && out.Statuses != 1 {
+			err = fmt.Errorf("ingest: %+v", out.IngestResult)
+		}
+		return err
+	})
+}
+
+// parallelOps runs op(0) … op(b.N-1) from 32 goroutines per GOMAXPROCS
+// (clients waiting on the writer), timed, and reports the operations per
+// commit; the first error fails the benchmark.
+func parallelOps(b *testing.B, s *SQLite, op func(i int64) error) {
 	var next atomic.Int64
 	b.ReportAllocs()
 	b.SetParallelism(32)
@@ -138,9 +151,8 @@ func ingestParallel(b *testing.B, s *SQLite, event func(i int64) *bridge.StatusU
 	before := s.Stats()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			out, err := s.Ingest(ctx, []bridge.Event{{Status: event(next.Add(1) - 1)}})
-			if err != nil || out.Statuses != 1 {
-				b.Errorf("ingest: %+v %v", out.IngestResult, err)
+			if err := op(next.Add(1) - 1); err != nil {
+				b.Error(err)
 				return
 			}
 		}
@@ -181,22 +193,28 @@ func BenchmarkCreateOutboundParallel(b *testing.B) {
 		msgs[i] = benchOutbound(now, i)
 		msgs[i].IdempotencyKey = fmt.Sprintf("key-%d", i)
 	}
-	var next atomic.Int64
-	b.ReportAllocs()
-	b.SetParallelism(32)
-	b.ResetTimer()
-	before := s.Stats()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			m := msgs[next.Add(1)-1]
-			if _, created, err := s.CreateOutbound(ctx, m); err != nil || !created {
-				b.Errorf("create: %v %v", created, err)
-				return
-			}
+	parallelOps(b, s, func(i int64) error {
+		if _, created, err := s.CreateOutbound(ctx, msgs[i]); err != nil || !created {
+			return fmt.Errorf("create: %v %v", created, err)
 		}
+		return nil
 	})
-	b.StopTimer()
-	reportCommits(b, s, before)
+}
+
+// queuedMessages stores b.N queued outbound messages with their send jobs
+// (outside the timer, in batches) and returns them.
+func queuedMessages(b *testing.B, s *SQLite, now time.Time) []*bridge.Message {
+	b.Helper()
+	msgs := make([]*bridge.Message, b.N)
+	for i := range msgs {
+		msgs[i] = benchOutbound(now, i)
+	}
+	for start := 0; start < len(msgs); start += 5000 {
+		if err := s.CreateOutboundBatch(context.Background(), msgs[start:min(start+5000, len(msgs))]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return msgs
 }
 
 // BenchmarkClaimSends: the outbox claiming due sends 64 at a time (what
@@ -206,15 +224,7 @@ func BenchmarkClaimSends(b *testing.B) {
 	s := openBench(b)
 	ctx := context.Background()
 	now := time.Now()
-	msgs := make([]*bridge.Message, b.N)
-	for i := range msgs {
-		msgs[i] = benchOutbound(now, i)
-	}
-	for start := 0; start < len(msgs); start += 5000 {
-		if err := s.CreateOutboundBatch(ctx, msgs[start:min(start+5000, len(msgs))]); err != nil {
-			b.Fatal(err)
-		}
-	}
+	queuedMessages(b, s, now)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for claimed := 0; claimed < b.N; {
@@ -242,35 +252,17 @@ func BenchmarkSendAttemptParallel(b *testing.B) {
 	s := openBench(b)
 	ctx := context.Background()
 	now := time.Now()
-	msgs := make([]*bridge.Message, b.N)
-	for i := range msgs {
-		msgs[i] = benchOutbound(now, i)
-	}
-	for start := 0; start < len(msgs); start += 5000 {
-		if err := s.CreateOutboundBatch(ctx, msgs[start:min(start+5000, len(msgs))]); err != nil {
-			b.Fatal(err)
-		}
-	}
+	msgs := queuedMessages(b, s, now)
 	rec := &bridge.SendRecord{How: bridge.SentTemplateMatched, Template: "order_update", Language: "en_US",
 		Category: "UTILITY", Params: []string{"42", "Tuesday"}}
-	var next atomic.Int64
-	b.ReportAllocs()
-	b.SetParallelism(32)
-	b.ResetTimer()
-	before := s.Stats()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			m := msgs[next.Add(1)-1]
-			if err := s.StartAttempt(ctx, m.ID, now, rec, time.Time{}); err != nil {
-				b.Errorf("attempt: %v", err)
-				return
-			}
-			if _, err := s.Accepted(ctx, m.ID, "wamid."+string(m.ID), now); err != nil {
-				b.Errorf("accepted: %v", err)
-				return
-			}
+	parallelOps(b, s, func(i int64) error {
+		m := msgs[i]
+		if err := s.StartAttempt(ctx, m.ID, now, rec, time.Time{}); err != nil {
+			return fmt.Errorf("attempt: %w", err)
 		}
+		if _, err := s.Accepted(ctx, m.ID, "wamid."+string(m.ID), now); err != nil {
+			return fmt.Errorf("accepted: %w", err)
+		}
+		return nil
 	})
-	b.StopTimer()
-	reportCommits(b, s, before)
 }

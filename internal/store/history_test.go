@@ -28,20 +28,43 @@ func migrationProvider(t *testing.T, db *sql.DB) *goose.Provider {
 	return p
 }
 
-// Migration 13 moves each message's history rows into its row, in the
-// order they were written (seq), and leaves a message without any with an
-// empty history; its Down puts them back as rows, in the same order.
-func TestHistoryMovesIntoTheMessageRow(t *testing.T) {
-	ctx := context.Background()
+// databaseAt creates a database migrated up to version and returns its
+// path and an open handle (not a store: no writer, no later migrations).
+func databaseAt(t *testing.T, version int64) (string, *sql.DB) {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "w.db")
 	db, err := sql.Open("sqlite", sqliteDSN(path))
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := migrationProvider(t, db)
-	if _, err := p.UpTo(ctx, 12); err != nil {
+	if _, err := migrationProvider(t, db).UpTo(context.Background(), version); err != nil {
+		db.Close()
 		t.Fatal(err)
 	}
+	return path, db
+}
+
+// databaseDownTo opens the database at path and migrates it down to
+// version; the handle is closed with the test.
+func databaseDownTo(t *testing.T, path string, version int64) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("sqlite", sqliteDSN(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if _, err := migrationProvider(t, db).DownTo(context.Background(), version); err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
+// Migration 13 moves each message's history rows into its row, in the
+// order they were written (seq), and leaves a message without any with an
+// empty history; its Down puts them back as rows, in the same order.
+func TestHistoryMovesIntoTheMessageRow(t *testing.T) {
+	ctx := context.Background()
+	path, db := databaseAt(t, 12)
 	for _, id := range []string{"m1", "m2", "m3"} {
 		if _, err := db.Exec(`INSERT INTO messages (id, direction, business, customer, kind, content, channel, status, created_at, updated_at)
 			VALUES (?, 'outbound', '+15550100001', '+4915112345678', 'text', '{}', 'whatsapp', 'queued', 1, 1)`, id); err != nil {
@@ -86,14 +109,7 @@ func TestHistoryMovesIntoTheMessageRow(t *testing.T) {
 	}
 	s.Close()
 
-	db, err = sql.Open("sqlite", sqliteDSN(path))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if _, err := migrationProvider(t, db).DownTo(ctx, 12); err != nil {
-		t.Fatal(err)
-	}
+	db = databaseDownTo(t, path, 12)
 	got, err := db.Query(`SELECT message_id, status, at, code FROM history ORDER BY seq`)
 	if err != nil {
 		t.Fatal(err)

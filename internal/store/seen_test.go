@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"database/sql"
-	"path/filepath"
 	"reflect"
 	"testing"
 	"time"
@@ -187,15 +186,7 @@ func TestStatusRepeatsOfARowFromAnEarlierVersion(t *testing.T) {
 // start with none set; its Down drops the column.
 func TestSeenMigration(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "w.db")
-	db, err := sql.Open("sqlite", sqliteDSN(path))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := migrationProvider(t, db)
-	if _, err := p.UpTo(ctx, 13); err != nil {
-		t.Fatal(err)
-	}
+	path, db := databaseAt(t, 13)
 	if _, err := db.Exec(`INSERT INTO messages (id, direction, business, customer, kind, content, channel, status, created_at, updated_at)
 		VALUES ('m-old', 'outbound', '+15550100001', '+4915112345678', 'text', '{}', 'whatsapp', 'queued', 1, 1)`); err != nil {
 		t.Fatal(err)
@@ -221,14 +212,7 @@ func TestSeenMigration(t *testing.T) {
 		t.Errorf("seen after migration: %v", got)
 	}
 	s.Close()
-	db, err = sql.Open("sqlite", sqliteDSN(path))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if _, err := migrationProvider(t, db).DownTo(ctx, 13); err != nil {
-		t.Fatal(err)
-	}
+	db = databaseDownTo(t, path, 13)
 	var n int
 	if err := db.QueryRow(`SELECT COUNT(*) FROM pragma_table_info('messages') WHERE name = 'seen'`).Scan(&n); err != nil || n != 0 {
 		t.Errorf("seen column after Down: %d %v", n, err)
