@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Every benchmark scenario with its peer, RUNS times each (default 5), then a
-# table of min / median / max per scenario. Not part of CI's pass/fail (CI
+# Every benchmark scenario with its peer, RUNS times each (default 5, in
+# rounds: each round runs every scenario once), then a table of min /
+# median / max per scenario. Not part of CI's pass/fail (CI
 # runs a short smoke of each scenario instead: bench/smoke.sh).
 #
 #   bench/run.sh                      everything, 5 runs each (about an hour)
@@ -31,39 +32,48 @@ export WABLOAD_BIN=${WABLOAD_BIN:-$OUT/wabload}
 scenarios=("$@")
 [ ${#scenarios[@]} -gt 0 ] || scenarios=(webhook smpp smpp_half kannel smtp postfix imap dovecot pacing80 pacing1000 restart idle smpp_idle)
 
-# run TAG CMD...: run CMD RUNS times, keep its output, tag each RESULT line.
+# run TAG I CMD...: run CMD once as run I of TAG, keep its output, tag its
+# RESULT lines.
 run() {
-	local tag=$1 i
-	shift
-	for i in $(seq 1 "$RUNS"); do
-		echo "--- $tag run $i/$RUNS: $*"
-		"$@" >"$OUT/$tag.$i.log" 2>&1
-		grep '^RESULT ' "$OUT/$tag.$i.log" | sed 's/^RESULT //' |
-			jq -c --arg tag "$tag" --argjson run "$i" '. + {tag: $tag, run: $run}' >>"$OUT/results.jsonl"
-		grep -E "^   (ops|daemon|note|events per)|^== |^store|^server" "$OUT/$tag.$i.log" | sed 's/^/    /'
-	done
+	local tag=$1 i=$2
+	shift 2
+	echo "--- $tag run $i/$RUNS: $*"
+	"$@" >"$OUT/$tag.$i.log" 2>&1
+	grep '^RESULT ' "$OUT/$tag.$i.log" | sed 's/^RESULT //' |
+		jq -c --arg tag "$tag" --argjson run "$i" '. + {tag: $tag, run: $run}' >>"$OUT/results.jsonl"
+	grep -E "^   (ops|daemon|note|events per)|^== |^store|^server" "$OUT/$tag.$i.log" | sed 's/^/    /'
 }
 
-for s in "${scenarios[@]}"; do
-	case $s in
-	webhook) run webhook env CONNS=256 DURATION=10s bash "$ROOT/bench/webhook/run.sh" ;;
-	smpp) run smpp env COUNT=20000 BINDS=4 WINDOW=50 bash "$ROOT/bench/smpp/wabridge.sh" ;;
-	smpp_half) run smpp_half env COUNT=25000 RATE=${SMPP_HALF_RATE:-2500} BINDS=4 WINDOW=50 bash "$ROOT/bench/smpp/wabridge.sh" ;;
-	kannel) run kannel bash "$ROOT/bench/smpp/kannel.sh" ;;
-	smtp) run smtp bash "$ROOT/bench/mail/wabridge_smtp.sh" 32 512 10s ;;
-	postfix) run postfix bash "$ROOT/bench/mail/postfix.sh" 32 512 10000 10s ;;
-	imap) run imap bash "$ROOT/bench/mail/wabridge_imap.sh" 200 1000 10s ;;
-	dovecot) run dovecot bash "$ROOT/bench/mail/dovecot_imap.sh" 200 1000 10s ;;
-	pacing80) run pacing80 env LIMIT=80 DURATION=10s bash "$ROOT/bench/queue/run.sh" pacing ;;
-	pacing1000) run pacing1000 env LIMIT=1000 DURATION=10s bash "$ROOT/bench/queue/run.sh" pacing ;;
-	restart) # one seeding of 1,000,000 messages, then RUNS restarts on copies of it
-		n=$RUNS
-		RUNS=1 run restart env N=1000000 RUNS="$n" bash "$ROOT/bench/queue/run.sh" restart
+# scenario S I: run I of scenario S.
+scenario() {
+	local i=$2
+	case $1 in
+	webhook) run webhook "$i" env CONNS=256 DURATION=10s bash "$ROOT/bench/webhook/run.sh" ;;
+	smpp) run smpp "$i" env COUNT=20000 BINDS=4 WINDOW=50 bash "$ROOT/bench/smpp/wabridge.sh" ;;
+	smpp_half) run smpp_half "$i" env COUNT=25000 RATE=${SMPP_HALF_RATE:-2500} BINDS=4 WINDOW=50 bash "$ROOT/bench/smpp/wabridge.sh" ;;
+	kannel) run kannel "$i" bash "$ROOT/bench/smpp/kannel.sh" ;;
+	smtp) run smtp "$i" bash "$ROOT/bench/mail/wabridge_smtp.sh" 32 512 10s ;;
+	postfix) run postfix "$i" bash "$ROOT/bench/mail/postfix.sh" 32 512 10000 10s ;;
+	imap) run imap "$i" bash "$ROOT/bench/mail/wabridge_imap.sh" 200 1000 10s ;;
+	dovecot) run dovecot "$i" bash "$ROOT/bench/mail/dovecot_imap.sh" 200 1000 10s ;;
+	pacing80) run pacing80 "$i" env LIMIT=80 DURATION=10s bash "$ROOT/bench/queue/run.sh" pacing ;;
+	pacing1000) run pacing1000 "$i" env LIMIT=1000 DURATION=10s bash "$ROOT/bench/queue/run.sh" pacing ;;
+	restart) # in the first round: one seeding of 1,000,000 messages, then RUNS restarts on copies of it
+		[ "$i" = 1 ] && run restart 1 env N=1000000 RUNS="$RUNS" bash "$ROOT/bench/queue/run.sh" restart
 		;;
-	idle) run idle env IDLE_ONLY=10000 bash "$ROOT/bench/mail/wabridge_imap.sh" 10 100 10s ;;
-	smpp_idle) run smpp_idle env CONNS=10000 HOLD=10s bash "$ROOT/bench/smpp/idle.sh" ;;
-	*) echo "unknown scenario $s" >&2 ;;
+	idle) run idle "$i" env IDLE_ONLY=10000 bash "$ROOT/bench/mail/wabridge_imap.sh" 10 100 10s ;;
+	smpp_idle) run smpp_idle "$i" env CONNS=10000 HOLD=10s bash "$ROOT/bench/smpp/idle.sh" ;;
+	*) echo "unknown scenario $1" >&2 ;;
 	esac
+}
+
+# RUNS rounds, each running every scenario once: a scenario and its peer
+# are measured minutes apart, not a quarter of an hour (this machine's
+# speed drifts by a quarter over tens of minutes).
+for i in $(seq 1 "$RUNS"); do
+	for s in "${scenarios[@]}"; do
+		scenario "$s" "$i"
+	done
 done
 
 python3 - "$OUT/results.jsonl" >"$OUT/summary.md" <<'PY'
