@@ -256,9 +256,9 @@ func seenBit(st *bridge.StatusUpdate) int64 {
 	return 0
 }
 
-// applyStatus records one observed status on m (history and its seen
-// bit always, status through bridge.Advance); with mark it marks the stored event applied
-// (an event stored before its message was known). withHistory says m
+// applyStatus records one observed status on m (history and its seen bit
+// always, status through bridge.Advance); with mark it marks the stored
+// event applied (an event stored before its message was known). withHistory says m
 // came with its whole history; without it m.History is left alone, and
 // read in full before a change to read is planned (see
 // bridge.ReportPlanner: the one status whose report depends on the ones

@@ -229,10 +229,26 @@ func (s *SQLite) Accepted(ctx context.Context, id bridge.MessageID, wamid string
 		if err != nil {
 			return err
 		}
+		var seen int64
+		if err := tx.QueryRow(`SELECT IFNULL(seen, -1) FROM messages WHERE id = ?`, id).Scan(&seen); err != nil {
+			return err
+		}
 		for _, st := range pending {
+			if bit := seenBit(st); seen >= 0 && bit != 0 && seen&bit != 0 {
+				// A repeat of it came after the message was known (a
+				// status echoing our id recorded the wamid) and was
+				// applied then.
+				if _, err := tx.Exec(`UPDATE status_events SET applied = 1 WHERE wamid = ? AND status = ?`, st.WAMID, st.RawStatus); err != nil {
+					return err
+				}
+				continue
+			}
 			moved, err := applyStatus(tx, m, st, st.Timestamp, at, true, true)
 			if err != nil {
 				return err
+			}
+			if seen >= 0 {
+				seen |= seenBit(st)
 			}
 			changed = changed || moved
 		}

@@ -142,6 +142,26 @@ func TestStatusRepeatsOfAnEventThatCameFirst(t *testing.T) {
 	f.want([]string{"wamid.p/delivered 1"}, bridge.StatusQueued, bridge.StatusDelivered)
 }
 
+// A status kept before its message was known, whose repeat was applied
+// after a status echoing our id recorded the wamid, is not applied again
+// when the send's answer comes.
+func TestStatusKeptThenRepeatedAfterTheEcho(t *testing.T) {
+	f := newSeenFixture(t, "")
+	if got := f.ingest("wamid.k", "", "delivered"); got.Statuses != 1 {
+		t.Fatalf("before the wamid: %+v", got)
+	}
+	if got := f.ingest("wamid.k", string(f.m.ID), "sent"); got.Statuses != 1 {
+		t.Fatalf("echo: %+v", got)
+	}
+	if got := f.ingest("wamid.k", "", "delivered"); got.Statuses != 1 || got.Duplicates != 0 {
+		t.Fatalf("repeat once known: %+v", got)
+	}
+	if changed, err := f.s.Accepted(context.Background(), f.m.ID, "wamid.k", f.now); err != nil || changed {
+		t.Errorf("Accepted: changed %v %v, want nothing new", changed, err)
+	}
+	f.want([]string{"wamid.k/delivered 1"}, bridge.StatusQueued, bridge.StatusSent, bridge.StatusDelivered)
+}
+
 // A word the bridge does not map is never applied: it is kept as an event
 // row (marked applied), once.
 func TestUnmappedStatusWordKeptOnce(t *testing.T) {
