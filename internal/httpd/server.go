@@ -254,7 +254,8 @@ var errTooLarge = errors.New("httpd: request body too large")
 // readBody returns the request body, refusing more than limit bytes: by
 // Content-Length up front, or while reading a chunked body.
 func readBody(ctx *fasthttp.RequestCtx, limit int) ([]byte, error) {
-	if cl := ctx.Request.Header.ContentLength(); cl > limit {
+	cl := ctx.Request.Header.ContentLength() // -1 chunked, -2 identity without a length
+	if cl > limit {
 		return nil, errTooLarge
 	}
 	stream := ctx.RequestBodyStream()
@@ -265,7 +266,7 @@ func readBody(ctx *fasthttp.RequestCtx, limit int) ([]byte, error) {
 		}
 		return body, nil
 	}
-	if cl := ctx.Request.Header.ContentLength(); cl >= 0 {
+	if cl >= 0 {
 		// The length is known and within the limit: one allocation of it
 		// (io.ReadAll would grow a buffer from 512 bytes).
 		body := make([]byte, cl)

@@ -219,8 +219,7 @@ func insertMessage(tx *wtx, m *bridge.Message) error {
 
 // addHistory appends one entry to message id's history.
 func addHistory(tx *wtx, id bridge.MessageID, st bridge.Status, at time.Time, code int) error {
-	_, err := tx.Exec(`UPDATE messages SET history = `+historyAppend+` WHERE id = ?`, st, ms(at), code, id)
-	return err
+	return addSeenHistory(tx, id, st, at, code, 0)
 }
 
 // addSeenHistory is addHistory for a provider status: it also records the
