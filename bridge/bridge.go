@@ -207,7 +207,18 @@ func (b *Bridge) planReports(m *Message) (jobs []JobRef, covered bool) {
 // wakeReporters is called after a commit that changed a reported status:
 // the report loop and every JobReporter look at their queues.
 func (b *Bridge) wakeReporters() {
-	poke(b.reportWake)
+	b.wakeQueued(nil)
+}
+
+// wakeQueued wakes the loops of the report queues q names (all of them
+// when q is nil: the store did not say).
+func (b *Bridge) wakeQueued(q *ReportsQueued) {
+	if q == nil || q.ReportJobs {
+		poke(b.reportWake)
+	}
+	if q != nil && !q.ReporterJobs {
+		return
+	}
 	for _, r := range b.reporters {
 		if jr, ok := r.(JobReporter); ok {
 			jr.Kick()
@@ -474,14 +485,16 @@ func (b *Bridge) HandleEvents(ctx context.Context, events []Event) (IngestResult
 	if len(out.Inbound) > 0 {
 		poke(b.inboundWake)
 	}
+	reported := false
 	for _, m := range out.Changed {
 		b.observeMessage(m)
-		if ReportsOrigin(m.Origin) {
-			b.wakeReporters()
-		}
+		reported = reported || ReportsOrigin(m.Origin)
 		if m.Channel == ChannelSMS {
 			poke(b.smsWake) // a failed status moved it to SMS
 		}
+	}
+	if reported {
+		b.wakeQueued(out.Queued)
 	}
 	if b.obs != nil {
 		for range out.Reconciled {

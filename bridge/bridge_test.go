@@ -611,8 +611,9 @@ func (f *filteringReporter) Reports(m *bridge.Message) bool {
 }
 
 // With a store that plans reports, a JobReporter's jobs are queued in the
-// status's own commit (Report is never called, the reporter is kicked) and
-// a StatusFilter's statuses it passes on get no report job.
+// status's own commit (Report is never called, the reporter is kicked; a
+// status that queued none of its jobs does not kick it) and a
+// StatusFilter's statuses it passes on get no report job.
 func TestReportsPlannedInTheStatusCommit(t *testing.T) {
 	st := openStore(t)
 	jr := &jobReporter{fakeReporter: fakeReporter{origin: "smpp:acme"}}
@@ -639,8 +640,13 @@ func TestReportsPlannedInTheStatusCommit(t *testing.T) {
 		ids = append(ids, id)
 		sent := e.waitFor(id, func(m *bridge.Message) bool { return m.WAMID != "" })
 		for _, s := range []bridge.Status{bridge.StatusSent, bridge.StatusDelivered} {
+			kicks := jr.kicks.Load()
 			if err := b.HandleStatus(ctx, &bridge.StatusUpdate{WAMID: sent.WAMID, Status: s, RawStatus: string(s)}); err != nil {
 				t.Fatal(err)
+			}
+			// Kicked only when the status queued one of its jobs.
+			if kicked, want := jr.kicks.Load() > kicks, origin == "smpp:acme" && s == bridge.StatusDelivered; kicked != want {
+				t.Errorf("%s %s: reporter kicked %v, want %v", origin, s, kicked, want)
 			}
 		}
 	}

@@ -40,7 +40,13 @@ type HistoryFree interface {
 }
 
 // JobRef names a durable job: its kind and its reference within the kind.
-type JobRef struct{ Kind, Ref string }
+type JobRef struct {
+	Kind, Ref string
+	// Data is what the job carries for its worker, written with it (an
+	// SMPP receipt's fields as the status left the message); empty for
+	// most jobs. Bounded by the reporter: it is stored in the job's row.
+	Data string
+}
 
 // JobReporter is a StatusReporter whose reports are durable jobs of its
 // own (SMPP receipts). ReportJobs names the jobs that report m's current
@@ -74,7 +80,7 @@ type StatusFilter interface {
 // one status whose report depends on those before it (an SMPP final
 // receipt for read only when delivered did not come first); for other
 // statuses the store may leave History out (reading it was one query per
-// status webhook).
+// status webhook). The store keeps each job's Data with it (Job.Data).
 type ReportPlanner interface {
 	PlanReports(plan func(m *Message) (jobs []JobRef, covered bool))
 }

@@ -182,6 +182,7 @@ type Job struct {
 	Ref       string
 	Attempts  int // claims so far, this one included
 	LastError string
+	Data      string // JobRef.Data as queued ("" when none)
 }
 
 // SendJob is a leased send: the message and what is known of earlier attempts.
@@ -204,14 +205,26 @@ type IngestOutcome struct {
 	IngestResult
 	// Changed are outbound messages whose status moved, after the change.
 	// A store may leave out what a status does not touch: Content,
-	// SendRecord, timestamps other than UpdatedAt, and History unless the
-	// status is read (see ReportPlanner).
+	// SendRecord, timestamps other than CreatedAt and UpdatedAt, and
+	// History unless the status is read (see ReportPlanner).
 	Changed []*Message
 	// Inbound are the newly stored inbound messages.
 	Inbound []*Message
 	// Reconciled counts send jobs whose attempt had an unknown outcome
 	// and that a status echoing the message settled.
 	Reconciled int
+	// Queued tells which report queues the ingest added to, when the
+	// store knows; nil has every reporter woken after a change.
+	Queued *ReportsQueued
+}
+
+// ReportsQueued names the report queues a change added to: report jobs
+// (JobReport) and the JobReporters' own jobs (planned by a ReportPlanner).
+// A status that queues nothing (an SMPP "sent" without intermediate
+// receipts) wakes no reporter, so its loops do not look at empty queues.
+type ReportsQueued struct {
+	ReportJobs   bool
+	ReporterJobs bool
 }
 
 // Part is one part of a concatenated submission (SMPP UDH or SAR).

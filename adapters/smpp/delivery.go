@@ -115,13 +115,61 @@ func (s *Server) ReportJobs(m *bridge.Message) []bridge.JobRef {
 		ids, rds = []string{string(m.ID)}, []byte{md.RD}
 	}
 	var jobs []bridge.JobRef
+	data := ""
 	for i, pid := range ids {
 		if i >= len(rds) || !wantsReceipt(rds[i], m) {
 			continue
 		}
-		jobs = append(jobs, bridge.JobRef{Kind: queueKind(acc), Ref: "dlr/" + string(m.ID) + "/" + string(m.Status) + "/" + pid})
+		if data == "" {
+			data = receiptDataOf(md, m)
+		}
+		jobs = append(jobs, bridge.JobRef{Kind: queueKind(acc), Ref: "dlr/" + string(m.ID) + "/" + string(m.Status) + "/" + pid, Data: data})
 	}
 	return jobs
+}
+
+// receiptData is a receipt job's data: the receipt's fields as the status
+// change left the message, so sending the receipt reads no message row
+// (that read was a twentieth of the daemon's time per SMPP message).
+type receiptData struct {
+	Meta      meta   `json:"m"` // addresses and text only
+	Created   int64  `json:"c"` // unix ms: the receipt's submit date
+	Done      int64  `json:"d"` // unix ms: its done date
+	Channel   string `json:"ch,omitempty"`
+	WAMID     string `json:"w,omitempty"`
+	Reason    string `json:"r,omitempty"`
+	ErrorCode int    `json:"e,omitempty"`
+}
+
+// receiptDataOf encodes m's receipt fields; "" when m lacks its submit
+// time (a store that did not read it): the receipt then reads the message.
+func receiptDataOf(md meta, m *bridge.Message) string {
+	if m.CreatedAt.IsZero() {
+		return ""
+	}
+	d := receiptData{
+		Meta: meta{Source: md.Source, SrcTON: md.SrcTON, SrcNPI: md.SrcNPI,
+			Dest: md.Dest, DstTON: md.DstTON, DstNPI: md.DstNPI, Text: md.Text},
+		Created: m.CreatedAt.UnixMilli(), Done: m.UpdatedAt.UnixMilli(),
+		Channel: string(m.Channel), WAMID: m.WAMID, Reason: string(m.Reason), ErrorCode: m.ErrorCode,
+	}
+	b, err := json.Marshal(d)
+	if err != nil {
+		return ""
+	}
+	return string(b)
+}
+
+// receiptFromData is the receipt a job's data describes for message id in
+// status st; false when the data is not a receipt's (then the message is read).
+func receiptFromData(data, id string, st bridge.Status) (meta, *bridge.Message, bool) {
+	var d receiptData
+	if err := json.Unmarshal([]byte(data), &d); err != nil || d.Created == 0 {
+		return meta{}, nil, false
+	}
+	return d.Meta, &bridge.Message{ID: bridge.MessageID(id), Status: st,
+		CreatedAt: time.UnixMilli(d.Created), UpdatedAt: time.UnixMilli(d.Done),
+		Channel: bridge.Channel(d.Channel), WAMID: d.WAMID, Reason: bridge.Reason(d.Reason), ErrorCode: d.ErrorCode}, true
 }
 
 // Kick implements bridge.JobReporter: every account's delivery loop looks
@@ -432,6 +480,11 @@ func (s *Server) prepare(acc *account, job bridge.Job) (kind string, pdus []pdu.
 		s.finish(acc, job, kind, "unknown")
 		return kind, nil, true
 	}
+	if kind == "dlr" && len(f) >= 3 && job.Data != "" {
+		if md, m, ok := receiptFromData(job.Data, f[1], bridge.Status(f[2])); ok {
+			return kind, []pdu.PDU{receiptPDUOf(md, m, receiptedID(m, f))}, false
+		}
+	}
 	m, err := s.bridge.MessageHead(ctx, f[1]) // a receipt or reply needs no history
 	if err != nil {
 		s.finish(acc, job, kind, "gone")
@@ -440,11 +493,7 @@ func (s *Server) prepare(acc *account, job bridge.Job) (kind string, pdus []pdu.
 	switch {
 	case kind == "dlr" && len(f) >= 3:
 		m.Status = bridge.Status(f[2])
-		receipted := string(m.ID)
-		if len(f) == 4 {
-			receipted = f[3]
-		}
-		return kind, []pdu.PDU{receiptPDU(m, receipted)}, false
+		return kind, []pdu.PDU{receiptPDU(m, receiptedID(m, f))}, false
 	case kind == "mo":
 		pdus, err = moPDUs(acc, m)
 		if err != nil {
@@ -553,6 +602,20 @@ func (s *Server) finish(acc *account, job bridge.Job, kind, result string) {
 func receiptPDU(m *bridge.Message, receipted string) pdu.PDU {
 	var md meta
 	_ = json.Unmarshal(m.OriginData, &md)
+	return receiptPDUOf(md, m, receipted)
+}
+
+// receiptedID is the id a receipt job's ref (dlr/<message>/<status>[/<id>])
+// receipts: the part's, or the message's.
+func receiptedID(m *bridge.Message, ref []string) string {
+	if len(ref) == 4 {
+		return ref[3]
+	}
+	return string(m.ID)
+}
+
+// receiptPDUOf is receiptPDU with the message's origin data decoded (md).
+func receiptPDUOf(md meta, m *bridge.Message, receipted string) pdu.PDU {
 	stat := statOf(m.Status, m.Reason)
 	code := errCode(m.Reason)
 	dlvrd := 0

@@ -19,6 +19,8 @@ func (s *SQLite) Ingest(ctx context.Context, events []bridge.Event) (bridge.Inge
 	now := time.Now()
 	err := s.commit.write(ctx, func(tx *wtx) error {
 		out = bridge.IngestOutcome{}
+		tx.queued = bridge.ReportsQueued{}
+		defer func() { q := tx.queued; out.Queued = &q }()
 		changed := map[bridge.MessageID]int{}
 		for _, ev := range events {
 			switch {

@@ -369,7 +369,7 @@ func (s *SQLite) ClaimJobs(ctx context.Context, kind string, now time.Time, limi
 		rows, err := tx.Query(`UPDATE jobs SET lease_until = ?, attempts = attempts + 1
 			WHERE kind = ? AND ref IN (SELECT ref FROM jobs WHERE kind = ? AND run_at <= ? AND lease_until <= ?
 				ORDER BY run_at, rowid `+limitClause(limit)+`)
-			RETURNING ref, attempts, last_error`,
+			RETURNING ref, attempts, last_error, IFNULL(data, '')`,
 			ms(now.Add(lease)), kind, kind, ms(now), ms(now))
 		if err != nil {
 			return fmt.Errorf("store: claim %s: %w", kind, err)
@@ -377,7 +377,7 @@ func (s *SQLite) ClaimJobs(ctx context.Context, kind string, now time.Time, limi
 		defer rows.Close()
 		for rows.Next() {
 			j := bridge.Job{Kind: kind}
-			if err := rows.Scan(&j.Ref, &j.Attempts, &j.LastError); err != nil {
+			if err := rows.Scan(&j.Ref, &j.Attempts, &j.LastError, &j.Data); err != nil {
 				return err
 			}
 			jobs = append(jobs, j)
@@ -434,7 +434,16 @@ func (s *SQLite) EnqueueJob(ctx context.Context, kind, ref string, runAt time.Ti
 }
 
 func enqueue(tx *wtx, kind, ref string, runAt time.Time) error {
-	_, err := tx.Exec(`INSERT INTO jobs (kind, ref, run_at) VALUES (?,?,?) ON CONFLICT DO NOTHING`, kind, ref, ms(runAt))
+	return enqueueData(tx, kind, ref, "", runAt)
+}
+
+// enqueueData is enqueue with the job's data (NULL when empty).
+func enqueueData(tx *wtx, kind, ref, data string, runAt time.Time) error {
+	var d any
+	if data != "" {
+		d = data
+	}
+	_, err := tx.Exec(`INSERT INTO jobs (kind, ref, run_at, data) VALUES (?,?,?,?) ON CONFLICT DO NOTHING`, kind, ref, ms(runAt), d)
 	if err != nil {
 		return fmt.Errorf("store: enqueue %s: %w", kind, err)
 	}
@@ -475,14 +484,18 @@ func reportChange(tx *wtx, m *bridge.Message, at time.Time) error {
 	}
 	if plan := tx.c.plan.Load(); plan != nil {
 		if jobs, covered := (*plan)(m); covered {
+			if len(jobs) > 0 {
+				tx.queued.ReporterJobs = true
+			}
 			for _, j := range jobs {
-				if err := enqueue(tx, j.Kind, j.Ref, at); err != nil {
+				if err := enqueueData(tx, j.Kind, j.Ref, j.Data, at); err != nil {
 					return err
 				}
 			}
 			return nil
 		}
 	}
+	tx.queued.ReportJobs = true
 	return enqueue(tx, bridge.JobReport, string(m.ID)+"/"+string(m.Status), at)
 }
 

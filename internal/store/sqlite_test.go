@@ -275,7 +275,8 @@ func TestMailByMessageIDPlanUsesTheIndex(t *testing.T) {
 
 // A status change of a message whose origin's reporters are all
 // JobReporters queues their jobs in the same commit and no report job; an
-// origin the plan does not cover still gets a report job.
+// origin the plan does not cover still gets a report job. The ingest's
+// outcome says which it queued.
 func TestStatusChangeQueuesPlannedReportJobs(t *testing.T) {
 	s := open(t)
 	ctx := context.Background()
@@ -288,7 +289,7 @@ func TestStatusChangeQueuesPlannedReportJobs(t *testing.T) {
 		if m.Status != bridge.StatusDelivered {
 			return nil, true // covered, nothing to report (no intermediate receipts)
 		}
-		return []bridge.JobRef{{Kind: "smpp:acme", Ref: "dlr/" + string(m.ID) + "/delivered"}}, true
+		return []bridge.JobRef{{Kind: "smpp:acme", Ref: "dlr/" + string(m.ID) + "/delivered", Data: `{"receipt":1}`}}, true
 	})
 	now := time.Now()
 	smpp, mail := benchOutbound(now, 1), benchOutbound(now, 2)
@@ -301,9 +302,15 @@ func TestStatusChangeQueuesPlannedReportJobs(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, st := range []bridge.Status{bridge.StatusSent, bridge.StatusDelivered} {
-			if _, err := s.Ingest(ctx, []bridge.Event{{Status: &bridge.StatusUpdate{WAMID: "wamid." + string(m.ID),
-				Status: st, RawStatus: string(st), Timestamp: now}}}); err != nil {
+			out, err := s.Ingest(ctx, []bridge.Event{{Status: &bridge.StatusUpdate{WAMID: "wamid." + string(m.ID),
+				Status: st, RawStatus: string(st), Timestamp: now}}})
+			if err != nil {
 				t.Fatal(err)
+			}
+			// What the ingest queued, so the bridge wakes only those loops.
+			want := bridge.ReportsQueued{ReportJobs: m == mail, ReporterJobs: m == smpp && st == bridge.StatusDelivered}
+			if out.Queued == nil || *out.Queued != want {
+				t.Errorf("%s %s: queued %+v, want %+v", m.Origin, st, out.Queued, want)
 			}
 		}
 	}
@@ -311,13 +318,16 @@ func TestStatusChangeQueuesPlannedReportJobs(t *testing.T) {
 		t.Errorf("plan called for %v", planned)
 	}
 	dlr, err := s.ClaimJobs(ctx, "smpp:acme", now.Add(time.Minute), 10, time.Minute)
-	if err != nil || len(dlr) != 1 || dlr[0].Ref != "dlr/"+string(smpp.ID)+"/delivered" {
-		t.Errorf("receipt jobs: %+v %v", dlr, err)
+	if err != nil || len(dlr) != 1 || dlr[0].Ref != "dlr/"+string(smpp.ID)+"/delivered" || dlr[0].Data != `{"receipt":1}` {
+		t.Errorf("receipt jobs: %+v %v (want the planned job with its data)", dlr, err)
 	}
 	reports, err := s.ClaimJobs(ctx, bridge.JobReport, now.Add(time.Minute), 10, time.Minute)
 	var refs []string
 	for _, j := range reports {
 		refs = append(refs, j.Ref)
+		if j.Data != "" {
+			t.Errorf("report job %s has data %q", j.Ref, j.Data)
+		}
 	}
 	if want := string(mail.ID) + "/sent," + string(mail.ID) + "/delivered"; err != nil || strings.Join(refs, ",") != want {
 		t.Errorf("report jobs %v %v, want %s (the uncovered origin only)", refs, err, want)

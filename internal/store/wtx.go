@@ -10,6 +10,8 @@ import (
 	"reflect"
 	"strconv"
 	"time"
+
+	"github.com/wabridge/wabridge/bridge"
 )
 
 // wtx is the writer's open transaction. Its methods mirror *sql.Tx's, but
@@ -24,7 +26,12 @@ import (
 // the writer, runs to its end (a caller's cancelled request must not fail a
 // statement halfway through a shared transaction). Only the writer's
 // goroutine uses a wtx.
-type wtx struct{ c *committer }
+type wtx struct {
+	c *committer
+	// queued records the report queues the operation added to
+	// (reportChange); an operation that reports it resets it first.
+	queued bridge.ReportsQueued
+}
 
 // writeCtx is the context of every statement the writer runs.
 var writeCtx = context.Background()
