@@ -157,7 +157,7 @@ type Server struct {
 	byDigits map[string]*Number // business digits → number
 	notOnWA  map[string]bool    // customer digits
 	initial  []*tmpl            // the configured catalogue, restored by reset
-	client   *http.Client
+	poster   *poster            // webhook deliveries
 
 	mu         sync.Mutex // guards everything below
 	webhookURL string
@@ -262,7 +262,7 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		queue:      newLanes(cfg.WebhookWorkers),
 		sched:      newScheduler(),
 		life:       simlife.New("sandbox"),
-		client:     &http.Client{Timeout: webhookTimeout, Transport: webhookTransport(cfg.WebhookWorkers)},
+		poster:     newPoster(cfg.WebhookWorkers),
 	}
 	s.load.Store(knobs)
 	s.settings = s.configSettings()
@@ -361,8 +361,10 @@ func (s *Server) SetWebhookURL(u string) {
 // the background goroutines, or for ctx. Calling it again returns the first
 // result.
 func (s *Server) Close(ctx context.Context) error {
-	err := s.life.Close(ctx, s.queue.close)
-	s.client.CloseIdleConnections()
+	err := s.life.Close(ctx, func() {
+		s.queue.close()
+		s.poster.close() // cuts deliveries in flight
+	})
 	return err
 }
 

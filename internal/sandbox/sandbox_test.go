@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -8,6 +9,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -630,5 +632,64 @@ func TestStartClose(t *testing.T) {
 	}
 	if _, err := http.Get(addr + "/sandbox/v1/stats"); err == nil {
 		t.Error("still serving after Close")
+	}
+}
+
+// A delivery in flight to a receiver that never answers does not hold up
+// Close: its connection is cut (the attempt's own timeout is 10 s, longer
+// than Close is given here).
+func TestCloseCutsDeliveryInFlight(t *testing.T) {
+	arrived := make(chan struct{}, 1)
+	release := make(chan struct{})
+	hung := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case arrived <- struct{}{}:
+		default:
+		}
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer hung.Close()
+	defer close(release)
+	cfg := testConfig()
+	cfg.WebhookURL = hung.URL
+	s, err := New(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{t: t, s: s, url: s.URL()}
+	h.inbound(map[string]any{"from": customer, "text": "never answered"})
+	select {
+	case <-arrived:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the webhook never reached the receiver")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	if err := s.Close(ctx); err != nil {
+		t.Errorf("Close with a delivery in flight: %v", err)
+	}
+}
+
+// An answer longer than a webhook answer may be (64 KiB) fails the attempt,
+// like any answer that is not a plain 2xx; the next attempt is delivered.
+func TestWebhookAnswerTooLongIsAFailure(t *testing.T) {
+	var calls atomic.Int32
+	rc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) == 1 {
+			_, _ = w.Write(bytes.Repeat([]byte("x"), maxWebhookAnswer+1))
+		}
+	}))
+	defer rc.Close()
+	h := start(t, func(c *Config) { c.WebhookURL = rc.URL })
+	h.inbound(map[string]any{"from": customer, "text": "long answer"})
+	waitFor(t, "delivery on the second attempt", func() bool { st := h.stats(); return st.WebhooksDelivered == 1 })
+	if st := h.stats(); st.WebhookFailures != 1 || st.WebhooksSent != 2 {
+		t.Errorf("stats %+v, want 1 failure in 2 attempts", st)
 	}
 }

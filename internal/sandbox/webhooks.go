@@ -1,15 +1,12 @@
 package sandbox
 
 import (
-	"bytes"
 	"container/heap"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"strconv"
 	"strings"
 	"sync"
@@ -465,16 +462,6 @@ func (s *Server) enqueueLocked(body []byte, desc string) {
 	s.queue.push(&job{body: body, desc: desc, epoch: s.epoch, lane: -1})
 }
 
-// webhookTransport keeps one idle keep-alive connection per worker to the
-// webhook host, so deliveries do not reconnect (http.DefaultTransport keeps
-// only two per host).
-func webhookTransport(workers int) *http.Transport {
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.MaxIdleConnsPerHost = workers
-	t.MaxIdleConns = max(t.MaxIdleConns, 2*workers)
-	return t
-}
-
 // worker delivers the webhooks of lane i until the queue is closed.
 func (s *Server) worker(i int) {
 	q := s.queue.qs[i]
@@ -555,23 +542,7 @@ func (s *Server) backoff(attempts int) time.Duration {
 
 // post sends one signed webhook; only a 2xx answer counts as delivered.
 func (s *Server) post(target string, body []byte) error {
-	req, err := http.NewRequestWithContext(s.life.Context(), http.MethodPost, target, bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-Hub-Signature-256", sign(s.cfg.AppSecret, body))
-	req.Header.Set("User-Agent", "facebookexternalua")
-	resp, err := s.client.Do(req)
-	if err != nil {
-		return err
-	}
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	_ = resp.Body.Close()
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return fmt.Errorf("webhook answered HTTP %d", resp.StatusCode)
-	}
-	return nil
+	return s.poster.post(target, sign(s.cfg.AppSecret, body), body)
 }
 
 // lanes are the per-worker FIFOs. A job keeps its lane across retries.
