@@ -3,6 +3,7 @@ package test
 import (
 	"context"
 	"crypto/tls"
+	"database/sql"
 	"fmt"
 	"net"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"github.com/linxGnu/gosmpp/data"
 	"github.com/linxGnu/gosmpp/pdu"
 
+	wsmpp "github.com/wabridge/wabridge/adapters/smpp"
 	"github.com/wabridge/wabridge/internal/config"
 )
 
@@ -345,6 +347,91 @@ func TestSMPPPipelinedSubmitsKeepTheirOrder(t *testing.T) {
 	for i, m := range got {
 		if want := fmt.Sprintf("message %03d", i); m.Text != want {
 			t.Fatalf("WhatsApp message %d is %q, want %q", i, m.Text, want)
+		}
+	}
+}
+
+// Receipts queued while no receiver is bound survive a restart: one whose
+// job carries its receipt's fields (as queued since migration 15) and one
+// whose job has none (as queued by an earlier version, which reads the
+// message instead) both reach the receiver bound afterwards, each once and
+// with the same fields.
+func TestSMPPQueuedReceiptsSurviveRestart(t *testing.T) {
+	cfg := smppConfig(t)
+	d := startDaemon(t, cfg)
+	d.inject(customer, "hi")
+	tx, err := bindESME(t, smppAddr(t, d), "acme", "secret1", pdu.Transmitter)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	head := map[string]string{} // the first 20 characters, as receipts quote them
+	for _, text := range []string{"Receipt with its data", "Receipt read from the row"} {
+		r := tx.submit(submitOpts{to: customer, text: text, rd: 1})
+		if r.CommandStatus != data.ESME_ROK {
+			t.Fatalf("submit: %s", r.CommandStatus)
+		}
+		ids = append(ids, r.MessageID)
+		head[r.MessageID] = text[:20]
+	}
+	for _, id := range ids {
+		d.waitStatus(id, "read")
+	}
+	d.stop()
+
+	db, err := sql.Open("sqlite", "file:"+cfg.Store.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var withData int
+	if err := db.QueryRow(`SELECT COUNT(*) FROM jobs WHERE kind = 'smpp:acme' AND data IS NOT NULL`).Scan(&withData); err != nil {
+		t.Fatal(err)
+	}
+	res, err := db.Exec(`UPDATE jobs SET data = NULL WHERE kind = 'smpp:acme' AND ref LIKE 'dlr/' || ? || '/%'`, ids[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := res.RowsAffected(); withData != 2 || n != 1 {
+		t.Fatalf("queued receipt jobs with data: %d, stripped %d; want 2 and 1", withData, n)
+	}
+	db.Close()
+
+	cfg2 := *cfg
+	d2 := startDaemon(t, &cfg2)
+	rx, err := bindESME(t, smppAddr(t, d2), "acme", "secret1", pdu.Receiver)
+	if err != nil {
+		t.Fatal(err)
+	}
+	receipts := func(ds []*pdu.DeliverSM) []*pdu.DeliverSM {
+		var out []*pdu.DeliverSM
+		for _, x := range ds {
+			if x.EsmClass&0x04 != 0 { // not the customer's "hi"
+				out = append(out, x)
+			}
+		}
+		return out
+	}
+	rx.waitDelivers("both queued receipts", func(ds []*pdu.DeliverSM) bool { return len(receipts(ds)) >= 2 })
+	time.Sleep(300 * time.Millisecond) // a second copy would arrive now
+	got := map[string]string{}
+	for _, r := range receipts(rx.delivers()) {
+		id := strings.TrimRight(string(tlvOf(r, pdu.TagReceiptedMessageID)), "\x00")
+		if _, dup := got[id]; dup {
+			t.Errorf("receipt for %s twice", id)
+		}
+		// Everything but the id and the dates must be the same for both.
+		text := receiptText(r)
+		if !strings.HasPrefix(text, "id:"+id+" sub:001 dlvrd:001 submit date:") || r.EsmClass != 0x04 ||
+			r.SourceAddr.Address() != strings.TrimPrefix(customer, "+") ||
+			!strings.HasSuffix(text, " stat:DELIVRD err:000 text:"+head[id]) ||
+			len(tlvOf(r, wsmpp.TagWhatsAppID)) == 0 {
+			t.Errorf("receipt for %s: %q esm %#x from %q", id, text, r.EsmClass, r.SourceAddr.Address())
+		}
+		got[id] = text
+	}
+	for _, id := range ids {
+		if _, ok := got[id]; !ok {
+			t.Errorf("no receipt for %s after the restart", id)
 		}
 	}
 }

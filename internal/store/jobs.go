@@ -439,11 +439,7 @@ func enqueue(tx *wtx, kind, ref string, runAt time.Time) error {
 
 // enqueueData is enqueue with the job's data (NULL when empty).
 func enqueueData(tx *wtx, kind, ref, data string, runAt time.Time) error {
-	var d any
-	if data != "" {
-		d = data
-	}
-	_, err := tx.Exec(`INSERT INTO jobs (kind, ref, run_at, data) VALUES (?,?,?,?) ON CONFLICT DO NOTHING`, kind, ref, ms(runAt), d)
+	_, err := tx.Exec(`INSERT INTO jobs (kind, ref, run_at, data) VALUES (?,?,?,?) ON CONFLICT DO NOTHING`, kind, ref, ms(runAt), nullable(data))
 	if err != nil {
 		return fmt.Errorf("store: enqueue %s: %w", kind, err)
 	}
