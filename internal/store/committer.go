@@ -14,7 +14,10 @@ import (
 )
 
 // txFunc is one unit of work run inside a shared transaction. It must only
-// use tx, and must not keep it.
+// use tx, and must not keep it. It may run more than once: when an operation
+// of its batch fails, the batch is rolled back and run again with each
+// operation in a savepoint. So it sets (never accumulates into) what it
+// hands back, and changes nothing outside tx.
 type txFunc func(tx *wtx) error
 
 type writeOp struct {
@@ -25,8 +28,11 @@ type writeOp struct {
 
 // committer serialises writes through one goroutine and commits every
 // operation that is waiting in one transaction (group commit): many clients
-// waiting for durability share one fsync. Each operation runs inside its
-// own savepoint, so a failing operation is rolled back alone.
+// waiting for durability share one fsync. A failing operation is rolled back
+// alone: a batch first runs without savepoints (a savepoint copies every page
+// an operation touches into SQLite's sub-journal); if one of its operations
+// fails, the transaction is rolled back and the batch runs again with each
+// operation in its own savepoint.
 type committer struct {
 	db       *sql.DB // for its driver: the writer opens its own connection
 	dsn      string
@@ -43,6 +49,7 @@ type committer struct {
 
 	commits    atomic.Int64
 	operations atomic.Int64
+	reruns     atomic.Int64 // batches run again with savepoints
 	byOp       opCounts
 
 	// plan names the reporters' jobs for a status change (reportChange).
@@ -213,7 +220,18 @@ func (c *committer) drainClosed() {
 
 func (c *committer) run(batch []writeOp) {
 	results := make([]error, len(batch))
-	err := c.runTx(batch, results)
+	// One operation alone needs no savepoint: rolling back the transaction
+	// rolls back just it.
+	err := c.runTx(batch, results, false)
+	if errors.Is(err, errOpFailed) {
+		if len(batch) == 1 {
+			err = nil
+		} else {
+			c.reruns.Add(1)
+			clear(results)
+			err = c.runTx(batch, results, true)
+		}
+	}
 	for i, op := range batch {
 		if err != nil {
 			op.done <- err
@@ -223,7 +241,15 @@ func (c *committer) run(batch []writeOp) {
 	}
 }
 
-func (c *committer) runTx(batch []writeOp, results []error) (err error) {
+// errOpFailed is runTx's answer when an operation failed in a batch run
+// without savepoints: the transaction was rolled back, results holds the
+// failure.
+var errOpFailed = errors.New("store: an operation failed")
+
+// runTx runs batch in one transaction and commits it. With savepoints each
+// operation runs in its own and a failing one is rolled back alone; without,
+// the first failure rolls back the transaction and runTx returns errOpFailed.
+func (c *committer) runTx(batch []writeOp, results []error, savepoints bool) (err error) {
 	if c.conn == nil {
 		if err = c.open(); err != nil {
 			return fmt.Errorf("store: writer connection: %w", err)
@@ -239,6 +265,12 @@ func (c *committer) runTx(batch []writeOp, results []error) (err error) {
 		}
 	}()
 	for i, op := range batch {
+		if !savepoints {
+			if results[i] = safeRun(op.fn, tx); results[i] != nil {
+				return errOpFailed
+			}
+			continue
+		}
 		if _, err = tx.Exec("SAVEPOINT op"); err != nil {
 			return fmt.Errorf("store: savepoint: %w", err)
 		}

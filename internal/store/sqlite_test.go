@@ -122,6 +122,93 @@ func TestFailingOperationIsIsolated(t *testing.T) {
 	}
 }
 
+// A batch runs without savepoints; when one of its operations fails, the
+// batch is rolled back and run again with a savepoint per operation, so the
+// failing one alone is undone. An operation alone is simply rolled back.
+func TestFailedBatchRunsAgainWithSavepoints(t *testing.T) {
+	s := open(t)
+	ctx := context.Background()
+	insert := func(key string, runs *int, fail bool) txFunc {
+		return func(tx *wtx) error {
+			*runs++
+			if _, err := tx.Exec(`INSERT INTO raw_events (key, field, raw, received_at) VALUES (?, 'f', '{}', 0)`, key); err != nil {
+				return err
+			}
+			if fail {
+				return errors.New("boom")
+			}
+			return nil
+		}
+	}
+	// Hold the writer so that the three operations queued meanwhile form
+	// the next batch.
+	started, release := make(chan struct{}), make(chan struct{})
+	held := s.commit.queue(ctx, func(tx *wtx) error {
+		select {
+		case started <- struct{}{}: // the first run only
+		default:
+		}
+		<-release
+		return nil
+	})
+	<-started
+	var runs [3]int
+	waits := []func() error{
+		s.commit.queue(ctx, insert("a", &runs[0], false)),
+		s.commit.queue(ctx, insert("b", &runs[1], true)),
+		s.commit.queue(ctx, insert("c", &runs[2], false)),
+	}
+	close(release)
+	if err := held(); err != nil {
+		t.Fatal(err)
+	}
+	var errs [3]error
+	for i, w := range waits {
+		errs[i] = w()
+	}
+	if errs[0] != nil || errs[1] == nil || errs[2] != nil {
+		t.Fatalf("errors %v, want only the second", errs)
+	}
+	// The first run stops at the failure; the second runs all three.
+	if runs != [3]int{2, 2, 1} {
+		t.Errorf("runs %v, want 2, 2, 1 (up to the failure without savepoints, then all with)", runs)
+	}
+	if got := s.commit.reruns.Load(); got != 1 {
+		t.Errorf("reruns %d, want 1", got)
+	}
+	keys := func() string {
+		rows, err := s.reader.Query(`SELECT key FROM raw_events ORDER BY key`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var out []string
+		for rows.Next() {
+			var k string
+			if err := rows.Scan(&k); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, k)
+		}
+		return strings.Join(out, ",")
+	}
+	if got := keys(); got != "a,c" {
+		t.Errorf("committed %q, want a,c", got)
+	}
+
+	// Alone, a failing operation is rolled back with its transaction.
+	var one int
+	if err := s.commit.write(ctx, insert("d", &one, true)); err == nil {
+		t.Fatal("the failing operation succeeded")
+	}
+	if one != 1 || s.commit.reruns.Load() != 1 {
+		t.Errorf("runs %d, reruns %d: an operation alone is not run again", one, s.commit.reruns.Load())
+	}
+	if got := keys(); got != "a,c" {
+		t.Errorf("committed %q after a failing operation alone, want a,c", got)
+	}
+}
+
 func TestIngestDeduplicatesByNaturalKeys(t *testing.T) {
 	s := open(t)
 	ctx := context.Background()
