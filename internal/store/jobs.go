@@ -12,11 +12,19 @@ import (
 	"github.com/wabridge/wabridge/bridge"
 )
 
-// ClaimSends implements bridge.Store.
+// ClaimSends implements bridge.Store. The writer only leases the jobs; their
+// messages are read after the commit by a reader connection, beside the
+// writer rather than in its serial time (the lease keeps every other claim
+// off them meanwhile).
 func (s *SQLite) ClaimSends(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]bridge.SendJob, error) {
-	var jobs []bridge.SendJob
+	type claimed struct {
+		ref      string
+		attempts int
+		started  int64
+	}
+	var cs []claimed
 	err := s.commit.write(ctx, func(tx *wtx) error {
-		jobs = jobs[:0]
+		cs = cs[:0]
 		// A send is claimed only when no earlier send to the same customer
 		// from the same number is still due, in flight or being retried:
 		// messages to one customer go out in the order they were submitted
@@ -29,12 +37,6 @@ func (s *SQLite) ClaimSends(ctx context.Context, now time.Time, limit int, lease
 		if err != nil {
 			return fmt.Errorf("store: claim: %w", err)
 		}
-		type claimed struct {
-			ref      string
-			attempts int
-			started  int64
-		}
-		var cs []claimed
 		for rows.Next() {
 			var c claimed
 			if err := rows.Scan(&c.ref, &c.attempts, &c.started); err != nil {
@@ -44,40 +46,44 @@ func (s *SQLite) ClaimSends(ctx context.Context, now time.Time, limit int, lease
 			cs = append(cs, c)
 		}
 		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		if len(cs) == 0 {
-			return nil
-		}
-		// The claimed messages in one query (without their history), each
-		// with its customer's window.
-		refs := make([]string, len(cs))
-		for i, c := range cs {
-			refs[i] = c.ref
-		}
-		list, err := json.Marshal(refs)
-		if err != nil {
-			return err
-		}
-		byID, err := claimedMessages(ctx, tx, string(list))
-		if err != nil {
-			return err
-		}
-		for _, c := range cs {
-			cm, ok := byID[bridge.MessageID(c.ref)]
-			if !ok {
-				if _, err := tx.Exec(`DELETE FROM jobs WHERE kind = ? AND ref = ?`, jobSend, c.ref); err != nil {
-					return err
-				}
-				continue
-			}
-			jobs = append(jobs, bridge.SendJob{Message: cm.m, Attempts: c.attempts, AttemptStarted: fromMS(c.started),
-				WindowRead: true, LastInbound: cm.lastInbound})
-		}
-		return nil
+		return rows.Err()
 	})
-	return jobs, err
+	if err != nil || len(cs) == 0 {
+		return nil, err
+	}
+	// The claimed messages in one query (without their history), each with
+	// its customer's window.
+	refs := make([]string, len(cs))
+	for i, c := range cs {
+		refs[i] = c.ref
+	}
+	list, err := json.Marshal(refs)
+	if err != nil {
+		return nil, err
+	}
+	byID, err := claimedMessages(ctx, s.reader, string(list))
+	if err != nil {
+		// The leases run out and the jobs are claimed again.
+		return nil, err
+	}
+	jobs := make([]bridge.SendJob, 0, len(cs))
+	var orphans []string
+	for _, c := range cs {
+		cm, ok := byID[bridge.MessageID(c.ref)]
+		if !ok {
+			orphans = append(orphans, c.ref)
+			continue
+		}
+		jobs = append(jobs, bridge.SendJob{Message: cm.m, Attempts: c.attempts, AttemptStarted: fromMS(c.started),
+			WindowRead: true, LastInbound: cm.lastInbound})
+	}
+	if len(orphans) > 0 {
+		// A send job whose message is gone has nothing to send.
+		if err := s.FinishJobs(ctx, jobSend, orphans); err != nil {
+			return jobs, err
+		}
+	}
+	return jobs, nil
 }
 
 // claimedMessagesQuery reads the messages whose ids are in a JSON array
@@ -93,8 +99,8 @@ type claimedMessage struct {
 }
 
 // claimedMessages runs claimedMessagesQuery for the JSON array ids.
-func claimedMessages(ctx context.Context, tx *wtx, ids string) (map[bridge.MessageID]claimedMessage, error) {
-	rows, err := tx.QueryContext(ctx, claimedMessagesQuery, ids)
+func claimedMessages(ctx context.Context, q queryer, ids string) (map[bridge.MessageID]claimedMessage, error) {
+	rows, err := q.query(ctx, claimedMessagesQuery, ids)
 	if err != nil {
 		return nil, fmt.Errorf("store: read claimed messages: %w", err)
 	}

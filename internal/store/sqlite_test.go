@@ -274,6 +274,34 @@ func TestReopenKeepsDataAndReleasesLeases(t *testing.T) {
 	}
 }
 
+// A claimed send job whose message is gone (nothing deletes messages; a
+// hand-edited database could) is dropped, and no longer holds back the
+// conversation's next message.
+func TestClaimSendsDropsAJobWithoutItsMessage(t *testing.T) {
+	s := open(t)
+	ctx := context.Background()
+	gone, kept := outbound(t, s, "gone"), outbound(t, s, "kept")
+	if err := s.commit.write(ctx, func(tx *wtx) error {
+		_, err := tx.Exec(`DELETE FROM messages WHERE id = ?`, gone)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// The first claim gets the orphan alone (the same conversation's next
+	// message waits behind it) and drops it.
+	if jobs, err := s.ClaimSends(ctx, time.Now().Add(time.Second), 10, time.Hour); err != nil || len(jobs) != 0 {
+		t.Fatalf("first claim: %v, %v; want nothing", jobs, err)
+	}
+	jobs, err := s.ClaimSends(ctx, time.Now().Add(time.Second), 10, time.Hour)
+	if err != nil || len(jobs) != 1 || jobs[0].Message.ID != kept {
+		t.Fatalf("claimed %v, %v; want only %s", jobs, err, kept)
+	}
+	var n int
+	if err := s.reader.QueryRow(`SELECT COUNT(*) FROM jobs WHERE kind = ? AND ref = ?`, jobSend, gone).Scan(&n); err != nil || n != 0 {
+		t.Errorf("the orphan's send job: %d rows, %v", n, err)
+	}
+}
+
 // A write racing Close is answered (errClosed), never left waiting, even
 // with a context that cannot be cancelled.
 func TestWriteRacingCloseIsAnswered(t *testing.T) {
