@@ -78,10 +78,12 @@ func (t *TrackedWriter) Write(p []byte) (int, error) {
 const DefaultConns = 64
 
 // NewHTTPClient returns the client a provider adapter calls its API with:
-// http.DefaultTransport's settings, but keeping up to conns idle
-// connections per host (DefaultConns when conns <= 0). The default
-// transport keeps two, so with more concurrent senders every further
-// request would dial — and, at the provider, handshake TLS — again.
+// a Transport (each small request on the caller's goroutine) in front of
+// http.DefaultTransport's settings for the rest (proxies, streamed
+// uploads), both keeping up to conns idle connections per host
+// (DefaultConns when conns <= 0). The default transport keeps two, so with
+// more concurrent senders every further request would dial — and, at the
+// provider, handshake TLS — again.
 func NewHTTPClient(conns int) *http.Client {
 	if conns <= 0 {
 		conns = DefaultConns
@@ -89,7 +91,13 @@ func NewHTTPClient(conns int) *http.Client {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.MaxIdleConnsPerHost = conns
 	t.MaxIdleConns = max(t.MaxIdleConns, 2*conns)
-	return &http.Client{Transport: t}
+	return &http.Client{Transport: &Transport{
+		Fallback:        t,
+		Proxy:           t.Proxy,
+		TLSClientConfig: t.TLSClientConfig,
+		MaxIdlePerHost:  conns,
+		IdleTimeout:     t.IdleConnTimeout,
+	}}
 }
 
 // Reply is a provider's answer: its status, headers and body (read up to
