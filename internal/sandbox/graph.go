@@ -186,6 +186,13 @@ type sendRequest struct {
 	Template         *templateReq `json:"template"`
 }
 
+// sendEnvelope decodes a sendRequest and tells whether "status" (the
+// mark-as-read form) was present at all.
+type sendEnvelope struct {
+	sendRequest
+	Status json.RawMessage `json:"status"` // shadows sendRequest.Status
+}
+
 type contextReq struct {
 	MessageID string `json:"message_id"`
 }
@@ -212,15 +219,25 @@ func (s *Server) handleMessages(w http.ResponseWriter, r *http.Request, num *Num
 		errInvalidParam("could not read the request body").write(w)
 		return
 	}
-	var req sendRequest
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &fields); err != nil {
-		errInvalidParam("the request body is not a JSON object").write(w)
+	// One decoding of the body; the object of a media-like type is looked
+	// up again by name only for those types (validateSend).
+	var env sendEnvelope
+	if err := json.Unmarshal(raw, &env); err != nil {
+		var syn *json.SyntaxError
+		var typ *json.UnmarshalTypeError
+		if errors.As(err, &syn) || (errors.As(err, &typ) && typ.Field == "") {
+			errInvalidParam("the request body is not a JSON object").write(w)
+		} else {
+			errInvalidParam("invalid request body: " + err.Error()).write(w)
+		}
 		return
 	}
-	if err := json.Unmarshal(raw, &req); err != nil {
-		errInvalidParam("invalid request body: " + err.Error()).write(w)
-		return
+	req := env.sendRequest
+	if env.Status != nil {
+		if err := json.Unmarshal(env.Status, &req.Status); err != nil {
+			errInvalidParam("invalid request body: " + err.Error()).write(w)
+			return
+		}
 	}
 	if req.MessagingProduct == "" {
 		s.reject(w, errRequired("messaging_product"))
@@ -230,11 +247,11 @@ func (s *Server) handleMessages(w http.ResponseWriter, r *http.Request, num *Num
 		s.reject(w, &graphError{code: 100, message: fmt.Sprintf("(#100) Param messaging_product must be one of {WHATSAPP} - got %q.", req.MessagingProduct)})
 		return
 	}
-	if _, ok := fields["status"]; ok {
+	if env.Status != nil {
 		s.markRead(w, num, &req)
 		return
 	}
-	info, e := s.validateSend(&req, fields)
+	info, e := s.validateSend(&req, raw)
 	if e != nil {
 		s.reject(w, e)
 		return

@@ -58,8 +58,9 @@ func tooLong(param string, limit int, v string) *graphError {
 	return errParamValue(fmt.Sprintf("Param %s must be at most %d characters long (got %d).", param, limit, runes(v)))
 }
 
-// validateSend applies Meta's request validation to a send (not mark-read).
-func (s *Server) validateSend(req *sendRequest, fields map[string]json.RawMessage) (*sendInfo, *graphError) {
+// validateSend applies Meta's request validation to a send (not mark-read);
+// raw is the request body, for the object named by the type.
+func (s *Server) validateSend(req *sendRequest, raw []byte) (*sendInfo, *graphError) {
 	if req.To == "" {
 		return nil, errRequired("to")
 	}
@@ -96,6 +97,10 @@ func (s *Server) validateSend(req *sendRequest, fields map[string]json.RawMessag
 	case "image", "video", "audio", "document", "sticker", "location", "contacts", "interactive", "reaction":
 	default:
 		return nil, &graphError{code: 100, message: fmt.Sprintf("(#100) Param type must be one of {AUDIO, CONTACTS, DOCUMENT, IMAGE, INTERACTIVE, LOCATION, REACTION, STICKER, TEMPLATE, TEXT, VIDEO} - got %q.", req.Type)}
+	}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &fields); err != nil {
+		return nil, errInvalidParam("the request body is not a JSON object")
 	}
 	obj, ok := fields[req.Type]
 	if !ok || string(obj) == "null" {

@@ -474,6 +474,30 @@ func TestMarkRead(t *testing.T) {
 	}
 }
 
+// A send body that is not a JSON object, and fields of the wrong type, are
+// (#100) with Meta's wording; "status" of any value is the mark-read form.
+func TestSendBodyShapes(t *testing.T) {
+	h := start(t, nil)
+	for _, tc := range []struct{ body, want string }{
+		{`{nope`, "not a JSON object"},
+		{`[1, 2]`, "not a JSON object"},
+		{`"text"`, "not a JSON object"},
+		{`{"messaging_product": "whatsapp", "to": 5}`, "invalid request body"},
+		{`{"messaging_product": "whatsapp", "status": 5, "message_id": "wamid.x"}`, "invalid request body"},
+		{`{"messaging_product": "whatsapp", "status": "", "message_id": "wamid.x"}`, "Param status must be one of {READ}"},
+		{`{"messaging_product": "whatsapp", "to": "+4915112345678", "type": "image"}`, "image"},
+	} {
+		var e graphErr
+		if code := h.do("POST", "/v24.0/"+testPNID+"/messages", testToken, tc.body, &e); code != 400 || e.Error.Code != 100 ||
+			!strings.Contains(e.Error.Message+" "+e.Error.ErrorData.Details, tc.want) {
+			t.Errorf("%s: HTTP %d %+v, want 400 (#100) mentioning %q", tc.body, code, e.Error, tc.want)
+		}
+	}
+	if st := h.stats(); st.Sends != 0 || st.MarkRead != 0 {
+		t.Errorf("stats %+v after bad bodies", st)
+	}
+}
+
 func TestInboundWebhook(t *testing.T) {
 	h := start(t, nil)
 	out := h.send(template(customer, "hello_world", "en_US"))
