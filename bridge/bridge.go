@@ -168,6 +168,8 @@ func New(cfg Config, store Store, sender Sender, log *slog.Logger, opts ...Optio
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
+	} else {
+		log = slog.New(newLazyAttrs(log.Handler()))
 	}
 	b := &Bridge{cfg: cfg, store: store, sender: sender, log: log, now: time.Now,
 		wake: make(chan struct{}, 1), mediaWake: make(chan struct{}, 1),
