@@ -380,3 +380,29 @@ func TestNewClient(t *testing.T) {
 		t.Error("unknown number found")
 	}
 }
+
+func TestSendReplyID(t *testing.T) {
+	for _, tc := range []struct{ reply, want string }{
+		{okReply, "wamid.HBgLMTY0NjcwNDM1OTUVAgARGBI1RjQyNUE3NEYxMzAzMzQ5MkEA"},
+		// Meta's example reply (Send messages, "Response"), with message_status.
+		{sendReplySeeds[1], "wamid.HBgLMTY1MDUwNzY1MjAVAgARGBI5QTNDQTVCM0Q0Q0Q2RTY3RTcA"},
+		{`{"messages":[{"id":"a"},{"id":"b"}]}`, "a"},
+		{`{"messages":[{"id":5}]}`, ""},
+		{`{"messages":[]}`, ""},
+		{`{"messages":[{"id":"a"}]`, ""},
+		{`{"error":{"code":131000}}`, ""},
+	} {
+		if got := sendReplyID([]byte(tc.reply)); got != tc.want {
+			t.Errorf("sendReplyID(%s) = %q, want %q", tc.reply, got, tc.want)
+		}
+	}
+}
+
+func BenchmarkSendReplyID(b *testing.B) {
+	b.ReportAllocs()
+	for range b.N {
+		if sendReplyID([]byte(okReply)) == "" {
+			b.Fatal("no id")
+		}
+	}
+}

@@ -88,3 +88,59 @@ func equalFoldHex(a, b string) bool {
 	}
 	return true
 }
+
+// refSendReplyID is sendReplyID written with encoding/json over maps of raw
+// members (exact keys, the last duplicate wins).
+func refSendReplyID(data []byte) string {
+	var top map[string]json.RawMessage
+	if json.Unmarshal(data, &top) != nil {
+		return ""
+	}
+	var msgs []json.RawMessage
+	if json.Unmarshal(top["messages"], &msgs) != nil || len(msgs) == 0 {
+		return ""
+	}
+	var first map[string]json.RawMessage
+	if json.Unmarshal(msgs[0], &first) != nil {
+		return ""
+	}
+	raw := first["id"]
+	var id string
+	if len(raw) == 0 || raw[0] != '"' || json.Unmarshal(raw, &id) != nil {
+		return ""
+	}
+	return id
+}
+
+// FuzzSendReplyID: the send reply's wamid is read as encoding/json reads it.
+func FuzzSendReplyID(f *testing.F) {
+	for _, seed := range sendReplySeeds {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if got, want := sendReplyID(data), refSendReplyID(data); got != want {
+			t.Fatalf("sendReplyID(%q) = %q, encoding/json reads %q", data, got, want)
+		}
+	})
+}
+
+// sendReplySeeds: Meta's documented reply (okReply) and the shapes around it.
+var sendReplySeeds = []string{
+	okReply,
+	`{"messaging_product":"whatsapp","contacts":[{"input":"+16505551234","wa_id":"16505551234"}],"messages":[{"id":"wamid.HBgLMTY1MDUwNzY1MjAVAgARGBI5QTNDQTVCM0Q0Q0Q2RTY3RTcA","message_status":"accepted"}]}`,
+	`{"messages":[{"id":"a"},{"id":"b"}]}`,
+	`{"messages":[{"id":"a"},5]}`,
+	`{"messages":[{"id":5}]}`,
+	`{"messages":[{"id":null}]}`,
+	`{"messages":[{"id":"x","id":"y"}],"messages":[{"id":"z"}]}`,
+	`{"messages":[]}`,
+	`{"messages":null}`,
+	`{"messages":{"id":"a"}}`,
+	`{"Messages":[{"ID":"a"}]}`,
+	`{"messages":[{"id":"w\u00e9\ud83d"}]}`,
+	`{"messages":[ { "id" : "sp" } ] }`,
+	`[{"messages":[{"id":"a"}]}]`,
+	`{"messages":[{"id":"a"}]`,
+	``,
+	`null`,
+}
