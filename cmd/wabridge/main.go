@@ -17,6 +17,7 @@ import (
 	_ "net/http/pprof" // served only on [daemon] pprof_listen
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
 	"syscall"
 
@@ -119,6 +120,7 @@ func serve(args []string, stderr io.Writer) int {
 	if code != 0 {
 		return code
 	}
+	log.Info("scheduler", "gomaxprocs", extraProc(os.Getenv), "cores", runtime.NumCPU())
 	a, err := app.New(cfg, log)
 	if err != nil {
 		log.Error("start", "err", err)
