@@ -12,9 +12,22 @@ FAILED=0
 PIDS=()
 
 cleanup() {
+	# Processes started inside a check (a subshell) are listed in
+	# $WORK/pids by track_pid: PIDS+=() there is lost with the subshell.
+	[ -f "$WORK/pids" ] && mapfile -t -O "${#PIDS[@]}" PIDS <"$WORK/pids"
 	for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null; done
 	wait 2>/dev/null
+	for p in "${PIDS[@]:-}"; do
+		for _ in $(seq 1 100); do [ -n "$p" ] && kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+	done
 	rm -rf "$WORK"
+}
+
+# track_pid PID — have cleanup stop PID, also when it was started inside a
+# check (whose subshell's PIDS are lost).
+track_pid() {
+	PIDS+=("$1")
+	echo "$1" >>"$WORK/pids"
 }
 trap cleanup EXIT
 

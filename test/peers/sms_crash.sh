@@ -38,7 +38,7 @@ t_crash() {
 	at_kill=$(submitted)
 	kill -9 "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null
 	"$BIN" serve -config "$WORK/wabridge.toml" >>"$WORK/daemon.log" 2>&1 &
-	PIDS+=($!)
+	track_pid $! # this runs inside check's subshell
 	for _ in $(seq 1 200); do curl -fsS "$BASE/readyz" >/dev/null 2>&1 && break; sleep 0.05; done
 	# Every message is on SMS and was submitted (receipts for parts the old
 	# session had submitted went to that dead session: smsc.js does not
