@@ -228,10 +228,7 @@ func (t *Transport) conn(ctx context.Context, key string, u *url.URL) (*persistC
 }
 
 func (t *Transport) takeIdle(key string) *persistConn {
-	timeout := t.IdleTimeout
-	if timeout <= 0 {
-		timeout = 90 * time.Second
-	}
+	timeout := t.idleTimeout()
 	now := time.Now()
 	for {
 		t.mu.Lock()
@@ -272,6 +269,10 @@ func open(c net.Conn) bool {
 	return err == nil && alive
 }
 
+// put returns pc to key's idle list (the most recently used last, taken
+// first) and closes the connections at the list's bottom that have been
+// idle longer than IdleTimeout, so a pool that shrank after a burst does
+// not keep them open.
 func (t *Transport) put(key string, pc *persistConn) {
 	max := t.MaxIdlePerHost
 	if max <= 0 {
@@ -279,18 +280,39 @@ func (t *Transport) put(key string, pc *persistConn) {
 	}
 	_ = pc.conn.SetDeadline(time.Time{})
 	pc.idleAt = time.Now()
+	var stale []*persistConn
 	t.mu.Lock()
 	if t.idle == nil {
 		t.idle = map[string][]*persistConn{}
 	}
-	if len(t.idle[key]) < max {
-		t.idle[key] = append(t.idle[key], pc)
+	list := t.idle[key]
+	n := 0
+	for n < len(list) && pc.idleAt.Sub(list[n].idleAt) >= t.idleTimeout() {
+		n++
+	}
+	if n > 0 {
+		stale = append(stale, list[:n]...)
+		list = append(list[:0], list[n:]...)
+	}
+	if len(list) < max {
+		list = append(list, pc)
 		pc = nil
 	}
+	t.idle[key] = list
 	t.mu.Unlock()
+	for _, s := range stale {
+		s.close()
+	}
 	if pc != nil {
 		pc.close()
 	}
+}
+
+func (t *Transport) idleTimeout() time.Duration {
+	if t.IdleTimeout <= 0 {
+		return 90 * time.Second
+	}
+	return t.IdleTimeout
 }
 
 func (t *Transport) dial(ctx context.Context, u *url.URL) (*persistConn, error) {

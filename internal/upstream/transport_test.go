@@ -355,3 +355,45 @@ func TestTransportConcurrentUse(t *testing.T) {
 	}
 	tr.CloseIdleConnections()
 }
+
+// Connections idle past IdleTimeout are closed when another is returned,
+// and never used again.
+func TestTransportClosesStaleIdleConnections(t *testing.T) {
+	var conns connCounter
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "ok")
+	}))
+	conns.track(srv)
+	srv.Start()
+	defer srv.Close()
+	tr, _ := newTransport(nil)
+	tr.IdleTimeout = 50 * time.Millisecond
+	c := &http.Client{Transport: tr}
+	get(t, c, http.MethodGet, srv.URL, "")
+	time.Sleep(80 * time.Millisecond)
+	get(t, c, http.MethodGet, srv.URL, "") // the idle one is too old: a new connection
+	if n := conns.n.Load(); n != 2 {
+		t.Fatalf("%d connections, want 2 (the stale one not reused)", n)
+	}
+	// Two answers held open (two connections); the first returned goes
+	// stale before the second is returned, which closes it.
+	respA, err := c.Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	respB, err := c.Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.ReadAll(respA.Body)
+	respA.Body.Close()
+	time.Sleep(80 * time.Millisecond)
+	io.ReadAll(respB.Body)
+	respB.Body.Close()
+	tr.mu.Lock()
+	idle := len(tr.idle["http://"+srv.Listener.Addr().String()])
+	tr.mu.Unlock()
+	if idle != 1 {
+		t.Errorf("%d idle connections kept, want 1 (the stale one closed)", idle)
+	}
+}
