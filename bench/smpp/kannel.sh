@@ -30,6 +30,7 @@
 #
 #   bench/smpp/kannel.sh                 COUNT=20000
 #   COUNT=100000 STORE=none bench/smpp/kannel.sh
+#   TIMEOUT (600 s for the whole run)  STALL (30 s without a new submit_sm: the run failed)
 #
 # test_smsc's ports are compiled in (2345 SMPP, 8080 HTTP, 13000 Kannel
 # admin): they must be free. Prints a `RESULT {json}` line.
@@ -39,6 +40,10 @@ COUNT=${COUNT:-20000}
 STORE=${STORE:-file}
 TEST_SMSC=${TEST_SMSC:-/usr/lib/kannel/test/test_smsc}
 TIMEOUT=${TIMEOUT:-600}
+# A run whose submit_sm count has not moved for STALL seconds has stalled
+# (Kannel once kept 3 of 20,000 messages forever): it ends as a failure
+# then rather than at TIMEOUT.
+STALL=${STALL:-30}
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/kannel-bench.XXXXXX")
 PIDS=()
@@ -168,6 +173,8 @@ cpu_of() { awk '{print $14+$15}' "/proc/$1/stat" 2>/dev/null; }
 BB_CPU=0
 SB_CPU=0
 deadline=$(($(date +%s) + TIMEOUT))
+last_count=-1
+last_move=$(date +%s)
 while kill -0 "$SMSC_PID" 2>/dev/null; do
 	if ! kill -0 "$SB_PID" 2>/dev/null && ! kill -0 "$BB_PID" 2>/dev/null; then
 		sleep 1
@@ -178,6 +185,17 @@ while kill -0 "$SMSC_PID" 2>/dev/null; do
 	c=$(cpu_of "$BB_PID") && [ -n "$c" ] && BB_CPU=$c
 	c=$(cpu_of "$SB_PID") && [ -n "$c" ] && SB_CPU=$c
 	if [ "$(date +%s)" -ge "$deadline" ]; then echo "timeout after ${TIMEOUT}s"; tail -5 "$WORK/test_smsc.log"; exit 1; fi
+	now=$(date +%s)
+	if [ $((now - last_move)) -ge 1 ]; then
+		n=$(grep -c 'type submit,' "$WORK/test_smsc.log" 2>/dev/null)
+		if [ "${n:-0}" != "$last_count" ]; then
+			last_count=${n:-0}
+			last_move=$now
+		elif [ $((now - last_move)) -ge "$STALL" ] && [ "$last_count" -gt 0 ]; then
+			echo "stalled: test_smsc counted $last_count of $COUNT submit_sm and none for ${STALL}s"
+			exit 1
+		fi
+	fi
 	sleep 0.05
 done
 T1=$(date +%s.%N)
