@@ -258,6 +258,35 @@ func TestSendTransportErrorRetries(t *testing.T) {
 	}
 }
 
+// The Graph host reads a send and drops the connection without an answer
+// (on a kept-alive connection, where a GET would be sent again): the send
+// is a retryable failure for the outbox, whose reconcile window settles it,
+// and was posted exactly once.
+func TestSendConnectionCutIsRetryableAndNotResent(t *testing.T) {
+	f := newFakeGraph(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		if n == 1 {
+			reply(200, okReply)(w, r, n)
+			return
+		}
+		conn, _, err := w.(http.Hijacker).Hijack()
+		if err == nil {
+			conn.Close()
+		}
+	})
+	c := newTestClient(t, f.URL, time.Second, nil)
+	if _, err := c.Send(context.Background(), textMsg()); err != nil {
+		t.Fatal(err)
+	}
+	_, err := c.Send(context.Background(), textMsg())
+	var se *bridge.SendError
+	if !errors.As(err, &se) || se.Action != bridge.ActionRetry || se.Reason != bridge.ReasonUpstreamError {
+		t.Fatalf("err = %v, want a retryable upstream error", err)
+	}
+	if n := len(f.reqs()); n != 2 {
+		t.Errorf("the Graph host saw %d requests, want 2 (the cut send not sent again)", n)
+	}
+}
+
 func TestRedactsToken(t *testing.T) {
 	c := newTestClient(t, "http://127.0.0.1:1", time.Second, nil)
 	se := c.transportError(fmt.Errorf("dial with %s failed", testToken))
