@@ -11,6 +11,7 @@
 # Environment:
 #   COUNT (20000)  BINDS (4)  WINDOW (10)  RATE (0 = flat out, else msgs/s)
 #   WORKERS (outbox senders, 64: the default)  NUMBER_RATE (100000)  STATUS_DELAY ("10ms")
+#   WEBHOOK_WORKERS (the sandbox's status webhooks in flight, 64; its default 16 was the limit)
 #   RECEIPT_TIMEOUT (120s)  WABRIDGE_BIN, WABLOAD_BIN (built from this tree if unset)
 #   PERF=1: record the daemon with `perf record -g` during the run and print the top of `perf report`
 #   PPROF=SECONDS: take a Go CPU profile of the daemon for SECONDS from 2 s into the run
@@ -31,6 +32,7 @@ RATE=${RATE:-0}
 WORKERS=${WORKERS:-64}
 NUMBER_RATE=${NUMBER_RATE:-100000}
 STATUS_DELAY=${STATUS_DELAY:-10ms}
+WEBHOOK_WORKERS=${WEBHOOK_WORKERS:-64}
 RECEIPT_TIMEOUT=${RECEIPT_TIMEOUT:-120s}
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/wabridge-bench-smpp.XXXXXX")
@@ -92,6 +94,7 @@ pair_interval = "0s"
 listen = "127.0.0.1:$SANDBOX_PORT"
 status_delay = "$STATUS_DELAY"
 auto_read = false
+webhook_workers = $WEBHOOK_WORKERS
 
 [smpp]
 listen = "127.0.0.1:$SMPP_PORT"
@@ -129,7 +132,7 @@ ARGS=(-addr "127.0.0.1:$SMPP_PORT" -system-id bench -password bench1
 	-settings "daemon=wabridge $("$WABRIDGE_BIN" version 2>/dev/null | head -1)"
 	-settings "durability=sqlite WAL synchronous=FULL, group commit (defaults)"
 	-settings "outbox=workers $WORKERS, number_rate $NUMBER_RATE, pair_interval 0s"
-	-settings "whatsapp=embedded sandbox, status_delay $STATUS_DELAY, auto_read false")
+	-settings "whatsapp=embedded sandbox, status_delay $STATUS_DELAY, auto_read false, webhook_workers $WEBHOOK_WORKERS")
 [ "$RATE" != 0 ] && ARGS+=(-rate "$RATE")
 if [ -n "${PPROF:-}" ]; then
 	mkdir -p "$ROOT/bench/results"

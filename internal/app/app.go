@@ -649,6 +649,7 @@ func SandboxConfig(cfg *config.Config) sandbox.Config {
 		ErrorRate:           float64(cfg.Sandbox.ErrorPercent) / 100,
 		Statuses:            cfg.Sandbox.Statuses,
 		StatusBatch:         cfg.Sandbox.StatusBatch,
+		WebhookWorkers:      cfg.Sandbox.WebhookWorkers,
 	}
 	if sc.WebhookURL == "" {
 		sc.WebhookURL = cfg.SandboxWebhookURL()

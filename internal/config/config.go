@@ -326,6 +326,7 @@ type SandboxConfig struct {
 	ErrorPercent        int               `toml:"error_percent"`         // this percentage of sends fails with 131000 (retryable)
 	Statuses            string            `toml:"statuses"`              // status webhooks after a send: all|delivered|sent|none
 	StatusBatch         int               `toml:"status_batch"`          // statuses per webhook POST
+	WebhookWorkers      int               `toml:"webhook_workers"`       // concurrent webhook deliveries
 	TemplateReviewDelay Duration          `toml:"template_review_delay"` // PENDING → APPROVED/REJECTED for templates created through Graph
 	USMarketingBlocked  bool              `toml:"us_marketing_blocked"`  // MARKETING templates to US numbers fail with 131049
 	Templates           []SandboxTemplate `toml:"templates"`             // empty: the sandbox's built-in samples
@@ -455,6 +456,7 @@ func base() *Config {
 			TwilioListen:        "127.0.0.1:8082",
 			Statuses:            "all",
 			StatusBatch:         1,
+			WebhookWorkers:      16,
 			StatusDelay:         Duration(100 * time.Millisecond),
 			AutoRead:            true,
 			NotOnWhatsApp:       []string{},

@@ -133,6 +133,7 @@ func TestProblems(t *testing.T) {
 		{"retention negative", "[store]\nretention = \"-1s\"\n", []p{{"store.retention", 2, "negative"}}},
 		{"bad listen", "[http]\nlisten = \"8080\"\n", []p{{"http.listen", 2, "host:port"}}},
 		{"bad graph_url", "[whatsapp]\ngraph_url = \"graph.facebook.com\"\n", []p{{"whatsapp.graph_url", 2, "http(s) URL"}}},
+		{"webhook_workers range", "[sandbox]\nstatus_delay = \"10ms\"\nwebhook_workers = 0\n", []p{{"sandbox.webhook_workers", 3, "between 1 and 1024"}}},
 		{"not_on_whatsapp", "[sandbox]\nnot_on_whatsapp = [\n  \"+4915112345678\",\n  \"004915112345678\",\n]\n", []p{{"sandbox.not_on_whatsapp[1]", 4, "E.164"}}},
 		{"template name", "[[sandbox.templates]]\nname = \"Hello World\"\nlanguage = \"en\"\ncategory = \"UTILITY\"\nbody = \"hi\"\n", []p{{"sandbox.templates[0].name", 2, "^[a-z0-9_]+$"}}},
 		{"template category and body", "[[sandbox.templates]]\nname = \"x\"\nlanguage = \"en\"\ncategory = \"SPAM\"\n", []p{

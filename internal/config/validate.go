@@ -251,6 +251,9 @@ func (l *loader) validateSandbox(c *Config) {
 		if s.StatusBatch < 1 || s.StatusBatch > 1000 {
 			l.problem("sandbox.status_batch", "must be between 1 and 1000")
 		}
+		if s.WebhookWorkers < 1 || s.WebhookWorkers > 1024 {
+			l.problem("sandbox.webhook_workers", "must be between 1 and 1024")
+		}
 		if s.ErrorPercent < 0 || s.ErrorPercent > 100 {
 			l.problem("sandbox.error_percent", "must be between 0 and 100")
 		}
