@@ -57,3 +57,34 @@ func TestReplyFromBSUIDCustomer(t *testing.T) {
 		t.Error("an id longer than source_addr allows was sent")
 	}
 }
+
+// ServiceType reads the service_type a submission stored with its message,
+// and skips decoding when the data cannot hold one.
+func TestServiceType(t *testing.T) {
+	data := func(md meta) []byte {
+		b, err := json.Marshal(md)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	for _, c := range []struct {
+		name   string
+		origin string
+		data   []byte
+		want   string
+	}{
+		{"pinned", "smpp:acme", data(meta{SystemID: "acme", Dest: "+15550100001", ServiceType: "ORD"}), "ORD"},
+		{"none", "smpp:acme", data(meta{SystemID: "acme", Dest: "+15550100001", Text: "hello"}), ""},
+		{"key's text in the text", "smpp:acme", data(meta{SystemID: "acme", Text: `say "svc"`}), ""},
+		{"text is the key", "smpp:acme", data(meta{SystemID: "acme", Text: "svc"}), ""},
+		{"text is the key, pinned too", "smpp:acme", data(meta{SystemID: "acme", Text: "svc", ServiceType: "CMT"}), "CMT"},
+		{"other origin", "smtp:mail", data(meta{ServiceType: "ORD"}), ""},
+		{"no data", "smpp:acme", nil, ""},
+		{"not json", "smpp:acme", []byte(`{"svc":`), ""},
+	} {
+		if got := ServiceType(&bridge.Message{Origin: c.origin, OriginData: c.data}); got != c.want {
+			t.Errorf("%s: ServiceType = %q, want %q", c.name, got, c.want)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package smpp
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -43,6 +44,11 @@ type meta struct {
 // with ("" for other origins).
 func ServiceType(m *bridge.Message) string {
 	if !strings.HasPrefix(m.Origin, "smpp:") || len(m.OriginData) == 0 {
+		return ""
+	}
+	// Most submissions carry none: without the key's text anywhere the
+	// data need not be decoded (a text merely containing it decodes).
+	if !bytes.Contains(m.OriginData, []byte(`"svc"`)) {
 		return ""
 	}
 	var md meta
