@@ -19,6 +19,8 @@
 #   PAGES=SECONDS: copy the database and its write-ahead log SECONDS into the run and print
 #                  which tables and indexes the commits wrote, in pages per commit (bench/walpages.py)
 #   KEEP=1: keep the work directory (config, database, daemon log)
+#   EXTRA_TOML: appended to the daemon's config (experiments: other tables, e.g. "[daemon]
+#               pprof_listen = ..."; the [store], [outbox], [sandbox] and [smpp] tables are the script's)
 # Prints wabload's report, ending with one `RESULT {json}` line, then the
 # store's write operations per message (wabridge_store_write_operations_total
 # by operation); exit 1 if the run failed (a bind failed, receipts missing).
@@ -106,6 +108,7 @@ system_id = "bench"
 password = "bench1"
 numbers = ["+15550100001"]
 max_binds = $MAX_BINDS
+${EXTRA_TOML:-}
 EOF
 
 (cd "$WORK" && exec "$WABRIDGE_BIN" serve -config "$WORK/wabridge.toml") >"$WORK/daemon.log" 2>&1 &
