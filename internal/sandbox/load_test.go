@@ -3,7 +3,10 @@ package sandbox
 import (
 	"fmt"
 	"net/http"
+	"net/http/httptest"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -319,5 +322,42 @@ func TestInjectedErrorTable(t *testing.T) {
 	}
 	if http.StatusText(injectedGraphError(DefaultErrorCode).status) != "Internal Server Error" {
 		t.Error("default error is not HTTP 500")
+	}
+}
+
+// WebhookWorkers bounds the deliveries in flight: with a receiver that
+// answers slowly, several are in flight at once, never more than
+// configured.
+func TestWebhookWorkersBoundDeliveriesInFlight(t *testing.T) {
+	for _, workers := range []int{3, 8} {
+		t.Run(strconv.Itoa(workers), func(t *testing.T) {
+			var cur, peak, answered atomic.Int32
+			slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				n := cur.Add(1)
+				for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
+				}
+				time.Sleep(20 * time.Millisecond)
+				cur.Add(-1)
+				answered.Add(1)
+			}))
+			t.Cleanup(slow.Close)
+			h := start(t, func(c *Config) {
+				c.StatusDelay = time.Millisecond
+				c.WebhookWorkers = workers
+				c.WebhookURL = slow.URL
+			})
+			t.Cleanup(http.DefaultClient.CloseIdleConnections)
+			h.settings(map[string]any{"statuses": "delivered"})
+			const n = 40
+			for i := range n {
+				if code := h.do("POST", "/v24.0/"+testPNID+"/messages", testToken, helloWorld(customerN(i)), nil); code != 200 {
+					t.Fatalf("send %d: HTTP %d", i, code)
+				}
+			}
+			waitFor(t, "every status delivered", func() bool { return answered.Load() >= n })
+			if p := peak.Load(); p > int32(workers) || p < 2 {
+				t.Errorf("%d deliveries in flight at most, want 2..%d", p, workers)
+			}
+		})
 	}
 }
