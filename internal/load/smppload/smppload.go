@@ -173,6 +173,10 @@ func run(ctx context.Context, cfg config) (load.Report, error) {
 	}
 
 	sub := load.NewRecorder()
+	// In open loop the submit_sm_resp latency runs from the due time; these
+	// split it into the client's lateness (due → the worker hands the PDU
+	// to its connection's writer) and the rest (→ the reader has the answer).
+	lateness, fromSend := load.NewRecorder(), load.NewRecorder()
 	var accepted atomic.Int64
 	var firstSubmit, lastResp atomic.Int64
 	text := []byte(cfg.text)
@@ -192,6 +196,7 @@ func run(ctx context.Context, cfg config) (load.Report, error) {
 			return ""
 		}
 		for {
+			sendAt := time.Now()
 			r, kind := s.submitOnce(&msg, cfg.respTimeout)
 			if kind != "" {
 				return fail(kind)
@@ -199,6 +204,10 @@ func run(ctx context.Context, cfg config) (load.Report, error) {
 			switch r.status {
 			case statusOK:
 				sub.Observe(time.Duration(r.at - start.UnixNano()))
+				if cfg.rate > 0 {
+					lateness.Observe(sendAt.Sub(start))
+					fromSend.Observe(time.Duration(r.at - sendAt.UnixNano()))
+				}
 				accepted.Add(1)
 				for {
 					l := lastResp.Load()
@@ -249,6 +258,10 @@ func run(ctx context.Context, cfg config) (load.Report, error) {
 			"text_octets": strconv.Itoa(len(cfg.text)), "recipients": "distinct (" + cfg.toBase + " + i)",
 		},
 		Latency: map[string]load.Summary{"submit_sm_resp": sub.Summary()},
+	}
+	if cfg.rate > 0 {
+		rep.Latency["submit_sm_resp_from_send"] = fromSend.Summary()
+		rep.Latency["client_lateness"] = lateness.Summary()
 	}
 	if cfg.count > 0 {
 		rep.Settings["count"] = strconv.FormatInt(cfg.count, 10)
