@@ -3,7 +3,6 @@ package smpp
 import (
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -102,8 +101,8 @@ func (s *Server) Report(ctx context.Context, m *bridge.Message) error {
 // id the ESME was given, as that submit_sm asked: the message's, or each
 // part's.
 func (s *Server) ReportJobs(m *bridge.Message) []bridge.JobRef {
-	var md meta
-	if err := json.Unmarshal(m.OriginData, &md); err != nil {
+	md, err := unmarshalMeta(m.OriginData)
+	if err != nil {
 		return nil // not ours to word; nothing to retry
 	}
 	acc := s.accounts[md.SystemID]
@@ -153,18 +152,14 @@ func receiptDataOf(md meta, m *bridge.Message) string {
 		Created: m.CreatedAt.UnixMilli(), Done: m.UpdatedAt.UnixMilli(),
 		Channel: string(m.Channel), WAMID: m.WAMID, Reason: string(m.Reason), ErrorCode: m.ErrorCode,
 	}
-	b, err := json.Marshal(d)
-	if err != nil {
-		return ""
-	}
-	return string(b)
+	return string(marshalReceiptData(d))
 }
 
 // receiptFromData is the receipt a job's data describes for message id in
 // status st; false when the data is not a receipt's (then the message is read).
 func receiptFromData(data, id string, st bridge.Status) (meta, *bridge.Message, bool) {
-	var d receiptData
-	if err := json.Unmarshal([]byte(data), &d); err != nil || d.Created == 0 {
+	d, err := unmarshalReceiptData([]byte(data))
+	if err != nil || d.Created == 0 {
 		return meta{}, nil, false
 	}
 	return d.Meta, &bridge.Message{ID: bridge.MessageID(id), Status: st,
@@ -569,8 +564,7 @@ func (s *Server) expireParts() {
 			continue
 		}
 		for _, p := range parts {
-			var md meta
-			_ = json.Unmarshal(p.Data, &md)
+			md, _ := unmarshalMeta(p.Data)
 			acc := s.accounts[md.SystemID]
 			if acc == nil || md.RD&0x03 == 0 {
 				_ = s.jobs.DeletePart(context.Background(), p.ID)
@@ -600,8 +594,7 @@ func (s *Server) finish(acc *account, job bridge.Job, kind, result string) {
 // (the id of submit_sm_resp, exactly), message_state, network_error_code
 // on failure, and the vendor TLVs with WhatsApp's code and reason.
 func receiptPDU(m *bridge.Message, receipted string) pdu.PDU {
-	var md meta
-	_ = json.Unmarshal(m.OriginData, &md)
+	md, _ := unmarshalMeta(m.OriginData)
 	return receiptPDUOf(md, m, receipted)
 }
 

@@ -3,7 +3,6 @@ package smpp
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -51,8 +50,7 @@ func ServiceType(m *bridge.Message) string {
 	if !bytes.Contains(m.OriginData, []byte(`"svc"`)) {
 		return ""
 	}
-	var md meta
-	_ = json.Unmarshal(m.OriginData, &md)
+	md, _ := unmarshalMeta(m.OriginData)
 	return md.ServiceType
 }
 
@@ -171,7 +169,7 @@ func (s *Server) submitQueued(sess *session, acc *account, req *pdu.SubmitSM, re
 	if err != nil || (!expires.IsZero() && !expires.After(now)) {
 		return answered(data.ESME_RINVEXPIRY)
 	}
-	md, _ := json.Marshal(meta{
+	md := marshalMeta(meta{
 		SystemID: acc.SystemID, Source: req.SourceAddr.Address(), SrcTON: req.SourceAddr.Ton(), SrcNPI: req.SourceAddr.Npi(),
 		Dest: req.DestAddr.Address(), DstTON: req.DestAddr.Ton(), DstNPI: req.DestAddr.Npi(),
 		RD: req.RegisteredDelivery, Text: firstChars(text, 20), ServiceType: req.ServiceType,
@@ -195,16 +193,14 @@ func (s *Server) submitQueued(sess *session, acc *account, req *pdu.SubmitSM, re
 			Seq: int(concat.Seq), Total: int(concat.Total), Text: text, Data: md,
 		}
 		id, _, err := s.bridge.SubmitPart(ctx, m, p, func(parts []bridge.Part, whole *bridge.Message) {
-			var first meta
-			_ = json.Unmarshal(parts[0].Data, &first)
+			first, _ := unmarshalMeta(parts[0].Data)
 			for _, part := range parts {
-				var pm meta
-				_ = json.Unmarshal(part.Data, &pm)
+				pm, _ := unmarshalMeta(part.Data)
 				first.Parts = append(first.Parts, string(part.ID))
 				first.PartRD = append(first.PartRD, pm.RD)
 			}
 			first.Text = firstChars(whole.Content.Text, 20)
-			whole.OriginData, _ = json.Marshal(first)
+			whole.OriginData = marshalMeta(first)
 			// The prefix may only be complete in the assembled text; a bad
 			// selection then stays plain text (the parts were answered).
 			_ = s.selectTemplate(whole, tplTLV)
@@ -310,8 +306,7 @@ func issuedFor(m *bridge.Message, id string) bool {
 	if string(m.ID) == id {
 		return true
 	}
-	var md meta
-	_ = json.Unmarshal(m.OriginData, &md)
+	md, _ := unmarshalMeta(m.OriginData)
 	for _, p := range md.Parts {
 		if p == id {
 			return true
