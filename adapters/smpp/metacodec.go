@@ -3,7 +3,8 @@ package smpp
 import (
 	"encoding/json"
 	"strconv"
-	"unicode/utf8"
+
+	"github.com/wabridge/wabridge/internal/jsonlite"
 )
 
 // The submission meta (OriginData) and a receipt job's data are JSON
@@ -84,12 +85,12 @@ func appendMeta(b []byte, md meta) ([]byte, bool) {
 		return b, false
 	}
 	b = append(b, `,"src":`...)
-	b, ok = appendSimpleString(b, md.Source)
+	b, ok = jsonlite.AppendString(b, md.Source)
 	b = appendOptByte(b, `,"st":`, md.SrcTON)
 	b = appendOptByte(b, `,"sn":`, md.SrcNPI)
 	if ok {
 		b = append(b, `,"dst":`...)
-		b, ok = appendSimpleString(b, md.Dest)
+		b, ok = jsonlite.AppendString(b, md.Dest)
 	}
 	b = appendOptByte(b, `,"dt":`, md.DstTON)
 	b = appendOptByte(b, `,"dn":`, md.DstNPI)
@@ -106,7 +107,7 @@ func appendOptString(b []byte, key, s string, ok bool) ([]byte, bool) {
 		return b, ok
 	}
 	b = append(b, key...)
-	return appendSimpleString(b, s)
+	return jsonlite.AppendString(b, s)
 }
 
 func appendOptByte(b []byte, key string, v byte) []byte {
@@ -115,39 +116,6 @@ func appendOptByte(b []byte, key string, v byte) []byte {
 	}
 	b = append(b, key...)
 	return strconv.AppendUint(b, uint64(v), 10)
-}
-
-// appendSimpleString appends s quoted when encoding/json would write it
-// without escapes: valid UTF-8 without control characters, quotes,
-// backslashes, the HTML characters it escapes, or U+2028/U+2029.
-func appendSimpleString(b []byte, s string) ([]byte, bool) {
-	if !simpleString(s) {
-		return b, false
-	}
-	b = append(b, '"')
-	b = append(b, s...)
-	return append(b, '"'), true
-}
-
-func simpleString(s string) bool {
-	ascii := true
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c < 0x20, c == '"', c == '\\', c == '<', c == '>', c == '&':
-			return false
-		case c >= utf8.RuneSelf:
-			ascii = false
-		}
-	}
-	if ascii {
-		return true
-	}
-	for _, r := range s {
-		if r == utf8.RuneError || r == '\u2028' || r == '\u2029' {
-			return false // invalid UTF-8 (or U+FFFD itself), or escaped
-		}
-	}
-	return true
 }
 
 // readMeta reads the object at b[i:] into md; the index just past it, or
@@ -161,7 +129,7 @@ func readMeta(b []byte, i int, md *meta) (int, bool) {
 		return i + 1, true
 	}
 	for {
-		j, ok := quotedEnd(b, i)
+		j, ok := jsonlite.QuotedEnd(b, i)
 		if !ok || j >= len(b) || b[j] != ':' {
 			return i, false
 		}
@@ -169,15 +137,15 @@ func readMeta(b []byte, i int, md *meta) (int, bool) {
 		i = j + 1
 		switch string(key) {
 		case "sid":
-			md.SystemID, i, ok = readSimpleString(b, i)
+			md.SystemID, i, ok = jsonlite.ReadString(b, i)
 		case "src":
-			md.Source, i, ok = readSimpleString(b, i)
+			md.Source, i, ok = jsonlite.ReadString(b, i)
 		case "dst":
-			md.Dest, i, ok = readSimpleString(b, i)
+			md.Dest, i, ok = jsonlite.ReadString(b, i)
 		case "t":
-			md.Text, i, ok = readSimpleString(b, i)
+			md.Text, i, ok = jsonlite.ReadString(b, i)
 		case "svc":
-			md.ServiceType, i, ok = readSimpleString(b, i)
+			md.ServiceType, i, ok = jsonlite.ReadString(b, i)
 		case "st":
 			md.SrcTON, i, ok = readByte(b, i)
 		case "sn":
@@ -215,7 +183,7 @@ func readReceiptData(b []byte, d *receiptData) bool {
 		return i+1 == len(b)
 	}
 	for {
-		j, ok := quotedEnd(b, i)
+		j, ok := jsonlite.QuotedEnd(b, i)
 		if !ok || j >= len(b) || b[j] != ':' {
 			return false
 		}
@@ -234,11 +202,11 @@ func readReceiptData(b []byte, d *receiptData) bool {
 			v, i, ok = readUint(b, i)
 			d.ErrorCode = int(v)
 		case "ch":
-			d.Channel, i, ok = readSimpleString(b, i)
+			d.Channel, i, ok = jsonlite.ReadString(b, i)
 		case "w":
-			d.WAMID, i, ok = readSimpleString(b, i)
+			d.WAMID, i, ok = jsonlite.ReadString(b, i)
 		case "r":
-			d.Reason, i, ok = readSimpleString(b, i)
+			d.Reason, i, ok = jsonlite.ReadString(b, i)
 		default:
 			return false
 		}
@@ -254,34 +222,6 @@ func readReceiptData(b []byte, d *receiptData) bool {
 			return false
 		}
 	}
-}
-
-// readSimpleString reads the string at b[i] when it has no escapes and
-// is what encoding/json would decode unchanged (see simpleString).
-func readSimpleString(b []byte, i int) (string, int, bool) {
-	j, ok := quotedEnd(b, i)
-	if !ok {
-		return "", i, false
-	}
-	s := string(b[i+1 : j-1])
-	return s, j, simpleString(s)
-}
-
-// quotedEnd returns the index just past the string at b[i] when it has no
-// escapes or control characters.
-func quotedEnd(b []byte, i int) (int, bool) {
-	if i >= len(b) || b[i] != '"' {
-		return i, false
-	}
-	for j := i + 1; j < len(b); j++ {
-		switch c := b[j]; {
-		case c == '"':
-			return j + 1, true
-		case c < 0x20, c == '\\':
-			return i, false
-		}
-	}
-	return i, false
 }
 
 // readUint reads a non-negative integer of at most 15 digits without a

@@ -113,3 +113,16 @@ func cpuTime() time.Duration {
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// BenchmarkStatusWebhookBody: the body of one status webhook as the
+// simulator writes it for every status it delivers.
+func BenchmarkStatusWebhookBody(b *testing.B) {
+	s := &Server{cfg: Config{WABAID: "102290129340398"}}
+	num := &Number{BusinessNumber: "+15550100001", PhoneNumberID: "106540352242922"}
+	st := statusPayload{ID: "wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBI", Status: "sent", Timestamp: "1763800000", RecipientID: "16505551234",
+		Pricing: &pricing{PricingModel: "PMP", Type: "free_customer_service", Category: "service"}, BizOpaque: "01JB2Z8Q3M"}
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = s.webhookBody(num, changeValue{Statuses: []statusPayload{st}})
+	}
+}

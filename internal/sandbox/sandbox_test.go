@@ -717,3 +717,35 @@ func TestWebhookAnswerTooLongIsAFailure(t *testing.T) {
 		t.Errorf("stats %+v, want 1 failure in 2 attempts", st)
 	}
 }
+
+// TestStatusBodyMatchesEncodingJSON: the status webhook's body written by
+// hand is byte for byte what json.Marshal writes, and statuses it leaves
+// to json.Marshal (errors, strings needing escapes) still come out right.
+func TestStatusBodyMatchesEncodingJSON(t *testing.T) {
+	s := &Server{cfg: Config{WABAID: "102290129340398"}}
+	num := &Number{BusinessNumber: "+15550100001", PhoneNumberID: "106540352242922"}
+	free := &pricing{Billable: false, PricingModel: "PMP", Type: "free_customer_service", Category: "service"}
+	sent := statusPayload{ID: "wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBI", Status: "sent", Timestamp: "1763800000",
+		RecipientID: "16505551234", Pricing: free, BizOpaque: "01JB2Z"}
+	delivered := statusPayload{ID: "wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBJ", Status: "delivered", Timestamp: "1763800001", RecipientID: "16505551234"}
+	failed := delivered
+	failed.Status, failed.Errors = "failed", []*statusErr{{Code: 131026, Title: "Message undeliverable", Message: "Message undeliverable"}}
+	odd := delivered
+	odd.BizOpaque = `<"tag">` + "\n"
+	for _, v := range []changeValue{
+		{}, {Statuses: []statusPayload{sent}}, {Statuses: []statusPayload{sent, delivered}},
+		{Statuses: []statusPayload{delivered, failed}}, {Statuses: []statusPayload{odd}},
+	} {
+		got := s.webhookBody(num, v)
+		v.MessagingProduct = "whatsapp"
+		v.Metadata = metadata{DisplayPhoneNumber: "15550100001", PhoneNumberID: num.PhoneNumberID}
+		want, err := json.Marshal(envelope{Object: "whatsapp_business_account",
+			Entry: []entry{{ID: s.cfg.WABAID, Changes: []change{{Value: v, Field: "messages"}}}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != string(want) {
+			t.Errorf("webhookBody\n got %s\nwant %s", got, want)
+		}
+	}
+}

@@ -1,0 +1,74 @@
+// Package jsonlite writes and reads the plainest JSON strings by hand, for
+// hot paths whose documents are small and fixed: a string encoding/json
+// would write without escapes is copied between quotes, and anything else
+// is for the caller to hand to encoding/json, so results never differ.
+package jsonlite
+
+import "unicode/utf8"
+
+// Plain reports whether encoding/json writes s as its bytes between
+// quotes, and decodes those bytes back to s: valid UTF-8 without control
+// characters, quotes, backslashes, the HTML characters it escapes (<, >,
+// &), U+2028 or U+2029.
+func Plain(s string) bool {
+	ascii := true
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c < 0x20, c == '"', c == '\\', c == '<', c == '>', c == '&':
+			return false
+		case c >= utf8.RuneSelf:
+			ascii = false
+		}
+	}
+	if ascii {
+		return true
+	}
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if (r == utf8.RuneError && n == 1) || r == '\u2028' || r == '\u2029' {
+			return false
+		}
+		i += n
+	}
+	return true
+}
+
+// AppendString appends s quoted when it is Plain; false (b unchanged)
+// otherwise.
+func AppendString(b []byte, s string) ([]byte, bool) {
+	if !Plain(s) {
+		return b, false
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"'), true
+}
+
+// QuotedEnd returns the index just past the string that opens at b[i]
+// when it has no escapes or control characters; false otherwise (or when
+// b[i] is not a quote).
+func QuotedEnd(b []byte, i int) (int, bool) {
+	if i >= len(b) || b[i] != '"' {
+		return i, false
+	}
+	for j := i + 1; j < len(b); j++ {
+		switch c := b[j]; {
+		case c == '"':
+			return j + 1, true
+		case c < 0x20, c == '\\':
+			return i, false
+		}
+	}
+	return i, false
+}
+
+// ReadString reads the string that opens at b[i] when it is Plain: the
+// string and the index just past it.
+func ReadString(b []byte, i int) (string, int, bool) {
+	j, ok := QuotedEnd(b, i)
+	if !ok {
+		return "", i, false
+	}
+	s := string(b[i+1 : j-1])
+	return s, j, Plain(s)
+}
