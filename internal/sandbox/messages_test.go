@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -409,4 +410,50 @@ func TestSendInteractive(t *testing.T) {
 			}
 		})
 	}
+}
+
+// plainSendSamples are send bodies for decodePlainSend: the shapes it
+// takes itself and ones it must leave to encoding/json.
+var plainSendSamples = []string{
+	`{"messaging_product":"whatsapp","recipient_type":"individual","to":"+4915112345678","type":"text","text":{"preview_url":false,"body":"Your order 12345 is on its way"},"biz_opaque_callback_data":"01JB2Z8Q3M"}`,
+	`{"messaging_product":"whatsapp","to":"4915112345678","type":"text","text":{"body":"مرحبا 😀"}}`,
+	`{"text":{"body":"a","preview_url":true},"to":"1","to":"2","text2":1}`,
+	`{"messaging_product":"whatsapp","text":{"body":"a"},"text":{"preview_url":true}}`,
+	`{"messaging_product":"whatsapp","text":{"body":"line\nbreak"}}`,
+	`{"messaging_product":"whatsapp","text":null}`,
+	`{"messaging_product":"whatsapp","status":"read","message_id":"wamid.x"}`,
+	`{"Messaging_Product":"whatsapp"}`, `{"to":1}`, `{"text":{"preview_url":"true"}}`, `{"text":{"preview_url":truex}}`,
+	`{"to":"a"} `, `{ "to":"a"}`, `{"to":"a",}`, `{}`, `[]`, `null`, ``, `{"to":"<b>"}`, `{"to":"` + "\xff" + `"}`,
+	`{"type":"template","template":{"name":"x","language":{"code":"en"}}}`,
+}
+
+// TestPlainSendDecodesAsEncodingJSON: whatever decodePlainSend takes, it
+// decodes exactly as json.Unmarshal does.
+func TestPlainSendDecodesAsEncodingJSON(t *testing.T) {
+	for i, in := range plainSendSamples {
+		if fast := checkPlainSend(t, []byte(in)); i < 2 && !fast {
+			t.Errorf("the fast path left a plain text send to encoding/json: %s", in)
+		}
+	}
+}
+
+func checkPlainSend(t *testing.T, in []byte) bool {
+	t.Helper()
+	var got sendEnvelope
+	if !decodePlainSend(in, &got) {
+		return false
+	}
+	var want sendEnvelope
+	if err := json.Unmarshal(in, &want); err != nil || !reflect.DeepEqual(got, want) {
+		t.Errorf("decodePlainSend(%s) = %+v (text %+v); encoding/json: %+v (text %+v), %v", in, got, got.Text, want, want.Text, err)
+	}
+	return true
+}
+
+// FuzzPlainSend holds the send decoder's fast path to encoding/json.
+func FuzzPlainSend(f *testing.F) {
+	for _, in := range plainSendSamples {
+		f.Add([]byte(in))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) { checkPlainSend(t, in) })
 }
