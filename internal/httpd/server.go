@@ -87,6 +87,8 @@ type Server struct {
 	tokens [][]byte
 	// meta checks Meta's webhook signatures with cfg.AppSecret.
 	meta *whatsapp.Verifier
+	// webhookDeadline bounds a webhook's wait for its commit.
+	webhookDeadline sharedDeadline
 }
 
 // New builds the server; Start listens.
@@ -106,7 +108,8 @@ func New(cfg Config, deps Deps, log *slog.Logger) (*Server, error) {
 	if cfg.MaxUploadBytes <= 0 {
 		cfg.MaxUploadBytes = bridge.MediaRules[bridge.KindDocument].MaxBytes
 	}
-	s := &Server{cfg: cfg, deps: deps, log: log, meta: whatsapp.NewVerifier(cfg.AppSecret)}
+	s := &Server{cfg: cfg, deps: deps, log: log, meta: whatsapp.NewVerifier(cfg.AppSecret),
+		webhookDeadline: sharedDeadline{d: webhookTimeout}}
 	for _, t := range cfg.Tokens {
 		s.tokens = append(s.tokens, []byte(t))
 	}

@@ -1,7 +1,6 @@
 package httpd
 
 import (
-	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
@@ -55,8 +54,7 @@ func (s *Server) twilioWebhook(ctx *fasthttp.RequestCtx) {
 		s.twilioRefused(ctx)
 		return
 	}
-	c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
+	c := s.webhookDeadline.context()
 	if twilio.IsSMS(params) {
 		route := string(ctx.QueryArgs().Peek("route"))
 		if route == "" && s.deps.TwilioSMSRoute != nil {
@@ -115,8 +113,7 @@ func (s *Server) twilioJSON(ctx *fasthttp.RequestCtx, full, sig string, body []b
 		s.twilioRefused(ctx)
 		return
 	}
-	c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
+	c := s.webhookDeadline.context()
 	if _, err := s.deps.Bridge.HandleEvents(c, []bridge.Event{rawTwilioEvent("json", body)}); err != nil {
 		s.twilioNotStored(ctx, err)
 		return

@@ -1,11 +1,9 @@
 package httpd
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"time"
 
 	"github.com/valyala/fasthttp"
 
@@ -56,8 +54,7 @@ func (s *Server) whatsappWebhook(ctx *fasthttp.RequestCtx) {
 		writeError(ctx, fasthttp.StatusBadRequest, "invalid", "", err.Error())
 		return
 	}
-	c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
+	c := s.webhookDeadline.context()
 	res, err := s.deps.Bridge.HandleEvents(c, events)
 	if err != nil {
 		s.log.Error("webhook not stored", "err", err)
