@@ -11,17 +11,15 @@ import "unicode/utf8"
 // characters, quotes, backslashes, the HTML characters it escapes (<, >,
 // &), U+2028 or U+2029.
 func Plain(s string) bool {
-	ascii := true
+	var seen uint8
 	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c < 0x20, c == '"', c == '\\', c == '<', c == '>', c == '&':
-			return false
-		case c >= utf8.RuneSelf:
-			ascii = false
-		}
+		seen |= class[s[i]]
 	}
-	if ascii {
+	switch {
+	case seen == 0:
 		return true
+	case seen&escaped != 0:
+		return false
 	}
 	for i := 0; i < len(s); {
 		r, n := utf8.DecodeRuneInString(s[i:])
@@ -32,6 +30,26 @@ func Plain(s string) bool {
 	}
 	return true
 }
+
+// class marks the bytes Plain looks at: escaped ones, and the bytes of
+// multi-byte UTF-8 sequences (then the runes are checked).
+const (
+	escaped   = 1
+	multiByte = 2
+)
+
+var class = func() (t [256]uint8) {
+	for c := 0; c < 0x20; c++ {
+		t[c] = escaped
+	}
+	for _, c := range `"\<>&` {
+		t[c] = escaped
+	}
+	for c := utf8.RuneSelf; c < 256; c++ {
+		t[c] = multiByte
+	}
+	return t
+}()
 
 // AppendString appends s quoted when it is Plain; false (b unchanged)
 // otherwise.
