@@ -73,7 +73,7 @@ func (s *Server) twilioWebhook(ctx *fasthttp.RequestCtx) {
 			s.twilioNotStored(ctx, err)
 			return
 		}
-		s.twilioOK(ctx)
+		s.twilioOK(ctx, bridge.IngestResult{})
 		return
 	}
 	events, err := twilio.ParseWebhook(params)
@@ -101,8 +101,7 @@ func (s *Server) twilioWebhook(ctx *fasthttp.RequestCtx) {
 		s.twilioNotStored(ctx, err)
 		return
 	}
-	s.deps.Metrics.WebhookResult("twilio", res)
-	s.twilioOK(ctx)
+	s.twilioOK(ctx, res)
 }
 
 // twilioJSON handles a JSON body (the bodySHA256 form of the signature):
@@ -118,7 +117,7 @@ func (s *Server) twilioJSON(ctx *fasthttp.RequestCtx, full, sig string, body []b
 		s.twilioNotStored(ctx, err)
 		return
 	}
-	s.twilioOK(ctx)
+	s.twilioOK(ctx, bridge.IngestResult{})
 }
 
 // rawTwilioEvent keeps a signed webhook wabridge does not act on, with an
@@ -158,8 +157,10 @@ func (s *Server) twilioNotStored(ctx *fasthttp.RequestCtx, err error) {
 	writeError(ctx, fasthttp.StatusInternalServerError, "internal", "", "not stored; retry")
 }
 
-func (s *Server) twilioOK(ctx *fasthttp.RequestCtx) {
-	s.deps.Metrics.WebhookRequests.WithLabelValues("twilio", "ok").Inc()
+// twilioOK answers an accepted webhook and counts it with the events res
+// counted.
+func (s *Server) twilioOK(ctx *fasthttp.RequestCtx, res bridge.IngestResult) {
+	s.deps.Metrics.WebhookAccepted("twilio", res)
 	ctx.SetStatusCode(fasthttp.StatusOK)
 	ctx.SetContentType("text/xml; charset=utf-8")
 	ctx.SetBodyString(emptyTwiML)

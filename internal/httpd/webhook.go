@@ -62,8 +62,7 @@ func (s *Server) whatsappWebhook(ctx *fasthttp.RequestCtx) {
 		writeError(ctx, fasthttp.StatusInternalServerError, "internal", "", "not stored; retry")
 		return
 	}
-	s.deps.Metrics.WebhookRequests.WithLabelValues("meta", "ok").Inc()
-	s.deps.Metrics.WebhookResult("meta", res)
+	s.deps.Metrics.WebhookAccepted("meta", res)
 	ctx.SetStatusCode(fasthttp.StatusOK)
 	ctx.SetBodyString("ok\n")
 }
