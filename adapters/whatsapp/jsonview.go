@@ -378,6 +378,9 @@ func compact(raw json.RawMessage) json.RawMessage {
 	if len(raw) == 0 || string(raw) == "null" {
 		return nil
 	}
+	if !hasSpace(raw) {
+		return append(json.RawMessage(nil), raw...) // already compact, as Meta sends it
+	}
 	out := make(json.RawMessage, 0, len(raw))
 	for i := 0; i < len(raw); {
 		c := raw[i]
@@ -398,6 +401,13 @@ func compact(raw json.RawMessage) json.RawMessage {
 		}
 	}
 	return out
+}
+
+// hasSpace reports whether b holds a JSON whitespace byte anywhere (in a
+// string or not).
+func hasSpace(b []byte) bool {
+	return bytes.IndexByte(b, ' ') >= 0 || bytes.IndexByte(b, '\n') >= 0 ||
+		bytes.IndexByte(b, '\t') >= 0 || bytes.IndexByte(b, '\r') >= 0
 }
 
 // hashKey is a stable idempotency key for an item whose compact JSON is c:

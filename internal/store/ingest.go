@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/wabridge/wabridge/bridge"
 	"github.com/wabridge/wabridge/internal/jsonlite"
@@ -367,7 +368,7 @@ func ingestRaw(tx *wtx, ev *bridge.RawEvent, now time.Time) (bool, error) {
 // allocations were this encoding's growing buffer and its copy to a string).
 func encodeStatus(st *bridge.StatusUpdate) (string, error) {
 	if b, ok := appendStatusJSON(make([]byte, 0, 200+len(st.Raw)), st); ok {
-		return string(b), nil
+		return unsafe.String(unsafe.SliceData(b), len(b)), nil // b is never written again
 	}
 	return marshalStatus(st)
 }
