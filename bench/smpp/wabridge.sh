@@ -19,6 +19,7 @@
 #   PAGES=SECONDS: copy the database and its write-ahead log SECONDS into the run and print
 #                  which tables and indexes the commits wrote, in pages per commit (bench/walpages.py)
 #   KEEP=1: keep the work directory (config, database, daemon log)
+#   STORE_TOML: added to the [store] table (experiments: e.g. 'commit_delay = "500us"')
 #   EXTRA_TOML: appended to the daemon's config (experiments: other tables, e.g. "[daemon]
 #               pprof_listen = ..."; the [store], [outbox], [sandbox] and [smpp] tables are the script's)
 # Prints wabload's report, ending with one `RESULT {json}` line, then the
@@ -83,6 +84,7 @@ $PPROF_TOML
 
 [store]
 path = "$WORK/wabridge.db"
+${STORE_TOML:-}
 
 [http]
 listen = "127.0.0.1:$HTTP_PORT"

@@ -367,7 +367,10 @@ func ingestRaw(tx *wtx, ev *bridge.RawEvent, now time.Time) (bool, error) {
 // exact size and handed to SQLite as it is (a status webhook's largest
 // allocations were this encoding's growing buffer and its copy to a string).
 func encodeStatus(st *bridge.StatusUpdate) (string, error) {
-	if b, ok := appendStatusJSON(make([]byte, 0, 200+len(st.Raw)), st); ok {
+	// The member names and punctuation take 165 bytes at most, a time 35.
+	n := 200 + len(st.WAMID) + len(st.Status) + len(st.RawStatus) + len(st.Business) + len(st.Recipient.Phone) +
+		len(st.Recipient.BSUID) + len(st.CallbackData) + len(st.PricingCategory) + len(st.Reason) + len(st.Raw)
+	if b, ok := appendStatusJSON(make([]byte, 0, n), st); ok {
 		return unsafe.String(unsafe.SliceData(b), len(b)), nil // b is never written again
 	}
 	return marshalStatus(st)
