@@ -175,7 +175,8 @@ func (m *Metrics) ObserveUpstream(provider, op string, d time.Duration, code int
 }
 
 // WebhookAccepted counts one committed webhook (requests, result "ok")
-// and its events.
+// and its events. A provider's five series exist from its first accepted
+// webhook on (at 0 until they count something).
 func (m *Metrics) WebhookAccepted(provider string, res bridge.IngestResult) {
 	c := m.webhookCounters(provider)
 	c.ok.Inc()
@@ -190,6 +191,7 @@ func (m *Metrics) WebhookAccepted(provider string, res bridge.IngestResult) {
 	add(c.duplicate, res.Duplicates)
 }
 
+// webhookCounters returns provider's counters, made at its first webhook.
 func (m *Metrics) webhookCounters(provider string) *webhookCounters {
 	if c, ok := m.accepted.Load(provider); ok {
 		return c.(*webhookCounters)
