@@ -1,7 +1,6 @@
 package sandbox
 
 import (
-	"bytes"
 	"context"
 	"crypto/subtle"
 	"encoding/base64"
@@ -16,8 +15,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/wabridge/wabridge/internal/jsonlite"
 )
 
 // graphError is an error answered in Meta's Graph shape:
@@ -203,113 +200,6 @@ type contextReq struct {
 type textReq struct {
 	Body       string `json:"body"`
 	PreviewURL bool   `json:"preview_url"`
-}
-
-// decodePlainSend decodes the common text send — {"messaging_product",
-// "recipient_type","to","type","biz_opaque_callback_data","text":{"body",
-// "preview_url"}} in any order, without whitespace or escapes — into env,
-// as json.Unmarshal would; false for anything else, which is then
-// json.Unmarshal's (decoding was a fifth of the simulator's CPU per send).
-// TestPlainSendDecodesAsEncodingJSON holds it to json.Unmarshal.
-func decodePlainSend(b []byte, env *sendEnvelope) bool {
-	if len(b) < 2 || b[0] != '{' {
-		return false
-	}
-	for i := 1; ; {
-		j, ok := jsonlite.QuotedEnd(b, i)
-		if !ok || j >= len(b) || b[j] != ':' {
-			return false
-		}
-		key := b[i+1 : j-1]
-		i = j + 1
-		var dst *string
-		switch string(key) {
-		case "messaging_product":
-			dst = &env.MessagingProduct
-		case "recipient_type":
-			dst = &env.RecipientType
-		case "to":
-			dst = &env.To
-		case "type":
-			dst = &env.Type
-		case "biz_opaque_callback_data":
-			dst = &env.BizOpaque
-		case "text":
-			if env.Text != nil { // a repeated member merges in encoding/json
-				return false
-			}
-			env.Text = &textReq{}
-			if i, ok = decodePlainText(b, i, env.Text); !ok {
-				return false
-			}
-		default:
-			return false
-		}
-		if dst != nil {
-			if *dst, i, ok = jsonlite.ReadString(b, i); !ok {
-				return false
-			}
-		}
-		if i >= len(b) {
-			return false
-		}
-		switch b[i] {
-		case ',':
-			i++
-		case '}':
-			return i+1 == len(b)
-		default:
-			return false
-		}
-	}
-}
-
-// decodePlainText reads {"body":…,"preview_url":true|false} (either
-// member optional, any order) at b[i] into t.
-func decodePlainText(b []byte, i int, t *textReq) (int, bool) {
-	if i >= len(b) || b[i] != '{' {
-		return i, false
-	}
-	i++
-	if i < len(b) && b[i] == '}' {
-		return i + 1, true
-	}
-	for {
-		j, ok := jsonlite.QuotedEnd(b, i)
-		if !ok || j >= len(b) || b[j] != ':' {
-			return i, false
-		}
-		key := b[i+1 : j-1]
-		i = j + 1
-		switch string(key) {
-		case "body":
-			if t.Body, i, ok = jsonlite.ReadString(b, i); !ok {
-				return i, false
-			}
-		case "preview_url":
-			switch {
-			case bytes.HasPrefix(b[i:], []byte("true")):
-				t.PreviewURL, i = true, i+4
-			case bytes.HasPrefix(b[i:], []byte("false")):
-				t.PreviewURL, i = false, i+5
-			default:
-				return i, false
-			}
-		default:
-			return i, false
-		}
-		if i >= len(b) {
-			return i, false
-		}
-		switch b[i] {
-		case ',':
-			i++
-		case '}':
-			return i + 1, true
-		default:
-			return i, false
-		}
-	}
 }
 
 const (
