@@ -121,20 +121,8 @@ func appendOptByte(b []byte, key string, v byte) []byte {
 // readMeta reads the object at b[i:] into md; the index just past it, or
 // false when the fast path cannot (the caller then asks encoding/json).
 func readMeta(b []byte, i int, md *meta) (int, bool) {
-	if i >= len(b) || b[i] != '{' {
-		return i, false
-	}
-	i++
-	if i < len(b) && b[i] == '}' {
-		return i + 1, true
-	}
-	for {
-		j, ok := jsonlite.QuotedEnd(b, i)
-		if !ok || j >= len(b) || b[j] != ':' {
-			return i, false
-		}
-		key := b[i+1 : j-1]
-		i = j + 1
+	return jsonlite.EachMember(b, i, func(key []byte, i int) (int, bool) {
+		var ok bool
 		switch string(key) {
 		case "sid":
 			md.SystemID, i, ok = jsonlite.ReadString(b, i)
@@ -156,39 +144,15 @@ func readMeta(b []byte, i int, md *meta) (int, bool) {
 			md.DstNPI, i, ok = readByte(b, i)
 		case "rd":
 			md.RD, i, ok = readByte(b, i)
-		default:
-			return i, false // parts, or a name encoding/json matches case-insensitively
-		}
-		if !ok || i >= len(b) {
-			return i, false
-		}
-		switch b[i] {
-		case ',':
-			i++
-		case '}':
-			return i + 1, true
-		default:
-			return i, false
-		}
-	}
+		} // other names (parts, or one encoding/json matches case-insensitively): not ok
+		return i, ok
+	})
 }
 
 // readReceiptData reads all of b into d; false when the fast path cannot.
 func readReceiptData(b []byte, d *receiptData) bool {
-	if len(b) < 2 || b[0] != '{' {
-		return false
-	}
-	i := 1
-	if b[i] == '}' {
-		return i+1 == len(b)
-	}
-	for {
-		j, ok := jsonlite.QuotedEnd(b, i)
-		if !ok || j >= len(b) || b[j] != ':' {
-			return false
-		}
-		key := b[i+1 : j-1]
-		i = j + 1
+	i, ok := jsonlite.EachMember(b, 0, func(key []byte, i int) (int, bool) {
+		var ok bool
 		switch string(key) {
 		case "m":
 			// Into the value read so far: encoding/json merges a repeated member.
@@ -207,21 +171,10 @@ func readReceiptData(b []byte, d *receiptData) bool {
 			d.WAMID, i, ok = jsonlite.ReadString(b, i)
 		case "r":
 			d.Reason, i, ok = jsonlite.ReadString(b, i)
-		default:
-			return false
 		}
-		if !ok || i >= len(b) {
-			return false
-		}
-		switch b[i] {
-		case ',':
-			i++
-		case '}':
-			return i+1 == len(b)
-		default:
-			return false
-		}
-	}
+		return i, ok
+	})
+	return ok && i == len(b)
 }
 
 // readUint reads a non-negative integer of at most 15 digits without a

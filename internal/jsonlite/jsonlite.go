@@ -4,7 +4,10 @@
 // is for the caller to hand to encoding/json, so results never differ.
 package jsonlite
 
-import "unicode/utf8"
+import (
+	"bytes"
+	"unicode/utf8"
+)
 
 // Plain reports whether encoding/json writes s as its bytes between
 // quotes, and decodes those bytes back to s: valid UTF-8 without control
@@ -89,4 +92,73 @@ func ReadString(b []byte, i int) (string, int, bool) {
 	}
 	s := string(b[i+1 : j-1])
 	return s, j, Plain(s)
+}
+
+// EachMember reads the object at b[i], calling f with each member's name
+// (unquoted, without escapes) and the index of its value; f returns the
+// index just past the value, or false for a member it does not take. It
+// returns the index just past the object.
+func EachMember(b []byte, i int, f func(key []byte, i int) (int, bool)) (int, bool) {
+	if i >= len(b) || b[i] != '{' {
+		return i, false
+	}
+	i++
+	if i < len(b) && b[i] == '}' {
+		return i + 1, true
+	}
+	for {
+		j, ok := QuotedEnd(b, i)
+		if !ok || j >= len(b) || b[j] != ':' {
+			return i, false
+		}
+		if i, ok = f(b[i+1:j-1], j+1); !ok || i >= len(b) {
+			return i, false
+		}
+		switch b[i] {
+		case ',':
+			i++
+		case '}':
+			return i + 1, true
+		default:
+			return i, false
+		}
+	}
+}
+
+// EachElement reads the array at b[i], calling f with the index of each
+// element; f returns the index just past it. It returns the index just
+// past the array.
+func EachElement(b []byte, i int, f func(i int) (int, bool)) (int, bool) {
+	if i >= len(b) || b[i] != '[' {
+		return i, false
+	}
+	i++
+	if i < len(b) && b[i] == ']' {
+		return i + 1, true
+	}
+	for {
+		var ok bool
+		if i, ok = f(i); !ok || i >= len(b) {
+			return i, false
+		}
+		switch b[i] {
+		case ',':
+			i++
+		case ']':
+			return i + 1, true
+		default:
+			return i, false
+		}
+	}
+}
+
+// ReadBool reads true or false at b[i].
+func ReadBool(b []byte, i int) (bool, int, bool) {
+	switch {
+	case bytes.HasPrefix(b[i:], []byte("true")):
+		return true, i + 4, true
+	case bytes.HasPrefix(b[i:], []byte("false")):
+		return false, i + 5, true
+	}
+	return false, i, false
 }

@@ -47,3 +47,60 @@ func FuzzPlain(f *testing.F) {
 		}
 	})
 }
+
+// TestEachMemberAndElement: the readers take compact objects and arrays
+// and refuse what they leave to encoding/json (whitespace, a member the
+// callback does not take, a truncated value).
+func TestEachMemberAndElement(t *testing.T) {
+	readObj := func(in string) (map[string]string, int, bool) {
+		got := map[string]string{}
+		b := []byte(in)
+		i, ok := EachMember(b, 0, func(key []byte, i int) (int, bool) {
+			if string(key) == "skip" {
+				return i, false
+			}
+			v, j, ok := ReadString(b, i)
+			got[string(key)] = v
+			return j, ok
+		})
+		return got, i, ok
+	}
+	for _, c := range []struct {
+		in   string
+		want int // index past the object; -1: refused
+	}{
+		{`{}`, 2}, {`{"a":"1","b":"2"}x`, 17}, {`{"a":"1","a":"2"}`, 17},
+		{`{ "a":"1"}`, -1}, {`{"a": "1"}`, -1}, {`{"skip":"1"}`, -1}, {`{"a":"1",}`, -1}, {`{"a":"1"`, -1}, {`["a"]`, -1}, {``, -1},
+	} {
+		got, i, ok := readObj(c.in)
+		if ok != (c.want >= 0) || (ok && i != c.want) {
+			t.Errorf("EachMember(%s) = %v, %d, %v; want end %d", c.in, got, i, ok, c.want)
+		}
+	}
+	if got, _, _ := readObj(`{"a":"1","a":"2"}`); got["a"] != "2" {
+		t.Errorf("a repeated member: %q, want the last", got["a"])
+	}
+	var n int
+	count := func(in string) (int, bool) {
+		n = 0
+		b := []byte(in)
+		return EachElement(b, 0, func(i int) (int, bool) {
+			n++
+			_, j, ok := ReadBool(b, i)
+			return j, ok
+		})
+	}
+	if i, ok := count(`[true,false,true]`); !ok || i != 17 || n != 3 {
+		t.Errorf("EachElement: %d, %v, %d elements", i, ok, n)
+	}
+	for _, in := range []string{`[]`, `[true]`} {
+		if _, ok := count(in); !ok {
+			t.Errorf("EachElement(%s) refused", in)
+		}
+	}
+	for _, in := range []string{`[true,]`, `[true false]`, `[tru]`, `[ true]`, `{}`, `[true`} {
+		if _, ok := count(in); ok {
+			t.Errorf("EachElement(%s) accepted", in)
+		}
+	}
+}

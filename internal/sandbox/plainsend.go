@@ -1,10 +1,6 @@
 package sandbox
 
-import (
-	"bytes"
-
-	"github.com/wabridge/wabridge/internal/jsonlite"
-)
+import "github.com/wabridge/wabridge/internal/jsonlite"
 
 // decodePlainSend decodes the sends clients usually make — a text
 // {"messaging_product","recipient_type","to","type","biz_opaque_callback_data",
@@ -19,7 +15,7 @@ func decodePlainSend(b []byte, env *sendEnvelope) bool {
 	if len(b) < 2 {
 		return false
 	}
-	i, ok := eachMember(b, 0, func(key []byte, i int) (int, bool) {
+	i, ok := jsonlite.EachMember(b, 0, func(key []byte, i int) (int, bool) {
 		var dst *string
 		switch string(key) {
 		case "messaging_product":
@@ -56,13 +52,13 @@ func decodePlainSend(b []byte, env *sendEnvelope) bool {
 
 // decodePlainText reads {"body":…,"preview_url":true|false} at b[i].
 func decodePlainText(b []byte, i int, t *textReq) (int, bool) {
-	return eachMember(b, i, func(key []byte, i int) (int, bool) {
+	return jsonlite.EachMember(b, i, func(key []byte, i int) (int, bool) {
 		var ok bool
 		switch string(key) {
 		case "body":
 			t.Body, i, ok = jsonlite.ReadString(b, i)
 		case "preview_url":
-			t.PreviewURL, i, ok = readBool(b, i)
+			t.PreviewURL, i, ok = jsonlite.ReadBool(b, i)
 		}
 		return i, ok
 	})
@@ -71,7 +67,7 @@ func decodePlainText(b []byte, i int, t *textReq) (int, bool) {
 // decodePlainTemplate reads a template's name, language and components.
 func decodePlainTemplate(b []byte, i int, t *templateReq) (int, bool) {
 	seenLang, seenComps := false, false
-	return eachMember(b, i, func(key []byte, i int) (int, bool) {
+	return jsonlite.EachMember(b, i, func(key []byte, i int) (int, bool) {
 		var ok bool
 		switch string(key) {
 		case "name":
@@ -81,7 +77,7 @@ func decodePlainTemplate(b []byte, i int, t *templateReq) (int, bool) {
 				return i, false
 			}
 			seenLang = true
-			i, ok = eachMember(b, i, func(key []byte, i int) (int, bool) {
+			i, ok = jsonlite.EachMember(b, i, func(key []byte, i int) (int, bool) {
 				var ok bool
 				switch string(key) {
 				case "code":
@@ -97,7 +93,7 @@ func decodePlainTemplate(b []byte, i int, t *templateReq) (int, bool) {
 			}
 			seenComps = true
 			t.Components = []componentReq{}
-			i, ok = eachElement(b, i, func(i int) (int, bool) {
+			i, ok = jsonlite.EachElement(b, i, func(i int) (int, bool) {
 				t.Components = append(t.Components, componentReq{})
 				return decodePlainComponent(b, i, &t.Components[len(t.Components)-1])
 			})
@@ -110,7 +106,7 @@ func decodePlainTemplate(b []byte, i int, t *templateReq) (int, bool) {
 // index is left to encoding/json (Meta takes a number or a string).
 func decodePlainComponent(b []byte, i int, c *componentReq) (int, bool) {
 	seenParams := false
-	return eachMember(b, i, func(key []byte, i int) (int, bool) {
+	return jsonlite.EachMember(b, i, func(key []byte, i int) (int, bool) {
 		var ok bool
 		switch string(key) {
 		case "type":
@@ -123,10 +119,10 @@ func decodePlainComponent(b []byte, i int, c *componentReq) (int, bool) {
 			}
 			seenParams = true
 			c.Parameters = []paramReq{}
-			i, ok = eachElement(b, i, func(i int) (int, bool) {
+			i, ok = jsonlite.EachElement(b, i, func(i int) (int, bool) {
 				c.Parameters = append(c.Parameters, paramReq{})
 				p := &c.Parameters[len(c.Parameters)-1]
-				return eachMember(b, i, func(key []byte, i int) (int, bool) {
+				return jsonlite.EachMember(b, i, func(key []byte, i int) (int, bool) {
 					var ok bool
 					switch string(key) {
 					case "type":
@@ -145,73 +141,4 @@ func decodePlainComponent(b []byte, i int, c *componentReq) (int, bool) {
 		}
 		return i, ok
 	})
-}
-
-// eachMember reads the object at b[i], calling f with each member's name
-// (unquoted, without escapes) and the index of its value; f returns the
-// index just past the value, or false for a member it does not take. It
-// returns the index just past the object.
-func eachMember(b []byte, i int, f func(key []byte, i int) (int, bool)) (int, bool) {
-	if i >= len(b) || b[i] != '{' {
-		return i, false
-	}
-	i++
-	if i < len(b) && b[i] == '}' {
-		return i + 1, true
-	}
-	for {
-		j, ok := jsonlite.QuotedEnd(b, i)
-		if !ok || j >= len(b) || b[j] != ':' {
-			return i, false
-		}
-		if i, ok = f(b[i+1:j-1], j+1); !ok || i >= len(b) {
-			return i, false
-		}
-		switch b[i] {
-		case ',':
-			i++
-		case '}':
-			return i + 1, true
-		default:
-			return i, false
-		}
-	}
-}
-
-// eachElement reads the array at b[i], calling f with the index of each
-// element; f returns the index just past it. It returns the index just
-// past the array.
-func eachElement(b []byte, i int, f func(i int) (int, bool)) (int, bool) {
-	if i >= len(b) || b[i] != '[' {
-		return i, false
-	}
-	i++
-	if i < len(b) && b[i] == ']' {
-		return i + 1, true
-	}
-	for {
-		var ok bool
-		if i, ok = f(i); !ok || i >= len(b) {
-			return i, false
-		}
-		switch b[i] {
-		case ',':
-			i++
-		case ']':
-			return i + 1, true
-		default:
-			return i, false
-		}
-	}
-}
-
-// readBool reads true or false at b[i].
-func readBool(b []byte, i int) (bool, int, bool) {
-	switch {
-	case bytes.HasPrefix(b[i:], []byte("true")):
-		return true, i + 4, true
-	case bytes.HasPrefix(b[i:], []byte("false")):
-		return false, i + 5, true
-	}
-	return false, i, false
 }
