@@ -141,8 +141,9 @@ func TestFailedBatchRunsAgainWithSavepoints(t *testing.T) {
 		}
 	}
 	// Hold the writer so that the three operations queued meanwhile form
-	// the next batch.
-	started, release := make(chan struct{}), make(chan struct{})
+	// the next batch. started has room for the signal: the writer may run
+	// the operation before this goroutine waits for it.
+	started, release := make(chan struct{}, 1), make(chan struct{})
 	held := s.commit.queue(ctx, func(tx *wtx) error {
 		select {
 		case started <- struct{}{}: // the first run only
