@@ -2,7 +2,6 @@ package smpp
 
 import (
 	"encoding/json"
-	"strconv"
 
 	"github.com/wabridge/wabridge/internal/jsonlite"
 )
@@ -17,8 +16,10 @@ import (
 
 // marshalMeta is json.Marshal(md).
 func marshalMeta(md meta) []byte {
-	if b, ok := appendMeta(make([]byte, 0, 96+len(md.Text)), md); ok {
-		return b
+	w := jsonlite.NewWriter(make([]byte, 0, 96+len(md.Text)))
+	writeMeta(&w, md)
+	if w.OK {
+		return w.B
 	}
 	b, _ := json.Marshal(md)
 	return b
@@ -37,27 +38,20 @@ func unmarshalMeta(b []byte) (meta, error) {
 
 // marshalReceiptData is json.Marshal(d).
 func marshalReceiptData(d receiptData) []byte {
-	b := make([]byte, 0, 160+len(d.Meta.Text))
-	b = append(b, `{"m":`...)
-	b, ok := appendMeta(b, d.Meta)
-	if ok {
-		b = append(b, `,"c":`...)
-		b = strconv.AppendInt(b, d.Created, 10)
-		b = append(b, `,"d":`...)
-		b = strconv.AppendInt(b, d.Done, 10)
-		b, ok = appendOptString(b, `,"ch":`, d.Channel, ok)
-		b, ok = appendOptString(b, `,"w":`, d.WAMID, ok)
-		b, ok = appendOptString(b, `,"r":`, d.Reason, ok)
-		if d.ErrorCode != 0 {
-			b = append(b, `,"e":`...)
-			b = strconv.AppendInt(b, int64(d.ErrorCode), 10)
-		}
-		b = append(b, '}')
+	w := jsonlite.NewWriter(make([]byte, 0, 160+len(d.Meta.Text)))
+	w.Raw(`{"m":`)
+	writeMeta(&w, d.Meta)
+	w.Int(`,"c":`, d.Created)
+	w.Int(`,"d":`, d.Done)
+	w.OptString(`,"ch":`, d.Channel)
+	w.OptString(`,"w":`, d.WAMID)
+	w.OptString(`,"r":`, d.Reason)
+	w.OptInt(`,"e":`, int64(d.ErrorCode))
+	w.Raw(`}`)
+	if w.OK {
+		return w.B
 	}
-	if ok {
-		return b
-	}
-	b, _ = json.Marshal(d)
+	b, _ := json.Marshal(d)
 	return b
 }
 
@@ -72,50 +66,23 @@ func unmarshalReceiptData(b []byte) (receiptData, error) {
 	return d, err
 }
 
-// appendMeta appends md as encoding/json writes it; false when it has a
-// member the fast path leaves to encoding/json (parts, a string needing
-// escapes).
-func appendMeta(b []byte, md meta) ([]byte, bool) {
+// writeMeta writes md as encoding/json does, in the struct's member order;
+// parts are left to encoding/json.
+func writeMeta(w *jsonlite.Writer, md meta) {
 	if len(md.Parts) > 0 || len(md.PartRD) > 0 {
-		return b, false
+		w.Fail()
 	}
-	ok := true
-	b, ok = appendOptString(b, `{"sid":`, md.SystemID, ok)
-	if !ok {
-		return b, false
-	}
-	b = append(b, `,"src":`...)
-	b, ok = jsonlite.AppendString(b, md.Source)
-	b = appendOptByte(b, `,"st":`, md.SrcTON)
-	b = appendOptByte(b, `,"sn":`, md.SrcNPI)
-	if ok {
-		b = append(b, `,"dst":`...)
-		b, ok = jsonlite.AppendString(b, md.Dest)
-	}
-	b = appendOptByte(b, `,"dt":`, md.DstTON)
-	b = appendOptByte(b, `,"dn":`, md.DstNPI)
-	b = appendOptByte(b, `,"rd":`, md.RD)
-	b, ok = appendOptString(b, `,"t":`, md.Text, ok)
-	b, ok = appendOptString(b, `,"svc":`, md.ServiceType, ok)
-	return append(b, '}'), ok
-}
-
-// appendOptString appends key and s when s is not empty (omitempty), or
-// always for the first member (key starts with '{').
-func appendOptString(b []byte, key, s string, ok bool) ([]byte, bool) {
-	if !ok || (s == "" && key[0] != '{') {
-		return b, ok
-	}
-	b = append(b, key...)
-	return jsonlite.AppendString(b, s)
-}
-
-func appendOptByte(b []byte, key string, v byte) []byte {
-	if v == 0 {
-		return b
-	}
-	b = append(b, key...)
-	return strconv.AppendUint(b, uint64(v), 10)
+	w.String(`{"sid":`, md.SystemID)
+	w.String(`,"src":`, md.Source)
+	w.OptInt(`,"st":`, int64(md.SrcTON))
+	w.OptInt(`,"sn":`, int64(md.SrcNPI))
+	w.String(`,"dst":`, md.Dest)
+	w.OptInt(`,"dt":`, int64(md.DstTON))
+	w.OptInt(`,"dn":`, int64(md.DstNPI))
+	w.OptInt(`,"rd":`, int64(md.RD))
+	w.OptString(`,"t":`, md.Text)
+	w.OptString(`,"svc":`, md.ServiceType)
+	w.Raw(`}`)
 }
 
 // readMeta reads the object at b[i:] into md; the index just past it, or

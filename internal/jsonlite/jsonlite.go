@@ -6,6 +6,7 @@ package jsonlite
 
 import (
 	"bytes"
+	"strconv"
 	"unicode/utf8"
 )
 
@@ -162,3 +163,54 @@ func ReadBool(b []byte, i int) (bool, int, bool) {
 	}
 	return false, i, false
 }
+
+// Writer appends a small JSON document whose strings are all Plain: a
+// string that is not stops it (OK false) and the caller then hands the
+// value to encoding/json. Member names and punctuation are the caller's,
+// passed with each value as written (`,"name":`).
+type Writer struct {
+	B  []byte
+	OK bool
+}
+
+// NewWriter starts a document in b.
+func NewWriter(b []byte) Writer { return Writer{B: b, OK: true} }
+
+// Raw appends s as it is: names, punctuation, numbers written elsewhere.
+func (w *Writer) Raw(s string) {
+	if w.OK {
+		w.B = append(w.B, s...)
+	}
+}
+
+// String appends key and s quoted.
+func (w *Writer) String(key, s string) {
+	if w.OK {
+		w.B = append(w.B, key...)
+		w.B, w.OK = AppendString(w.B, s)
+	}
+}
+
+// OptString is String for a member encoding/json omits when empty.
+func (w *Writer) OptString(key, s string) {
+	if s != "" {
+		w.String(key, s)
+	}
+}
+
+// Int appends key and v.
+func (w *Writer) Int(key string, v int64) {
+	if w.OK {
+		w.B = strconv.AppendInt(append(w.B, key...), v, 10)
+	}
+}
+
+// OptInt is Int for a member encoding/json omits when zero.
+func (w *Writer) OptInt(key string, v int64) {
+	if v != 0 {
+		w.Int(key, v)
+	}
+}
+
+// Fail stops the document: the value has something only encoding/json writes.
+func (w *Writer) Fail() { w.OK = false }

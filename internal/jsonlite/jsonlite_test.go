@@ -104,3 +104,30 @@ func TestEachMemberAndElement(t *testing.T) {
 		}
 	}
 }
+
+// TestWriter: members are written as given, empty optional ones left out,
+// and a string encoding/json would escape (or Fail) stops the document.
+func TestWriter(t *testing.T) {
+	w := NewWriter(nil)
+	w.String(`{"a":`, "x")
+	w.OptString(`,"b":`, "")
+	w.OptInt(`,"c":`, 0)
+	w.Int(`,"d":`, -7)
+	w.OptInt(`,"e":`, 3)
+	w.Raw(`}`)
+	if !w.OK || string(w.B) != `{"a":"x","d":-7,"e":3}` {
+		t.Errorf("got %s, %v", w.B, w.OK)
+	}
+	w = NewWriter(nil)
+	w.String(`{"a":`, "<x>")
+	w.Raw(`}`)
+	if w.OK {
+		t.Errorf("a string needing escapes written: %s", w.B)
+	}
+	w = NewWriter(nil)
+	w.Fail()
+	w.String(`{"a":`, "x")
+	if w.OK || len(w.B) != 0 {
+		t.Errorf("written after Fail: %s", w.B)
+	}
+}

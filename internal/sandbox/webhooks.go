@@ -189,48 +189,44 @@ func (s *Server) accountWebhookBody(field string, value any) []byte {
 // errors or a string needs escapes (json.Marshal writes those).
 // TestStatusBodyMatchesEncodingJSON holds it to json.Marshal.
 func (s *Server) appendStatusBody(b []byte, v changeValue) ([]byte, bool) {
-	ok := true
-	str := func(key, val string) {
-		if ok {
-			b = append(b, key...)
-			b, ok = jsonlite.AppendString(b, val)
-		}
-	}
-	str(`{"object":"whatsapp_business_account","entry":[{"id":`, s.cfg.WABAID)
-	str(`,"changes":[{"value":{"messaging_product":`, v.MessagingProduct)
-	str(`,"metadata":{"display_phone_number":`, v.Metadata.DisplayPhoneNumber)
-	str(`,"phone_number_id":`, v.Metadata.PhoneNumberID)
-	b = append(b, '}')
+	w := jsonlite.NewWriter(b)
+	w.String(`{"object":"whatsapp_business_account","entry":[{"id":`, s.cfg.WABAID)
+	w.String(`,"changes":[{"value":{"messaging_product":`, v.MessagingProduct)
+	w.String(`,"metadata":{"display_phone_number":`, v.Metadata.DisplayPhoneNumber)
+	w.String(`,"phone_number_id":`, v.Metadata.PhoneNumberID)
+	w.Raw(`}`)
 	if len(v.Statuses) > 0 {
-		b = append(b, `,"statuses":[`...)
+		w.Raw(`,"statuses":[`)
 		for i, st := range v.Statuses {
 			if len(st.Errors) > 0 {
-				return b, false
+				w.Fail()
 			}
 			if i > 0 {
-				b = append(b, ',')
+				w.Raw(`,`)
 			}
-			str(`{"id":`, st.ID)
-			str(`,"status":`, st.Status)
-			str(`,"timestamp":`, st.Timestamp)
-			str(`,"recipient_id":`, st.RecipientID)
+			w.String(`{"id":`, st.ID)
+			w.String(`,"status":`, st.Status)
+			w.String(`,"timestamp":`, st.Timestamp)
+			w.String(`,"recipient_id":`, st.RecipientID)
 			if p := st.Pricing; p != nil {
-				b = append(b, `,"pricing":{"billable":`...)
-				b = strconv.AppendBool(b, p.Billable)
-				str(`,"pricing_model":`, p.PricingModel)
-				str(`,"type":`, p.Type)
-				str(`,"category":`, p.Category)
-				b = append(b, '}')
+				w.Raw(`,"pricing":{"billable":`)
+				if p.Billable {
+					w.Raw(`true`)
+				} else {
+					w.Raw(`false`)
+				}
+				w.String(`,"pricing_model":`, p.PricingModel)
+				w.String(`,"type":`, p.Type)
+				w.String(`,"category":`, p.Category)
+				w.Raw(`}`)
 			}
-			if st.BizOpaque != "" {
-				str(`,"biz_opaque_callback_data":`, st.BizOpaque)
-			}
-			b = append(b, '}')
+			w.OptString(`,"biz_opaque_callback_data":`, st.BizOpaque)
+			w.Raw(`}`)
 		}
-		b = append(b, ']')
+		w.Raw(`]`)
 	}
-	b = append(b, `},"field":"messages"}]}]}`...)
-	return b, ok
+	w.Raw(`},"field":"messages"}]}]}`)
+	return w.B, w.OK
 }
 
 func unixString(t time.Time) string { return strconv.FormatInt(t.Unix(), 10) }

@@ -401,42 +401,36 @@ func marshalStatus(st *bridge.StatusUpdate) (string, error) {
 // false for any other (encodeStatus then marshals it).
 // TestStatusJSONMatchesEncodingJSON holds it to json.Marshal.
 func appendStatusJSON(b []byte, st *bridge.StatusUpdate) ([]byte, bool) {
+	w := jsonlite.NewWriter(b)
 	if len(st.Errors) > 0 || st.Action != 0 || st.Fallback != "" {
-		return b, false
+		w.Fail()
 	}
 	if y := st.Timestamp.Year(); y < 0 || y > 9999 {
-		return b, false
+		w.Fail() // json.Marshal refuses it
 	}
-	ok := true
-	str := func(key, val string, omitEmpty bool) {
-		if ok && (val != "" || !omitEmpty) {
-			b = append(b, key...)
-			b, ok = jsonlite.AppendString(b, val)
-		}
+	w.String(`{"wamid":`, st.WAMID)
+	w.String(`,"status":`, string(st.Status))
+	w.String(`,"raw_status":`, st.RawStatus)
+	if w.OK {
+		w.B = append(st.Timestamp.AppendFormat(append(w.B, `,"timestamp":"`...), time.RFC3339Nano), '"')
 	}
-	str(`{"wamid":`, st.WAMID, false)
-	str(`,"status":`, string(st.Status), false)
-	str(`,"raw_status":`, st.RawStatus, false)
-	b = append(b, `,"timestamp":"`...)
-	b = st.Timestamp.AppendFormat(b, time.RFC3339Nano)
-	b = append(b, '"')
-	str(`,"business":`, st.Business, true)
-	b = append(b, `,"recipient":{`...)
+	w.OptString(`,"business":`, st.Business)
+	w.Raw(`,"recipient":{`)
 	if st.Recipient.Phone != "" {
-		str(`"phone":`, st.Recipient.Phone, false)
-		str(`,"bsuid":`, st.Recipient.BSUID, true)
+		w.String(`"phone":`, st.Recipient.Phone)
+		w.OptString(`,"bsuid":`, st.Recipient.BSUID)
 	} else {
-		str(`"bsuid":`, st.Recipient.BSUID, true)
+		w.OptString(`"bsuid":`, st.Recipient.BSUID)
 	}
-	b = append(b, '}')
-	str(`,"callback_data":`, st.CallbackData, true)
-	str(`,"pricing_category":`, st.PricingCategory, true)
-	str(`,"reason":`, string(st.Reason), true)
-	if len(st.Raw) > 0 {
-		b = append(b, `,"raw":`...)
-		b = append(b, st.Raw...)
+	w.Raw(`}`)
+	w.OptString(`,"callback_data":`, st.CallbackData)
+	w.OptString(`,"pricing_category":`, st.PricingCategory)
+	w.OptString(`,"reason":`, string(st.Reason))
+	if w.OK && len(st.Raw) > 0 {
+		w.B = append(append(w.B, `,"raw":`...), st.Raw...)
 	}
-	return append(b, '}'), ok
+	w.Raw(`}`)
+	return w.B, w.OK
 }
 
 // statusWithoutRaw marshals as its StatusUpdate without the raw object:

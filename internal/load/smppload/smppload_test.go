@@ -130,7 +130,8 @@ func TestOpenLoopRate(t *testing.T) {
 	}
 	if rep.Elapsed < 150*time.Millisecond || rep.Elapsed > 2*time.Second {
 		t.Fatalf("200 messages at 1000/s took %s", rep.Elapsed)
-	} // The submit_sm_resp latency (from each message's due time) and its
+	}
+	// The submit_sm_resp latency (from each message's due time) and its
 	// two parts: the client's lateness and the answer from the send.
 	whole, late, rest := rep.Latency["submit_sm_resp"], rep.Latency["client_lateness"], rep.Latency["submit_sm_resp_from_send"]
 	if whole.Count != 200 || late.Count != 200 || rest.Count != 200 {
