@@ -7,55 +7,69 @@ import (
 	"encoding/json"
 	"math"
 	"strconv"
+	"sync"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // Single-pass reading of webhook bodies. Parse checks the whole body once
-// (doc.check, which also records where every object and array ends) and
-// then walks it in place: a jv is one JSON value inside the checked body,
-// and the readers below step over members and elements without decoding
-// what they skip, and without scanning them either (the end of a container
-// is looked up). They give exactly the answers of the map-based accessors
-// in loose.go (which are what encoding/json.Unmarshal into
+// (doc.check), recording every value and member name in document order on
+// a tape, and then walks the tape: a jv is one JSON value inside the
+// checked body, and the readers below step from member to member and from
+// element to element by tape index, without decoding or scanning what they
+// skip. They give exactly the answers of the map-based accessors in
+// loose.go (which are what encoding/json.Unmarshal into
 // map[string]json.RawMessage gives): the last of duplicate keys wins, keys
 // compare after unescaping, strings are unescaped with invalid UTF-8
 // replaced, a member of an unexpected shape reads as absent. The
 // differential tests in parse_diff_test.go hold them to that.
 
-// doc is a body that check accepted, with the end of each of its
-// containers. The parser descends five levels to reach a status; finding
-// each value's end by scanning read every byte once per level.
-type doc struct {
-	body   []byte
-	opens  []int32 // the offset of every '{' and '[' of body, ascending
-	closes []int32 // closes[k]: the index just past the container opened at opens[k]
-	buf    [2][24]int32
+// node is one value or member name of a checked body (a name is followed
+// by its value's node).
+type node struct {
+	start, end int32 // body[start:end]: the value, or the name with its quotes
+	next       int32 // the tape index just past this value and all it contains
 }
 
-// end returns the index just past the container that opens at body[o].
-func (d *doc) end(o int) int {
-	lo, hi := 0, len(d.opens)
-	for lo < hi {
-		m := int(uint(lo+hi) >> 1)
-		if int(d.opens[m]) < o {
-			lo = m + 1
-		} else {
-			hi = m
-		}
+// doc is a body that check accepted, with its tape. The tape holds at most
+// one node per two bytes of body (12 bytes each).
+type doc struct {
+	body []byte
+	tape []node
+}
+
+// docs recycles docs and their tapes between Parse calls; a tape grown
+// past maxPooledTape nodes by a large body is left to the collector.
+var docs = sync.Pool{New: func() any { return new(doc) }}
+
+const maxPooledTape = 4096
+
+func getDoc() *doc { return docs.Get().(*doc) }
+
+// release returns d to the pool; no jv of it may be used afterwards.
+func (d *doc) release() {
+	d.body = nil
+	if cap(d.tape) > maxPooledTape {
+		d.tape = nil
 	}
-	return int(d.closes[lo])
+	d.tape = d.tape[:0]
+	docs.Put(d)
+}
+
+// val is the value at tape index k.
+func (d *doc) val(k int32) jv {
+	n := d.tape[k]
+	return jv{b: d.body[n.start:n.end:n.end], off: int(n.start), d: d, t: k}
 }
 
 // root returns the single value of a checked body without the whitespace
 // around it.
 func (d *doc) root() jv {
-	whole := jv{b: d.body, d: d}
-	i := skipSpace(d.body, 0)
-	if i == len(d.body) {
+	if len(d.tape) == 0 {
 		return jv{}
 	}
-	return whole.sub(i, whole.valueEnd(i))
+	return d.val(0)
 }
 
 // jv is one JSON value of a checked body, without surrounding whitespace;
@@ -63,20 +77,9 @@ func (d *doc) root() jv {
 // in an event is copied out (string conversion, compact).
 type jv struct {
 	b   []byte
-	off int // b's offset in d.body
-	d   *doc
-}
-
-// sub is the value at v.b[i:end].
-func (v jv) sub(i, end int) jv { return jv{b: v.b[i:end], off: v.off + i, d: v.d} }
-
-// valueEnd returns the index in v.b just past the value that starts at
-// v.b[i].
-func (v jv) valueEnd(i int) int {
-	if c := v.b[i]; (c == '{' || c == '[') && v.d != nil {
-		return v.d.end(v.off+i) - v.off
-	}
-	return valueEnd(v.b, i)
+	off int   // b's offset in d.body
+	d   *doc  // nil when absent
+	t   int32 // the value's tape index in d
 }
 
 // isSpace reports JSON's insignificant whitespace.
@@ -91,17 +94,24 @@ func skipSpace(b []byte, i int) int {
 }
 
 // stringEnd returns the index just past the string that starts at b[i] (a
-// quote) in valid JSON.
+// quote) in valid JSON: the first quote after it that an even number of
+// backslashes precedes.
 func stringEnd(b []byte, i int) int {
-	for i++; i < len(b); i++ {
-		switch b[i] {
-		case '\\':
-			i++
-		case '"':
-			return i + 1
+	for i++; ; {
+		q := bytes.IndexByte(b[i:], '"')
+		if q < 0 {
+			return len(b)
+		}
+		i += q
+		n := 0
+		for j := i - 1; b[j] == '\\'; j-- {
+			n++
+		}
+		i++
+		if n%2 == 0 {
+			return i
 		}
 	}
-	return len(b)
 }
 
 // valueEnd returns the index just past the value that starts at b[i] in
@@ -115,11 +125,7 @@ func valueEnd(b []byte, i int) int {
 		for ; i < len(b); i++ {
 			switch b[i] {
 			case '"':
-				for i++; i < len(b) && b[i] != '"'; i++ {
-					if b[i] == '\\' {
-						i++
-					}
-				}
+				i = stringEnd(b, i) - 1
 			case '{', '[':
 				depth++
 			case '}', ']':
@@ -149,36 +155,25 @@ func (v jv) isArray() bool { return len(v.b) > 0 && v.b[0] == '[' }
 // members steps over the members of an object: for it := v.members();
 // it.next(); { it.key, it.val }. It yields nothing when v is not an object.
 type members struct {
-	v   jv
-	i   int
-	key jv // the member name as written, with its quotes
-	val jv
+	d        *doc
+	k, end   int32 // the next member's name node; the object's end on the tape
+	key, val jv    // key is the member name as written, with its quotes
 }
 
 func (v jv) members() members {
 	if !v.isObject() {
 		return members{}
 	}
-	return members{v: v, i: 1}
+	return members{d: v.d, k: v.t + 1, end: v.d.tape[v.t].next}
 }
 
 func (it *members) next() bool {
-	b := it.v.b
-	i := skipSpace(b, it.i)
-	if i >= len(b) || b[i] == '}' {
-		it.i = len(b)
+	if it.k >= it.end {
 		return false
 	}
-	if b[i] == ',' {
-		i = skipSpace(b, i+1)
-	}
-	end := stringEnd(b, i)
-	it.key = it.v.sub(i, end)
-	i = skipSpace(b, end) + 1 // past ':'
-	i = skipSpace(b, i)
-	end = it.v.valueEnd(i)
-	it.val = it.v.sub(i, end)
-	it.i = end
+	it.key = it.d.val(it.k)
+	it.val = it.d.val(it.k + 1)
+	it.k = it.d.tape[it.k+1].next
 	return true
 }
 
@@ -209,35 +204,41 @@ func (v jv) member(name string) jv {
 const maxFields = 24
 
 // fields holds the members of one object named in keys, read in one pass
-// (the last of duplicates wins). It keeps where each member lies in the
-// body rather than the member itself: a few of these are live on the
-// stack at once, and small frames keep the webhook handlers' goroutine
-// stacks from growing (and being shrunk again by the garbage collector).
+// (the last of duplicates wins). It keeps each member's tape index rather
+// than the member itself: a few of these are live on the stack at once,
+// and small frames keep the webhook handlers' goroutine stacks from
+// growing (and being shrunk again by the garbage collector).
 type fields struct {
 	keys []string
 	d    *doc
-	span [maxFields][2]int32 // [start, end) of the member in d.body; end 0: absent
+	at   [maxFields]int32 // 1 + the member's tape index; 0: absent
 }
 
 // read keeps the members of v named in keys (at most maxFields); it
 // reports whether v is an object.
 func (f *fields) read(v jv, keys []string) bool {
 	f.keys, f.d = keys, v.d
-	clear(f.span[:len(keys)])
+	clear(f.at[:len(keys)])
 	if !v.isObject() {
 		return false
 	}
-	for it := v.members(); it.next(); {
-		key := it.key.b
-		inner := key[1 : len(key)-1]
-		var name string
-		escaped := bytes.IndexByte(inner, '\\') >= 0
-		if escaped {
-			name = unquote(key)
+	tape, body := v.d.tape, v.d.body
+	for k, end := v.t+1, tape[v.t].next; k < end; k = tape[k+1].next {
+		n := tape[k]
+		inner := body[n.start+1 : n.end-1]
+		if bytes.IndexByte(inner, '\\') >= 0 {
+			name := unquote(body[n.start:n.end])
+			for j, key := range keys {
+				if name == key {
+					f.at[j] = k + 2
+					break
+				}
+			}
+			continue
 		}
-		for k, key := range keys {
-			if escaped && name == key || !escaped && string(inner) == key {
-				f.span[k] = [2]int32{int32(it.val.off), int32(it.val.off + len(it.val.b))}
+		for j, key := range keys {
+			if string(inner) == key {
+				f.at[j] = k + 2
 				break
 			}
 		}
@@ -247,13 +248,12 @@ func (f *fields) read(v jv, keys []string) bool {
 
 // get returns the member named key (which must be one of the keys read).
 func (f *fields) get(key string) jv {
-	for k, name := range f.keys {
+	for j, name := range f.keys {
 		if name == key {
-			sp := f.span[k]
-			if sp[1] == 0 {
+			if f.at[j] == 0 {
 				return jv{}
 			}
-			return jv{b: f.d.body[sp[0]:sp[1]], off: int(sp[0]), d: f.d}
+			return f.d.val(f.at[j] - 1)
 		}
 	}
 	return jv{}
@@ -262,31 +262,24 @@ func (f *fields) get(key string) jv {
 // elements steps over the elements of an array: for it := v.elements();
 // it.next(); { it.val }. It yields nothing when v is not an array.
 type elements struct {
-	v   jv
-	i   int
-	val jv
+	d      *doc
+	k, end int32
+	val    jv
 }
 
 func (v jv) elements() elements {
 	if !v.isArray() {
 		return elements{}
 	}
-	return elements{v: v, i: 1}
+	return elements{d: v.d, k: v.t + 1, end: v.d.tape[v.t].next}
 }
 
 func (it *elements) next() bool {
-	b := it.v.b
-	i := skipSpace(b, it.i)
-	if i >= len(b) || b[i] == ']' {
-		it.i = len(b)
+	if it.k >= it.end {
 		return false
 	}
-	if b[i] == ',' {
-		i = skipSpace(b, i+1)
-	}
-	end := it.v.valueEnd(i)
-	it.val = it.v.sub(i, end)
-	it.i = end
+	it.val = it.d.val(it.k)
+	it.k = it.d.tape[it.k].next
 	return true
 }
 
@@ -326,6 +319,19 @@ func (v jv) str() string {
 	return ""
 }
 
+// word is v.str() for a value that is mostly one of a few words: a plain
+// string equal to one of them is that word, without a copy.
+func (v jv) word(words ...string) string {
+	if b := v.b; len(b) >= 2 && b[0] == '"' {
+		for _, w := range words {
+			if string(b[1:len(b)-1]) == w {
+				return w
+			}
+		}
+	}
+	return v.str()
+}
+
 // strIs reports whether v.str() == s without building the string.
 func (v jv) strIs(s string) bool {
 	if b := v.b; len(b) >= 2 && b[0] == '"' && bytes.IndexByte(b, '\\') < 0 {
@@ -344,7 +350,20 @@ func (v jv) boolean() bool {
 
 // num is v as a float (object.num): a number or a numeric string, 0 otherwise.
 func (v jv) num() float64 {
-	f, err := strconv.ParseFloat(v.str(), 64)
+	s := v.b
+	if len(s) >= 2 && s[0] == '"' && bytes.IndexByte(s, '\\') < 0 {
+		s = s[1 : len(s)-1] // a numeric string without escapes is its bytes
+	} else if len(s) == 0 || s[0] != '-' && (s[0] < '0' || s[0] > '9') {
+		return numOf(v.str())
+	}
+	// ParseFloat keeps nothing of its argument once it returns but in its
+	// error, which is dropped here.
+	return numOf(unsafe.String(unsafe.SliceData(s), len(s)))
+}
+
+// numOf is s as a finite float, 0 otherwise.
+func numOf(s string) float64 {
+	f, err := strconv.ParseFloat(s, 64)
 	if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
 		return 0
 	}
@@ -425,23 +444,23 @@ const maxDepth = 10000
 // validJSON reports whether b is one valid JSON value, exactly as
 // json.Valid does.
 func validJSON(b []byte) bool {
-	var d doc
+	d := getDoc()
+	defer d.release()
 	return d.check(b)
 }
 
 // check reports whether body is one valid JSON value, exactly as json.Valid
 // does (including its nesting limit; bodies of 2 GiB and more are
-// refused), without its per-byte state machine, and records where each
-// container ends.
+// refused), without its per-byte state machine, and records the tape.
 func (d *doc) check(body []byte) bool {
 	d.body = body
-	d.opens, d.closes = d.buf[0][:0], d.buf[1][:0]
+	d.tape = d.tape[:0]
 	if len(body) > math.MaxInt32 {
 		return false
 	}
 	b := body
 	var buf [32]int32
-	stack := buf[:0] // the open containers, as indexes into opens
+	stack := buf[:0] // the open containers, as tape indexes
 	i := skipSpace(b, 0)
 	for {
 		// A value starts at i.
@@ -449,26 +468,30 @@ func (d *doc) check(body []byte) bool {
 			return false
 		}
 		if c := b[i]; c == '{' || c == '[' {
-			stack = append(stack, int32(len(d.opens)))
-			d.opens = append(d.opens, int32(i))
-			d.closes = append(d.closes, 0)
+			stack = append(stack, int32(len(d.tape)))
+			d.tape = append(d.tape, node{start: int32(i)})
 			if len(stack) > maxDepth {
 				return false
 			}
 			i = skipSpace(b, i+1)
 			if i >= len(b) || b[i] != c+2 { // c+2 closes c: '{'→'}', '['→']'
 				if c == '{' {
-					if i = scanKey(b, i); i < 0 {
+					if i = d.key(i); i < 0 {
 						return false
 					}
 				}
 				continue
 			}
-			d.closes[stack[len(stack)-1]] = int32(i + 1)
+			d.close(stack[len(stack)-1], i)
 			stack = stack[:len(stack)-1]
 			i++
-		} else if i = scanScalar(b, i); i < 0 {
-			return false
+		} else {
+			j := scanScalar(b, i)
+			if j < 0 {
+				return false
+			}
+			d.tape = append(d.tape, node{start: int32(i), end: int32(j), next: int32(len(d.tape) + 1)})
+			i = j
 		}
 		// After a value: close containers, then a comma before the next value.
 		for {
@@ -480,9 +503,9 @@ func (d *doc) check(body []byte) bool {
 				return false
 			}
 			k := stack[len(stack)-1]
-			top := b[d.opens[k]]
+			top := b[d.tape[k].start]
 			if b[i] == top+2 {
-				d.closes[k] = int32(i + 1)
+				d.close(k, i)
 				stack = stack[:len(stack)-1]
 				i++
 				continue
@@ -492,7 +515,7 @@ func (d *doc) check(body []byte) bool {
 			}
 			i = skipSpace(b, i+1)
 			if top == '{' {
-				if i = scanKey(b, i); i < 0 {
+				if i = d.key(i); i < 0 {
 					return false
 				}
 			}
@@ -501,16 +524,24 @@ func (d *doc) check(body []byte) bool {
 	}
 }
 
-// scanKey checks `"name" :` at b[i] and returns the index of the value
-// after it, or -1.
-func scanKey(b []byte, i int) int {
+// close ends the container at tape index k, closed by body[i].
+func (d *doc) close(k int32, i int) {
+	d.tape[k].end, d.tape[k].next = int32(i+1), int32(len(d.tape))
+}
+
+// key checks `"name" :` at body[i], records the name and returns the
+// index of the value after it, or -1.
+func (d *doc) key(i int) int {
+	b := d.body
 	if i >= len(b) || b[i] != '"' {
 		return -1
 	}
-	if i = scanString(b, i); i < 0 {
+	end := scanString(b, i)
+	if end < 0 {
 		return -1
 	}
-	i = skipSpace(b, i)
+	d.tape = append(d.tape, node{start: int32(i), end: int32(end), next: int32(len(d.tape) + 1)})
+	i = skipSpace(b, end)
 	if i >= len(b) || b[i] != ':' {
 		return -1
 	}
@@ -544,11 +575,20 @@ func scanLiteral(b []byte, i int, lit string) int {
 
 // scanString checks the string at b[i] (a quote) and returns the index just
 // past it, or -1. Bytes from 0x20 up are taken as they are (encoding/json
-// does not check UTF-8); control characters must be escaped.
+// does not check UTF-8); control characters must be escaped. Runs of
+// ordinary bytes are stepped over eight at a time.
 func scanString(b []byte, i int) int {
-	for i++; i < len(b); i++ {
-		c := b[i]
-		switch {
+	for i++; ; i++ {
+		for i+4 <= len(b) && plainByte[b[i]] && plainByte[b[i+1]] && plainByte[b[i+2]] && plainByte[b[i+3]] {
+			i += 4
+		}
+		for i < len(b) && plainByte[b[i]] {
+			i++
+		}
+		if i >= len(b) {
+			return -1
+		}
+		switch c := b[i]; {
 		case c == '"':
 			return i + 1
 		case c < 0x20:
@@ -570,8 +610,16 @@ func scanString(b []byte, i int) int {
 			}
 		}
 	}
-	return -1
 }
+
+// plainByte marks the bytes a string holds as they are: not a quote, a
+// backslash or a control character.
+var plainByte = func() (t [256]bool) {
+	for c := 0x20; c < 256; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
 
 func isHex(c byte) bool {
 	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/wabridge/wabridge/bridge"
 )
@@ -132,6 +133,30 @@ func plusDigits(s string) string {
 		return "+" + digits
 	}
 	return bridge.NormalizePhone(s)
+}
+
+// plusDigitsOf is plusDigits(v.str()): "+" and the digits of a string of
+// digits in one step.
+func plusDigitsOf(v jv) string {
+	if b := v.b; len(b) > 2 && b[0] == '"' {
+		inner := b[1 : len(b)-1]
+		if len(digitsPrefix(inner)) == len(inner) {
+			out := make([]byte, 1+len(inner))
+			out[0] = '+'
+			copy(out[1:], inner)
+			return unsafe.String(&out[0], len(out))
+		}
+	}
+	return plusDigits(v.str())
+}
+
+// digitsPrefix is the ASCII digits b starts with.
+func digitsPrefix(b []byte) []byte {
+	i := 0
+	for i < len(b) && '0' <= b[i] && b[i] <= '9' {
+		i++
+	}
+	return b[:i]
 }
 
 // allDigits returns "+" and the digits of s, or "" when s has none; for the

@@ -1,6 +1,7 @@
 package whatsapp
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -54,7 +55,8 @@ func NewParser(numbers []Number) *Parser {
 //
 // Parse fails only with ErrInvalidJSON or ErrWrongObject (wrapped).
 func (p *Parser) Parse(body []byte) ([]bridge.Event, error) {
-	d := new(doc)
+	d := getDoc()
+	defer d.release()
 	if !d.check(body) {
 		return nil, ErrInvalidJSON
 	}
@@ -83,6 +85,7 @@ var (
 	envelopeKeys = []string{"object", "entry"}
 	changeKeys   = []string{"field", "value"}
 	valueKeys    = []string{"metadata", "contacts", "messages", "statuses", "errors"}
+	metadataKeys = []string{"phone_number_id", "display_phone_number"}
 	contactKeys  = []string{"wa_id", "user_id", "profile"}
 	errorKeys    = []string{"code", "title", "message", "error_data"}
 )
@@ -96,8 +99,9 @@ func (p *Parser) change(events []bridge.Event, field string, value jv) []bridge.
 	if !v.read(value, valueKeys) {
 		return append(events, otherEvent(field, "malformed_value", value))
 	}
-	meta := v.get("metadata")
-	business := p.businessFor(meta.member("phone_number_id").str(), meta.member("display_phone_number").str())
+	var meta fields
+	meta.read(v.get("metadata"), metadataKeys)
+	business := p.businessOf(meta.get("phone_number_id"), meta.get("display_phone_number"))
 	var buf [4]contactInfo
 	contacts := parseContacts(buf[:0], v.get("contacts"))
 
@@ -115,6 +119,17 @@ func (p *Parser) change(events []bridge.Event, field string, value jv) []bridge.
 		events = append(events, otherEvent(field, "unrecognized", value))
 	}
 	return events
+}
+
+// businessOf is businessFor of the metadata's members, without copying a
+// plain phone number id to look it up.
+func (p *Parser) businessOf(phoneNumberID, display jv) string {
+	if id := phoneNumberID.b; len(id) > 2 && id[0] == '"' && bytes.IndexByte(id, '\\') < 0 {
+		if biz, ok := p.business[string(id[1:len(id)-1])]; ok {
+			return biz
+		}
+	}
+	return p.businessFor(phoneNumberID.str(), display.str())
 }
 
 // businessFor resolves the business number a change is about.
@@ -138,9 +153,14 @@ func otherEvent(field, typ string, raw jv) bridge.Event {
 }
 
 // contactInfo is one value.contacts[] item: who a message is from (or a
-// status is about).
+// status is about). Its members stay in the body until one is matched.
 type contactInfo struct {
-	waID, userID, name string
+	waID, userID, profile jv
+}
+
+// contact is a matched contact's user_id and profile name.
+type contact struct {
+	userID, name string
 }
 
 // parseContacts appends the contacts of a contacts[] array to out; nil when
@@ -151,11 +171,7 @@ func parseContacts(out []contactInfo, raw jv) []contactInfo {
 		if !c.read(it.val, contactKeys) {
 			continue
 		}
-		out = append(out, contactInfo{
-			waID:   c.get("wa_id").str(),
-			userID: c.get("user_id").str(),
-			name:   c.get("profile").member("name").str(),
-		})
+		out = append(out, contactInfo{waID: c.get("wa_id"), userID: c.get("user_id"), profile: c.get("profile")})
 	}
 	if len(out) == 0 {
 		return nil
@@ -164,13 +180,13 @@ func parseContacts(out []contactInfo, raw jv) []contactInfo {
 }
 
 // matchContact finds the contact with wa_id == waID or user_id == userID.
-func matchContact(contacts []contactInfo, waID, userID string) contactInfo {
+func matchContact(contacts []contactInfo, waID, userID string) contact {
 	for _, c := range contacts {
-		if (waID != "" && c.waID == waID) || (userID != "" && c.userID == userID) {
-			return c
+		if (waID != "" && c.waID.strIs(waID)) || (userID != "" && c.userID.strIs(userID)) {
+			return contact{userID: c.userID.str(), name: c.profile.member("name").str()}
 		}
 	}
-	return contactInfo{}
+	return contact{}
 }
 
 // parseErrors reads an errors[] array: {code,title,message,error_data{details}};

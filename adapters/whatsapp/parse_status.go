@@ -25,12 +25,12 @@ func statusEvent(raw jv, business string, contacts []contactInfo) bridge.Event {
 	}
 	su := &bridge.StatusUpdate{
 		WAMID:           id.str(),
-		RawStatus:       status.str(),
+		RawStatus:       status.word(statusWords...),
 		Timestamp:       s.get("timestamp").unixTime(),
 		Business:        business,
 		CallbackData:    s.get("biz_opaque_callback_data").str(),
 		Errors:          parseErrors(s.get("errors")),
-		PricingCategory: s.get("pricing").member("category").str(),
+		PricingCategory: s.get("pricing").member("category").word(pricingCategories...),
 		Raw:             compact(raw.b),
 	}
 	su.Status, _ = bridge.ParseStatus(su.RawStatus)
@@ -39,10 +39,9 @@ func statusEvent(raw jv, business string, contacts []contactInfo) bridge.Event {
 	if s.get("recipient_type").strIs("group") {
 		recipient = s.get("recipient_participant_id")
 	}
-	recipientID := recipient.str()
-	su.Recipient = bridge.Customer{Phone: plusDigits(recipientID), BSUID: s.get("recipient_user_id").str()}
-	if su.Recipient.BSUID == "" && recipientID != "" {
-		su.Recipient.BSUID = matchContact(contacts, recipientID, "").userID
+	su.Recipient = bridge.Customer{Phone: plusDigitsOf(recipient), BSUID: s.get("recipient_user_id").str()}
+	if su.Recipient.BSUID == "" && len(contacts) > 0 && !recipient.strIs("") {
+		su.Recipient.BSUID = matchContact(contacts, recipient.str(), "").userID
 	}
 
 	if su.Status == bridge.StatusFailed && len(su.Errors) > 0 {
@@ -56,3 +55,10 @@ var statusKeys = []string{
 	"id", "status", "timestamp", "biz_opaque_callback_data", "errors", "pricing",
 	"recipient_id", "recipient_type", "recipient_participant_id", "recipient_user_id",
 }
+
+// Words a status and its pricing category usually are
+// (webhooks/reference/messages/status), kept without a copy each.
+var (
+	statusWords       = []string{"sent", "delivered", "read", "failed", "deleted", "played"}
+	pricingCategories = []string{"utility", "marketing", "authentication", "service", "authentication_international", "marketing_lite", "referral_conversion"}
+)

@@ -51,7 +51,8 @@ func (c *Client) Send(ctx context.Context, m *bridge.Message) (string, error) {
 // shape reads as absent, as with encoding/json into maps of raw members
 // (FuzzSendReplyID holds it to that) — in one pass and without reflection.
 func sendReplyID(data []byte) string {
-	var d doc
+	d := getDoc()
+	defer d.release()
 	if !d.check(data) {
 		return ""
 	}
