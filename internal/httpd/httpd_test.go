@@ -1019,6 +1019,36 @@ func TestWebhookChunkedBody(t *testing.T) {
 	}
 }
 
+// Webhook bodies are read into recycled buffers: bodies of one length
+// with different contents, one after another and concurrently, each store
+// their own message (nothing an event keeps aliases a buffer).
+func TestWebhookBodyBuffersRecycled(t *testing.T) {
+	h := newHarness(t)
+	const n = 16
+	text := func(i int) string { return fmt.Sprintf("body %02d %s", i, strings.Repeat(string(rune('a'+i)), 40)) }
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			body := inboundText(fmt.Sprintf("wamid.recycled%02d", i), "4915112345678", text(i), time.Now())
+			if r := h.signedWebhook(body); r.code != http.StatusOK {
+				t.Errorf("webhook %d: %s", i, r)
+			}
+		}()
+		if i%2 == 0 {
+			wg.Wait() // half one after another, half side by side
+		}
+	}
+	wg.Wait()
+	for i := range n {
+		m := h.stored(fmt.Sprintf("wamid.recycled%02d", i))
+		if m.Content.Text != text(i) || !bytes.Contains(m.Content.Raw, []byte(text(i))) {
+			t.Errorf("message %d: text %q, raw %s", i, m.Content.Text, m.Content.Raw)
+		}
+	}
+}
+
 // A body shorter than its Content-Length (the client stops sending and
 // half-closes) is refused with 400 and nothing is stored: a small one
 // (cut within what the server reads ahead) and one near the limit (cut

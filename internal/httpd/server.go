@@ -255,8 +255,10 @@ func (s *Server) readyz(ctx *fasthttp.RequestCtx) {
 var errTooLarge = errors.New("httpd: request body too large")
 
 // readBody returns the request body, refusing more than limit bytes: by
-// Content-Length up front, or while reading a chunked body.
-func readBody(ctx *fasthttp.RequestCtx, limit int) ([]byte, error) {
+// Content-Length up front, or while reading a chunked body. With buf, a
+// streamed body of known length is read into *buf, which is grown (up to
+// maxRecycledBody) for the next caller.
+func readBody(ctx *fasthttp.RequestCtx, limit int, buf *[]byte) ([]byte, error) {
 	cl := ctx.Request.Header.ContentLength() // -1 chunked, -2 identity without a length
 	if cl > limit {
 		return nil, errTooLarge
@@ -272,7 +274,15 @@ func readBody(ctx *fasthttp.RequestCtx, limit int) ([]byte, error) {
 	if cl >= 0 {
 		// The length is known and within the limit: one allocation of it
 		// (io.ReadAll would grow a buffer from 512 bytes).
-		body := make([]byte, cl)
+		var body []byte
+		if buf != nil && cap(*buf) >= cl {
+			body = (*buf)[:cl]
+		} else {
+			body = make([]byte, cl)
+			if buf != nil && cl <= maxRecycledBody {
+				*buf = body
+			}
+		}
 		if _, err := io.ReadFull(stream, body); err != nil {
 			return nil, err
 		}
@@ -309,7 +319,12 @@ func lingerAndRefuse(ctx *fasthttp.RequestCtx, reason, msg string) {
 // bodyOrError reads the body within cfg.MaxBodyBytes, answering 413 or 400
 // itself when it cannot; ok is false then.
 func (s *Server) bodyOrError(ctx *fasthttp.RequestCtx) ([]byte, bool) {
-	body, err := readBody(ctx, s.cfg.MaxBodyBytes)
+	return s.bodyInto(ctx, nil)
+}
+
+// bodyInto is bodyOrError reading a streamed body into *buf (readBody).
+func (s *Server) bodyInto(ctx *fasthttp.RequestCtx, buf *[]byte) ([]byte, bool) {
+	body, err := readBody(ctx, s.cfg.MaxBodyBytes, buf)
 	switch {
 	case errors.Is(err, errTooLarge):
 		lingerAndRefuse(ctx, "too_large", "request body exceeds the configured limit")

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"sync"
 
 	"github.com/valyala/fasthttp"
 
@@ -30,8 +31,18 @@ func (s *Server) whatsappVerify(ctx *fasthttp.RequestCtx) {
 // entry and change, and answers 200 only after the events are committed
 // (group commit with concurrent webhooks). Meta re-delivers anything that
 // got no 2xx, and duplicates are dropped by their natural keys.
+// webhookBodies recycles the buffers Meta webhook bodies are read into
+// (readBody keeps none past maxRecycledBody).
+var webhookBodies = sync.Pool{New: func() any { return new([]byte) }}
+
+const maxRecycledBody = 64 << 10
+
 func (s *Server) whatsappWebhook(ctx *fasthttp.RequestCtx) {
-	body, ok := s.bodyOrError(ctx)
+	// Nothing keeps the body past this handler (Parse copies what events
+	// keep), so it is read into a recycled buffer.
+	buf := webhookBodies.Get().(*[]byte)
+	defer webhookBodies.Put(buf)
+	body, ok := s.bodyInto(ctx, buf)
 	if !ok {
 		return
 	}

@@ -198,7 +198,7 @@ func ingestStatus(ctx context.Context, tx *wtx, st *bridge.StatusUpdate, now tim
 	} else {
 		// Kept as an event row, written once (already marked applied when
 		// its message is known).
-		raw, err := encodeStatus(st)
+		raw, err := tx.statusRecord(st) // bound below, then overwritten by the next status
 		if err != nil {
 			return false, nil, false, fmt.Errorf("store: encode status: %w", err)
 		}
@@ -367,13 +367,39 @@ func ingestRaw(tx *wtx, ev *bridge.RawEvent, now time.Time) (bool, error) {
 // exact size and handed to SQLite as it is (a status webhook's largest
 // allocations were this encoding's growing buffer and its copy to a string).
 func encodeStatus(st *bridge.StatusUpdate) (string, error) {
-	// The member names and punctuation take 165 bytes at most, a time 35.
-	n := 200 + len(st.WAMID) + len(st.Status) + len(st.RawStatus) + len(st.Business) + len(st.Recipient.Phone) +
-		len(st.Recipient.BSUID) + len(st.CallbackData) + len(st.PricingCategory) + len(st.Reason) + len(st.Raw)
-	if b, ok := appendStatusJSON(make([]byte, 0, n), st); ok {
+	if b, ok := appendStatusJSON(make([]byte, 0, statusJSONSize(st)), st); ok {
 		return unsafe.String(unsafe.SliceData(b), len(b)), nil // b is never written again
 	}
 	return marshalStatus(st)
+}
+
+// statusJSONSize is room for appendStatusJSON's output: the member names
+// and punctuation take 165 bytes at most, a time 35.
+func statusJSONSize(st *bridge.StatusUpdate) int {
+	return 200 + len(st.WAMID) + len(st.Status) + len(st.RawStatus) + len(st.Business) + len(st.Recipient.Phone) +
+		len(st.Recipient.BSUID) + len(st.CallbackData) + len(st.PricingCategory) + len(st.Reason) + len(st.Raw)
+}
+
+// maxScratch bounds the writer's scratch buffer between operations.
+const maxScratch = 64 << 10
+
+// statusRecord is encodeStatus written into the writer's scratch buffer:
+// the string is valid only until the writer's next statusRecord, which is
+// enough to bind it (SQLite copies bound text) and saves an allocation per
+// status.
+func (tx *wtx) statusRecord(st *bridge.StatusUpdate) (string, error) {
+	b := tx.scratch[:0]
+	if n := statusJSONSize(st); cap(b) < n {
+		b = make([]byte, 0, n)
+	}
+	b, ok := appendStatusJSON(b, st)
+	if !ok {
+		return marshalStatus(st)
+	}
+	if cap(b) <= maxScratch {
+		tx.scratch = b[:0]
+	}
+	return unsafe.String(unsafe.SliceData(b), len(b)), nil
 }
 
 // marshalStatus is encodeStatus through encoding/json.

@@ -36,6 +36,7 @@ func TestStatusJSONMatchesEncodingJSON(t *testing.T) {
 			s.Errors, s.Fallback = []bridge.UpstreamError{{Code: 131026, Title: "Message undeliverable"}}, "undeliverable"
 		},
 	}
+	var tx wtx // statusRecord reuses one buffer from variant to variant
 	for i, v := range variants {
 		st := base
 		v(&st)
@@ -43,6 +44,9 @@ func TestStatusJSONMatchesEncodingJSON(t *testing.T) {
 		got, gotErr := encodeStatus(&st)
 		if (err != nil) != (gotErr != nil) || got != want {
 			t.Errorf("variant %d: encodeStatus = %s, %v\nencoding/json: %s, %v", i, got, gotErr, want, err)
+		}
+		if rec, recErr := tx.statusRecord(&st); (recErr != nil) != (err != nil) || rec != want {
+			t.Errorf("variant %d: statusRecord = %s, %v\nencoding/json: %s, %v", i, rec, recErr, want, err)
 		}
 		if _, fast := appendStatusJSON(nil, &st); i < 4 && !fast {
 			t.Errorf("variant %d left to encoding/json", i)

@@ -31,6 +31,8 @@ type wtx struct {
 	// queued records the report queues the operation added to
 	// (reportChange); an operation that reports it resets it first.
 	queued bridge.ReportsQueued
+	// scratch is reused by encodings only bound to a statement (statusRecord).
+	scratch []byte
 }
 
 // writeCtx is the context of every statement the writer runs.
