@@ -6,7 +6,7 @@
 #
 #   bench/run.sh                      everything, 5 runs each (about an hour)
 #   RUNS=3 bench/run.sh webhook smtp  some scenarios
-# Scenarios: webhook smpp smpp_half kannel smtp postfix imap dovecot pacing80 pacing1000 restart idle smpp_idle
+# Scenarios: webhook webhook_30k smpp smpp_half kannel smtp postfix imap dovecot pacing80 pacing1000 restart idle smpp_idle
 # Results: bench/results/<UTC time>/results.jsonl (one RESULT per run, tagged)
 # and summary.md; the machine (nproc, CPU model, memory, kernel, Go) is
 # recorded in machine.txt.
@@ -30,7 +30,7 @@ export WABLOAD_BIN=${WABLOAD_BIN:-$OUT/wabload}
 } >"$OUT/machine.txt"
 
 scenarios=("$@")
-[ ${#scenarios[@]} -gt 0 ] || scenarios=(webhook smpp smpp_half kannel smtp postfix imap dovecot pacing80 pacing1000 restart idle smpp_idle)
+[ ${#scenarios[@]} -gt 0 ] || scenarios=(webhook webhook_30k smpp smpp_half kannel smtp postfix imap dovecot pacing80 pacing1000 restart idle smpp_idle)
 
 # run TAG I CMD...: run CMD once as run I of TAG, keep its output, tag its
 # RESULT lines.
@@ -49,6 +49,8 @@ scenario() {
 	local i=$2
 	case $1 in
 	webhook) run webhook "$i" env CONNS=256 DURATION=10s bash "$ROOT/bench/webhook/run.sh" ;;
+	# the target rate, open loop: latency from each request's due time
+	webhook_30k) run webhook_30k "$i" env CONNS=256 DURATION=10s RATE=30000 bash "$ROOT/bench/webhook/run.sh" ;;
 	smpp) run smpp "$i" env COUNT=20000 BINDS=4 WINDOW=50 bash "$ROOT/bench/smpp/wabridge.sh" ;;
 	smpp_half) run smpp_half "$i" env COUNT=25000 RATE=${SMPP_HALF_RATE:-2500} BINDS=4 WINDOW=50 bash "$ROOT/bench/smpp/wabridge.sh" ;;
 	kannel) run kannel "$i" bash "$ROOT/bench/smpp/kannel.sh" ;;

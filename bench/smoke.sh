@@ -25,6 +25,7 @@ smoke() {
 	fi
 }
 smoke webhook_meta env CONNS=16 DURATION=2s bash "$ROOT/bench/webhook/run.sh"
+smoke webhook_rate env CONNS=16 DURATION=2s RATE=2000 bash "$ROOT/bench/webhook/run.sh"
 smoke webhook_twilio env CONNS=16 DURATION=2s KIND=twilio-status bash "$ROOT/bench/webhook/run.sh"
 smoke smpp env COUNT=300 BINDS=2 WINDOW=10 bash "$ROOT/bench/smpp/wabridge.sh"
 smoke smpp_rate env COUNT=300 RATE=150 BINDS=2 WINDOW=10 bash "$ROOT/bench/smpp/wabridge.sh"
