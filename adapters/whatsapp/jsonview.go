@@ -356,9 +356,27 @@ func (v jv) num() float64 {
 	} else if len(s) == 0 || s[0] != '-' && (s[0] < '0' || s[0] > '9') {
 		return numOf(v.str())
 	}
+	if n, ok := smallInt(s); ok {
+		return n // exactly what ParseFloat gives for up to 15 digits
+	}
 	// ParseFloat keeps nothing of its argument once it returns but in its
 	// error, which is dropped here.
 	return numOf(unsafe.String(unsafe.SliceData(s), len(s)))
+}
+
+// smallInt reads 1 to 15 ASCII digits (a unix time, an error code).
+func smallInt(s []byte) (float64, bool) {
+	if len(s) == 0 || len(s) > 15 {
+		return 0, false
+	}
+	var n int64
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return float64(n), true
 }
 
 // numOf is s as a finite float, 0 otherwise.

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"math"
 	"math/rand"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -329,4 +331,25 @@ func FuzzParseMatchesLegacy(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		diffParsers(t, p, body)
 	})
+}
+
+// TestNumMatchesParseFloat: the digits fast path reads what ParseFloat
+// reads, as a number and as a numeric string.
+func TestNumMatchesParseFloat(t *testing.T) {
+	for _, s := range []string{"0", "7", "007", "1750030073", "999999999999999", "1000000000000000",
+		"9007199254740993", "12345678901234567890", "-1", "1.5", "1e3", "", "１２"} {
+		want, err := strconv.ParseFloat(s, 64)
+		if err != nil || math.IsInf(want, 0) {
+			want = 0
+		}
+		for _, raw := range []string{s, strconv.Quote(s)} {
+			var d doc
+			if !d.check([]byte(raw)) {
+				continue // not JSON as a bare number
+			}
+			if got := d.root().num(); got != want {
+				t.Errorf("num(%s) = %v, want %v", raw, got, want)
+			}
+		}
+	}
 }

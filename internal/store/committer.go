@@ -76,15 +76,23 @@ func newCommitter(db *sql.DB, dsn string, maxBatch int, delay time.Duration) *co
 
 var errClosed = errors.New("store: closed")
 
+// doneChans recycles the channels the writer answers operations on. The
+// writer sends exactly once per operation it took, so a channel is back in
+// the pool only when it was never handed over or its answer was received;
+// a waiter that gives up (ctx, close) leaves its channel to the collector.
+var doneChans = sync.Pool{New: func() any { return make(chan error, 1) }}
+
 // write runs fn in the next group commit and returns once it is durable (or
 // failed). A cancelled ctx abandons the wait, not the operation.
 func (c *committer) write(ctx context.Context, fn txFunc) error {
-	op := writeOp{fn: fn, done: make(chan error, 1), count: c.byOp.of(fn)}
+	op := writeOp{fn: fn, done: doneChans.Get().(chan error), count: c.byOp.of(fn)}
 	if err := c.enqueue(ctx, op); err != nil {
+		doneChans.Put(op.done) // never handed to the writer
 		return err
 	}
 	select {
 	case err := <-op.done:
+		doneChans.Put(op.done) // the writer answers once: empty for good
 		return err
 	case <-c.stopped:
 		return c.abandoned(op)
@@ -97,15 +105,26 @@ func (c *committer) write(ctx context.Context, fn txFunc) error {
 // waits until it is durable (or failed). Operations run and commit in the
 // order they were queued, so a caller that queues under its own lock knows
 // the order its writes commit in without holding the lock across a commit.
-// ctx bounds only the queueing; the wait is bounded by the commit.
+// ctx bounds only the queueing; the wait is bounded by the commit. wait
+// may be called again (from the same goroutine) and gives the same answer.
 func (c *committer) queue(ctx context.Context, fn txFunc) (wait func() error) {
-	op := writeOp{fn: fn, done: make(chan error, 1), count: c.byOp.of(fn)}
+	op := writeOp{fn: fn, done: doneChans.Get().(chan error), count: c.byOp.of(fn)}
 	if err := c.enqueue(ctx, op); err != nil {
+		doneChans.Put(op.done)
 		return func() error { return err }
 	}
+	var (
+		answered bool
+		answer   error
+	)
 	return func() error {
+		if answered { // op.done may be someone else's by now
+			return answer
+		}
 		select {
 		case err := <-op.done:
+			doneChans.Put(op.done)
+			answered, answer = true, err
 			return err
 		case <-c.stopped:
 			return c.abandoned(op)

@@ -688,3 +688,27 @@ func TestOperationCountsByMethod(t *testing.T) {
 		t.Errorf("an operation without a name: %v", got)
 	}
 }
+
+// The writer's answer channels are recycled: an operation's wait asked
+// again gives its own answer, not a later operation's, and operations
+// after it get theirs.
+func TestQueuedWaitAnswersOnce(t *testing.T) {
+	s := open(t)
+	ctx := context.Background()
+	failing := s.commit.queue(ctx, func(tx *wtx) error { return errors.New("boom") })
+	if err := failing(); err == nil || err.Error() != "boom" {
+		t.Fatalf("first answer %v, want boom", err)
+	}
+	for i := range 50 { // reuse the pooled channels many times over
+		if err := s.commit.write(ctx, func(tx *wtx) error { return nil }); err != nil {
+			t.Fatalf("write %d: %v", i, err)
+		}
+		ok := s.commit.queue(ctx, func(tx *wtx) error { return nil })
+		if err := ok(); err != nil {
+			t.Fatalf("queued %d: %v", i, err)
+		}
+		if err := failing(); err == nil || err.Error() != "boom" {
+			t.Fatalf("asked again after %d more operations: %v, want boom", i+1, err)
+		}
+	}
+}
