@@ -172,7 +172,7 @@ func ingestStatus(ctx context.Context, tx *wtx, st *bridge.StatusUpdate, now tim
 		seen int64
 	)
 	if st.CallbackData != "" {
-		m, seen, err = loadStatusTarget(tx, `id = ? AND direction = 'outbound'`, st.CallbackData)
+		m, seen, err = loadStatusTarget(tx, statusTargetByOurID, st.CallbackData)
 		if err != nil && !errors.Is(err, bridge.ErrNotFound) {
 			return false, nil, false, err
 		}
@@ -183,7 +183,7 @@ func ingestStatus(ctx context.Context, tx *wtx, st *bridge.StatusUpdate, now tim
 		var id string
 		switch err := tx.QueryRow(`SELECT id FROM messages WHERE wamid = ?`, st.WAMID).Scan(&id); {
 		case err == nil:
-			if m, seen, err = loadStatusTarget(tx, `id = ?`, id); err != nil {
+			if m, seen, err = loadStatusTarget(tx, statusTargetByID, id); err != nil {
 				return false, nil, false, err
 			}
 		case !errors.Is(err, sql.ErrNoRows):

@@ -111,10 +111,18 @@ const statusColumns = `id, direction, business, customer_phone, customer_bsuid, 
 	COALESCE(wamid, ''), channel, status, reason, error_code, error_message, origin, origin_data, created_at, updated_at, fallback,
 	IFNULL(seen, -1)`
 
+// The queries loadStatusTarget runs, whole (built per call they were an
+// allocation of their text each).
+const (
+	statusTargetByID    = `SELECT ` + statusColumns + ` FROM messages WHERE id = ?`
+	statusTargetByOurID = `SELECT ` + statusColumns + ` FROM messages WHERE id = ? AND direction = 'outbound'`
+)
+
 // loadStatusTarget reads the message a status applies to (statusColumns,
 // without its history; see applyStatus) and its seen bits (-1: a row of
-// a version before them, see ingestStatus).
-func loadStatusTarget(tx *wtx, where string, args ...any) (*bridge.Message, int64, error) {
+// a version before them, see ingestStatus) with query, one of
+// statusTargetByID and statusTargetByOurID.
+func loadStatusTarget(tx *wtx, query string, args ...any) (*bridge.Message, int64, error) {
 	var (
 		m          bridge.Message
 		created    int64
@@ -122,7 +130,7 @@ func loadStatusTarget(tx *wtx, where string, args ...any) (*bridge.Message, int6
 		originData string
 		seen       int64
 	)
-	err := tx.QueryRow(`SELECT `+statusColumns+` FROM messages WHERE `+where, args...).Scan(
+	err := tx.QueryRow(query, args...).Scan(
 		&m.ID, &m.Direction, &m.Business, &m.Customer.Phone, &m.Customer.BSUID, &m.Kind,
 		&m.WAMID, &m.Channel, &m.Status, &m.Reason, &m.ErrorCode, &m.ErrorMessage, &m.Origin,
 		&originData, &created, &updated, &m.Fallback, &seen)

@@ -60,7 +60,7 @@ func (c *committer) stmt(q string) (st driver.Stmt, done func(), err error) {
 		return nil, nil, err
 	}
 	if len(c.stmts) >= maxWriterStmts {
-		return st, func() { _ = st.Close() }, nil
+		return st, closer(st), nil
 	}
 	if c.stmts == nil {
 		c.stmts = map[string]driver.Stmt{}
@@ -68,6 +68,10 @@ func (c *committer) stmt(q string) (st driver.Stmt, done func(), err error) {
 	c.stmts[q] = st
 	return st, func() {}, nil
 }
+
+// closer closes st. A func literal capturing stmt's own result would move
+// that result to the heap on every call, kept statement or not.
+func closer(st driver.Stmt) func() { return func() { _ = st.Close() } }
 
 // args converts args as database/sql would (driver.DefaultParameterConverter:
 // named string and integer types, driver.Valuer), into the writer's reused
