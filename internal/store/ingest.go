@@ -178,8 +178,25 @@ func ingestStatus(ctx context.Context, tx *wtx, st *bridge.StatusUpdate, now tim
 		}
 	}
 	if m == nil {
-		// By wamid: the id first (a status for a message we do not know
-		// yet, or not at all, costs one narrow lookup, not a wide one).
+		// A status for a message we do not know (yet, or at all) is kept
+		// in one statement that also looks the wamid up; when it keeps
+		// nothing, the message is known or the status a repeat, and the
+		// steps below find out which.
+		raw, err := tx.statusRecord(st) // bound below, then overwritten by the next status
+		if err != nil {
+			return false, nil, false, fmt.Errorf("store: encode status: %w", err)
+		}
+		res, err := tx.Exec(`INSERT INTO status_events (wamid, status, ts, callback, received_at, event, applied)
+			SELECT ?,?,?,?,?,?,0 WHERE NOT EXISTS (SELECT 1 FROM messages WHERE wamid = ?)
+			ON CONFLICT(wamid, status) DO NOTHING`,
+			st.WAMID, st.RawStatus, ms(ts), st.CallbackData, ms(now), raw, st.WAMID)
+		if err != nil {
+			return false, nil, false, fmt.Errorf("store: insert status: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 1 {
+			return true, nil, false, nil // kept; applied when the wamid is recorded
+		}
+		// By wamid: the id first (one narrow lookup, not a wide one).
 		var id string
 		switch err := tx.QueryRow(`SELECT id FROM messages WHERE wamid = ?`, st.WAMID).Scan(&id); {
 		case err == nil:
