@@ -114,38 +114,6 @@ func stringEnd(b []byte, i int) int {
 	}
 }
 
-// valueEnd returns the index just past the value that starts at b[i] in
-// valid JSON.
-func valueEnd(b []byte, i int) int {
-	switch b[i] {
-	case '"':
-		return stringEnd(b, i)
-	case '{', '[':
-		depth := 0
-		for ; i < len(b); i++ {
-			switch b[i] {
-			case '"':
-				i = stringEnd(b, i) - 1
-			case '{', '[':
-				depth++
-			case '}', ']':
-				depth--
-				if depth == 0 {
-					return i + 1
-				}
-			}
-		}
-		return len(b)
-	}
-	for ; i < len(b); i++ {
-		switch b[i] {
-		case ',', '}', ']', ' ', '\t', '\n', '\r':
-			return i
-		}
-	}
-	return len(b)
-}
-
 // isObject: v is a JSON object (asObject's ok).
 func (v jv) isObject() bool { return len(v.b) > 0 && v.b[0] == '{' }
 

@@ -140,7 +140,7 @@ func plusDigits(s string) string {
 func plusDigitsOf(v jv) string {
 	if b := v.b; len(b) > 2 && b[0] == '"' {
 		inner := b[1 : len(b)-1]
-		if len(digitsPrefix(inner)) == len(inner) {
+		if digits(inner, 0) == len(inner) {
 			out := make([]byte, 1+len(inner))
 			out[0] = '+'
 			copy(out[1:], inner)
@@ -148,15 +148,6 @@ func plusDigitsOf(v jv) string {
 		}
 	}
 	return plusDigits(v.str())
-}
-
-// digitsPrefix is the ASCII digits b starts with.
-func digitsPrefix(b []byte) []byte {
-	i := 0
-	for i < len(b) && '0' <= b[i] && b[i] <= '9' {
-		i++
-	}
-	return b[:i]
 }
 
 // allDigits returns "+" and the digits of s, or "" when s has none; for the

@@ -27,16 +27,16 @@ func (s *Server) whatsappVerify(ctx *fasthttp.RequestCtx) {
 	ctx.SetBodyString(challenge)
 }
 
-// whatsappWebhook checks the signature over the raw body, parses every
-// entry and change, and answers 200 only after the events are committed
-// (group commit with concurrent webhooks). Meta re-delivers anything that
-// got no 2xx, and duplicates are dropped by their natural keys.
 // webhookBodies recycles the buffers Meta webhook bodies are read into
 // (readBody keeps none past maxRecycledBody).
 var webhookBodies = sync.Pool{New: func() any { return new([]byte) }}
 
 const maxRecycledBody = 64 << 10
 
+// whatsappWebhook checks the signature over the raw body, parses every
+// entry and change, and answers 200 only after the events are committed
+// (group commit with concurrent webhooks). Meta re-delivers anything that
+// got no 2xx, and duplicates are dropped by their natural keys.
 func (s *Server) whatsappWebhook(ctx *fasthttp.RequestCtx) {
 	// Nothing keeps the body past this handler (Parse copies what events
 	// keep), so it is read into a recycled buffer.

@@ -170,6 +170,7 @@ func ingestStatus(ctx context.Context, tx *wtx, st *bridge.StatusUpdate, now tim
 	var (
 		m    *bridge.Message
 		seen int64
+		raw  string // the stored record, encoded once (statusRecord)
 	)
 	if st.CallbackData != "" {
 		m, seen, err = loadStatusTarget(tx, statusTargetByOurID, st.CallbackData)
@@ -182,8 +183,7 @@ func ingestStatus(ctx context.Context, tx *wtx, st *bridge.StatusUpdate, now tim
 		// in one statement that also looks the wamid up; when it keeps
 		// nothing, the message is known or the status a repeat, and the
 		// steps below find out which.
-		raw, err := tx.statusRecord(st) // bound below, then overwritten by the next status
-		if err != nil {
+		if raw, err = tx.statusRecord(st); err != nil {
 			return false, nil, false, fmt.Errorf("store: encode status: %w", err)
 		}
 		res, err := tx.Exec(`INSERT INTO status_events (wamid, status, ts, callback, received_at, event, applied)
@@ -215,9 +215,10 @@ func ingestStatus(ctx context.Context, tx *wtx, st *bridge.StatusUpdate, now tim
 	} else {
 		// Kept as an event row, written once (already marked applied when
 		// its message is known).
-		raw, err := tx.statusRecord(st) // bound below, then overwritten by the next status
-		if err != nil {
-			return false, nil, false, fmt.Errorf("store: encode status: %w", err)
+		if raw == "" {
+			if raw, err = tx.statusRecord(st); err != nil {
+				return false, nil, false, fmt.Errorf("store: encode status: %w", err)
+			}
 		}
 		res, err := tx.Exec(`INSERT INTO status_events (wamid, status, ts, callback, received_at, event, applied)
 			VALUES (?,?,?,?,?,?,?) ON CONFLICT(wamid, status) DO NOTHING`,
@@ -377,19 +378,6 @@ func ingestRaw(tx *wtx, ev *bridge.RawEvent, now time.Time) (bool, error) {
 	return n > 0, nil
 }
 
-// encodeStatus is json.Marshal(st) with st.Raw appended as it is:
-// encoding/json would scan and compact the raw object again (6 % of a
-// status webhook's CPU), although the adapters hand over valid JSON (see
-// bridge.StatusUpdate.Raw). The result is built in one allocation of its
-// exact size and handed to SQLite as it is (a status webhook's largest
-// allocations were this encoding's growing buffer and its copy to a string).
-func encodeStatus(st *bridge.StatusUpdate) (string, error) {
-	if b, ok := appendStatusJSON(make([]byte, 0, statusJSONSize(st)), st); ok {
-		return unsafe.String(unsafe.SliceData(b), len(b)), nil // b is never written again
-	}
-	return marshalStatus(st)
-}
-
 // statusJSONSize is room for appendStatusJSON's output: the member names
 // and punctuation take 165 bytes at most, a time 35.
 func statusJSONSize(st *bridge.StatusUpdate) int {
@@ -400,10 +388,13 @@ func statusJSONSize(st *bridge.StatusUpdate) int {
 // maxScratch bounds the writer's scratch buffer between operations.
 const maxScratch = 64 << 10
 
-// statusRecord is encodeStatus written into the writer's scratch buffer:
-// the string is valid only until the writer's next statusRecord, which is
-// enough to bind it (SQLite copies bound text) and saves an allocation per
-// status.
+// statusRecord is a status event's stored record: json.Marshal(st) with
+// st.Raw appended as it is (encoding/json would scan and compact the raw
+// object again, 6 % of a status webhook's CPU, although the adapters hand
+// over valid JSON: see bridge.StatusUpdate.Raw). It is written into the
+// writer's scratch buffer and handed to SQLite without a copy: the string
+// is valid only until the writer's next statusRecord, which is enough to
+// bind it (SQLite copies bound text).
 func (tx *wtx) statusRecord(st *bridge.StatusUpdate) (string, error) {
 	b := tx.scratch[:0]
 	if n := statusJSONSize(st); cap(b) < n {
@@ -419,7 +410,7 @@ func (tx *wtx) statusRecord(st *bridge.StatusUpdate) (string, error) {
 	return unsafe.String(unsafe.SliceData(b), len(b)), nil
 }
 
-// marshalStatus is encodeStatus through encoding/json.
+// marshalStatus is statusRecord through encoding/json.
 func marshalStatus(st *bridge.StatusUpdate) (string, error) {
 	if len(st.Raw) == 0 {
 		out, err := json.Marshal(st)
@@ -438,10 +429,10 @@ func marshalStatus(st *bridge.StatusUpdate) (string, error) {
 	return b.String(), nil
 }
 
-// appendStatusJSON appends what encodeStatus writes for a status without
+// appendStatusJSON appends what statusRecord writes for a status without
 // errors, action or fallback whose strings need no escapes, without
 // reflection (json.Marshal was a thirtieth of the webhook path's CPU);
-// false for any other (encodeStatus then marshals it).
+// false for any other (statusRecord then marshals it).
 // TestStatusJSONMatchesEncodingJSON holds it to json.Marshal.
 func appendStatusJSON(b []byte, st *bridge.StatusUpdate) ([]byte, bool) {
 	w := jsonlite.NewWriter(b)

@@ -475,7 +475,7 @@ func TestAcceptedAppliesStatusesThatCameFirst(t *testing.T) {
 	}
 }
 
-// encodeStatus must decode to what json.Marshal would have stored.
+// statusRecord must decode to what json.Marshal would have stored.
 func TestEncodeStatusMatchesMarshal(t *testing.T) {
 	at := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
 	for _, st := range []*bridge.StatusUpdate{
@@ -485,7 +485,7 @@ func TestEncodeStatusMatchesMarshal(t *testing.T) {
 			Raw:    json.RawMessage(`{"id":"wamid.B","status":"failed","errors":[{"code":131026}]}`)},
 		{WAMID: "wamid.C", Status: bridge.StatusRead, RawStatus: "read", Raw: json.RawMessage(`{"id": "wamid.C",` + "\n" + ` "status": "read"}`)},
 	} {
-		got, err := encodeStatus(st)
+		got, err := (&wtx{}).statusRecord(st)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -41,9 +41,9 @@ func TestStatusJSONMatchesEncodingJSON(t *testing.T) {
 		st := base
 		v(&st)
 		want, err := marshalStatus(&st)
-		got, gotErr := encodeStatus(&st)
+		got, gotErr := (&wtx{}).statusRecord(&st)
 		if (err != nil) != (gotErr != nil) || got != want {
-			t.Errorf("variant %d: encodeStatus = %s, %v\nencoding/json: %s, %v", i, got, gotErr, want, err)
+			t.Errorf("variant %d: statusRecord = %s, %v\nencoding/json: %s, %v", i, got, gotErr, want, err)
 		}
 		if rec, recErr := tx.statusRecord(&st); (recErr != nil) != (err != nil) || rec != want {
 			t.Errorf("variant %d: statusRecord = %s, %v\nencoding/json: %s, %v", i, rec, recErr, want, err)
@@ -63,9 +63,9 @@ func FuzzStatusJSON(f *testing.F) {
 		st := bridge.StatusUpdate{WAMID: wamid, Status: bridge.Status(raw), RawStatus: raw, Timestamp: time.Unix(sec, sec%1e9),
 			Recipient: bridge.Customer{Phone: phone, BSUID: cb}, CallbackData: cb, PricingCategory: raw}
 		want, err := marshalStatus(&st)
-		got, gotErr := encodeStatus(&st)
+		got, gotErr := (&wtx{}).statusRecord(&st)
 		if (err != nil) != (gotErr != nil) || got != want {
-			t.Fatalf("encodeStatus = %s, %v; encoding/json: %s, %v", got, gotErr, want, err)
+			t.Fatalf("statusRecord = %s, %v; encoding/json: %s, %v", got, gotErr, want, err)
 		}
 	})
 }
