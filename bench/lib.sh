@@ -10,6 +10,10 @@
 #                          PPROF=SECONDS: also a Go CPU profile of the daemon for SECONDS from
 #                          2 s after it is ready (bench/results/NAME-cpu.pprof, the binary
 #                          beside it as NAME-cpu.wabridge)
+#                          TRACE=SECONDS: also a Go execution trace of the daemon for SECONDS
+#                          from 2 s after it is ready (bench/results/NAME.trace); trace_report
+#                          prints where its goroutines spent their time (bench/gstates.py)
+#   trace_report           wait for that trace and print its summary (nothing without TRACE)
 BENCH_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PIDS=()
 
@@ -35,7 +39,7 @@ write_config() {
 	HTTP_PORT=${HTTP_PORT:-$(free_port)}
 	BASE=http://127.0.0.1:$HTTP_PORT
 	local pprof_toml=""
-	if [ -n "${PPROF:-}" ]; then
+	if [ -n "${PPROF:-}${TRACE:-}" ]; then
 		PPROF_PORT=${PPROF_PORT:-$(free_port)}
 		pprof_toml="[daemon]
 pprof_listen = \"127.0.0.1:$PPROF_PORT\""
@@ -68,6 +72,7 @@ start_wabridge() {
 				(sleep 2; curl -fsS -o "$BENCH_ROOT/bench/results/$BENCH_NAME-cpu.pprof" \
 					"http://127.0.0.1:$PPROF_PORT/debug/pprof/profile?seconds=$PPROF") &
 			fi
+			[ -z "${TRACE:-}" ] || start_trace "$BENCH_NAME" "$PPROF_PORT"
 			return 0
 		fi
 		kill -0 "$DAEMON" 2>/dev/null || break
@@ -76,4 +81,22 @@ start_wabridge() {
 	echo "wabridge did not start:" >&2
 	tail -20 "$WORK/daemon.log" >&2
 	exit 1
+}
+
+# start_trace NAME PORT: fetch a TRACE-second execution trace from the
+# daemon's pprof listener at PORT, 2 s from now, into bench/results/NAME.trace.
+start_trace() {
+	mkdir -p "$BENCH_ROOT/bench/results"
+	TRACE_FILE=$BENCH_ROOT/bench/results/$1.trace
+	(sleep 2; curl -fsS -o "$TRACE_FILE" "http://127.0.0.1:$2/debug/pprof/trace?seconds=$TRACE") &
+	TRACE_PID=$!
+}
+
+# trace_report: wait for start_trace's trace and print where the daemon's
+# goroutines spent their time.
+trace_report() {
+	[ -n "${TRACE_PID:-}" ] || return 0
+	wait "$TRACE_PID" || { echo "trace: not taken" >&2; return 1; }
+	echo "== goroutines over ${TRACE}s of the run (go tool trace -d=parsed $TRACE_FILE | bench/gstates.py)"
+	go tool trace -d=parsed "$TRACE_FILE" 2>/dev/null | python3 "$BENCH_ROOT/bench/gstates.py"
 }

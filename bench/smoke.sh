@@ -27,6 +27,9 @@ smoke() {
 smoke webhook_meta env CONNS=16 DURATION=2s bash "$ROOT/bench/webhook/run.sh"
 smoke webhook_rate env CONNS=16 DURATION=2s RATE=2000 bash "$ROOT/bench/webhook/run.sh"
 smoke webhook_twilio env CONNS=16 DURATION=2s KIND=twilio-status bash "$ROOT/bench/webhook/run.sh"
+# TRACE= takes an execution trace of the daemon and summarises it
+# (bench/gstates.py): the summary must name the store's writer goroutine.
+smoke webhook_trace bash -c "out=\$(CONNS=16 DURATION=3s TRACE=1 bash '$ROOT/bench/webhook/run.sh' 2>&1); echo \"\$out\"; grep -q 'store.(\*committer).loop' <<<\"\$out\""
 smoke smpp env COUNT=300 BINDS=2 WINDOW=10 bash "$ROOT/bench/smpp/wabridge.sh"
 smoke smpp_rate env COUNT=300 RATE=150 BINDS=2 WINDOW=10 bash "$ROOT/bench/smpp/wabridge.sh"
 # test_smsc's ports are compiled in (2345, 8080, 13000): one more try if

@@ -16,6 +16,9 @@
 #   PERF=1: record the daemon with `perf record -g` during the run and print the top of `perf report`
 #   PPROF=SECONDS: take a Go CPU profile of the daemon for SECONDS from 2 s into the run
 #                  (written to bench/results/smpp-cpu.pprof with the binary beside it)
+#   TRACE=SECONDS: take a Go execution trace of the daemon for SECONDS from 2 s into the run
+#                  (bench/results/smpp.trace) and print where its goroutines spent their time
+#                  (bench/gstates.py: running, runnable, in which system call, waiting)
 #   PAGES=SECONDS: copy the database and its write-ahead log SECONDS into the run and print
 #                  which tables and indexes the commits wrote, in pages per commit (bench/walpages.py)
 #   KEEP=1: keep the work directory (config, database, daemon log)
@@ -28,6 +31,7 @@
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+source "$ROOT/bench/lib.sh" # start_trace, trace_report
 COUNT=${COUNT:-20000}
 BINDS=${BINDS:-4}
 WINDOW=${WINDOW:-10}
@@ -72,7 +76,7 @@ SANDBOX_PORT=$(free_port)
 SMPP_PORT=$(free_port)
 MAX_BINDS=$((BINDS > 4 ? BINDS : 4))
 PPROF_TOML=""
-if [ -n "${PPROF:-}" ]; then
+if [ -n "${PPROF:-}${TRACE:-}" ]; then
 	PPROF_PORT=$(free_port)
 	PPROF_TOML="[daemon]
 pprof_listen = \"127.0.0.1:$PPROF_PORT\""
@@ -144,6 +148,7 @@ if [ -n "${PPROF:-}" ]; then
 	cp "$WABRIDGE_BIN" "$ROOT/bench/results/smpp-cpu.wabridge"
 	(sleep 2; curl -fsS -o "$ROOT/bench/results/smpp-cpu.pprof" "http://127.0.0.1:$PPROF_PORT/debug/pprof/profile?seconds=$PPROF") &
 fi
+[ -z "${TRACE:-}" ] || start_trace smpp "$PPROF_PORT"
 if [ -n "${PAGES:-}" ]; then
 	# The database and its log copied together (the log first: pages it
 	# names may be checkpointed meanwhile; walpages.py names them by the DB).
@@ -204,6 +209,8 @@ if [ -n "${PAGES:-}" ]; then
 	echo "--- pages written per commit, $PAGES s into the run (bench/walpages.py) ---"
 	python3 "$ROOT/bench/walpages.py" "$WORK/pages/db" "$WORK/pages/wal"
 fi
+
+trace_report
 
 if [ -n "$PERF_PID" ]; then
 	kill -INT "$PERF_PID" 2>/dev/null

@@ -12,6 +12,7 @@
 #   CONNS=64 DURATION=5s KIND=meta-message bench/webhook/run.sh
 # Environment: CONNS (256) DURATION (10s) KIND (meta-status|meta-message|twilio-status|twilio-message)
 #   EVENTS (events per webhook, 1) RATE (0 = flat out) WABRIDGE_BIN WABLOAD_BIN KEEP=1
+#   PPROF=SECONDS / TRACE=SECONDS: a CPU profile / an execution trace of the daemon (bench/lib.sh)
 # Prints both reports (each ends with a RESULT {json} line).
 set -uo pipefail
 source "$(dirname "$0")/../lib.sh"
@@ -52,4 +53,5 @@ ops=$(echo "$out" | sed -n 's/^RESULT //p' | jq -r .ops)
 per=$(python3 -c "print(round(($ops * $EVENTS) / max(1, $f1 - $f0), 1))")
 echo "$out" | sed "s/^RESULT {/RESULT {\"events_per_fsync\":$per,/"
 echo "   events per fsync: $per ($((f1 - f0)) fsyncs)"
+trace_report
 exit $code
