@@ -247,6 +247,8 @@ func TestWebhookSecurityAndIdempotency(t *testing.T) {
 		`wabridge_webhook_events_total{provider="meta",result="duplicate",type="any"} 2`,
 		`wabridge_webhook_requests_total{provider="meta",result="bad_signature"} 3`,
 		"wabridge_store_commits_total", "wabridge_store_fsyncs_total", "wabridge_outbox_depth",
+		`wabridge_store_commit_duration_seconds_bucket{le="0.0001"}`, "wabridge_store_commit_duration_seconds_count",
+		`wabridge_store_transaction_duration_seconds_bucket{le="+Inf"}`,
 		`wabridge_store_write_operations_total{operation="ingest"}`,
 	} {
 		if !strings.Contains(metrics, want) {

@@ -236,6 +236,29 @@ func (m *Metrics) StoreFuncs(commits, operations func() float64, outboxDepth fun
 	)
 }
 
+// HistogramFunc reads a histogram kept elsewhere: the observation count,
+// their sum and the cumulative count at each upper bound.
+type HistogramFunc func() (count uint64, sum float64, buckets map[float64]uint64)
+
+// StoreDurationFuncs exposes the store's commit latencies, read at scrape
+// time: each group commit from BEGIN to durable, and its COMMIT alone.
+func (m *Metrics) StoreDurationFuncs(transaction, commit HistogramFunc) {
+	m.Registry.MustRegister(
+		&histogramCollector{
+			desc: prometheus.NewDesc("wabridge_store_transaction_duration_seconds",
+				"Group commits from BEGIN to durable: their operations' statements and the commit. Every write waits for one (and for the one before it, when it arrives during a commit).",
+				nil, nil),
+			read: transaction,
+		},
+		&histogramCollector{
+			desc: prometheus.NewDesc("wabridge_store_commit_duration_seconds",
+				"The COMMIT of a group commit: the log's writes, its fsync and, when one runs, the automatic checkpoint. A slow disk shows here first.",
+				nil, nil),
+			read: commit,
+		},
+	)
+}
+
 // IMAPSessionFuncs exposes the IMAP gate (imap busy_sessions), read at
 // scrape time.
 func (m *Metrics) IMAPSessionFuncs(busy, waiting func() float64) {
@@ -288,4 +311,17 @@ func (c *countsCollector) Collect(ch chan<- prometheus.Metric) {
 	for name, n := range c.counts() {
 		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.CounterValue, float64(n), name)
 	}
+}
+
+// histogramCollector exposes a histogram kept outside the registry.
+type histogramCollector struct {
+	desc *prometheus.Desc
+	read HistogramFunc
+}
+
+func (c *histogramCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c *histogramCollector) Collect(ch chan<- prometheus.Metric) {
+	count, sum, buckets := c.read()
+	ch <- prometheus.MustNewConstHistogram(c.desc, count, sum, buckets)
 }

@@ -51,6 +51,10 @@ type committer struct {
 	operations atomic.Int64
 	reruns     atomic.Int64 // batches run again with savepoints
 	byOp       opCounts
+	// txTime is each committed transaction from BEGIN to durable;
+	// commitTime its COMMIT alone (WAL writes, fsync, and the automatic
+	// checkpoint when one runs).
+	txTime, commitTime durations
 
 	// plan names the reporters' jobs for a status change (reportChange).
 	plan atomic.Pointer[func(m *bridge.Message) ([]bridge.JobRef, bool)]
@@ -275,6 +279,7 @@ func (c *committer) runTx(batch []writeOp, results []error, savepoints bool) (er
 		}
 	}
 	tx := &c.tx
+	began := time.Now()
 	if _, err = tx.Exec("BEGIN"); err != nil {
 		return fmt.Errorf("store: begin: %w", err)
 	}
@@ -303,9 +308,13 @@ func (c *committer) runTx(batch []writeOp, results []error, savepoints bool) (er
 			return fmt.Errorf("store: release savepoint: %w", err)
 		}
 	}
+	committing := time.Now()
 	if _, err = tx.Exec("COMMIT"); err != nil {
 		return fmt.Errorf("store: commit: %w", err)
 	}
+	done := time.Now()
+	c.commitTime.observe(done.Sub(committing))
+	c.txTime.observe(done.Sub(began))
 	c.commits.Add(1)
 	c.operations.Add(int64(len(batch)))
 	for _, op := range batch {

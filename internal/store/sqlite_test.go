@@ -83,6 +83,47 @@ func TestGroupCommitBatchesConcurrentWriters(t *testing.T) {
 		t.Errorf("no batching: %d commits for %d operations", st.Commits, st.Operations)
 	}
 	t.Logf("%d operations in %d commits", st.Operations, st.Commits)
+
+	// Every commit is in both duration histograms, once.
+	tx, commit := s.CommitDurations()
+	for name, h := range map[string]Histogram{"transaction": tx, "commit": commit} {
+		if h.Count != uint64(st.Commits) {
+			t.Errorf("%s durations: %d observations for %d commits", name, h.Count, st.Commits)
+		}
+		if h.Sum <= 0 {
+			t.Errorf("%s durations: sum %v", name, h.Sum)
+		}
+		var prev uint64
+		for _, le := range DurationBuckets {
+			if h.Buckets[le] < prev || h.Buckets[le] > h.Count {
+				t.Errorf("%s durations: bucket %v holds %d after %d (count %d): not cumulative", name, le, h.Buckets[le], prev, h.Count)
+			}
+			prev = h.Buckets[le]
+		}
+	}
+	if tx.Sum < commit.Sum {
+		t.Errorf("transactions took %vs, less than their commits' %vs", tx.Sum, commit.Sum)
+	}
+}
+
+func TestDurationsBuckets(t *testing.T) {
+	var h durations
+	for _, d := range []time.Duration{50 * time.Microsecond, 100 * time.Microsecond, 101 * time.Microsecond, 3 * time.Millisecond, 10 * time.Second} {
+		h.observe(d)
+	}
+	got := h.snapshot()
+	// ≤ 100 µs: two (the bound is inclusive); ≤ 250 µs: three; ≤ 5 ms: four; 10 s above every bound.
+	for le, want := range map[float64]uint64{.0001: 2, .00025: 3, .0025: 3, .005: 4, 2.5: 4} {
+		if got.Buckets[le] != want {
+			t.Errorf("bucket %v = %d, want %d", le, got.Buckets[le], want)
+		}
+	}
+	if got.Count != 5 {
+		t.Errorf("count %d, want 5", got.Count)
+	}
+	if want := (50*time.Microsecond + 100*time.Microsecond + 101*time.Microsecond + 3*time.Millisecond + 10*time.Second).Seconds(); got.Sum != want {
+		t.Errorf("sum %v, want %v", got.Sum, want)
+	}
 }
 
 // A failing operation is rolled back alone; the others in its batch commit.
