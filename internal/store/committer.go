@@ -241,18 +241,20 @@ func (c *committer) drainClosed() {
 	}
 }
 
+// run runs batch, and the operations that join it while it runs, in one
+// transaction and answers each of them.
 func (c *committer) run(batch []writeOp) {
-	results := make([]error, len(batch))
+	results := make([]error, len(batch), max(len(batch), c.maxBatch))
 	// One operation alone needs no savepoint: rolling back the transaction
 	// rolls back just it.
-	err := c.runTx(batch, results, false)
+	err := c.runTx(&batch, &results, false)
 	if errors.Is(err, errOpFailed) {
 		if len(batch) == 1 {
 			err = nil
 		} else {
 			c.reruns.Add(1)
 			clear(results)
-			err = c.runTx(batch, results, true)
+			err = c.runTx(&batch, &results, true)
 		}
 	}
 	for i, op := range batch {
@@ -269,10 +271,16 @@ func (c *committer) run(batch []writeOp) {
 // failure.
 var errOpFailed = errors.New("store: an operation failed")
 
-// runTx runs batch in one transaction and commits it. With savepoints each
+// runTx runs *batch in one transaction and commits it. With savepoints each
 // operation runs in its own and a failing one is rolled back alone; without,
 // the first failure rolls back the transaction and runTx returns errOpFailed.
-func (c *committer) runTx(batch []writeOp, results []error, savepoints bool) (err error) {
+// Without savepoints, operations that arrive while the batch runs join it
+// (up to maxBatch) before the commit: a write that comes while the writer
+// is executing statements waits for this commit rather than the next one.
+// They are appended to *batch and *results, so a rerun with savepoints
+// runs them too.
+func (c *committer) runTx(batchp *[]writeOp, resultsp *[]error, savepoints bool) (err error) {
+	batch, results := *batchp, *resultsp
 	if c.conn == nil {
 		if err = c.open(); err != nil {
 			return fmt.Errorf("store: writer connection: %w", err)
@@ -288,10 +296,19 @@ func (c *committer) runTx(batch []writeOp, results []error, savepoints bool) (er
 			_, _ = tx.Exec("ROLLBACK")
 		}
 	}()
-	for i, op := range batch {
+	for i := 0; i < len(batch); i++ {
+		op := batch[i]
 		if !savepoints {
 			if results[i] = safeRun(op.fn, tx); results[i] != nil {
 				return errOpFailed
+			}
+			if i == len(batch)-1 && len(batch) < c.maxBatch {
+				select {
+				case op := <-c.ops:
+					batch, results = append(batch, op), append(results, nil)
+					*batchp, *resultsp = batch, results
+				default:
+				}
 			}
 			continue
 		}

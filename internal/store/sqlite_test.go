@@ -181,9 +181,10 @@ func TestFailedBatchRunsAgainWithSavepoints(t *testing.T) {
 			return nil
 		}
 	}
-	// Hold the writer so that the three operations queued meanwhile form
-	// the next batch. started has room for the signal: the writer may run
-	// the operation before this goroutine waits for it.
+	// Hold the writer so that the three operations queued meanwhile run in
+	// one transaction (they join the held operation's). started has room
+	// for the signal: the writer may run the operation before this
+	// goroutine waits for it.
 	started, release := make(chan struct{}, 1), make(chan struct{})
 	held := s.commit.queue(ctx, func(tx *wtx) error {
 		select {
@@ -752,4 +753,90 @@ func TestQueuedWaitAnswersOnce(t *testing.T) {
 			t.Fatalf("asked again after %d more operations: %v, want boom", i+1, err)
 		}
 	}
+}
+
+// An operation that arrives while the writer runs a batch joins that
+// batch's commit instead of waiting for the next one; a joined operation
+// that fails is rolled back alone; maxBatch bounds the joining.
+func TestOperationsJoinTheRunningCommit(t *testing.T) {
+	ctx := context.Background()
+	insert := func(key string, fail bool) txFunc {
+		return func(tx *wtx) error {
+			if _, err := tx.Exec(`INSERT INTO raw_events (key, field, raw, received_at) VALUES (?, 'f', '{}', 0)`, key); err != nil {
+				return err
+			}
+			if fail {
+				return errors.New("boom")
+			}
+			return nil
+		}
+	}
+	// first runs alone in its batch and, while it runs, queues the others
+	// and waits until they are in the writer's queue.
+	run := func(t *testing.T, s *SQLite, keys []string, failing string) (commits int64, errs []error) {
+		t.Helper()
+		before := s.Stats()
+		waits := make([]func() error, len(keys))
+		err := s.commit.write(ctx, func(tx *wtx) error {
+			if waits[0] == nil {
+				for i, k := range keys {
+					waits[i] = s.commit.queue(ctx, insert(k, k == failing))
+				}
+			}
+			return insert("first", false)(tx)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, w := range waits {
+			errs = append(errs, w())
+		}
+		return s.Stats().Commits - before.Commits, errs
+	}
+	count := func(t *testing.T, s *SQLite) (n int) {
+		t.Helper()
+		if err := s.writer.QueryRow(`SELECT count(*) FROM raw_events`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+
+	t.Run("joined", func(t *testing.T) {
+		s := open(t)
+		commits, errs := run(t, s, []string{"a", "b", "c"}, "")
+		if commits != 1 || errs[0] != nil || errs[1] != nil || errs[2] != nil {
+			t.Fatalf("%d commits, errors %v; want 1 commit, no error", commits, errs)
+		}
+		if n := count(t, s); n != 4 {
+			t.Errorf("%d rows, want 4", n)
+		}
+	})
+	t.Run("a joined operation fails alone", func(t *testing.T) {
+		s := open(t)
+		// b's failure rolls back the transaction; it runs again with
+		// savepoints (first, a, b) and commits without b; c, not taken
+		// yet, commits next.
+		commits, errs := run(t, s, []string{"a", "b", "c"}, "b")
+		if commits != 2 || errs[0] != nil || errs[1] == nil || errs[2] != nil {
+			t.Fatalf("%d commits, errors %v; want 2 commits, only b failing", commits, errs)
+		}
+		if n := count(t, s); n != 3 {
+			t.Errorf("%d rows, want 3 (first, a, c)", n)
+		}
+	})
+	t.Run("bounded by the batch cap", func(t *testing.T) {
+		s, err := OpenSQLite(ctx, SQLiteConfig{Path: filepath.Join(t.TempDir(), "w.db"), CommitBatch: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		commits, errs := run(t, s, []string{"a", "b", "c"}, "")
+		if errs[0] != nil || errs[1] != nil || errs[2] != nil {
+			t.Fatal(errs)
+		}
+		// first+a, then b+c: never more than two operations per commit.
+		if commits != 2 {
+			t.Errorf("%d commits, want 2", commits)
+		}
+	})
 }
