@@ -169,18 +169,7 @@ func TestFailingOperationIsIsolated(t *testing.T) {
 func TestFailedBatchRunsAgainWithSavepoints(t *testing.T) {
 	s := open(t)
 	ctx := context.Background()
-	insert := func(key string, runs *int, fail bool) txFunc {
-		return func(tx *wtx) error {
-			*runs++
-			if _, err := tx.Exec(`INSERT INTO raw_events (key, field, raw, received_at) VALUES (?, 'f', '{}', 0)`, key); err != nil {
-				return err
-			}
-			if fail {
-				return errors.New("boom")
-			}
-			return nil
-		}
-	}
+	insert := insertRawEvent
 	// Hold the writer so that the three operations queued meanwhile run in
 	// one transaction (they join the held operation's). started has room
 	// for the signal: the writer may run the operation before this
@@ -760,19 +749,9 @@ func TestQueuedWaitAnswersOnce(t *testing.T) {
 // that fails is rolled back alone; maxBatch bounds the joining.
 func TestOperationsJoinTheRunningCommit(t *testing.T) {
 	ctx := context.Background()
-	insert := func(key string, fail bool) txFunc {
-		return func(tx *wtx) error {
-			if _, err := tx.Exec(`INSERT INTO raw_events (key, field, raw, received_at) VALUES (?, 'f', '{}', 0)`, key); err != nil {
-				return err
-			}
-			if fail {
-				return errors.New("boom")
-			}
-			return nil
-		}
-	}
-	// first runs alone in its batch and, while it runs, queues the others
-	// and waits until they are in the writer's queue.
+	insert := func(key string, fail bool) txFunc { return insertRawEvent(key, nil, fail) }
+	// first runs alone in its batch and, while it runs, queues the others:
+	// they are in the writer's queue when it returns.
 	run := func(t *testing.T, s *SQLite, keys []string, failing string) (commits int64, errs []error) {
 		t.Helper()
 		before := s.Stats()
@@ -839,4 +818,22 @@ func TestOperationsJoinTheRunningCommit(t *testing.T) {
 			t.Errorf("%d commits, want 2", commits)
 		}
 	})
+}
+
+// insertRawEvent is an operation that stores a raw event under key,
+// counting its runs in *runs (when not nil), and fails after the insert
+// when fail is set.
+func insertRawEvent(key string, runs *int, fail bool) txFunc {
+	return func(tx *wtx) error {
+		if runs != nil {
+			*runs++
+		}
+		if _, err := tx.Exec(`INSERT INTO raw_events (key, field, raw, received_at) VALUES (?, 'f', '{}', 0)`, key); err != nil {
+			return err
+		}
+		if fail {
+			return errors.New("boom")
+		}
+		return nil
+	}
 }
