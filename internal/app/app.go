@@ -116,15 +116,13 @@ func (a *App) Start(ctx context.Context) (err error) {
 			return float64(n)
 		},
 		a.store.OperationCounts)
-	a.metrics.StoreDurationFuncs(
-		func() (uint64, float64, map[float64]uint64) {
-			tx, _ := a.store.CommitDurations()
-			return tx.Count, tx.Sum, tx.Buckets
-		},
-		func() (uint64, float64, map[float64]uint64) {
-			_, commit := a.store.CommitDurations()
-			return commit.Count, commit.Sum, commit.Buckets
-		})
+	histogram := func(read func() store.Histogram) metrics.HistogramFunc {
+		return func() (uint64, float64, map[float64]uint64) {
+			h := read()
+			return h.Count, h.Sum, h.Buckets
+		}
+	}
+	a.metrics.StoreDurationFuncs(histogram(a.store.TransactionDurations), histogram(a.store.CommitDurations))
 
 	// Listen early: the address goes into the simulators' webhook URLs and
 	// Twilio's status callback URLs.

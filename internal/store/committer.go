@@ -304,8 +304,8 @@ func (c *committer) runTx(batchp *[]writeOp, resultsp *[]error, savepoints bool)
 			}
 			if i == len(batch)-1 && len(batch) < c.maxBatch {
 				select {
-				case op := <-c.ops:
-					batch, results = append(batch, op), append(results, nil)
+				case next := <-c.ops:
+					batch, results = append(batch, next), append(results, nil)
 					*batchp, *resultsp = batch, results
 				default:
 				}

@@ -10,12 +10,11 @@ import (
 var DurationBuckets = [...]float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5}
 
 // durations is a histogram over DurationBuckets that one goroutine (the
-// writer) observes into and any goroutine reads. A reader may see a count
-// one observation ahead of the buckets or the sum; a scrape is not a
-// transaction.
+// writer) observes into and any goroutine reads. The count is the
+// buckets' sum; a reader may see the sum of durations one observation
+// apart from them (a scrape is not a transaction).
 type durations struct {
 	buckets [len(DurationBuckets) + 1]atomic.Uint64 // the last one: above every bound
-	count   atomic.Uint64
 	sumNS   atomic.Int64
 }
 
@@ -27,7 +26,6 @@ func (h *durations) observe(d time.Duration) {
 	}
 	h.buckets[i].Add(1)
 	h.sumNS.Add(int64(d))
-	h.count.Add(1)
 }
 
 // Histogram is a snapshot of a duration histogram in Prometheus' shape:

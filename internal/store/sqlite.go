@@ -153,12 +153,13 @@ func (s *SQLite) Stats() Stats {
 	return Stats{Commits: s.commit.commits.Load(), Operations: s.commit.operations.Load()}
 }
 
-// CommitDurations returns, since Open, how long the committed write
-// transactions took from BEGIN to durable (tx) and their COMMIT alone
-// (commit: the log's writes, its fsync, an automatic checkpoint).
-func (s *SQLite) CommitDurations() (tx, commit Histogram) {
-	return s.commit.txTime.snapshot(), s.commit.commitTime.snapshot()
-}
+// TransactionDurations returns how long the write transactions committed
+// since Open took from BEGIN to durable.
+func (s *SQLite) TransactionDurations() Histogram { return s.commit.txTime.snapshot() }
+
+// CommitDurations returns how long their COMMIT alone took: the log's
+// writes, its fsync and an automatic checkpoint when one ran.
+func (s *SQLite) CommitDurations() Histogram { return s.commit.commitTime.snapshot() }
 
 // OperationCounts returns the committed write operations since Open by
 // store operation (claim_sends, ingest, start_attempt, …).

@@ -85,7 +85,7 @@ func TestGroupCommitBatchesConcurrentWriters(t *testing.T) {
 	t.Logf("%d operations in %d commits", st.Operations, st.Commits)
 
 	// Every commit is in both duration histograms, once.
-	tx, commit := s.CommitDurations()
+	tx, commit := s.TransactionDurations(), s.CommitDurations()
 	for name, h := range map[string]Histogram{"transaction": tx, "commit": commit} {
 		if h.Count != uint64(st.Commits) {
 			t.Errorf("%s durations: %d observations for %d commits", name, h.Count, st.Commits)
