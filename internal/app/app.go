@@ -108,6 +108,7 @@ func (a *App) Start(ctx context.Context) (err error) {
 	}
 	a.metrics.StoreFuncs(
 		func() float64 { return float64(a.store.Stats().Commits) },
+		func() float64 { return float64(a.store.Stats().Synced) },
 		func() float64 { return float64(a.store.Stats().Operations) },
 		func() float64 {
 			c, cancel := context.WithTimeout(context.Background(), time.Second)

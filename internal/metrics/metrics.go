@@ -209,7 +209,7 @@ func (m *Metrics) webhookCounters(provider string) *webhookCounters {
 // StoreFuncs exposes the store's counters and the outbox depth, read at
 // scrape time; byOperation gives the committed write operations by store
 // operation.
-func (m *Metrics) StoreFuncs(commits, operations func() float64, outboxDepth func() float64, byOperation func() map[string]int64) {
+func (m *Metrics) StoreFuncs(commits, synced, operations func() float64, outboxDepth func() float64, byOperation func() map[string]int64) {
 	m.Registry.MustRegister(
 		&countsCollector{
 			desc: prometheus.NewDesc("wabridge_store_write_operations_total",
@@ -223,8 +223,8 @@ func (m *Metrics) StoreFuncs(commits, operations func() float64, outboxDepth fun
 		}, commits),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "wabridge_store_fsyncs_total",
-			Help: "Log syncs spent on commits: one per commit under WAL with synchronous=FULL.",
-		}, commits),
+			Help: "Log syncs spent on commits: one per commit that changed rows (WAL, synchronous=FULL); a commit that changed nothing syncs nothing.",
+		}, synced),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "wabridge_store_operations_total",
 			Help: "Write operations carried by the commits; operations/commits is the batching factor.",
@@ -246,7 +246,7 @@ func (m *Metrics) StoreDurationFuncs(transaction, commit HistogramFunc) {
 	m.Registry.MustRegister(
 		&histogramCollector{
 			desc: prometheus.NewDesc("wabridge_store_transaction_duration_seconds",
-				"Group commits from BEGIN to durable: their operations' statements and the commit. Every write waits for one (and for the one before it, when it arrives during a commit).",
+				"Group commits that changed rows, from BEGIN to durable: their operations' statements and the commit. Every write waits for one (and for the one before it, when it arrives during a commit).",
 				nil, nil),
 			read: transaction,
 		},

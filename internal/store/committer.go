@@ -48,12 +48,14 @@ type committer struct {
 	once     sync.Once
 
 	commits    atomic.Int64
+	synced     atomic.Int64 // commits that changed rows: each wrote the log and fsynced it
+	changes    int64        // the connection's total_changes() at the last commit
 	operations atomic.Int64
 	reruns     atomic.Int64 // batches run again with savepoints
 	byOp       opCounts
-	// txTime is each committed transaction from BEGIN to durable;
-	// commitTime its COMMIT alone (WAL writes, fsync, and the automatic
-	// checkpoint when one runs).
+	// txTime is each committed transaction that changed rows, from BEGIN
+	// to durable; commitTime its COMMIT alone (WAL writes, fsync, and the
+	// automatic checkpoint when one runs).
 	txTime, commitTime durations
 
 	// plan names the reporters' jobs for a status change (reportChange).
@@ -227,6 +229,7 @@ func (c *committer) open() error {
 		return fmt.Errorf("driver connection %T cannot prepare with a context", dc)
 	}
 	c.conn = conn
+	c.changes = 0 // total_changes() counts from the connection's opening
 	return nil
 }
 
@@ -325,13 +328,23 @@ func (c *committer) runTx(batchp *[]writeOp, resultsp *[]error, savepoints bool)
 			return fmt.Errorf("store: release savepoint: %w", err)
 		}
 	}
+	// A transaction that changed no row (a claim that found nothing) commits
+	// without writing or syncing the log: it is counted, not timed.
+	var changes int64
+	if err = tx.QueryRow(`SELECT total_changes()`).Scan(&changes); err != nil {
+		return fmt.Errorf("store: count changes: %w", err)
+	}
 	committing := time.Now()
 	if _, err = tx.Exec("COMMIT"); err != nil {
 		return fmt.Errorf("store: commit: %w", err)
 	}
-	done := time.Now()
-	c.commitTime.observe(done.Sub(committing))
-	c.txTime.observe(done.Sub(began))
+	if changes != c.changes {
+		c.changes = changes
+		done := time.Now()
+		c.commitTime.observe(done.Sub(committing))
+		c.txTime.observe(done.Sub(began))
+		c.synced.Add(1)
+	}
 	c.commits.Add(1)
 	c.operations.Add(int64(len(batch)))
 	for _, op := range batch {

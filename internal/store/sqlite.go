@@ -139,10 +139,13 @@ func (s *SQLite) Close() error {
 
 // Stats are counters that make group commit visible.
 type Stats struct {
-	// Commits counts committed write transactions. With WAL and
-	// synchronous=FULL SQLite syncs the log once per commit, so this is
-	// also the number of fsyncs spent on commits (checkpoints aside).
+	// Commits counts committed write transactions.
 	Commits int64
+	// Synced counts those that changed rows: with WAL and synchronous=FULL
+	// SQLite writes and syncs the log once for each, so this is the number
+	// of fsyncs spent on commits (checkpoints aside). A transaction that
+	// changed nothing (a claim that found no work) commits without either.
+	Synced int64
 	// Operations counts write operations (webhooks, submits, job updates)
 	// carried by those commits.
 	Operations int64
@@ -150,11 +153,11 @@ type Stats struct {
 
 // Stats returns the counters since Open.
 func (s *SQLite) Stats() Stats {
-	return Stats{Commits: s.commit.commits.Load(), Operations: s.commit.operations.Load()}
+	return Stats{Commits: s.commit.commits.Load(), Synced: s.commit.synced.Load(), Operations: s.commit.operations.Load()}
 }
 
 // TransactionDurations returns how long the write transactions committed
-// since Open took from BEGIN to durable.
+// since Open that changed rows took from BEGIN to durable.
 func (s *SQLite) TransactionDurations() Histogram { return s.commit.txTime.snapshot() }
 
 // CommitDurations returns how long their COMMIT alone took: the log's

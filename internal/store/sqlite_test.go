@@ -84,7 +84,11 @@ func TestGroupCommitBatchesConcurrentWriters(t *testing.T) {
 	}
 	t.Logf("%d operations in %d commits", st.Operations, st.Commits)
 
-	// Every commit is in both duration histograms, once.
+	// Every commit changed rows: each is synced and in both duration
+	// histograms, once.
+	if st.Synced != st.Commits {
+		t.Errorf("%d of %d commits synced", st.Synced, st.Commits)
+	}
 	tx, commit := s.TransactionDurations(), s.CommitDurations()
 	for name, h := range map[string]Histogram{"transaction": tx, "commit": commit} {
 		if h.Count != uint64(st.Commits) {
@@ -103,6 +107,37 @@ func TestGroupCommitBatchesConcurrentWriters(t *testing.T) {
 	}
 	if tx.Sum < commit.Sum {
 		t.Errorf("transactions took %vs, less than their commits' %vs", tx.Sum, commit.Sum)
+	}
+}
+
+// A write transaction that changed no row (a claim that found no work)
+// commits without writing or syncing the log: counted as a commit, not as
+// a sync, and not timed; the next one that changes a row is.
+func TestCommitWithoutChangesIsNotSynced(t *testing.T) {
+	s := open(t)
+	ctx := context.Background()
+	nothing := func(tx *wtx) error {
+		_, err := tx.Exec(`UPDATE raw_events SET field = 'g' WHERE key = 'none'`)
+		return err
+	}
+	if err := s.commit.write(ctx, nothing); err != nil {
+		t.Fatal(err)
+	}
+	st := s.Stats()
+	if st.Commits != 1 || st.Synced != 0 || s.CommitDurations().Count != 0 || s.TransactionDurations().Count != 0 {
+		t.Fatalf("after a commit that changed nothing: %+v, %d and %d timed; want 1 commit, none synced or timed",
+			st, s.CommitDurations().Count, s.TransactionDurations().Count)
+	}
+	if err := s.commit.write(ctx, insertRawEvent("k", nil, false)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.commit.write(ctx, nothing); err != nil {
+		t.Fatal(err)
+	}
+	st = s.Stats()
+	if st.Commits != 3 || st.Synced != 1 || s.CommitDurations().Count != 1 || s.TransactionDurations().Count != 1 {
+		t.Fatalf("after an insert and another empty commit: %+v, %d and %d timed; want 3 commits, 1 synced and timed",
+			st, s.CommitDurations().Count, s.TransactionDurations().Count)
 	}
 }
 
