@@ -297,6 +297,9 @@ func (c *committer) runTx(batchp *[]writeOp, resultsp *[]error, savepoints bool)
 	defer func() {
 		if err != nil {
 			_, _ = tx.Exec("ROLLBACK")
+			// total_changes() keeps the rolled-back rows: the next commit
+			// compares against the count from here.
+			_ = tx.QueryRow(`SELECT total_changes()`).Scan(&c.changes)
 		}
 	}()
 	for i := 0; i < len(batch); i++ {
@@ -329,7 +332,9 @@ func (c *committer) runTx(batchp *[]writeOp, resultsp *[]error, savepoints bool)
 		}
 	}
 	// A transaction that changed no row (a claim that found nothing) commits
-	// without writing or syncing the log: it is counted, not timed.
+	// without writing or syncing the log: it is counted, not timed. (Rows
+	// an operation changed before its savepoint was rolled back still
+	// count: such a rare batch is taken as synced.)
 	var changes int64
 	if err = tx.QueryRow(`SELECT total_changes()`).Scan(&changes); err != nil {
 		return fmt.Errorf("store: count changes: %w", err)

@@ -128,6 +128,17 @@ func TestCommitWithoutChangesIsNotSynced(t *testing.T) {
 		t.Fatalf("after a commit that changed nothing: %+v, %d and %d timed; want 1 commit, none synced or timed",
 			st, s.CommitDurations().Count, s.TransactionDurations().Count)
 	}
+	// A failing operation's insert is rolled back: no commit, and the
+	// empty commit after it is still not synced.
+	if err := s.commit.write(ctx, insertRawEvent("gone", nil, true)); err == nil {
+		t.Fatal("the failing operation succeeded")
+	}
+	if err := s.commit.write(ctx, nothing); err != nil {
+		t.Fatal(err)
+	}
+	if st = s.Stats(); st.Commits != 2 || st.Synced != 0 {
+		t.Fatalf("after a rolled-back insert and an empty commit: %+v; want 2 commits, none synced", st)
+	}
 	if err := s.commit.write(ctx, insertRawEvent("k", nil, false)); err != nil {
 		t.Fatal(err)
 	}
@@ -135,8 +146,8 @@ func TestCommitWithoutChangesIsNotSynced(t *testing.T) {
 		t.Fatal(err)
 	}
 	st = s.Stats()
-	if st.Commits != 3 || st.Synced != 1 || s.CommitDurations().Count != 1 || s.TransactionDurations().Count != 1 {
-		t.Fatalf("after an insert and another empty commit: %+v, %d and %d timed; want 3 commits, 1 synced and timed",
+	if st.Commits != 4 || st.Synced != 1 || s.CommitDurations().Count != 1 || s.TransactionDurations().Count != 1 {
+		t.Fatalf("after an insert and another empty commit: %+v, %d and %d timed; want 4 commits, 1 synced and timed",
 			st, s.CommitDurations().Count, s.TransactionDurations().Count)
 	}
 }
