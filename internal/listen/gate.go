@@ -38,7 +38,9 @@ func (g *Gate) Listener(ln net.Listener) net.Listener { return gatedListener{ln,
 
 // ListenGated is Listen with the accepted connections passing g (nil: no
 // gate); with implicit TLS the gate is below it, so a connection's TLS
-// work counts and the server still sees a *tls.Conn.
+// work counts and the server still sees a *tls.Conn. A gated connection
+// also holds its writes until its next read (coalescingConn): a command's
+// answer leaves in one write.
 func ListenGated(addr string, implicitTLS bool, cfg *tls.Config, g *Gate) (net.Listener, error) {
 	if g == nil {
 		return Listen(addr, implicitTLS, cfg)
@@ -67,7 +69,7 @@ func (l gatedListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &gatedConn{Conn: c, g: l.g}, nil
+	return &gatedConn{Conn: &coalescingConn{Conn: c}, g: l.g}, nil
 }
 
 type gatedConn struct {
