@@ -30,8 +30,9 @@ func (ss *session) Search(kind imapserver.NumKind, criteria *goimap.SearchCriter
 	)
 	c, cancel := ctx()
 	defer cancel()
+	var m candidate
 	for _, it := range items {
-		m := &candidate{item: it, mbox: ss.mbox, ctx: c}
+		m = candidate{item: it, mbox: ss.mbox, ctx: c}
 		if !m.match(criteria) {
 			continue
 		}
@@ -181,6 +182,9 @@ func (m *candidate) match(c *goimap.SearchCriteria) bool {
 
 // matchDate compares days, ignoring time zones (RFC 3501 6.4.4).
 func matchDate(t, since, before time.Time) bool {
+	if since.IsZero() && before.IsZero() {
+		return true
+	}
 	t = time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
 	if !since.IsZero() && t.Before(since) {
 		return false

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	goimap "github.com/emersion/go-imap/v2"
+
+	"github.com/wabridge/wabridge/internal/mailbox"
 )
 
 func day(y int, m time.Month, d int) time.Time { return time.Date(y, m, d, 0, 0, 0, 0, time.UTC) }
@@ -189,5 +191,38 @@ func TestSearchRes(t *testing.T) {
 	lastOK(t, "SELECT again", rc.cmd("SELECT INBOX"))
 	if resp := rc.cmd("FETCH $ (UID)"); seqUIDs(resp) != "" {
 		t.Errorf("FETCH $ after SELECT: %q", resp)
+	}
+}
+
+// The spans a set selects come out in order, once each, whatever the
+// set's order ("5:*" made static can come before "1:2").
+func TestSpans(t *testing.T) {
+	msgs := []*mailbox.Message{{UID: 2}, {UID: 5}, {UID: 6}, {UID: 9}, {UID: 12}}
+	for _, c := range []struct {
+		set  goimap.UIDSet
+		want string
+	}{
+		{goimap.UIDSet{{Start: 1, Stop: 100}}, "[[0 5]]"},
+		{goimap.UIDSet{{Start: 9, Stop: 12}, {Start: 1, Stop: 5}}, "[[0 2] [3 5]]"},
+		{goimap.UIDSet{{Start: 5, Stop: 9}, {Start: 6, Stop: 6}, {Start: 2, Stop: 2}}, "[[0 4]]"},
+		{goimap.UIDSet{{Start: 7, Stop: 8}, {Start: 13, Stop: 20}}, "[]"},
+		{goimap.UIDSet{{Start: 12, Stop: 6}}, "[[2 5]]"},
+	} {
+		if got := fmt.Sprint(uidSpans(msgs, c.set)); got != c.want {
+			t.Errorf("uidSpans(%v) = %s, want %s", c.set, got, c.want)
+		}
+	}
+	for _, c := range []struct {
+		set  goimap.SeqSet
+		want string
+	}{
+		{goimap.SeqSet{{Start: 1, Stop: 5}}, "[[0 5]]"},
+		{goimap.SeqSet{{Start: 4, Stop: 9}, {Start: 1, Stop: 1}}, "[[0 1] [3 5]]"},
+		{goimap.SeqSet{{Start: 2, Stop: 3}, {Start: 3, Stop: 4}}, "[[1 4]]"},
+		{goimap.SeqSet{{Start: 6, Stop: 8}}, "[]"},
+	} {
+		if got := fmt.Sprint(seqSpans(len(msgs), c.set)); got != c.want {
+			t.Errorf("seqSpans(%v) = %s, want %s", c.set, got, c.want)
+		}
 	}
 }

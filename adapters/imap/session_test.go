@@ -942,3 +942,70 @@ func TestCloseExpungesDeleted(t *testing.T) {
 		t.Errorf("INBOX after UID EXPUNGE: %v", uids)
 	}
 }
+
+// FETCH and SEARCH number messages as the session sees them: with an
+// expunge and an arrival not yet told to it (a non-UID FETCH may not
+// send EXPUNGE), the expunged message is skipped and the new one is not
+// shown; a UID FETCH tells both after its answer. Sets of several ranges give each
+// message once, in mailbox order.
+func TestFetchNumbersAsTheSessionSeesThem(t *testing.T) {
+	ts := startServer(t)
+	for i := range 4 {
+		ts.put("INBOX", testMail(fmt.Sprint("m", i+1), "Mon, 02 Mar 2026 10:00:00 +0000", "", "x\r\n"), date0)
+	}
+	var ev events
+	actor, watcher := ts.client(nil), ts.client(ev.handler())
+	if err := actor.Create("Archive", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []*imapclient.Client{actor, watcher} {
+		if _, err := c.Select("INBOX", nil).Wait(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	seqUIDs := func(msgs []*imapclient.FetchMessageBuffer) string {
+		var s []string
+		for _, m := range msgs {
+			s = append(s, fmt.Sprint(m.SeqNum, ":", m.UID))
+		}
+		return strings.Join(s, ",")
+	}
+	uidOnly := &goimap.FetchOptions{UID: true}
+	// (Sets built by AddRange: imapclient matches its answers to a
+	// command by the set, which must be in order.)
+	var seqs goimap.SeqSet
+	seqs.AddRange(3, 4)
+	seqs.AddNum(1)
+	if got := seqUIDs(fetch(t, watcher, seqs, uidOnly)); got != "1:1,3:3,4:4" {
+		t.Errorf("FETCH %v: %s", seqs, got)
+	}
+	var uids goimap.UIDSet
+	uids.AddNum(4)
+	uids.AddRange(1, 2)
+	uids.AddRange(9, 12)
+	if got := seqUIDs(fetch(t, watcher, uids, uidOnly)); got != "1:1,2:2,4:4" {
+		t.Errorf("UID FETCH %v: %s", uids, got)
+	}
+	if _, err := actor.Move(goimap.UIDSetNum(2), "Archive").Wait(); err != nil {
+		t.Fatal(err)
+	}
+	ts.put("INBOX", testMail("m5", "Mon, 02 Mar 2026 10:00:00 +0000", "", "x\r\n"), date0)
+	// The watcher still numbers UID 3 as 3 and does not know UID 5.
+	if got := seqUIDs(fetch(t, watcher, goimap.SeqSet{{Start: 1, Stop: 0}}, uidOnly)); got != "1:1,3:3,4:4" {
+		t.Errorf("FETCH 1:* with an expunge and an arrival pending: %s", got)
+	}
+	if got := seqUIDs(fetch(t, watcher, goimap.SeqSet{{Start: 3, Stop: 3}}, uidOnly)); got != "3:3" {
+		t.Errorf("FETCH 3 with an expunge pending: %s", got)
+	}
+	// A UID FETCH answers in the same numbers, then tells both (after
+	// its FETCH responses); from then on every number is a position.
+	if got := seqUIDs(fetch(t, watcher, goimap.UIDSet{{Start: 1, Stop: 0}}, uidOnly)); got != "1:1,3:3,4:4" {
+		t.Errorf("UID FETCH 1:*: %s", got)
+	}
+	if _, exp := ev.snapshot(); !slices.Equal(exp, []uint32{2}) {
+		t.Errorf("watcher's EXPUNGEs %v, want [2]", exp)
+	}
+	if got := seqUIDs(fetch(t, watcher, goimap.SeqSet{{Start: 2, Stop: 0}}, uidOnly)); got != "2:3,3:4,4:5" {
+		t.Errorf("FETCH 2:*: %s", got)
+	}
+}

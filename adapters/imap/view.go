@@ -3,6 +3,8 @@ package imap
 import (
 	"bufio"
 	"bytes"
+	"slices"
+	"sort"
 
 	goimap "github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
@@ -19,30 +21,100 @@ type item struct {
 	msg mailbox.Message
 }
 
-// items resolves numSet against the selected mailbox, in order.
+// items resolves numSet against the selected mailbox, in order. Only the
+// messages in the set are visited: a UID FETCH of the newest ten looks
+// at ten records, not the whole mailbox.
 func (ss *session) items(numSet goimap.NumSet) []item {
 	var out []item
 	ss.mbox.Snapshot(func(_ mailbox.Info, msgs []*mailbox.Message) {
 		numSet = ss.static(numSet, msgs)
-		for i, m := range msgs {
-			seq := ss.view.EncodeSeqNum(uint32(i + 1))
-			if seq == 0 {
-				continue // not announced to this session yet
+		// A message's number in this session's view is its position
+		// when the session has seen every message and no expunge is
+		// pending for it, which the last message's number tells: the
+		// mailbox announces arrivals one at a time, so with none
+		// pending at n and no expunge shifting n, none is pending
+		// below n either (imapserver.SessionTracker.EncodeSeqNum is
+		// monotonic). Otherwise each number is asked for (a lock each).
+		n := uint32(len(msgs))
+		positional := n == 0 || ss.view.EncodeSeqNum(n) == n
+		seqOf := func(i int) uint32 {
+			if positional {
+				return uint32(i + 1)
 			}
-			var in bool
-			switch set := numSet.(type) {
-			case goimap.SeqSet:
-				in = set.Contains(seq)
-			case goimap.UIDSet:
-				in = set.Contains(goimap.UID(m.UID))
+			return ss.view.EncodeSeqNum(uint32(i + 1))
+		}
+		// The records are shared, not copied: a message's Flags slice
+		// is replaced on change, never modified (mailbox.Message).
+		switch set := numSet.(type) {
+		case goimap.UIDSet:
+			for _, span := range uidSpans(msgs, set) {
+				for i := span[0]; i < span[1]; i++ {
+					if seq := seqOf(i); seq != 0 {
+						out = append(out, item{seq: seq, msg: *msgs[i]})
+					}
+				}
 			}
-			if in {
-				c := *m
-				c.Flags = append([]string(nil), m.Flags...)
-				out = append(out, item{seq: seq, msg: c})
+		case goimap.SeqSet:
+			if positional {
+				for _, span := range seqSpans(len(msgs), set) {
+					for i := span[0]; i < span[1]; i++ {
+						out = append(out, item{seq: uint32(i + 1), msg: *msgs[i]})
+					}
+				}
+				return
+			}
+			for i, m := range msgs {
+				if seq := seqOf(i); seq != 0 && set.Contains(seq) {
+					out = append(out, item{seq: seq, msg: *m})
+				}
 			}
 		}
 	})
+	return out
+}
+
+// uidSpans returns the index ranges [from, to) of msgs (in UID order)
+// whose UIDs are in set (static: no "*"), in order and without overlap.
+func uidSpans(msgs []*mailbox.Message, set goimap.UIDSet) [][2]int {
+	spans := make([][2]int, 0, len(set))
+	for _, r := range set {
+		lo, hi := uint32(min(r.Start, r.Stop)), uint32(max(r.Start, r.Stop))
+		from := sort.Search(len(msgs), func(i int) bool { return msgs[i].UID >= lo })
+		to := sort.Search(len(msgs), func(i int) bool { return msgs[i].UID > hi })
+		if from < to {
+			spans = append(spans, [2]int{from, to})
+		}
+	}
+	return mergeSpans(spans)
+}
+
+// seqSpans is uidSpans for sequence numbers that are positions among n
+// messages.
+func seqSpans(n int, set goimap.SeqSet) [][2]int {
+	spans := make([][2]int, 0, len(set))
+	for _, r := range set {
+		lo, hi := int(min(r.Start, r.Stop)), int(max(r.Start, r.Stop))
+		if from, to := max(lo-1, 0), min(hi, n); from < to {
+			spans = append(spans, [2]int{from, to})
+		}
+	}
+	return mergeSpans(spans)
+}
+
+// mergeSpans sorts spans and merges the ones that overlap or touch.
+func mergeSpans(spans [][2]int) [][2]int {
+	if len(spans) < 2 {
+		return spans
+	}
+	slices.SortFunc(spans, func(a, b [2]int) int { return a[0] - b[0] })
+	out := spans[:1]
+	for _, s := range spans[1:] {
+		if last := &out[len(out)-1]; s[0] <= last[1] {
+			last[1] = max(last[1], s[1])
+		} else {
+			out = append(out, s)
+		}
+	}
 	return out
 }
 

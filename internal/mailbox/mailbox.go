@@ -12,7 +12,9 @@ import (
 )
 
 // Message is a mailbox's in-memory record of one message; its body stays
-// in the store. Fields are guarded by the mailbox's lock.
+// in the store. Fields are guarded by the mailbox's lock. Flags is
+// replaced when the flags change, never modified in place, so a copy of
+// the record taken under the lock stays valid.
 type Message struct {
 	UID   uint32
 	Flags []string
