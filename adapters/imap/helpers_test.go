@@ -49,13 +49,16 @@ type testServer struct {
 	st   *store.SQLite
 	svc  *mailbox.Service
 	srv  *Server
+	// headerCache is the mailbox service's HeaderCacheBytes (1 MiB, as
+	// a daemon has one).
+	headerCache int64
 }
 
 // startServer opens a store in a temp dir and starts the server with
 // AllowInsecureAuth (loopback only); edit may change the configuration.
 func startServer(t *testing.T, edit ...func(*Config)) *testServer {
 	t.Helper()
-	ts := &testServer{t: t, path: filepath.Join(t.TempDir(), "w.db")}
+	ts := &testServer{t: t, path: filepath.Join(t.TempDir(), "w.db"), headerCache: 1 << 20}
 	ts.cfg = Config{Listen: "127.0.0.1:0", AllowInsecureAuth: true, FailedLoginDelay: time.Millisecond}
 	for _, e := range edit {
 		e(&ts.cfg)
@@ -76,7 +79,7 @@ func (ts *testServer) open() {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := mailbox.New(st, mailbox.Config{Domain: testDomain, Users: users})
+	svc, err := mailbox.New(st, mailbox.Config{Domain: testDomain, Users: users, HeaderCacheBytes: ts.headerCache})
 	if err != nil {
 		t.Fatal(err)
 	}

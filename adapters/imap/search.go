@@ -13,6 +13,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapserver"
 	gomessage "github.com/emersion/go-message"
 	"github.com/emersion/go-message/mail"
+	msgtextproto "github.com/emersion/go-message/textproto"
 
 	"github.com/wabridge/wabridge/internal/mailbox"
 )
@@ -97,6 +98,20 @@ type candidate struct {
 	read bool
 }
 
+// header is the message's header, from the header block (the mailbox's
+// header cache) unless the body was read already.
+func (m *candidate) header() gomessage.Header {
+	raw := m.body
+	if !m.read {
+		raw, _ = m.mbox.Header(m.ctx, m.msg.UID)
+	}
+	h, err := msgtextproto.ReadHeader(bufio.NewReader(bytes.NewReader(raw)))
+	if err != nil {
+		return m.entity().Header // as before: what gomessage.Read makes of it
+	}
+	return gomessage.Header{Header: h}
+}
+
 func (m *candidate) bytes() []byte {
 	if !m.read {
 		m.read = true
@@ -144,7 +159,7 @@ func (m *candidate) match(c *goimap.SearchCriteria) bool {
 		return false
 	}
 	if len(c.Header) > 0 || !c.SentSince.IsZero() || !c.SentBefore.IsZero() {
-		h := mail.Header{Header: m.entity().Header}
+		h := mail.Header{Header: m.header()}
 		for _, f := range c.Header {
 			if !matchFields(h.FieldsByKey(f.Key), f.Value) {
 				return false

@@ -1,6 +1,8 @@
 package imap
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -13,6 +15,8 @@ import (
 
 	goimap "github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
+	"github.com/emersion/go-imap/v2/imapserver"
+	"github.com/emersion/go-message/textproto"
 
 	"github.com/wabridge/wabridge/bridge"
 	"github.com/wabridge/wabridge/internal/mailbox"
@@ -1007,5 +1011,69 @@ func TestFetchNumbersAsTheSessionSeesThem(t *testing.T) {
 	}
 	if got := seqUIDs(fetch(t, watcher, goimap.SeqSet{{Start: 2, Stop: 0}}, uidOnly)); got != "2:3,3:4,4:5" {
 		t.Errorf("FETCH 2:*: %s", got)
+	}
+}
+
+// ENVELOPE and the header sections are served from the header block (the
+// mailbox's header cache on the second read) and are byte for byte what
+// the whole message gives: line endings CRLF or LF, folded fields, a
+// message without a body, one whose header has no end, a partial range.
+func TestFetchHeadersFromTheHeaderBlock(t *testing.T) {
+	for _, cacheBytes := range []int64{1 << 20, 0} {
+		t.Run(fmt.Sprint("cache=", cacheBytes), func(t *testing.T) {
+			ts := startServer(t)
+			ts.headerCache = cacheBytes
+			ts.restart()
+			mails := []string{
+				testMail("crlf", "Mon, 02 Mar 2026 10:00:00 +0000", "X-Long: one\r\n two\r\n", "body\r\n\r\nmore\r\n"),
+				"From: a@example.com\nSubject: lf only\nX-Folded: a\n\tb\n\nbody\n",
+				"From: a@example.com\r\nSubject: no body\r\n\r\n",
+				"From: a@example.com\r\nSubject: header never ends\r\n",
+				"\r\nno header at all\r\n",
+			}
+			for _, m := range mails {
+				ts.put("INBOX", m, date0)
+			}
+			c := ts.client(nil)
+			if _, err := c.Select("INBOX", nil).Wait(); err != nil {
+				t.Fatal(err)
+			}
+			sections := []*goimap.FetchItemBodySection{
+				{Specifier: goimap.PartSpecifierHeader, Peek: true},
+				{Specifier: goimap.PartSpecifierHeader, HeaderFields: []string{"SUBJECT", "x-folded", "From"}, Peek: true},
+				{Specifier: goimap.PartSpecifierHeader, HeaderFieldsNot: []string{"Subject"}, Peek: true},
+				{Specifier: goimap.PartSpecifierHeader, Partial: &goimap.SectionPartial{Offset: 3, Size: 12}, Peek: true},
+			}
+			opts := &goimap.FetchOptions{UID: true, Envelope: true, BodySection: sections}
+			for round := range 2 { // the second from the cache
+				msgs := fetch(t, c, goimap.SeqSet{{Start: 1, Stop: 0}}, opts)
+				if len(msgs) != len(mails) {
+					t.Fatalf("round %d: %d messages", round, len(msgs))
+				}
+				for i, m := range msgs {
+					full := []byte(mails[i])
+					for j, bs := range sections {
+						want := imapserver.ExtractBodySection(bytes.NewReader(full), bs)
+						if got := m.FindBodySection(bs); !bytes.Equal(got, want) {
+							t.Errorf("round %d, message %d, section %d: %q, want %q", round, i+1, j, got, want)
+						}
+					}
+					var want *goimap.Envelope
+					if h, err := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(full))); err == nil {
+						want = imapserver.ExtractEnvelope(h)
+						// RFC 3501 7.4.2: sender and reply-to default to from.
+						if len(want.Sender) == 0 {
+							want.Sender = want.From
+						}
+						if len(want.ReplyTo) == 0 {
+							want.ReplyTo = want.From
+						}
+					}
+					if fmt.Sprint(m.Envelope) != fmt.Sprint(want) {
+						t.Errorf("round %d, message %d: envelope %+v, want %+v", round, i+1, m.Envelope, want)
+					}
+				}
+			}
+		})
 	}
 }

@@ -221,13 +221,18 @@ func (ss *session) Fetch(w *imapserver.FetchWriter, numSet goimap.NumSet, option
 			options.Flags = true // RFC 3501 6.4.5: report the new \Seen
 		}
 	}
-	needBody := options.Envelope || options.BodyStructure != nil || len(options.BodySection) > 0 ||
-		len(options.BinarySection) > 0 || len(options.BinarySectionSize) > 0
+	need := fetchNeeds(options)
 	for _, it := range items {
 		var body []byte
-		if needBody {
+		if need != needNothing {
 			c, cancel := ctx()
-			b, err := ss.mbox.Body(c, it.msg.UID)
+			var b []byte
+			var err error
+			if need == needHeader {
+				b, err = ss.mbox.Header(c, it.msg.UID) // all the items read
+			} else {
+				b, err = ss.mbox.Body(c, it.msg.UID)
+			}
 			cancel()
 			if err != nil {
 				continue // expunged meanwhile; its EXPUNGE follows
@@ -239,6 +244,34 @@ func (ss *session) Fetch(w *imapserver.FetchWriter, numSet goimap.NumSet, option
 		}
 	}
 	return nil
+}
+
+// What a FETCH reads of each message besides its record.
+const (
+	needNothing = iota
+	needHeader  // the header block (Mailbox.Header): ENVELOPE, BODY[HEADER…]
+	needBody
+)
+
+// fetchNeeds says what of each message the FETCH items read. The header
+// block is enough for ENVELOPE and for the header sections of the
+// message itself (HEADER, HEADER.FIELDS, HEADER.FIELDS.NOT without a
+// part number): they parse the header and never read past it.
+func fetchNeeds(options *goimap.FetchOptions) int {
+	need := needNothing
+	if options.Envelope {
+		need = needHeader
+	}
+	for _, bs := range options.BodySection {
+		if len(bs.Part) > 0 || bs.Specifier != goimap.PartSpecifierHeader {
+			return needBody
+		}
+		need = needHeader
+	}
+	if options.BodyStructure != nil || len(options.BinarySection) > 0 || len(options.BinarySectionSize) > 0 {
+		return needBody
+	}
+	return need
 }
 
 func writeMessage(w *imapserver.FetchResponseWriter, m mailbox.Message, body []byte, options *goimap.FetchOptions) error {

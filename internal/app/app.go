@@ -573,7 +573,8 @@ func Mailboxes(cfg *config.Config, st mailbox.Store, files bridge.FileStore, m m
 	if err != nil {
 		return nil, err
 	}
-	return mailbox.New(st, mailbox.Config{Domain: cfg.Mail.Domain, Users: dir, OpenFile: files.Open, Log: log, Metrics: m})
+	return mailbox.New(st, mailbox.Config{Domain: cfg.Mail.Domain, Users: dir, OpenFile: files.Open, Log: log, Metrics: m,
+		HeaderCacheBytes: cfg.IMAP.HeaderCache.Bytes()})
 }
 
 // IMAPAddr is the IMAP listener's address ("" when off).

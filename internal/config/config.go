@@ -278,6 +278,9 @@ type IMAPConfig struct {
 	// BusySessions is how many sessions work on commands at once; 0 = 4
 	// per CPU core (see adapters/imap.Config.BusySessions).
 	BusySessions int `toml:"busy_sessions"`
+	// HeaderCache bounds the memory kept for recently read messages'
+	// headers (mailbox.Config.HeaderCacheBytes); 0: none.
+	HeaderCache Size `toml:"header_cache"`
 }
 
 // SMPPConfig is [smpp], the SMPP server (SMSC side) ESMEs bind to.
@@ -439,6 +442,7 @@ func base() *Config {
 		IMAP: IMAPConfig{
 			Listen:          "127.0.0.1:1143",
 			MaxMessageBytes: Size(30 << 20),
+			HeaderCache:     Size(8 << 20),
 		},
 		SMPP: SMPPConfig{
 			Listen:        "127.0.0.1:2775",

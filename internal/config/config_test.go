@@ -96,6 +96,7 @@ func TestProblems(t *testing.T) {
 			[]p{{"mail.users[0].numbers", 1, "at least one business number"}}},
 		{"smtp tls_listen without a certificate", "[smtp]\ntls_listen = \"127.0.0.1:4650\"\n", []p{{"smtp.cert_file", 1, "tls_listen needs cert_file"}}},
 		{"imap busy_sessions negative", "[imap]\nbusy_sessions = -1\n", []p{{"imap.busy_sessions", 2, "must be 0"}}},
+		{"imap header_cache too large", "[imap]\nheader_cache = \"2GiB\"\n", []p{{"imap.header_cache", 2, "must be 0"}}},
 		{"smtp insecure auth off loopback", "[smtp]\nlisten = \"0.0.0.0:2525\"\nallow_insecure_auth = true\n", []p{{"smtp.allow_insecure_auth", 3, "only on a loopback listener"}}},
 		{"cert without key", "[http]\ncert_file = \"c.pem\"\n", []p{{"http.key_file", 1, "set both cert_file and key_file"}}},
 		{"unreadable certificate", "[http]\ncert_file = \"/nonexistent/c.pem\"\nkey_file = \"/nonexistent/k.pem\"\n", []p{{"http.cert_file", 2, "cannot load the certificate"}}},

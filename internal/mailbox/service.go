@@ -38,6 +38,9 @@ type Config struct {
 	Log            *slog.Logger
 	// Metrics counts logins and deliveries; optional.
 	Metrics Metrics
+	// HeaderCacheBytes bounds the cache of recently read messages'
+	// header blocks (Mailbox.Header), shared by every mailbox; 0: none.
+	HeaderCacheBytes int64
 }
 
 // Metrics receives the mail edges' counts.
@@ -58,6 +61,8 @@ type Service struct {
 	cfg   Config
 	store Store
 	log   *slog.Logger
+
+	headers *headerCache
 
 	mu    sync.Mutex
 	users map[string]*userBoxes // by Users key
@@ -82,7 +87,8 @@ func New(store Store, cfg Config) (*Service, error) {
 	if cfg.Metrics == nil {
 		cfg.Metrics = noMetrics{}
 	}
-	return &Service{cfg: cfg, store: store, log: cfg.Log, users: map[string]*userBoxes{}}, nil
+	return &Service{cfg: cfg, store: store, log: cfg.Log, headers: newHeaderCache(cfg.HeaderCacheBytes),
+		users: map[string]*userBoxes{}}, nil
 }
 
 // Users returns the user directory.
