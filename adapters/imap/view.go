@@ -47,7 +47,9 @@ func (ss *session) items(numSet goimap.NumSet) []item {
 		// is replaced on change, never modified (mailbox.Message).
 		switch set := numSet.(type) {
 		case goimap.UIDSet:
-			for _, span := range uidSpans(msgs, set) {
+			spans := uidSpans(msgs, set)
+			out = make([]item, 0, spansLen(spans))
+			for _, span := range spans {
 				for i := span[0]; i < span[1]; i++ {
 					if seq := seqOf(i); seq != 0 {
 						out = append(out, item{seq: seq, msg: *msgs[i]})
@@ -56,7 +58,9 @@ func (ss *session) items(numSet goimap.NumSet) []item {
 			}
 		case goimap.SeqSet:
 			if positional {
-				for _, span := range seqSpans(len(msgs), set) {
+				spans := seqSpans(len(msgs), set)
+				out = make([]item, 0, spansLen(spans))
+				for _, span := range spans {
 					for i := span[0]; i < span[1]; i++ {
 						out = append(out, item{seq: uint32(i + 1), msg: *msgs[i]})
 					}
@@ -99,6 +103,15 @@ func seqSpans(n int, set goimap.SeqSet) [][2]int {
 		}
 	}
 	return mergeSpans(spans)
+}
+
+// spansLen is how many messages spans cover.
+func spansLen(spans [][2]int) int {
+	n := 0
+	for _, s := range spans {
+		n += s[1] - s[0]
+	}
+	return n
 }
 
 // mergeSpans sorts spans and merges the ones that overlap or touch.
