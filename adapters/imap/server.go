@@ -35,7 +35,8 @@ type Config struct {
 	// FailedLoginDelay slows down a wrong password (default 1 s).
 	FailedLoginDelay time.Duration
 	// BusySessions is how many sessions may work on commands at the same
-	// time (listen.Gate); default 4 per CPU core. Beyond that, sessions
+	// time (listen.Gate); default one per processor Go schedules on
+	// (GOMAXPROCS: the daemon runs one more than the cores). Beyond that, sessions
 	// whose command arrived wait parked, so that under a flood of
 	// commands a new message's delivery and its IDLE push still get a
 	// core at once, and commands are answered in arrival order.
@@ -87,7 +88,13 @@ func New(cfg Config, svc *mailbox.Service, log *slog.Logger) (*Server, error) {
 		cfg.FailedLoginDelay = time.Second
 	}
 	if cfg.BusySessions <= 0 {
-		cfg.BusySessions = 4 * runtime.GOMAXPROCS(0)
+		// Commands are CPU work (headers and bodies come from memory
+		// or the page cache): more places than processors only lengthen
+		// the run queues an IDLE push waits in. Measured with 200
+		// clients on 2 cores (3 processors): 3 places 9,395-9,786
+		// commands/s, push p99 42-52 ms; 12 (4 per processor, before)
+		// 8,700-8,900, 80-121 ms.
+		cfg.BusySessions = runtime.GOMAXPROCS(0)
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)

@@ -12,7 +12,8 @@
 #      for DURATION; how many are held, wabridge's RSS before and after.
 #
 #   bench/mail/wabridge_imap.sh [CLIENTS [SEED [DURATION [IDLERS [PUSH_RATE]]]]]
-# Environment: WABRIDGE_BIN, WABLOAD_BIN (else both are built), IDLE_ONLY, KEEP=1.
+# Environment: WABRIDGE_BIN, WABLOAD_BIN (else both are built), IDLE_ONLY, KEEP=1,
+# IMAP_EXTRA (lines added to [imap]).
 # shellcheck source=bench/mail/lib.sh
 source "$(dirname "$0")/lib.sh"
 CLIENTS=${1:-200}
@@ -25,7 +26,7 @@ if [ -n "${IDLE_ONLY:-}" ]; then
 	# Each connection is a descriptor on both sides.
 	ulimit -n $((IDLE_ONLY * 2 + 1024)) 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 fi
-start_wabridge ""
+start_wabridge "${IMAP_EXTRA:-}" # e.g. IMAP_EXTRA="busy_sessions = 4"
 echo "wabridge pid $PID, imap $IMAP_ADDR" >&2
 common=(-addr "$IMAP_ADDR" -user "$MAIL_USER" -password "$MAIL_PASS" -pid "$PID" -settings peer=wabridge)
 wabload imap "${common[@]}" -clients "$CLIENTS" -seed "$SEED" -duration "$DURATION" \

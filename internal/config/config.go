@@ -275,8 +275,8 @@ type IMAPConfig struct {
 	KeyFile           string `toml:"key_file"`
 	MaxMessageBytes   Size   `toml:"max_message_bytes"`   // APPEND limit
 	AllowInsecureAuth bool   `toml:"allow_insecure_auth"` // loopback listeners only
-	// BusySessions is how many sessions work on commands at once; 0 = 4
-	// per CPU core (see adapters/imap.Config.BusySessions).
+	// BusySessions is how many sessions work on commands at once; 0 = one
+	// per scheduler processor (see adapters/imap.Config.BusySessions).
 	BusySessions int `toml:"busy_sessions"`
 	// HeaderCache bounds the memory kept for recently read messages'
 	// headers (mailbox.Config.HeaderCacheBytes); 0: none.

@@ -538,7 +538,7 @@ func (l *loader) validateMail(c *Config) {
 	}
 	l.insecureAuth("imap", im.AllowInsecureAuth, im.Listen, im.TLSListen)
 	if im.BusySessions < 0 || im.BusySessions > 100000 {
-		l.problem("imap.busy_sessions", "must be 0 (4 per CPU core) or a number of sessions up to 100000")
+		l.problem("imap.busy_sessions", "must be 0 (one per scheduler processor) or a number of sessions up to 100000")
 	}
 	if im.HeaderCache < 0 || im.HeaderCache > 1<<30 {
 		l.problem("imap.header_cache", "must be 0 (none) or a size up to 1GiB")
