@@ -249,6 +249,23 @@ func TestIMAPMailLoop(t *testing.T) {
 	if got := metricLines(t, d.base, "wabridge_imap_sessions_busy"); !strings.HasPrefix(got, "wabridge_imap_sessions_busy ") {
 		t.Errorf("gate metrics: %s", got)
 	}
+	// The header cache: a header fetch reads the message once, then
+	// serves it from memory.
+	hits := func() string { return metricLines(t, d.base, "wabridge_imap_header_cache_hits_total") }
+	before := hits()
+	subject := &goimap.FetchOptions{BodySection: []*goimap.FetchItemBodySection{
+		{Specifier: goimap.PartSpecifierHeader, HeaderFields: []string{"Subject"}, Peek: true}}}
+	for range 2 {
+		if m := fetchAll(t, c, goimap.SeqSetNum(1), subject); len(m) != 1 || !strings.HasPrefix(string(m[0].BodySection[0].Bytes), "Subject: ") {
+			t.Fatalf("header fetch: %+v", m)
+		}
+	}
+	if after := hits(); after == before {
+		t.Errorf("header cache hits: %s before two header fetches, %s after", before, after)
+	}
+	if got := metricLines(t, d.base, "wabridge_imap_header_cache_bytes"); got == "wabridge_imap_header_cache_bytes 0" || got == "" {
+		t.Errorf("header cache bytes: %q", got)
+	}
 }
 
 // Mailbox management as mail clients do it: CREATE Drafts/Trash/Archive

@@ -271,6 +271,11 @@ func (a *App) Start(ctx context.Context) (err error) {
 		a.metrics.IMAPSessionFuncs(
 			func() float64 { b, _ := srv.Sessions(); return float64(b) },
 			func() float64 { _, w := srv.Sessions(); return float64(w) })
+		mail := a.mail
+		a.metrics.IMAPHeaderCacheFuncs(
+			func() float64 { return float64(mail.HeaderCacheStats().Hits) },
+			func() float64 { return float64(mail.HeaderCacheStats().Misses) },
+			func() float64 { return float64(mail.HeaderCacheStats().Bytes) })
 		if err := a.imap.Start(); err != nil {
 			return err
 		}

@@ -22,6 +22,15 @@ type headerCache struct {
 	used   int64
 	order  *list.List // of *headerEntry, most recently used first
 	byKey  map[headerKey]*list.Element
+	hits   int64
+	misses int64
+}
+
+// HeaderCacheStats describes the header cache (Service.HeaderCacheStats).
+type HeaderCacheStats struct {
+	Hits, Misses int64 // Mailbox.Header calls served from it, and not
+	Bytes        int64 // held now, entry overhead included
+	Entries      int
 }
 
 type headerKey struct {
@@ -45,8 +54,10 @@ func (c *headerCache) get(k headerKey) ([]byte, bool) {
 	defer c.mu.Unlock()
 	e, ok := c.byKey[k]
 	if !ok {
+		c.misses++
 		return nil, false
 	}
+	c.hits++
 	c.order.MoveToFront(e)
 	return e.Value.(*headerEntry).header, true
 }
@@ -73,6 +84,15 @@ func (c *headerCache) put(k headerKey, header []byte) {
 		c.used -= int64(len(ent.header) + headerEntryOverhead)
 	}
 }
+
+func (c *headerCache) stats() HeaderCacheStats {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return HeaderCacheStats{Hits: c.hits, Misses: c.misses, Bytes: c.used, Entries: c.order.Len()}
+}
+
+// HeaderCacheStats returns the header cache's counts (for metrics).
+func (s *Service) HeaderCacheStats() HeaderCacheStats { return s.headers.stats() }
 
 // Header returns a message's header block: its bytes up to and including
 // the empty line that ends the header (all of them when there is none).

@@ -89,6 +89,10 @@ func TestMailboxHeaderReadsOnce(t *testing.T) {
 	if st.reads != 1 {
 		t.Errorf("%d store reads, want 1", st.reads)
 	}
+	if got := mb.svc.HeaderCacheStats(); got.Hits != 2 || got.Misses != 1 || got.Entries != 1 ||
+		got.Bytes != int64(len("Subject: s\r\n\r\n")+headerEntryOverhead) {
+		t.Errorf("stats %+v", got)
+	}
 	if _, err := mb.Header(context.Background(), 8); err == nil {
 		t.Error("Header of a missing message succeeded")
 	}

@@ -274,6 +274,25 @@ func (m *Metrics) IMAPSessionFuncs(busy, waiting func() float64) {
 	)
 }
 
+// IMAPHeaderCacheFuncs exposes the IMAP header cache ([imap]
+// header_cache), read at scrape time.
+func (m *Metrics) IMAPHeaderCacheFuncs(hits, misses, bytes func() float64) {
+	m.Registry.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "wabridge_imap_header_cache_hits_total",
+			Help: "Message headers served from the IMAP header cache.",
+		}, hits),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "wabridge_imap_header_cache_misses_total",
+			Help: "Message headers read from the store because the IMAP header cache did not hold them.",
+		}, misses),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "wabridge_imap_header_cache_bytes",
+			Help: "Memory held by the IMAP header cache (at most [imap] header_cache).",
+		}, bytes),
+	)
+}
+
 // SMPP adapts Metrics to the SMPP server's counters.
 type SMPP struct{ M *Metrics }
 
