@@ -1,9 +1,15 @@
 package mailbox
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"testing"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapserver"
+	"github.com/emersion/go-message/textproto"
 )
 
 func TestHeaderBlock(t *testing.T) {
@@ -96,4 +102,52 @@ func TestMailboxHeaderReadsOnce(t *testing.T) {
 	if _, err := mb.Header(context.Background(), 8); err == nil {
 		t.Error("Header of a missing message succeeded")
 	}
+}
+
+// The header block serves every header item as the whole message does:
+// whatever the bytes, ExtractBodySection gives the same header sections
+// and ExtractEnvelope the same envelope from the block as from the
+// message (Mailbox.Header's contract; the IMAP FETCH relies on it).
+func FuzzHeaderBlock(f *testing.F) {
+	for _, seed := range []string{
+		"Subject: a\r\nFrom: b@example.com\r\n\r\nbody\r\n\r\nmore",
+		"Subject: a\nX: b\n\tc\n\nbody\n",
+		"Subject: a\r\n",
+		"\r\nbody",
+		"From: x\r\n\r\n",
+		"Subject: =?utf-8?q?caf=C3=A9?=\r\nTo: a@b, c@d\r\nDate: Mon, 02 Mar 2026 10:00:00 +0000\r\n\r\n",
+		"bad header line\r\n\r\nbody",
+		"",
+	} {
+		f.Add([]byte(seed))
+	}
+	sections := []*imap.FetchItemBodySection{
+		{Specifier: imap.PartSpecifierHeader},
+		{Specifier: imap.PartSpecifierHeader, HeaderFields: []string{"Subject", "From"}},
+		{Specifier: imap.PartSpecifierHeader, HeaderFieldsNot: []string{"Subject"}},
+		{Specifier: imap.PartSpecifierHeader, Partial: &imap.SectionPartial{Offset: 2, Size: 9}},
+	}
+	envelope := func(b []byte) string {
+		h, err := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(b)))
+		if err != nil {
+			return "error"
+		}
+		return fmt.Sprintf("%+v", imapserver.ExtractEnvelope(h))
+	}
+	f.Fuzz(func(t *testing.T, msg []byte) {
+		block := headerBlock(msg)
+		if !bytes.HasPrefix(msg, block) {
+			t.Fatalf("block %q is not a prefix of %q", block, msg)
+		}
+		for _, bs := range sections {
+			whole := imapserver.ExtractBodySection(bytes.NewReader(msg), bs)
+			part := imapserver.ExtractBodySection(bytes.NewReader(block), bs)
+			if !bytes.Equal(whole, part) {
+				t.Fatalf("section %+v of %q: %q from the block, %q from the message", bs, msg, part, whole)
+			}
+		}
+		if a, b := envelope(msg), envelope(block); a != b {
+			t.Fatalf("envelope of %q: %s from the block, %s from the message", msg, b, a)
+		}
+	})
 }
