@@ -93,8 +93,9 @@ func (c *coalescingConn) Read(p []byte) (int, error) {
 }
 
 // Close sends what is held (waiting at most closeFlushTimeout for the
-// client, whatever write deadline is set), then closes. While another goroutine is sending, it closes at
-// once: that send fails, and what is held is dropped with the connection.
+// client, whatever write deadline is set), then closes. While another
+// goroutine is sending, it closes at once: that send fails, and what is
+// held is dropped with the connection.
 func (c *coalescingConn) Close() error {
 	if c.mu.TryLock() {
 		if c.held != nil && c.err == nil {

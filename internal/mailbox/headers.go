@@ -13,9 +13,11 @@ const headerEntryOverhead = 128
 
 // headerCache keeps the header blocks of recently read messages, least
 // recently used first out, within a budget of bytes. A message's bytes
-// never change under its UID, and a UID is never reused in a mailbox;
-// entries are keyed by the *Mailbox, so a mailbox deleted and another
-// created with the same store ID never share one. Safe for concurrent use.
+// never change under its UID, and a UID is never reused in a mailbox, so
+// an entry never goes stale (an expunged message's ages out). Entries are
+// keyed by the *Mailbox: a mailbox deleted and another created with the
+// same store ID never share one, and a deleted mailbox's are dropped
+// (Service.Delete). Safe for concurrent use.
 type headerCache struct {
 	mu     sync.Mutex
 	budget int64
@@ -82,6 +84,22 @@ func (c *headerCache) put(k headerKey, header []byte) {
 		c.order.Remove(last)
 		delete(c.byKey, ent.key)
 		c.used -= int64(len(ent.header) + headerEntryOverhead)
+	}
+}
+
+// forget drops every entry of mb (a deleted mailbox: its entries would
+// keep its index in memory until they aged out).
+func (c *headerCache) forget(mb *Mailbox) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for e := c.order.Front(); e != nil; {
+		next := e.Next()
+		if ent := e.Value.(*headerEntry); ent.key.mb == mb {
+			c.order.Remove(e)
+			delete(c.byKey, ent.key)
+			c.used -= int64(len(ent.header) + headerEntryOverhead)
+		}
+		e = next
 	}
 }
 

@@ -57,6 +57,14 @@ func TestHeaderCacheEvictsLeastRecentlyUsed(t *testing.T) {
 	if _, ok := c.get(headerKey{other, 1}); ok {
 		t.Error("a UID of another mailbox hit")
 	}
+	c.put(headerKey{other, 1}, h(1))
+	c.forget(mb) // mb deleted: only other's entry stays
+	if c.order.Len() != 1 || len(c.byKey) != 1 || c.used != entry {
+		t.Errorf("after forget: used %d in %d/%d entries", c.used, c.order.Len(), len(c.byKey))
+	}
+	if _, ok := c.get(headerKey{other, 1}); !ok {
+		t.Error("forget dropped another mailbox's entry")
+	}
 	none := newHeaderCache(0)
 	none.put(headerKey{mb, 1}, h(1))
 	if _, ok := none.get(headerKey{mb, 1}); ok {

@@ -256,6 +256,7 @@ func (s *Service) Delete(ctx context.Context, user, name string) error {
 	}
 	mb.deleted = true
 	delete(ub.boxes, name)
+	s.headers.forget(mb)
 	return nil
 }
 

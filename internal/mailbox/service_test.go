@@ -79,7 +79,7 @@ func (e *env) service(t *testing.T) *mailbox.Service {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := mailbox.New(e.st, mailbox.Config{Domain: domain, Users: users, Metrics: e.metrics})
+	svc, err := mailbox.New(e.st, mailbox.Config{Domain: domain, Users: users, Metrics: e.metrics, HeaderCacheBytes: 1 << 20})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,9 +203,19 @@ func TestServiceMailboxManagement(t *testing.T) {
 		t.Errorf("unsubscribe: %v", err)
 	}
 
-	// Delete, then create again: a new UIDVALIDITY, no messages.
+	// Delete, then create again: a new UIDVALIDITY, no messages. The
+	// deleted mailbox's headers leave the header cache.
+	if h, err := done.Header(ctx, 1); err != nil || string(h) != "Subject: w\r\n\r\n" {
+		t.Fatalf("header of the renamed mailbox's message: %q, %v", h, err)
+	}
+	if st := e.svc.HeaderCacheStats(); st.Entries != 1 {
+		t.Errorf("header cache before delete: %+v", st)
+	}
 	if err := e.svc.Delete(ctx, "agent", "Done"); err != nil {
 		t.Fatal(err)
+	}
+	if st := e.svc.HeaderCacheStats(); st.Entries != 0 || st.Bytes != 0 {
+		t.Errorf("header cache after delete: %+v", st)
 	}
 	if _, err := done.Append(ctx, mailbox.NewMessage{Body: []byte("x")}, false); !errors.Is(err, mailbox.ErrNoMailbox) {
 		t.Errorf("append to a deleted mailbox: %v", err)
