@@ -53,5 +53,7 @@ ops=$(echo "$out" | sed -n 's/^RESULT //p' | jq -r .ops)
 per=$(python3 -c "print(round(($ops * $EVENTS) / max(1, $f1 - $f0), 1))")
 echo "$out" | sed "s/^RESULT {/RESULT {\"events_per_fsync\":$per,/"
 echo "   events per fsync: $per ($((f1 - f0)) fsyncs)"
+# The store's group commits over the run: BEGIN -> durable, the COMMIT alone.
+curl -fsS "$BASE/metrics" | python3 "$BENCH_ROOT/bench/histq.py" | sed 's/^/   /'
 trace_report
 exit $code
