@@ -2,8 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
-	"database/sql/driver"
 	"errors"
 	"fmt"
 	"sync"
@@ -34,11 +32,9 @@ type writeOp struct {
 // fails, the transaction is rolled back and the batch runs again with each
 // operation in its own savepoint.
 type committer struct {
-	db       *sql.DB // for its driver: the writer opens its own connection
-	dsn      string
-	conn     driverConn             // the writer's connection (opened at the first batch)
-	stmts    map[string]driver.Stmt // prepared on conn, by query text
-	argBuf   []driver.NamedValue
+	path     string               // the database file
+	conn     *liteConn            // the writer's connection (opened at the first batch)
+	stmts    map[string]*liteStmt // prepared on conn, by query text
 	tx       wtx
 	ops      chan writeOp
 	maxBatch int
@@ -62,13 +58,12 @@ type committer struct {
 	plan atomic.Pointer[func(m *bridge.Message) ([]bridge.JobRef, bool)]
 }
 
-func newCommitter(db *sql.DB, dsn string, maxBatch int, delay time.Duration) *committer {
+func newCommitter(path string, maxBatch int, delay time.Duration) *committer {
 	if maxBatch < 1 {
 		maxBatch = 256
 	}
 	c := &committer{
-		db:       db,
-		dsn:      dsn,
+		path:     path,
 		ops:      make(chan writeOp, maxBatch*4),
 		maxBatch: maxBatch,
 		delay:    delay,
@@ -207,26 +202,21 @@ func (c *committer) loop() {
 // release closes the prepared statements and the connection.
 func (c *committer) release() {
 	for _, st := range c.stmts {
-		_ = st.Close()
+		st.finalize()
 	}
 	c.stmts = nil
 	if c.conn != nil {
-		_ = c.conn.Close()
+		_ = c.conn.close()
 		c.conn = nil
 	}
 }
 
-// open opens the writer's connection with the store's DSN (journal mode,
-// synchronous, busy timeout and foreign keys are set by it).
+// open opens the writer's connection with the store's pragmas (journal
+// mode, synchronous, busy timeout and foreign keys).
 func (c *committer) open() error {
-	dc, err := c.db.Driver().Open(c.dsn)
+	conn, err := openLiteConn(c.path, sqlitePragmas)
 	if err != nil {
 		return err
-	}
-	conn, ok := dc.(driverConn)
-	if !ok {
-		_ = dc.Close()
-		return fmt.Errorf("driver connection %T cannot prepare with a context", dc)
 	}
 	c.conn = conn
 	c.changes = 0 // total_changes() counts from the connection's opening
@@ -299,7 +289,7 @@ func (c *committer) runTx(batchp *[]writeOp, resultsp *[]error, savepoints bool)
 			_, _ = tx.Exec("ROLLBACK")
 			// total_changes() keeps the rolled-back rows: the next commit
 			// compares against the count from here.
-			_ = tx.QueryRow(`SELECT total_changes()`).Scan(&c.changes)
+			c.changes = c.conn.totalChanges()
 		}
 	}()
 	for i := 0; i < len(batch); i++ {
@@ -335,10 +325,7 @@ func (c *committer) runTx(batchp *[]writeOp, resultsp *[]error, savepoints bool)
 	// without writing or syncing the log: it is counted, not timed. (Rows
 	// an operation changed before its savepoint was rolled back still
 	// count: such a rare batch is taken as synced.)
-	var changes int64
-	if err = tx.QueryRow(`SELECT total_changes()`).Scan(&changes); err != nil {
-		return fmt.Errorf("store: count changes: %w", err)
-	}
+	changes := c.conn.totalChanges()
 	committing := time.Now()
 	if _, err = tx.Exec("COMMIT"); err != nil {
 		return fmt.Errorf("store: commit: %w", err)

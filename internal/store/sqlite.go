@@ -54,14 +54,18 @@ var (
 	_ bridge.JobPeeker         = (*SQLite)(nil)
 )
 
+// sqlitePragmas are set on every connection: the readers' (sqliteDSN) and
+// the writer's (openLiteConn).
+var sqlitePragmas = []string{
+	"journal_mode(WAL)",
+	"synchronous(FULL)",
+	"busy_timeout(10000)",
+	"foreign_keys(1)",
+}
+
 func sqliteDSN(path string) string {
 	q := url.Values{}
-	for _, p := range []string{
-		"journal_mode(WAL)",
-		"synchronous(FULL)",
-		"busy_timeout(10000)",
-		"foreign_keys(1)",
-	} {
+	for _, p := range sqlitePragmas {
 		q.Add("_pragma", p)
 	}
 	q.Set("_txlock", "immediate")
@@ -109,7 +113,7 @@ func OpenSQLite(ctx context.Context, cfg SQLiteConfig) (*SQLite, error) {
 		return nil, err
 	}
 	// From here the committer writes, on a connection of its own.
-	s.commit = newCommitter(writer, dsn, cfg.CommitBatch, cfg.CommitDelay)
+	s.commit = newCommitter(cfg.Path, cfg.CommitBatch, cfg.CommitDelay)
 	return s, nil
 }
 

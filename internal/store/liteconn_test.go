@@ -1,0 +1,107 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// The writer's connection: the store's pragmas, no connection mutex.
+func TestWriterConnectionSettings(t *testing.T) {
+	s := open(t)
+	for name, want := range map[string]string{"journal_mode": "wal", "synchronous": "2", "busy_timeout": "10000", "foreign_keys": "1"} {
+		got, err := s.Pragma(context.Background(), name)
+		if err != nil || got != want {
+			t.Errorf("PRAGMA %s = %q (%v), want %q", name, got, err, want)
+		}
+	}
+	if liteFlags&0x8000 == 0 { // SQLITE_OPEN_NOMUTEX
+		t.Error("the writer's connection is opened with a mutex")
+	}
+}
+
+// Arguments are bound as database/sql binds them: an empty text is text,
+// not NULL; a nil []byte is NULL, an empty one a blob; an argument larger
+// than the arena a statement keeps is bound and then released; texts of
+// several statements run in turn; a query left open while the same text runs
+// again uses a statement of its own.
+func TestWriterBinds(t *testing.T) {
+	s := open(t)
+	big := strings.Repeat("x", 3*arenaKeep)
+	err := s.commit.write(context.Background(), func(tx *wtx) error {
+		if _, err := tx.Exec(`CREATE TEMP TABLE b (k INTEGER, v ANY); CREATE TEMP TABLE c (k INTEGER)`); err != nil {
+			return err
+		}
+		for i, v := range []any{"", []byte(nil), []byte{}, big, []byte("\x00\x01"), 2.5, true} {
+			if _, err := tx.Exec(`INSERT INTO b (k, v) VALUES (?, ?)`, i, v); err != nil {
+				return err
+			}
+		}
+		var types []string
+		rows, err := tx.Query(`SELECT typeof(v), length(v) FROM b ORDER BY k`)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var typ string
+			var n sql.NullInt64
+			if err := rows.Scan(&typ, &n); err != nil {
+				return err
+			}
+			// The same text again while its rows are open.
+			var again string
+			if err := tx.QueryRow(`SELECT typeof(v), length(v) FROM b ORDER BY k`).Scan(&again, &n); err != nil {
+				return err
+			}
+			types = append(types, typ)
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if got := strings.Join(types, " "); got != "text null blob text blob real integer" {
+			t.Errorf("bound as %s", got)
+		}
+		var back string
+		if err := tx.QueryRow(`SELECT v FROM b WHERE k = 3`).Scan(&back); err != nil || back != big {
+			t.Errorf("large text back: %d bytes, %v", len(back), err)
+		}
+		var blob []byte
+		if err := tx.QueryRow(`SELECT v FROM b WHERE k = 4`).Scan(&blob); err != nil || !bytes.Equal(blob, []byte("\x00\x01")) {
+			t.Errorf("blob back: %q, %v", blob, err)
+		}
+		if _, err := tx.Exec(`INSERT INTO c VALUES (?); INSERT INTO c VALUES (?)`, 7); err != nil {
+			return err
+		}
+		var n int
+		if err := tx.QueryRow(`SELECT count(*) FROM c WHERE k = 7`).Scan(&n); err != nil || n != 2 {
+			t.Errorf("script ran %d statements, %v", n, err)
+		}
+		if _, err := tx.Exec(`  -- nothing `); err != nil {
+			t.Errorf("an empty text: %v", err)
+		}
+		if _, err := tx.Exec(`INSERT INTO b (k, v) VALUES (?, ?)`, 1); err == nil {
+			t.Error("a missing argument was accepted")
+		}
+		_, err = tx.Exec(`INSERT INTO nowhere VALUES (1)`)
+		if err == nil || !strings.Contains(err.Error(), "no such table: nowhere") {
+			t.Errorf("error %v, want SQLite's message", err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A file the writer cannot open is an error that names the cause.
+func TestWriterOpenFails(t *testing.T) {
+	_, err := openLiteConn(filepath.Join(t.TempDir(), "missing", "dir", "x.db"), nil)
+	var le *liteError
+	if !errors.As(err, &le) || !strings.Contains(err.Error(), "unable to open") {
+		t.Fatalf("open: %v", err)
+	}
+}
