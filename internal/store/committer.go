@@ -32,9 +32,9 @@ type writeOp struct {
 // fails, the transaction is rolled back and the batch runs again with each
 // operation in its own savepoint.
 type committer struct {
-	path     string               // the database file
-	conn     *liteConn            // the writer's connection (opened at the first batch)
-	stmts    map[string]*liteStmt // prepared on conn, by query text
+	path     string    // the database file
+	conn     *liteConn // the writer's connection (opened at the first batch)
+	stmts    stmtSet   // conn and the statements prepared on it
 	tx       wtx
 	ops      chan writeOp
 	maxBatch int
@@ -201,14 +201,8 @@ func (c *committer) loop() {
 
 // release closes the prepared statements and the connection.
 func (c *committer) release() {
-	for _, st := range c.stmts {
-		st.finalize()
-	}
-	c.stmts = nil
-	if c.conn != nil {
-		_ = c.conn.close()
-		c.conn = nil
-	}
+	c.stmts.close()
+	c.conn = nil
 }
 
 // open opens the writer's connection with the store's pragmas (journal
@@ -219,6 +213,7 @@ func (c *committer) open() error {
 		return err
 	}
 	c.conn = conn
+	c.stmts = stmtSet{conn: conn}
 	c.changes = 0 // total_changes() counts from the connection's opening
 	return nil
 }

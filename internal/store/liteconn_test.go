@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // The writer's connection: the store's pragmas, no connection mutex.
@@ -103,5 +104,60 @@ func TestWriterOpenFails(t *testing.T) {
 	var le *liteError
 	if !errors.As(err, &le) || !strings.Contains(err.Error(), "unable to open") {
 		t.Fatalf("open: %v", err)
+	}
+}
+
+// The reader pool: its connections do not write; more reads at once than it
+// has connections wait for one and all finish; a read with a context that
+// is done does not start; rows open when the pool closes close their
+// connection when they are closed.
+func TestReaderPool(t *testing.T) {
+	s := open(t)
+	ctx := context.Background()
+	if err := s.reader.QueryRowContext(ctx, `DELETE FROM jobs RETURNING 1`).Scan(new(int)); err == nil {
+		t.Error("a reader wrote")
+	} else if !strings.Contains(err.Error(), "readonly") {
+		t.Errorf("a reader's write: %v", err)
+	}
+	var held []*wrows
+	for range maxReaderConns {
+		rows, err := s.reader.QueryContext(ctx, `SELECT 1 UNION ALL SELECT 2`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, rows)
+	}
+	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	var n int
+	if err := s.reader.QueryRowContext(short, `SELECT 1`).Scan(&n); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("a read with every connection taken: %v", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.reader.QueryRowContext(ctx, `SELECT 3`).Scan(&n) }()
+	held[0].Close()
+	if err := <-done; err != nil || n != 3 {
+		t.Errorf("a read waiting for a connection: %d %v", n, err)
+	}
+	gone, stop := context.WithCancel(ctx)
+	stop()
+	if err := s.reader.QueryRowContext(gone, `SELECT 1`).Scan(&n); !errors.Is(err, context.Canceled) {
+		t.Errorf("a read with a cancelled context: %v", err)
+	}
+	if err := s.reader.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, rows := range held[1:] {
+		for rows.Next() {
+		}
+		if err := rows.Close(); err != nil {
+			t.Error(err)
+		}
+	}
+	if len(s.reader.slots) != 0 || len(s.reader.idle) != 0 {
+		t.Errorf("after Close: %d connections open, %d idle", len(s.reader.slots), len(s.reader.idle))
+	}
+	if err := s.reader.QueryRowContext(ctx, `SELECT 1`).Scan(&n); !errors.Is(err, errReaderClosed) {
+		t.Errorf("a read after Close: %v", err)
 	}
 }

@@ -2,7 +2,8 @@ package store
 
 import (
 	"context"
-	"database/sql"
+	"errors"
+	"sync"
 )
 
 // maxReaderConns is the reader pool's size. Every one is kept open: an
@@ -10,50 +11,102 @@ import (
 // idle connections and opens new ones under load spends its time there.
 const maxReaderConns = 8
 
-// readDB is the pool of read connections. Its queries run as prepared
-// statements (stmtCache; database/sql prepares each on a connection the
-// first time it runs there).
+// readerPragmas are the readers' settings: the store's, and no writing.
+var readerPragmas = append(append([]string(nil), sqlitePragmas...), "query_only(1)")
+
+// readDB is the pool of read connections. Like the writer's, they are the
+// store's own (liteConn), each with its prepared statements: a read takes a
+// connection, runs its query and gives the connection back when its rows
+// are closed (for QueryRow, after Scan).
 type readDB struct {
-	*sql.DB
-	stmts stmtCache
+	path  string
+	idle  chan *readConn
+	slots chan struct{} // one per open connection, up to maxReaderConns
+
+	mu     sync.Mutex
+	closed bool
 }
 
-func newReadDB(db *sql.DB) *readDB {
-	db.SetMaxOpenConns(maxReaderConns)
-	db.SetMaxIdleConns(maxReaderConns)
-	db.SetConnMaxLifetime(0)
-	db.SetConnMaxIdleTime(0)
-	return &readDB{DB: db}
+// readConn is one reader connection and the statements prepared on it.
+type readConn struct {
+	stmts stmtSet
 }
 
-func (r *readDB) stmt(ctx context.Context, q string) *sql.Stmt {
-	return r.stmts.get(ctx, q, r.DB.PrepareContext)
-}
+var errReaderClosed = errors.New("store: closed")
 
-// QueryRowContext runs q as a cached prepared statement.
-func (r *readDB) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
-	if st := r.stmt(ctx, q); st != nil {
-		return st.QueryRowContext(ctx, args...)
+func newReadDB(path string) *readDB {
+	return &readDB{
+		path:  path,
+		idle:  make(chan *readConn, maxReaderConns),
+		slots: make(chan struct{}, maxReaderConns),
 	}
-	return r.DB.QueryRowContext(ctx, q, args...)
 }
 
-// QueryContext runs q as a cached prepared statement.
-func (r *readDB) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	if st := r.stmt(ctx, q); st != nil {
-		return st.QueryContext(ctx, args...)
+// get takes an idle connection, opens one while the pool has room, or
+// waits for one to come back.
+func (r *readDB) get(ctx context.Context) (*readConn, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
-	return r.DB.QueryContext(ctx, q, args...)
+	select {
+	case rc := <-r.idle:
+		return rc, nil
+	default:
+	}
+	select {
+	case rc := <-r.idle:
+		return rc, nil
+	case r.slots <- struct{}{}:
+		r.mu.Lock()
+		closed := r.closed
+		r.mu.Unlock()
+		if closed {
+			<-r.slots
+			return nil, errReaderClosed
+		}
+		c, err := openLiteConn(r.path, readerPragmas)
+		if err != nil {
+			<-r.slots
+			return nil, err
+		}
+		return &readConn{stmts: stmtSet{conn: c}}, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
-// QueryRow is QueryRowContext with a background context.
-func (r *readDB) QueryRow(q string, args ...any) *sql.Row {
-	return r.QueryRowContext(context.Background(), q, args...)
+// put gives rc back to the pool (closing it once the pool is closed).
+func (r *readDB) put(rc *readConn) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		rc.stmts.close()
+		<-r.slots
+		return
+	}
+	r.idle <- rc // never blocks: one place per slot
 }
 
-// Query is QueryContext with a background context.
-func (r *readDB) Query(q string, args ...any) (*sql.Rows, error) {
-	return r.QueryContext(context.Background(), q, args...)
+// QueryRowContext runs q on a pooled connection for its first row.
+func (r *readDB) QueryRowContext(ctx context.Context, q string, args ...any) *wrow {
+	rows, err := r.QueryContext(ctx, q, args...)
+	return &wrow{rows: rows, err: err}
+}
+
+// QueryContext runs q on a pooled connection, held until the rows are
+// closed.
+func (r *readDB) QueryContext(ctx context.Context, q string, args ...any) (*wrows, error) {
+	rc, err := r.get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := rc.stmts.query(q, args)
+	if err != nil {
+		r.put(rc)
+		return nil, err
+	}
+	rows.ctx, rows.pool, rows.conn = ctx, r, rc
+	return rows, nil
 }
 
 func (r *readDB) queryRow(ctx context.Context, q string, args ...any) rowScanner {
@@ -64,8 +117,43 @@ func (r *readDB) query(ctx context.Context, q string, args ...any) (rowIter, err
 	return r.QueryContext(ctx, q, args...)
 }
 
-// Close closes the statements and the pool.
+// PingContext checks that a reader connection can be had (opening one if
+// none is).
+func (r *readDB) PingContext(ctx context.Context) error {
+	rc, err := r.get(ctx)
+	if err != nil {
+		return err
+	}
+	r.put(rc)
+	return nil
+}
+
+// Close closes the idle connections; those in use are closed when they
+// come back.
 func (r *readDB) Close() error {
-	r.stmts.close()
-	return r.DB.Close()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return nil
+	}
+	r.closed = true
+	for {
+		select {
+		case rc := <-r.idle:
+			rc.stmts.close()
+			<-r.slots
+		default:
+			return nil
+		}
+	}
+}
+
+// QueryRow is QueryRowContext with a background context.
+func (r *readDB) QueryRow(q string, args ...any) *wrow {
+	return r.QueryRowContext(context.Background(), q, args...)
+}
+
+// Query is QueryContext with a background context.
+func (r *readDB) Query(q string, args ...any) (*wrows, error) {
+	return r.QueryContext(context.Background(), q, args...)
 }

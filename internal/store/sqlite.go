@@ -96,17 +96,13 @@ func OpenSQLite(ctx context.Context, cfg SQLiteConfig) (*SQLite, error) {
 		writer.Close()
 		return nil, err
 	}
-	reader, err := sql.Open("sqlite", dsn)
-	if err != nil {
-		writer.Close()
-		return nil, fmt.Errorf("store: open %s: %w", cfg.Path, err)
-	}
+	reader := newReadDB(cfg.Path)
 	if _, err := writer.ExecContext(ctx, `UPDATE jobs SET lease_until = 0 WHERE lease_until > 0`); err != nil {
 		writer.Close()
 		reader.Close()
 		return nil, fmt.Errorf("store: release leases: %w", err)
 	}
-	s := &SQLite{writer: writer, reader: newReadDB(reader)}
+	s := &SQLite{writer: writer, reader: reader}
 	if err := s.consented.load(ctx, writer); err != nil {
 		writer.Close()
 		reader.Close()

@@ -35,34 +35,41 @@ type wtx struct {
 // writeCtx is the context of every statement the writer runs.
 var writeCtx = context.Background()
 
-// maxWriterStmts bounds the writer's prepared statements; a text beyond it
-// is prepared for its one use (none today: the store's texts are fixed, and
-// claims have one per limit).
-const maxWriterStmts = 512
+// maxConnStmts bounds the statements a connection keeps prepared; a text
+// beyond it is prepared for its one use (none today: the store's texts are
+// fixed, and claims have one per limit).
+const maxConnStmts = 512
 
-// stmt returns q prepared on the writer's connection; kept says it is the
-// kept one (else it is for this use only, and finalized after it: beyond
-// maxWriterStmts, or while the kept one's rows are still being read).
-func (c *committer) stmt(q string) (st *liteStmt, kept bool, err error) {
-	if st, ok := c.stmts[q]; ok && !st.busy {
+// stmtSet is a connection and the statements prepared on it, by query text.
+type stmtSet struct {
+	conn *liteConn
+	m    map[string]*liteStmt
+}
+
+// get returns q prepared on the connection; kept says it is the kept one
+// (else it is for this use only, and finalized after it: beyond
+// maxConnStmts, or while the kept one's rows are still being read).
+func (s *stmtSet) get(q string) (st *liteStmt, kept bool, err error) {
+	if st, ok := s.m[q]; ok && !st.busy {
 		return st, true, nil
 	}
-	keep := len(c.stmts) < maxWriterStmts && c.stmts[q] == nil
-	if st, err = c.conn.prepare(q, keep); err != nil {
+	keep := len(s.m) < maxConnStmts && s.m[q] == nil
+	if st, err = s.conn.prepare(q, keep); err != nil {
 		return nil, false, err
 	}
 	if !keep {
 		return st, false, nil
 	}
-	if c.stmts == nil {
-		c.stmts = map[string]*liteStmt{}
+	if s.m == nil {
+		s.m = map[string]*liteStmt{}
 	}
-	c.stmts[q] = st
+	s.m[q] = st
 	return st, true, nil
 }
 
-func (t *wtx) Exec(q string, args ...any) (sql.Result, error) {
-	st, kept, err := t.c.stmt(q)
+// exec runs q with args.
+func (s *stmtSet) exec(q string, args []any) (sql.Result, error) {
+	st, kept, err := s.get(q)
 	if err != nil {
 		return nil, err
 	}
@@ -76,12 +83,9 @@ func (t *wtx) Exec(q string, args ...any) (sql.Result, error) {
 	return res, nil
 }
 
-func (t *wtx) ExecContext(_ context.Context, q string, args ...any) (sql.Result, error) {
-	return t.Exec(q, args...)
-}
-
-func (t *wtx) Query(q string, args ...any) (*wrows, error) {
-	st, kept, err := t.c.stmt(q)
+// query runs q with args for its rows.
+func (s *stmtSet) query(q string, args []any) (*wrows, error) {
+	st, kept, err := s.get(q)
 	if err != nil {
 		return nil, err
 	}
@@ -92,6 +96,30 @@ func (t *wtx) Query(q string, args ...any) (*wrows, error) {
 		return nil, err
 	}
 	return &wrows{st: st, kept: kept}, nil
+}
+
+// close finalizes the statements and closes the connection.
+func (s *stmtSet) close() {
+	for _, st := range s.m {
+		st.finalize()
+	}
+	s.m = nil
+	if s.conn != nil {
+		_ = s.conn.close()
+		s.conn = nil
+	}
+}
+
+func (t *wtx) Exec(q string, args ...any) (sql.Result, error) {
+	return t.c.stmts.exec(q, args)
+}
+
+func (t *wtx) ExecContext(_ context.Context, q string, args ...any) (sql.Result, error) {
+	return t.Exec(q, args...)
+}
+
+func (t *wtx) Query(q string, args ...any) (*wrows, error) {
+	return t.c.stmts.query(q, args)
 }
 
 func (t *wtx) QueryContext(_ context.Context, q string, args ...any) (*wrows, error) {
@@ -116,18 +144,31 @@ func (t *wtx) query(_ context.Context, q string, args ...any) (rowIter, error) {
 	return t.Query(q, args...)
 }
 
-// wrows is *sql.Rows for the writer: Next, Scan, Err, Close.
+// wrows is *sql.Rows for the store's connections (the writer's and the
+// readers'): Next, Scan, Err, Close.
 type wrows struct {
 	st     *liteStmt
-	kept   bool // st is the writer's kept statement (else finalized at Close)
+	kept   bool // st is its connection's kept statement (else finalized at Close)
 	err    error
 	closed bool
 	row    bool // Next returned true and Scan may read the row
+	// A reader's rows: the query's context (checked before each row) and
+	// the connection, given back to pool at Close.
+	ctx  context.Context
+	pool *readDB
+	conn *readConn
 }
 
 func (r *wrows) Next() bool {
 	if r.closed {
 		return false
+	}
+	if r.ctx != nil {
+		if err := r.ctx.Err(); err != nil {
+			r.err = err
+			_ = r.Close()
+			return false
+		}
 	}
 	ok, err := r.st.step()
 	if !ok {
@@ -161,10 +202,14 @@ func (r *wrows) Close() error {
 	if !r.kept {
 		r.st.finalize()
 	}
+	if r.pool != nil {
+		r.pool.put(r.conn)
+		r.pool, r.conn = nil, nil
+	}
 	return nil
 }
 
-// wrow is *sql.Row for the writer.
+// wrow is *sql.Row for the store's connections.
 type wrow struct {
 	rows *wrows
 	err  error

@@ -11,9 +11,10 @@ import (
 	"github.com/wabridge/wabridge/bridge"
 )
 
-// The writer scans rows without database/sql (wtx): for every value SQLite
-// returns and every destination type, it must store what database/sql's
-// Scan stores, and fail where it fails.
+// The store's connections (the writer's and the readers') scan rows without
+// database/sql (wrows): for every value SQLite returns and every destination
+// type, they must store what database/sql's Scan stores, and fail where it
+// fails. s.writer is the database/sql handle the migrations run on.
 func TestWriterScansLikeDatabaseSQL(t *testing.T) {
 	s := open(t)
 	ctx := context.Background()
@@ -38,7 +39,13 @@ func TestWriterScansLikeDatabaseSQL(t *testing.T) {
 		for _, mk := range dests {
 			want, got := mk(), mk()
 			q := `SELECT ` + v
-			werr := s.reader.QueryRowContext(ctx, q).Scan(want)
+			werr := s.writer.QueryRowContext(ctx, q).Scan(want)
+			read := mk()
+			if rerr := s.reader.QueryRowContext(ctx, q).Scan(read); (werr == nil) != (rerr == nil) {
+				t.Errorf("%s into %T: database/sql %v, reader %v", v, want, werr, rerr)
+			} else if werr == nil && !reflect.DeepEqual(want, read) {
+				t.Errorf("%s into %T: database/sql %#v, reader %#v", v, want, reflect.ValueOf(want).Elem(), reflect.ValueOf(read).Elem())
+			}
 			var gerr error
 			if err := s.commit.write(ctx, func(tx *wtx) error {
 				gerr = tx.QueryRow(q).Scan(got)
