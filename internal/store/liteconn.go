@@ -4,6 +4,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"time"
 	"unsafe"
@@ -132,7 +133,8 @@ type liteStmt struct {
 	// execution binds again or the statement is finalized.
 	arena    uintptr
 	arenaCap int
-	busy     bool // a query's rows are open on it
+	args     []liteArg // bind's scratch, cleared after each use
+	busy     bool      // a query's rows are open on it
 }
 
 // arenaKeep is the largest argument arena a statement keeps between
@@ -302,8 +304,8 @@ func (st *liteStmt) reset() {
 	}
 }
 
-// bind binds args to the statement's parameters by position, converting
-// them as database/sql does for the SQLite driver (driverValue).
+// bind binds args to the statement's parameters by position, converted as
+// database/sql converts them for the SQLite driver (liteArgOf).
 func (st *liteStmt) bind(args []any) error {
 	if len(args) != st.nparams {
 		return fmt.Errorf("store: expected %d arguments, got %d", st.nparams, len(args))
@@ -311,20 +313,20 @@ func (st *liteStmt) bind(args []any) error {
 	if st.nparams == 0 {
 		return nil
 	}
-	// The text and blob arguments' bytes, in one arena.
+	vals := st.args[:0]
 	need := 1 // never empty: an empty text is bound to a pointer, not NULL
 	for i, a := range args {
-		v, err := liteValue(a)
+		v, err := liteArgOf(a)
 		if err != nil {
 			return fmt.Errorf("store: argument %d: %w", i+1, err)
 		}
-		switch x := v.(type) {
-		case string:
-			need += len(x)
-		case []byte:
-			need += len(x)
+		if v.kind == argText || v.kind == argBlob {
+			need += len(v.s) + len(v.b)
 		}
+		vals = append(vals, v)
 	}
+	st.args = vals
+	// The text and blob arguments' bytes, in one arena.
 	if need > st.arenaCap {
 		st.freeArena()
 		size := max(need, 256)
@@ -336,62 +338,97 @@ func (st *liteStmt) bind(args []any) error {
 	}
 	c := st.c
 	off := uintptr(0)
-	for i, a := range args {
-		v, _ := liteValue(a)
+	for i, v := range vals {
 		idx := int32(i + 1)
 		var rc int32
-		switch x := v.(type) {
-		case nil:
+		switch v.kind {
+		case argNull:
 			rc = sqlite3.Xsqlite3_bind_null(c.tls, st.p, idx)
-		case int64:
-			rc = sqlite3.Xsqlite3_bind_int64(c.tls, st.p, idx, x)
-		case float64:
-			rc = sqlite3.Xsqlite3_bind_double(c.tls, st.p, idx, x)
-		case bool:
-			var n int64
-			if x {
-				n = 1
-			}
-			rc = sqlite3.Xsqlite3_bind_int64(c.tls, st.p, idx, n)
-		case string:
+		case argInt:
+			rc = sqlite3.Xsqlite3_bind_int64(c.tls, st.p, idx, v.i)
+		case argFloat:
+			rc = sqlite3.Xsqlite3_bind_double(c.tls, st.p, idx, v.f)
+		case argText:
 			p := st.arena + off
-			copy(unsafe.Slice((*byte)(cmem(p)), len(x)), x)
-			off += uintptr(len(x))
-			rc = sqlite3.Xsqlite3_bind_text(c.tls, st.p, idx, p, int32(len(x)), 0)
-		case []byte:
-			if x == nil {
-				rc = sqlite3.Xsqlite3_bind_null(c.tls, st.p, idx)
-				break
-			}
+			copy(unsafe.Slice((*byte)(cmem(p)), len(v.s)), v.s)
+			off += uintptr(len(v.s))
+			rc = sqlite3.Xsqlite3_bind_text(c.tls, st.p, idx, p, int32(len(v.s)), 0)
+		case argBlob:
 			p := st.arena + off
-			copy(unsafe.Slice((*byte)(cmem(p)), len(x)), x)
-			off += uintptr(len(x))
-			rc = sqlite3.Xsqlite3_bind_blob(c.tls, st.p, idx, p, int32(len(x)), 0)
+			copy(unsafe.Slice((*byte)(cmem(p)), len(v.b)), v.b)
+			off += uintptr(len(v.b))
+			rc = sqlite3.Xsqlite3_bind_blob(c.tls, st.p, idx, p, int32(len(v.b)), 0)
 		}
 		if rc != sqlite3.SQLITE_OK {
+			clear(st.args)
 			return c.errorf(rc, "bind")
 		}
 	}
+	clear(st.args) // no argument kept past the call
 	return nil
 }
 
-// liteValue is a as a value SQLite binds: what database/sql's conversion
-// (driver.DefaultParameterConverter) makes of it, with time.Time as the
-// driver writes it (its String form).
-func liteValue(a any) (driver.Value, error) {
+// liteArg is an argument as SQLite binds it.
+type liteArg struct {
+	kind byte
+	i    int64
+	f    float64
+	s    string
+	b    []byte
+}
+
+const (
+	argNull byte = iota
+	argInt
+	argFloat
+	argText
+	argBlob
+)
+
+// liteArgOf converts a as database/sql does for the SQLite driver
+// (driver.DefaultParameterConverter: the driver's own types, a
+// driver.Valuer's value, then named types by their kind), with time.Time
+// as the driver writes it (its String form) and bool as 0 or 1; the common
+// cases without boxing the value again.
+func liteArgOf(a any) (liteArg, error) {
 	switch x := a.(type) {
-	case nil, string, int64, float64, bool, []byte:
-		return x, nil
+	case nil:
+		return liteArg{kind: argNull}, nil
+	case string:
+		return liteArg{kind: argText, s: x}, nil
+	case int64:
+		return liteArg{kind: argInt, i: x}, nil
 	case int:
-		return int64(x), nil
+		return liteArg{kind: argInt, i: int64(x)}, nil
+	case bool:
+		if x {
+			return liteArg{kind: argInt, i: 1}, nil
+		}
+		return liteArg{kind: argInt}, nil
+	case float64:
+		return liteArg{kind: argFloat, f: x}, nil
+	case []byte:
+		if x == nil {
+			return liteArg{kind: argNull}, nil
+		}
+		return liteArg{kind: argBlob, b: x}, nil
 	case time.Time:
-		return x.String(), nil
+		return liteArg{kind: argText, s: x.String()}, nil
+	case driver.Valuer:
+	default:
+		// Named strings and integers (bridge.Status, …) by their kind.
+		switch rv := reflect.ValueOf(a); rv.Kind() {
+		case reflect.String:
+			return liteArg{kind: argText, s: rv.String()}, nil
+		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+			return liteArg{kind: argInt, i: rv.Int()}, nil
+		}
 	}
 	v, err := driver.DefaultParameterConverter.ConvertValue(a)
-	if t, ok := v.(time.Time); ok {
-		return t.String(), nil
+	if err != nil {
+		return liteArg{}, err
 	}
-	return v, err
+	return liteArgOf(v) // one of the driver's own types now
 }
 
 // columnType is sqlite3_column_type of column i of the current row.

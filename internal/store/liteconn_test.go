@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wabridge/wabridge/bridge"
 )
 
 // The writer's connection: the store's pragmas, no connection mutex.
@@ -159,5 +162,36 @@ func TestReaderPool(t *testing.T) {
 	}
 	if err := s.reader.QueryRowContext(ctx, `SELECT 1`).Scan(&n); !errors.Is(err, errReaderClosed) {
 		t.Errorf("a read after Close: %v", err)
+	}
+}
+
+// Arguments convert as database/sql converts them: named types by their
+// kind, a driver.Valuer by its value, pointers by what they point to.
+func TestWriterArguments(t *testing.T) {
+	s := open(t)
+	str := "p"
+	for _, c := range []struct {
+		arg  any
+		want string
+	}{
+		{bridge.Status("sent"), "text sent"},
+		{bridge.MessageID("m1"), "text m1"},
+		{int32(-4), "integer -4"},
+		{uint16(9), "integer 9"},
+		{float32(0.5), "real 0.5"},
+		{json.RawMessage(`{}`), "blob {}"},
+		{&str, "text p"},
+		{(*string)(nil), "null "},
+		{sql.NullString{String: "v", Valid: true}, "text v"},
+		{sql.NullInt64{}, "null "},
+		{false, "integer 0"},
+	} {
+		var got string
+		err := s.commit.write(context.Background(), func(tx *wtx) error {
+			return tx.QueryRow(`SELECT typeof(?1) || ' ' || coalesce(CAST(?1 AS TEXT), '')`, c.arg).Scan(&got)
+		})
+		if err != nil || got != c.want {
+			t.Errorf("%T %v: %q (%v), want %q", c.arg, c.arg, got, err, c.want)
+		}
 	}
 }
