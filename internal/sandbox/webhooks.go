@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"hash"
 	"strconv"
 	"strings"
 	"sync"
@@ -233,9 +234,31 @@ func unixString(t time.Time) string { return strconv.FormatInt(t.Unix(), 10) }
 
 // sign is the X-Hub-Signature-256 value for body.
 func sign(secret string, body []byte) string {
-	m := hmac.New(sha256.New, []byte(secret))
+	m := macFor(secret)
 	m.Write(body)
-	return "sha256=" + hex.EncodeToString(m.Sum(nil))
+	var sum [sha256.Size]byte
+	out := make([]byte, 0, len("sha256=")+2*sha256.Size)
+	out = hex.AppendEncode(append(out, "sha256="...), m.Sum(sum[:0]))
+	m.Reset()
+	macs.Put(m)
+	return string(out)
+}
+
+// pooledMAC is an HMAC keyed with secret, kept for reuse: hmac.New derives
+// the keyed pads and allocates for every webhook otherwise.
+type pooledMAC struct {
+	secret string
+	hash.Hash
+}
+
+var macs sync.Pool
+
+// macFor returns a reset HMAC-SHA256 keyed with secret.
+func macFor(secret string) *pooledMAC {
+	if p, ok := macs.Get().(*pooledMAC); ok && p.secret == secret {
+		return p
+	}
+	return &pooledMAC{secret, hmac.New(sha256.New, []byte(secret))}
 }
 
 // --- status scheduling ------------------------------------------------------------
