@@ -1,6 +1,7 @@
 package store
 
 import (
+	"database/sql"
 	"database/sql/driver"
 	"errors"
 	"fmt"
@@ -501,6 +502,16 @@ func (st *liteStmt) scan(dest []any) error {
 			if ct == sqlite3.SQLITE_INTEGER {
 				*d = int(sqlite3.Xsqlite3_column_int64(st.c.tls, st.p, int32(i)))
 				continue
+			}
+		case sql.Scanner, *any, *[]byte, *bool:
+		default:
+			// A named string type (bridge.Status, …) from text, as
+			// assignKind would store it, without boxing the text first.
+			if ct == sqlite3.SQLITE_TEXT {
+				if rv := reflect.ValueOf(d); rv.Kind() == reflect.Pointer && !rv.IsNil() && rv.Elem().Kind() == reflect.String {
+					rv.Elem().SetString(st.text(i))
+					continue
+				}
 			}
 		}
 		if err := assign(d, st.value(i)); err != nil {
