@@ -14,11 +14,13 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 )
 
-// liteConn is the writer's SQLite connection, on the SQLite library the
-// driver is built from (modernc.org/sqlite/lib) but without the driver.
+// liteConn is one of the store's SQLite connections (the writer's, and each
+// reader's in the pool), on the SQLite library the driver is built from
+// (modernc.org/sqlite/lib) but without the driver or database/sql.
 //
-// The writer is one goroutine with one connection, so it needs none of what
-// a database/sql driver must pay for on every call:
+// Each connection is used by one goroutine at a time (the writer's by the
+// writer, a reader's by the read that took it from the pool), so it needs
+// none of what a database/sql driver must pay for on every call:
 //   - the connection is opened SQLITE_OPEN_NOMUTEX: the driver opens every
 //     connection FULLMUTEX, so each bind, step and column read locks and
 //     unlocks the connection's mutex (6 % of the daemon's CPU flat out);
@@ -37,7 +39,7 @@ type liteConn struct {
 // (one user at a time, no connection mutex).
 const liteFlags = sqlite3.SQLITE_OPEN_READWRITE | sqlite3.SQLITE_OPEN_CREATE | sqlite3.SQLITE_OPEN_NOMUTEX
 
-// openLiteConn opens path and runs each of pragmas ("journal_mode = WAL",
+// openLiteConn opens path and runs each of pragmas ("journal_mode(WAL)",
 // …) on it.
 func openLiteConn(path string, pragmas []string) (*liteConn, error) {
 	c := &liteConn{tls: libc.NewTLS()}
