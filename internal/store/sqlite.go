@@ -54,8 +54,9 @@ var (
 	_ bridge.JobPeeker         = (*SQLite)(nil)
 )
 
-// sqlitePragmas are set on every connection: the readers' (sqliteDSN) and
-// the writer's (openLiteConn).
+// sqlitePragmas are set on every connection: the writer's and the readers'
+// (openLiteConn; the readers add query_only), and the database/sql handle's
+// the migrations run on (sqliteDSN).
 var sqlitePragmas = []string{
 	"journal_mode(WAL)",
 	"synchronous(FULL)",
