@@ -81,23 +81,8 @@ install_kannel() {
 }
 install_kannel || { echo "kannel / kannel-extras install failed"; exit 1; }
 
-# free_port: a free loopback port, never one this shell handed out before
-# (two quick binds to port 0 can return the same port; the ports given are
-# kept in a file named after the shell's PID).
-free_port() {
-	python3 -c 'import os,socket,sys
-f = sys.argv[1]
-used = set(open(f).read().split()) if os.path.exists(f) else set()
-while True:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = str(s.getsockname()[1])
-    s.close()
-    if p not in used:
-        break
-open(f, "a").write(p + "\n")
-print(p)' "${TMPDIR:-/tmp}/wabridge-ports.$$"
-}
+FREE_PORT_PY=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/test/free_port.py
+free_port() { python3 "$FREE_PORT_PY" "$$"; } # never the same port twice
 for p in 2345 8080 13000; do
 	if python3 -c "import socket,sys;s=socket.socket();s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1);s.bind(('0.0.0.0',$p))" 2>/dev/null; then :; else
 		echo "port $p is in use; test_smsc needs it"; exit 1

@@ -31,23 +31,7 @@ track_pid() {
 }
 trap cleanup EXIT
 
-# free_port: a free loopback port, never one this shell handed out before
-# (two quick binds to port 0 can return the same port; the ports given are
-# kept in a file named after the shell's PID).
-free_port() {
-	python3 -c 'import os,socket,sys
-f = sys.argv[1]
-used = set(open(f).read().split()) if os.path.exists(f) else set()
-while True:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = str(s.getsockname()[1])
-    s.close()
-    if p not in used:
-        break
-open(f, "a").write(p + "\n")
-print(p)' "${TMPDIR:-/tmp}/wabridge-ports.$$"
-}
+free_port() { python3 "$ROOT/test/free_port.py" "$$"; } # never the same port twice
 
 build() {
 	if [ -n "${WABRIDGE_BIN:-}" ] && [ -x "$WABRIDGE_BIN" ]; then
