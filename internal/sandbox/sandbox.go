@@ -21,6 +21,8 @@ package sandbox
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -150,6 +152,7 @@ const (
 // listener) or mount Handler in an httptest server. Close stops everything.
 type Server struct {
 	cfg      Config
+	macs     sync.Pool // of hash.Hash: HMAC-SHA256 keyed with cfg.AppSecret (sign)
 	log      *slog.Logger
 	handler  http.Handler
 	numbers  []*Number          // in configuration order; BusinessNumber normalised to +digits
@@ -266,6 +269,8 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	}
 	s.load.Store(knobs)
 	s.settings = s.configSettings()
+	secret := []byte(cfg.AppSecret)
+	s.macs.New = func() any { return hmac.New(sha256.New, secret) }
 
 	for i, n := range cfg.Numbers {
 		if n.PhoneNumberID == "" {

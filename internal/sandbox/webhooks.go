@@ -2,7 +2,6 @@ package sandbox
 
 import (
 	"container/heap"
-	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -232,33 +231,18 @@ func (s *Server) appendStatusBody(b []byte, v changeValue) ([]byte, bool) {
 
 func unixString(t time.Time) string { return strconv.FormatInt(t.Unix(), 10) }
 
-// sign is the X-Hub-Signature-256 value for body.
-func sign(secret string, body []byte) string {
-	m := macFor(secret)
+// sign is the X-Hub-Signature-256 value for body, with the app secret.
+// The HMAC states are reused (s.macs): hmac.New derives the keyed pads and
+// allocates for every webhook otherwise.
+func (s *Server) sign(body []byte) string {
+	m := s.macs.Get().(hash.Hash)
+	m.Reset()
 	m.Write(body)
 	var sum [sha256.Size]byte
 	out := make([]byte, 0, len("sha256=")+2*sha256.Size)
 	out = hex.AppendEncode(append(out, "sha256="...), m.Sum(sum[:0]))
-	m.Reset()
-	macs.Put(m)
+	s.macs.Put(m)
 	return string(out)
-}
-
-// pooledMAC is an HMAC keyed with secret, kept for reuse: hmac.New derives
-// the keyed pads and allocates for every webhook otherwise.
-type pooledMAC struct {
-	secret string
-	hash.Hash
-}
-
-var macs sync.Pool
-
-// macFor returns a reset HMAC-SHA256 keyed with secret.
-func macFor(secret string) *pooledMAC {
-	if p, ok := macs.Get().(*pooledMAC); ok && p.secret == secret {
-		return p
-	}
-	return &pooledMAC{secret, hmac.New(sha256.New, []byte(secret))}
 }
 
 // --- status scheduling ------------------------------------------------------------
@@ -618,7 +602,7 @@ func (s *Server) backoff(attempts int) time.Duration {
 
 // post sends one signed webhook; only a 2xx answer counts as delivered.
 func (s *Server) post(target string, body []byte) error {
-	return s.poster.post(target, sign(s.cfg.AppSecret, body), body)
+	return s.poster.post(target, s.sign(body), body)
 }
 
 // lanes are the per-worker FIFOs. A job keeps its lane across retries.
