@@ -147,6 +147,21 @@ func TestReaderPool(t *testing.T) {
 	if err := s.reader.QueryRowContext(gone, `SELECT 1`).Scan(&n); !errors.Is(err, context.Canceled) {
 		t.Errorf("a read with a cancelled context: %v", err)
 	}
+	// A context ended between rows ends the read and gives its connection back.
+	mid, cancelMid := context.WithCancel(ctx)
+	rows, err := s.reader.QueryContext(mid, `SELECT 1 UNION ALL SELECT 2`)
+	if err != nil || !rows.Next() {
+		t.Fatalf("first row: %v", err)
+	}
+	cancelMid()
+	if rows.Next() || !errors.Is(rows.Err(), context.Canceled) {
+		t.Errorf("after cancel: Err %v", rows.Err())
+	}
+	back, cancelBack := context.WithTimeout(ctx, 5*time.Second)
+	defer cancelBack()
+	if err := s.reader.QueryRowContext(back, `SELECT 1`).Scan(&n); err != nil {
+		t.Errorf("the cancelled read's connection is not back: %v", err)
+	}
 	if err := s.reader.Close(); err != nil {
 		t.Fatal(err)
 	}
