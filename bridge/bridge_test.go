@@ -839,3 +839,53 @@ func TestPacedSendsWaitInlineOnlyForShortSlots(t *testing.T) {
 		})
 	}
 }
+
+// panickySender panics on a message whose text is "boom" and accepts the rest.
+type panickySender struct {
+	scriptedSender
+	panics atomic.Int32
+}
+
+func (s *panickySender) Send(ctx context.Context, m *bridge.Message) (string, error) {
+	if m.Content.Text == "boom" {
+		s.panics.Add(1)
+		panic("provider client bug")
+	}
+	return s.scriptedSender.Send(ctx, m)
+}
+
+// A send that panics ends only that send: more panics than there are
+// senders (2) leave every sender alive for the next message.
+func TestSendPanicKeepsSenders(t *testing.T) {
+	sender := &panickySender{}
+	e := newEnv(t, nil, "")
+	b, err := bridge.New(bridge.Config{
+		BusinessNumbers: []string{business}, Workers: 2, MaxAttempts: 3,
+		BackoffInitial: time.Millisecond, BackoffMax: 5 * time.Millisecond,
+		ReconcileWindow: time.Minute, PollInterval: 5 * time.Millisecond,
+	}, e.st, sender, nil, bridge.WithClock(e.clk.now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.b = b
+	for i := range 3 {
+		e.inbound(fmt.Sprintf("+49151000000%02d", i), fmt.Sprintf("wamid.in%d", i))
+		if _, _, err := b.Submit(context.Background(), text(fmt.Sprintf("+49151000000%02d", i), "boom")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.run()
+	deadline := time.Now().Add(10 * time.Second)
+	for sender.panics.Load() < 3 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d sends panicked, want 3", sender.panics.Load())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	e.inbound("+4915100000099", "wamid.in99")
+	id, _, err := b.Submit(context.Background(), text("+4915100000099", "hello"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.waitFor(id, func(m *bridge.Message) bool { return m.WAMID != "" })
+}

@@ -31,10 +31,27 @@ func (b *Bridge) Run(ctx context.Context) error {
 	b.running = true
 	b.mu.Unlock()
 
+	// The senders are Workers goroutines kept for the daemon's life, not
+	// one per job: a send's stack (template matching is deep) then grows
+	// once per sender instead of once per message. A claimed job holds a
+	// slot from its claim until its sender is done with it, so the loop
+	// claims no more than there are free senders.
 	slots := make(chan struct{}, b.cfg.Workers)
+	claimed := make(chan SendJob, b.cfg.Workers)
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	wg.Add(6)
+	defer close(claimed) // after the loop: the senders finish what they hold, then end
+	wg.Add(6 + b.cfg.Workers)
+	for range b.cfg.Workers {
+		go func() {
+			defer wg.Done()
+			for job := range claimed {
+				b.send(job)
+				<-slots
+				b.Wake() // a slot is free: look for more work
+			}
+		}()
+	}
 	go func() {
 		defer wg.Done()
 		b.jobLoop(ctx, JobSMS, 4, 2*b.cfg.SendTimeout+time.Minute, b.smsWake, b.sendSMS)
@@ -72,18 +89,7 @@ func (b *Bridge) Run(ctx context.Context) error {
 			}
 			for _, job := range jobs {
 				slots <- struct{}{}
-				wg.Add(1)
-				go func(job SendJob) {
-					defer wg.Done()
-					defer func() { <-slots }()
-					defer func() {
-						if r := recover(); r != nil {
-							b.log.Error("send worker panic", "message_id", job.Message.ID, "panic", fmt.Sprint(r))
-						}
-					}()
-					b.process(job)
-					b.Wake() // a slot is free: look for more work
-				}(job)
+				claimed <- job
 			}
 			if len(jobs) == free {
 				// There may be more due work; go round again at once.
@@ -113,6 +119,17 @@ func (b *Bridge) Run(ctx context.Context) error {
 			timer.Stop()
 		}
 	}
+}
+
+// send processes one claimed job; a panic is logged and ends only that
+// job (its lease expires and it is claimed again).
+func (b *Bridge) send(job SendJob) {
+	defer func() {
+		if r := recover(); r != nil {
+			b.log.Error("send worker panic", "message_id", job.Message.ID, "panic", fmt.Sprint(r))
+		}
+	}()
+	b.process(job)
 }
 
 // process takes one claimed job to its next state. Its writes use a context
