@@ -98,9 +98,17 @@ func (a *App) Start(ctx context.Context) (err error) {
 	cfg := a.cfg
 	a.store, err = store.OpenSQLite(ctx, store.SQLiteConfig{
 		Path: cfg.Store.Path, CommitBatch: cfg.Store.CommitBatch, CommitDelay: cfg.Store.CommitDelay.D(),
+		WriterPriority: cfg.Store.WriterPriority,
 	})
 	if err != nil {
 		return err
+	}
+	switch p := a.store.WriterPriority(); {
+	case p.Raised:
+		a.log.Info("store writer thread priority raised", "nice", p.Nice, "levels", cfg.Store.WriterPriority)
+	case p.Err != nil:
+		a.log.Info("store writer thread priority not raised; it runs at the daemon's (store.writer_priority)",
+			"nice", p.Nice, "reason", p.Err.Error())
 	}
 	a.files, err = a.store.Files(cfg.MediaPath())
 	if err != nil {

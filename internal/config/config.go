@@ -95,6 +95,8 @@ type StoreConfig struct {
 	Retention   Duration `toml:"retention"`
 	CommitBatch int      `toml:"commit_batch"`
 	CommitDelay Duration `toml:"commit_delay"`
+	// WriterPriority: nice levels the store writer's thread runs above the daemon.
+	WriterPriority int `toml:"writer_priority"`
 }
 
 // HTTPConfig is [http].
@@ -376,11 +378,12 @@ func base() *Config {
 		Log:    LogConfig{Level: "info", Format: "text"},
 		Daemon: DaemonConfig{ShutdownTimeout: Duration(15 * time.Second)},
 		Store: StoreConfig{
-			Driver:      "sqlite",
-			Path:        "wabridge.db",
-			Retention:   Duration(720 * time.Hour),
-			CommitBatch: 256,
-			CommitDelay: 0,
+			Driver:         "sqlite",
+			Path:           "wabridge.db",
+			Retention:      Duration(720 * time.Hour),
+			CommitBatch:    256,
+			CommitDelay:    0,
+			WriterPriority: 10,
 		},
 		HTTP: HTTPConfig{
 			Listen:       "127.0.0.1:8080",

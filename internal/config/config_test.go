@@ -131,6 +131,7 @@ func TestProblems(t *testing.T) {
 		{"both number forms", "[whatsapp]\nbusiness_number = \"+15550100011\"\n[[whatsapp.numbers]]\nphone_number_id = \"2\"\nbusiness_number = \"+15550100022\"\n",
 			[]p{{"whatsapp.business_number", 2, "not both"}}},
 		{"commit_batch range", "[store]\ncommit_batch = 10001\n", []p{{"store.commit_batch", 2, "between 1 and 10000"}}},
+		{"writer_priority range", "[store]\nwriter_priority = -1\n", []p{{"store.writer_priority", 2, "between 0 and 39"}}},
 		{"retention negative", "[store]\nretention = \"-1s\"\n", []p{{"store.retention", 2, "negative"}}},
 		{"bad listen", "[http]\nlisten = \"8080\"\n", []p{{"http.listen", 2, "host:port"}}},
 		{"bad graph_url", "[whatsapp]\ngraph_url = \"graph.facebook.com\"\n", []p{{"whatsapp.graph_url", 2, "http(s) URL"}}},

@@ -71,6 +71,9 @@ func (l *loader) validate(c *Config) {
 		l.problem("store.commit_batch", "must be between 1 and 10000, got %d", c.Store.CommitBatch)
 	}
 	l.notNegative("store.commit_delay", c.Store.CommitDelay)
+	if c.Store.WriterPriority < 0 || c.Store.WriterPriority > 39 {
+		l.problem("store.writer_priority", "must be between 0 and 39, got %d", c.Store.WriterPriority)
+	}
 
 	l.listen("http.listen", c.HTTP.Listen)
 	if c.HTTP.PublicURL != "" {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -56,9 +57,23 @@ type committer struct {
 
 	// plan names the reporters' jobs for a status change (reportChange).
 	plan atomic.Pointer[func(m *bridge.Message) ([]bridge.JobRef, bool)]
+
+	// priority is what became of the writer thread's priority (newCommitter).
+	priority WriterPriority
 }
 
-func newCommitter(path string, maxBatch int, delay time.Duration) *committer {
+// WriterPriority is the writer's thread priority as set at start.
+type WriterPriority struct {
+	Raised bool  // the thread runs at Nice, above the rest of the process
+	Nice   int   // the thread's nice value
+	Err    error // why it was not raised (nil: not asked to be)
+}
+
+// newCommitter starts the writer. With priority > 0 the writer keeps an OS
+// thread of its own, priority nice levels above the process: it is the one
+// stage every acknowledged write waits for, and on a busy machine it should
+// not wait for a core behind the work it will answer.
+func newCommitter(path string, maxBatch int, delay time.Duration, priority int) *committer {
 	if maxBatch < 1 {
 		maxBatch = 256
 	}
@@ -71,7 +86,9 @@ func newCommitter(path string, maxBatch int, delay time.Duration) *committer {
 		stopped:  make(chan struct{}),
 	}
 	c.tx.c = c
-	go c.loop()
+	started := make(chan struct{})
+	go c.loop(priority, started)
+	<-started
 	return c
 }
 
@@ -160,9 +177,17 @@ func (c *committer) close() {
 	<-c.stopped
 }
 
-func (c *committer) loop() {
+func (c *committer) loop(priority int, started chan<- struct{}) {
 	defer close(c.stopped)
 	defer c.release()
+	if priority > 0 {
+		// Held to the end: the thread exits with the goroutine, so its
+		// priority never passes to other goroutines.
+		runtime.LockOSThread()
+		nice, err := raiseThreadPriority(priority)
+		c.priority = WriterPriority{Raised: err == nil, Nice: nice, Err: err}
+	}
+	close(started)
 	batch := make([]writeOp, 0, c.maxBatch)
 	for {
 		batch = batch[:0]

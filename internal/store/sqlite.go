@@ -33,6 +33,11 @@ type SQLiteConfig struct {
 	// CommitDelay lets a commit wait for more work (default 0: commit as
 	// soon as the writer is free; batches still form under load).
 	CommitDelay time.Duration
+	// WriterPriority is how many nice levels the writer's OS thread runs
+	// above the rest of the process (0: no thread of its own). Raising it
+	// needs CAP_SYS_NICE or RLIMIT_NICE; without them the writer runs at
+	// the process's priority (see (*SQLite).WriterPriority).
+	WriterPriority int
 }
 
 // SQLite is the embedded store: one file, WAL journal, synchronous=FULL (a
@@ -110,9 +115,12 @@ func OpenSQLite(ctx context.Context, cfg SQLiteConfig) (*SQLite, error) {
 		return nil, err
 	}
 	// From here the committer writes, on a connection of its own.
-	s.commit = newCommitter(cfg.Path, cfg.CommitBatch, cfg.CommitDelay)
+	s.commit = newCommitter(cfg.Path, cfg.CommitBatch, cfg.CommitDelay, cfg.WriterPriority)
 	return s, nil
 }
+
+// WriterPriority reports the writer thread's priority as set at open.
+func (s *SQLite) WriterPriority() WriterPriority { return s.commit.priority }
 
 func migrateSQLite(ctx context.Context, db *sql.DB) error {
 	sub, err := fs.Sub(sqliteMigrations, "migrations/sqlite")

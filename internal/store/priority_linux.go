@@ -1,0 +1,31 @@
+package store
+
+import (
+	"fmt"
+	"syscall"
+)
+
+// raiseThreadPriority gives the calling OS thread a nice value levels below
+// its current one (at most -20) and returns the value set. Lowering a nice
+// value needs CAP_SYS_NICE or an RLIMIT_NICE that allows it; without either
+// the thread keeps its priority and the error says so. The caller must hold
+// the thread (runtime.LockOSThread) and not give it back to the scheduler:
+// threads the runtime starts later inherit the nice value of the thread
+// that starts them.
+func raiseThreadPriority(levels int) (int, error) {
+	tid := syscall.Gettid()
+	// The raw system call answers 20 - nice (1…40), never a negative number.
+	raw, err := syscall.Getpriority(syscall.PRIO_PROCESS, tid)
+	if err != nil {
+		return 0, fmt.Errorf("read the thread's nice value: %w", err)
+	}
+	nice := 20 - raw
+	want := max(nice-levels, -20)
+	if err := syscall.Setpriority(syscall.PRIO_PROCESS, tid, want); err != nil {
+		if err == syscall.EPERM || err == syscall.EACCES {
+			return nice, fmt.Errorf("nice %d needs CAP_SYS_NICE or RLIMIT_NICE of at least %d: %w", want, 20-want, err)
+		}
+		return nice, fmt.Errorf("set nice %d: %w", want, err)
+	}
+	return want, nil
+}
