@@ -68,6 +68,13 @@ type env struct {
 	path   string
 }
 
+// envConfig is the bridge's configuration in newEnv: two senders, fast retries.
+var envConfig = bridge.Config{
+	BusinessNumbers: []string{business}, Workers: 2, MaxAttempts: 3,
+	BackoffInitial: time.Millisecond, BackoffMax: 5 * time.Millisecond,
+	ReconcileWindow: time.Minute, PollInterval: 5 * time.Millisecond,
+}
+
 func newEnv(t *testing.T, sender *scriptedSender, path string) *env {
 	t.Helper()
 	if path == "" {
@@ -79,11 +86,7 @@ func newEnv(t *testing.T, sender *scriptedSender, path string) *env {
 	}
 	t.Cleanup(func() { st.Close() })
 	clk := &clock{}
-	b, err := bridge.New(bridge.Config{
-		BusinessNumbers: []string{business}, Workers: 2, MaxAttempts: 3,
-		BackoffInitial: time.Millisecond, BackoffMax: 5 * time.Millisecond,
-		ReconcileWindow: time.Minute, PollInterval: 5 * time.Millisecond,
-	}, st, sender, nil, bridge.WithClock(clk.now))
+	b, err := bridge.New(envConfig, st, sender, nil, bridge.WithClock(clk.now))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -858,12 +861,9 @@ func (s *panickySender) Send(ctx context.Context, m *bridge.Message) (string, er
 // senders (2) leave every sender alive for the next message.
 func TestSendPanicKeepsSenders(t *testing.T) {
 	sender := &panickySender{}
-	e := newEnv(t, nil, "")
-	b, err := bridge.New(bridge.Config{
-		BusinessNumbers: []string{business}, Workers: 2, MaxAttempts: 3,
-		BackoffInitial: time.Millisecond, BackoffMax: 5 * time.Millisecond,
-		ReconcileWindow: time.Minute, PollInterval: 5 * time.Millisecond,
-	}, e.st, sender, nil, bridge.WithClock(e.clk.now))
+	e := newEnv(t, &sender.scriptedSender, "")
+	// The same bridge as newEnv's, sending through the panicking sender.
+	b, err := bridge.New(envConfig, e.st, sender, nil, bridge.WithClock(e.clk.now))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,18 +5,17 @@ import (
 	"path/filepath"
 	"runtime"
 	"sync"
-	"syscall"
 	"testing"
 )
 
-// threadNice is the calling thread's nice value.
-func threadNice(t *testing.T) int {
+// niceNow is the calling thread's nice value.
+func niceNow(t *testing.T) int {
 	t.Helper()
-	raw, err := syscall.Getpriority(syscall.PRIO_PROCESS, syscall.Gettid())
+	n, err := threadNice()
 	if err != nil {
-		t.Fatal(err)
+		t.Error(err)
 	}
-	return 20 - raw
+	return n
 }
 
 // The writer runs its statements on a thread of its own, raised by the
@@ -24,7 +23,7 @@ func threadNice(t *testing.T) int {
 // stays with the writer: threads started afterwards run at the process's.
 func TestWriterPriority(t *testing.T) {
 	runtime.LockOSThread()
-	base := threadNice(t)
+	base := niceNow(t)
 	runtime.UnlockOSThread()
 
 	s, err := OpenSQLite(context.Background(), SQLiteConfig{Path: filepath.Join(t.TempDir(), "w.db"), WriterPriority: 5})
@@ -34,7 +33,7 @@ func TestWriterPriority(t *testing.T) {
 	defer s.Close()
 	p := s.WriterPriority()
 	var inWriter int
-	if err := s.commit.write(context.Background(), func(*wtx) error { inWriter = threadNice(t); return nil }); err != nil {
+	if err := s.commit.write(context.Background(), func(*wtx) error { inWriter = niceNow(t); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if p.Raised {
@@ -57,7 +56,7 @@ func TestWriterPriority(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			runtime.LockOSThread() // a thread to itself; ends with the goroutine
-			nices[i] = threadNice(t)
+			nices[i] = niceNow(t)
 		}()
 	}
 	wg.Wait()
