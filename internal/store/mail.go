@@ -95,7 +95,7 @@ func (s *SQLite) MailCreateMailbox(ctx context.Context, user, name, specialUse s
 	return in, err
 }
 
-func mustAffect(res sql.Result, err error) error {
+func mustAffect(res liteResult, err error) error {
 	if err != nil {
 		return err
 	}

@@ -68,19 +68,16 @@ func (s *stmtSet) get(q string) (st *liteStmt, kept bool, err error) {
 }
 
 // exec runs q with args.
-func (s *stmtSet) exec(q string, args []any) (sql.Result, error) {
+func (s *stmtSet) exec(q string, args []any) (liteResult, error) {
 	st, kept, err := s.get(q)
 	if err != nil {
-		return nil, err
+		return liteResult{}, err
 	}
 	res, err := st.exec(args)
 	if !kept {
 		st.finalize()
 	}
-	if err != nil {
-		return nil, err
-	}
-	return res, nil
+	return res, err
 }
 
 // query runs q with args for its rows.
@@ -110,11 +107,13 @@ func (s *stmtSet) close() {
 	}
 }
 
-func (t *wtx) Exec(q string, args ...any) (sql.Result, error) {
+// Exec runs q with args. Its result is a value, not sql.Result: an
+// interface would cost an allocation per statement.
+func (t *wtx) Exec(q string, args ...any) (liteResult, error) {
 	return t.c.stmts.exec(q, args)
 }
 
-func (t *wtx) ExecContext(_ context.Context, q string, args ...any) (sql.Result, error) {
+func (t *wtx) ExecContext(_ context.Context, q string, args ...any) (liteResult, error) {
 	return t.Exec(q, args...)
 }
 
