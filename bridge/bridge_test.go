@@ -691,15 +691,18 @@ func TestReportsPlannedInTheStatusCommit(t *testing.T) {
 	}
 }
 
-// historyReporter records how much history each report came with.
+// historyReporter records how much history each report came with, and
+// the text it carried.
 type historyReporter struct {
 	fakeReporter
-	hist []int
+	hist  []int
+	texts []string
 }
 
 func (h *historyReporter) Report(ctx context.Context, m *bridge.Message) error {
 	h.mu.Lock()
 	h.hist = append(h.hist, len(m.History))
+	h.texts = append(h.texts, m.Content.Text)
 	h.mu.Unlock()
 	return h.fakeReporter.Report(ctx, m)
 }
@@ -710,17 +713,23 @@ func (h *historyReporter) histories() []int {
 	return append([]int(nil), h.hist...)
 }
 
-type historyFreeReporter struct{ historyReporter }
+func (h *historyReporter) reportedTexts() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]string(nil), h.texts...)
+}
 
-func (*historyFreeReporter) ReportsWithoutHistory() {}
+type statusOnlyReporter struct{ historyReporter }
 
-// A reporter that declares it never reads the history (bridge.HistoryFree)
-// gets report messages without it; any other gets the history; inbound
-// consumers get none.
+func (*statusOnlyReporter) ReportsFromStatus() {}
+
+// A reporter that declares it never reads the history, content or send
+// record (bridge.StatusOnly) gets report messages without them; any other
+// gets the whole message; inbound consumers get no history.
 func TestReportsReadHistoryOnlyForReportersThatWantIt(t *testing.T) {
 	st := openStore(t)
 	withHist := &historyReporter{fakeReporter: fakeReporter{origin: "smpp:acme"}}
-	without := &historyFreeReporter{historyReporter{fakeReporter: fakeReporter{origin: "smtp:agent"}}}
+	without := &statusOnlyReporter{historyReporter{fakeReporter: fakeReporter{origin: "smtp:agent"}}}
 	consumer := &fakeConsumer{numbers: []string{business}}
 	b, err := bridge.New(bridge.Config{BusinessNumbers: []string{business}, PollInterval: 5 * time.Millisecond,
 		BackoffInitial: time.Millisecond, BackoffMax: 5 * time.Millisecond}, st, &scriptedSender{}, nil,
@@ -754,7 +763,13 @@ func TestReportsReadHistoryOnlyForReportersThatWantIt(t *testing.T) {
 		t.Errorf("a reporter that reads the history got reports with %v entries, want some", h)
 	}
 	if h := without.histories(); len(h) != 1 || h[0] != 0 {
-		t.Errorf("a HistoryFree reporter got reports with %v history entries, want none read", h)
+		t.Errorf("a StatusOnly reporter got reports with %v history entries, want none read", h)
+	}
+	if got := withHist.reportedTexts(); fmt.Sprint(got) != "[x]" {
+		t.Errorf("a reporter that reads the whole message got texts %q, want the content", got)
+	}
+	if got := without.reportedTexts(); len(got) != 1 || got[0] != "" {
+		t.Errorf("a StatusOnly reporter got texts %q, want the content not read", got)
 	}
 	if consumer.count() != 1 {
 		t.Errorf("inbound deliveries: %d", consumer.count())

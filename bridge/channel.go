@@ -32,11 +32,11 @@ type StatusReporter interface {
 	Report(ctx context.Context, m *Message) error
 }
 
-// HistoryFree is implemented by a StatusReporter that never looks at a
-// message's History: the report loop then reads the message for it
-// without the history (one query less per report).
-type HistoryFree interface {
-	ReportsWithoutHistory()
+// StatusOnly is implemented by a StatusReporter that never looks at a
+// message's History, Content or SendRecord: the report loop then reads
+// the message for it without them (no history query, no JSON decoded).
+type StatusOnly interface {
+	ReportsFromStatus()
 }
 
 // JobRef names a durable job: its kind and its reference within the kind.

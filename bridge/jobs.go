@@ -120,6 +120,16 @@ func (b *Bridge) jobMessageHead(ctx context.Context, job Job, id string) (*Messa
 	return b.jobRead(ctx, job, id, b.MessageHead)
 }
 
+// jobMessageForReport is jobMessage for StatusOnly reporters: without
+// the history, and without the content and send record where the store
+// can leave them out (MessageReportReader).
+func (b *Bridge) jobMessageForReport(ctx context.Context, job Job, id string) (*Message, bool) {
+	if r, ok := b.store.(MessageReportReader); ok {
+		return b.jobRead(ctx, job, id, r.MessageForReport)
+	}
+	return b.jobMessageHead(ctx, job, id)
+}
+
 func (b *Bridge) jobRead(ctx context.Context, job Job, id string, read func(context.Context, string) (*Message, error)) (*Message, bool) {
 	m, err := read(ctx, id)
 	if errors.Is(err, ErrNotFound) {
@@ -267,15 +277,15 @@ func (b *Bridge) reportBatch(jobs []Job) {
 func (b *Bridge) reportStatus(job Job) bool {
 	ctx := context.Background()
 	id, status, _ := strings.Cut(job.Ref, "/")
-	// Read without the history, and again with it only for an owner that
-	// looks at it: report jobs are mostly mail's (HistoryFree), the
+	// Read for StatusOnly reporters, and again whole only for an owner
+	// that is not: report jobs are mostly mail's (StatusOnly), the
 	// others' come from stores that cannot plan reports, or are rare.
-	m, ok := b.jobMessageHead(ctx, job, id)
+	m, ok := b.jobMessageForReport(ctx, job, id)
 	if !ok {
 		return false
 	}
 	for _, r := range b.reporters {
-		if _, free := r.(HistoryFree); !free && r.Owns(m.Origin) {
+		if _, only := r.(StatusOnly); !only && r.Owns(m.Origin) {
 			if m, ok = b.jobMessage(ctx, job, id); !ok {
 				return false
 			}

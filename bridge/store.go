@@ -176,6 +176,13 @@ type MessageHeadReader interface {
 	MessageHead(ctx context.Context, idOrWAMID string) (*Message, error)
 }
 
+// MessageReportReader is implemented by stores that can read a message
+// by its id for a StatusOnly reporter: without its history, content and
+// send record (History and SendRecord nil, Content zero).
+type MessageReportReader interface {
+	MessageForReport(ctx context.Context, id string) (*Message, error)
+}
+
 // Job is a leased unit of background work.
 type Job struct {
 	Kind      string

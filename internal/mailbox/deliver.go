@@ -90,12 +90,13 @@ func (s *Service) Owns(origin string) bool { return strings.HasPrefix(origin, Or
 
 var (
 	_ bridge.StatusFilter = (*Service)(nil)
-	_ bridge.HistoryFree  = (*Service)(nil)
+	_ bridge.StatusOnly   = (*Service)(nil)
 )
 
-// ReportsWithoutHistory implements bridge.HistoryFree: delivery keywords
-// and bounces are made from the message and its current status.
-func (*Service) ReportsWithoutHistory() {}
+// ReportsFromStatus implements bridge.StatusOnly: delivery keywords and
+// bounces are made from the message's status, addresses, times and
+// idempotency key, never its content, send record or history.
+func (*Service) ReportsFromStatus() {}
 
 // Reports implements bridge.StatusFilter: a message that was only sent
 // (or queued) changes no delivery keyword and bounces nothing.

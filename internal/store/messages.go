@@ -96,6 +96,14 @@ func loadMessage(ctx context.Context, q queryer, where string, args ...any) (*br
 	return m, nil
 }
 
+// reportByID reads a message for a bridge.StatusOnly reporter: the
+// columns of messageColumns but the content and the send record, which
+// are read as empty strings (scanMessage then decodes no JSON).
+const reportByID = `SELECT id, direction, business, customer_phone, customer_bsuid, kind, '',
+	COALESCE(wamid, ''), channel, status, reason, error_code, error_message, origin,
+	COALESCE(idempotency_key, ''), profile_name, ts, created_at, updated_at, origin_data, '', fallback
+	FROM messages WHERE id = ?`
+
 // loadMessageHead is loadMessage without the history (its column is not
 // read nor decoded), for callers that never look at it.
 func loadMessageHead(ctx context.Context, q queryer, where string, args ...any) (*bridge.Message, error) {
@@ -297,6 +305,11 @@ func (s *SQLite) Message(ctx context.Context, idOrWAMID string) (*bridge.Message
 // history.
 func (s *SQLite) MessageHead(ctx context.Context, idOrWAMID string) (*bridge.Message, error) {
 	return s.findMessage(ctx, idOrWAMID, loadMessageHead)
+}
+
+// MessageForReport implements bridge.MessageReportReader.
+func (s *SQLite) MessageForReport(ctx context.Context, id string) (*bridge.Message, error) {
+	return scanMessage(s.reader.queryRow(ctx, reportByID, id))
 }
 
 func (s *SQLite) findMessage(ctx context.Context, idOrWAMID string,

@@ -616,6 +616,35 @@ func TestMessageHeadIsMessageWithoutHistory(t *testing.T) {
 	}
 }
 
+// MessageForReport is Message by id without the history, the content and
+// the send record, and everything else the same (a mail bounce reads the
+// idempotency key and the times).
+func TestMessageForReportLeavesOutContentAndSendRecord(t *testing.T) {
+	s, m, now := openWithOutbound(t)
+	ctx := context.Background()
+	if _, err := s.Accepted(ctx, m.ID, "wamid.report", now); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RecordSend(ctx, m.ID, &bridge.SendRecord{How: bridge.SentFreeform}); err != nil {
+		t.Fatal(err)
+	}
+	full, err := s.Message(ctx, string(m.ID))
+	if err != nil || full.Content.Text == "" || full.SendRecord == nil || len(full.History) == 0 {
+		t.Fatalf("Message = %+v, %v; want content, a send record and history", full, err)
+	}
+	got, err := s.MessageForReport(ctx, string(m.ID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	full.History, full.SendRecord, full.Content = nil, nil, bridge.Content{}
+	if !reflect.DeepEqual(got, full) {
+		t.Errorf("MessageForReport =\n %+v\nwant\n %+v", got, full)
+	}
+	if _, err := s.MessageForReport(ctx, "nothing"); !errors.Is(err, bridge.ErrNotFound) {
+		t.Errorf("MessageForReport of an unknown id: %v", err)
+	}
+}
+
 // The statuses that came before their send's answer are found through the
 // primary key (there is no separate index for them since migration 12).
 func TestPendingStatusesPlanUsesThePrimaryKey(t *testing.T) {
