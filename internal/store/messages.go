@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/wabridge/wabridge/bridge"
@@ -97,12 +98,12 @@ func loadMessage(ctx context.Context, q queryer, where string, args ...any) (*br
 }
 
 // reportByID reads a message for a bridge.StatusOnly reporter: the
-// columns of messageColumns but the content and the send record, which
-// are read as empty strings (scanMessage then decodes no JSON).
-const reportByID = `SELECT id, direction, business, customer_phone, customer_bsuid, kind, '',
-	COALESCE(wamid, ''), channel, status, reason, error_code, error_message, origin,
-	COALESCE(idempotency_key, ''), profile_name, ts, created_at, updated_at, origin_data, '', fallback
-	FROM messages WHERE id = ?`
+// columns of messageColumns, but the content and the send record are read
+// as empty strings (scanMessage then decodes no JSON). Derived from
+// messageColumns so the two lists cannot drift apart.
+var reportByID = `SELECT ` +
+	strings.NewReplacer(" content,", " '',", " send_record,", " '',").Replace(messageColumns) +
+	` FROM messages WHERE id = ?`
 
 // loadMessageHead is loadMessage without the history (its column is not
 // read nor decoded), for callers that never look at it.
