@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/wabridge/wabridge/bridge"
+	"github.com/wabridge/wabridge/internal/walvfs"
 )
 
 // txFunc is one unit of work run inside a shared transaction. It must only
@@ -231,9 +232,15 @@ func (c *committer) release() {
 }
 
 // open opens the writer's connection with the store's pragmas (journal
-// mode, synchronous, busy timeout and foreign keys).
+// mode, synchronous, busy timeout and foreign keys), through the VFS that
+// writes a commit's log in one system call (walvfs; its contract,
+// synchronous=FULL, is sqlitePragmas').
 func (c *committer) open() error {
-	conn, err := openLiteConn(c.path, sqlitePragmas)
+	vfs, err := walvfs.Register()
+	if err != nil {
+		return err
+	}
+	conn, err := openLiteConn(c.path, vfs, sqlitePragmas)
 	if err != nil {
 		return err
 	}

@@ -39,9 +39,9 @@ type liteConn struct {
 // (one user at a time, no connection mutex).
 const liteFlags = sqlite3.SQLITE_OPEN_READWRITE | sqlite3.SQLITE_OPEN_CREATE | sqlite3.SQLITE_OPEN_NOMUTEX
 
-// openLiteConn opens path and runs each of pragmas ("journal_mode(WAL)",
-// …) on it.
-func openLiteConn(path string, pragmas []string) (*liteConn, error) {
+// openLiteConn opens path through the VFS named vfs ("" for SQLite's
+// default) and runs each of pragmas ("journal_mode(WAL)", …) on it.
+func openLiteConn(path, vfs string, pragmas []string) (*liteConn, error) {
 	c := &liteConn{tls: libc.NewTLS()}
 	name, err := libc.CString(path)
 	if err != nil {
@@ -49,8 +49,16 @@ func openLiteConn(path string, pragmas []string) (*liteConn, error) {
 		return nil, err
 	}
 	defer libc.Xfree(c.tls, name)
+	var zVfs uintptr
+	if vfs != "" {
+		if zVfs, err = libc.CString(vfs); err != nil {
+			c.tls.Close()
+			return nil, err
+		}
+		defer libc.Xfree(c.tls, zVfs)
+	}
 	pdb := c.tls.Alloc(int(unsafe.Sizeof(uintptr(0))))
-	rc := sqlite3.Xsqlite3_open_v2(c.tls, name, pdb, liteFlags, 0)
+	rc := sqlite3.Xsqlite3_open_v2(c.tls, name, pdb, liteFlags, zVfs)
 	c.db = *(*uintptr)(cmem(pdb))
 	c.tls.Free(int(unsafe.Sizeof(uintptr(0))))
 	if rc != sqlite3.SQLITE_OK {

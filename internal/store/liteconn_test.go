@@ -103,7 +103,7 @@ func TestWriterBinds(t *testing.T) {
 
 // A file the writer cannot open is an error that names the cause.
 func TestWriterOpenFails(t *testing.T) {
-	_, err := openLiteConn(filepath.Join(t.TempDir(), "missing", "dir", "x.db"), nil)
+	_, err := openLiteConn(filepath.Join(t.TempDir(), "missing", "dir", "x.db"), "", nil)
 	var le *liteError
 	if !errors.As(err, &le) || !strings.Contains(err.Error(), "unable to open") {
 		t.Fatalf("open: %v", err)

@@ -64,7 +64,7 @@ func (r *readDB) get(ctx context.Context) (*readConn, error) {
 			<-r.slots
 			return nil, errReaderClosed
 		}
-		c, err := openLiteConn(r.path, readerPragmas)
+		c, err := openLiteConn(r.path, "", readerPragmas)
 		if err != nil {
 			<-r.slots
 			return nil, err

@@ -61,7 +61,9 @@ var (
 
 // sqlitePragmas are set on every connection: the writer's and the readers'
 // (openLiteConn; the readers add query_only), and the database/sql handle's
-// the migrations run on (sqliteDSN).
+// the migrations run on (sqliteDSN). synchronous(FULL) is also what the
+// writer's VFS (walvfs) requires: it holds a commit's log writes until the
+// sync at its end, which only FULL makes before other connections see it.
 var sqlitePragmas = []string{
 	"journal_mode(WAL)",
 	"synchronous(FULL)",

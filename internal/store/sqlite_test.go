@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/wabridge/wabridge/bridge"
+	"github.com/wabridge/wabridge/internal/walvfs"
 )
 
 func open(t *testing.T) *SQLite {
@@ -52,6 +53,27 @@ func TestDurabilityPragmas(t *testing.T) {
 	var sync string
 	if err := s.reader.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&sync); err != nil || sync != "2" {
 		t.Errorf("reader synchronous = %q (%v)", sync, err)
+	}
+}
+
+// The writer's connection writes through walvfs: a commit's log reaches
+// the file in one write, where SQLite asks for two per page.
+func TestWriterGathersLogWrites(t *testing.T) {
+	s := open(t)
+	ctx := context.Background()
+	asked0, written0 := walvfs.Counts()
+	synced0 := s.Stats().Synced
+	if _, err := s.Ingest(ctx, []bridge.Event{{Inbound: &bridge.Message{
+		Business: "+15550100001", Customer: bridge.Customer{Phone: "+4915112345678"},
+		Kind: bridge.KindText, Content: bridge.Content{Text: "x"}, WAMID: "wamid.gathered",
+		Channel: bridge.ChannelWhatsApp,
+	}}}); err != nil {
+		t.Fatal(err)
+	}
+	asked1, written1 := walvfs.Counts()
+	synced := s.Stats().Synced - synced0
+	if synced != 1 || written1-written0 != 1 || asked1-asked0 < 4 {
+		t.Fatalf("%d commit(s) made %d write(s) to the log for SQLite's %d; want 1 commit, 1 write for at least 4", synced, written1-written0, asked1-asked0)
 	}
 }
 
