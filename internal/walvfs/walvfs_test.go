@@ -250,9 +250,15 @@ func checkSums(db *sql.DB) error {
 // returned.
 const crashChild = "WALVFS_CRASH_CHILD"
 
+// children are the processes tests start from this binary, by the
+// environment variable that names their database.
+var children = map[string]func(path string) int{crashChild: runCrashChild}
+
 func TestMain(m *testing.M) {
-	if path := os.Getenv(crashChild); path != "" {
-		os.Exit(runCrashChild(path))
+	for env, run := range children {
+		if path := os.Getenv(env); path != "" {
+			os.Exit(run(path))
+		}
 	}
 	os.Exit(m.Run())
 }
