@@ -172,7 +172,7 @@ func xWrite(tls *libc.TLS, pFile, zBuf uintptr, iAmt int32, iOfst int64) int32 {
 	if rc := w.flush(tls, pFile); rc != sqlite3.SQLITE_OK {
 		return rc
 	}
-	if n > MaxBuffer/2 || !w.alloc(tls) {
+	if n > MaxBuffer/2 || !w.alloc(tls) { // a 64 KiB page is written as it comes
 		baseWrites.Add(1)
 		return callRW(w.methods().FxWrite, tls, pFile, zBuf, iAmt, iOfst)
 	}
