@@ -178,10 +178,13 @@ last_count=-1
 last_move=$(date +%s)
 while kill -0 "$SMSC_PID" 2>/dev/null; do
 	if ! kill -0 "$SB_PID" 2>/dev/null && ! kill -0 "$BB_PID" 2>/dev/null; then
-		sleep 1
+		# test_smsc shuts Kannel down once it has counted COUNT, then exits
+		# itself: give it 5 s (it took more than 1 s in a slow hour).
+		for _ in $(seq 1 50); do kill -0 "$SMSC_PID" 2>/dev/null || break; sleep 0.1; done
 		kill -0 "$SMSC_PID" 2>/dev/null || break
-		echo "bearerbox and smsbox exited before test_smsc counted $COUNT submit_sm:"
-		grep -v DEBUG "$WORK/bearerbox.out" "$WORK/smsbox.out" | head -20; exit 1
+		echo "bearerbox and smsbox exited before test_smsc counted $COUNT submit_sm ($(grep -c 'type submit,' "$WORK/test_smsc.log" 2>/dev/null) counted):"
+		grep -v DEBUG "$WORK/bearerbox.out" "$WORK/smsbox.out" | head -20
+		tail -5 "$WORK/test_smsc.log"; exit 1
 	fi
 	c=$(cpu_of "$BB_PID") && [ -n "$c" ] && BB_CPU=$c
 	c=$(cpu_of "$SB_PID") && [ -n "$c" ] && SB_CPU=$c
