@@ -262,10 +262,20 @@ func NoopMain(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("wabload noop", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	listen := fs.String("listen", "127.0.0.1:8090", "listen address")
+	guarded := fs.Bool("guarded", false, "serve with wabridge's connection settings (read, write and idle timeouts, streamed bodies with a size limit): a diagnostic of what they cost, not the ceiling")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	srv := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) { ctx.SetBodyString("ok\n") }, Name: "noop"}
+	if *guarded {
+		srv.Handler = func(ctx *fasthttp.RequestCtx) {
+			_, _ = io.Copy(io.Discard, ctx.RequestBodyStream())
+			ctx.SetBodyString("ok\n")
+		}
+		srv.StreamRequestBody = true
+		srv.MaxRequestBodySize = 4 << 20
+		srv.ReadTimeout, srv.WriteTimeout, srv.IdleTimeout = 10*time.Second, 10*time.Second, 2*time.Minute
+	}
 	fmt.Fprintf(stdout, "noop server on %s\n", *listen)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe(*listen) }()
