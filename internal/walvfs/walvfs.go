@@ -200,57 +200,60 @@ func (w *walFile) flush(tls *libc.TLS, pFile uintptr) int32 {
 	return rc
 }
 
-func xRead(tls *libc.TLS, pFile, zBuf uintptr, iAmt int32, iOfst int64) int32 {
+// flushed writes what pFile holds and returns the default VFS's methods
+// for it, to be called next; on a failed write, that write's error code.
+// Every call that reads, syncs, sizes or changes the file goes through it.
+func flushed(tls *libc.TLS, pFile uintptr) (*sqlite3.Tsqlite3_io_methods, int32) {
 	w := state(pFile)
-	if rc := w.flush(tls, pFile); rc != sqlite3.SQLITE_OK {
+	return w.methods(), w.flush(tls, pFile)
+}
+
+func xRead(tls *libc.TLS, pFile, zBuf uintptr, iAmt int32, iOfst int64) int32 {
+	m, rc := flushed(tls, pFile)
+	if rc != sqlite3.SQLITE_OK {
 		return rc
 	}
-	return callRW(w.methods().FxRead, tls, pFile, zBuf, iAmt, iOfst)
+	return callRW(m.FxRead, tls, pFile, zBuf, iAmt, iOfst)
 }
 
 func xSync(tls *libc.TLS, pFile uintptr, flags int32) int32 {
-	w := state(pFile)
-	if rc := w.flush(tls, pFile); rc != sqlite3.SQLITE_OK {
+	m, rc := flushed(tls, pFile)
+	if rc != sqlite3.SQLITE_OK {
 		return rc
 	}
-	fp := w.methods().FxSync
-	return (*(*func(*libc.TLS, uintptr, int32) int32)(unsafe.Pointer(&fp)))(tls, pFile, flags)
+	return (*(*func(*libc.TLS, uintptr, int32) int32)(unsafe.Pointer(&m.FxSync)))(tls, pFile, flags)
 }
 
 func xTruncate(tls *libc.TLS, pFile uintptr, size int64) int32 {
-	w := state(pFile)
-	if rc := w.flush(tls, pFile); rc != sqlite3.SQLITE_OK {
+	m, rc := flushed(tls, pFile)
+	if rc != sqlite3.SQLITE_OK {
 		return rc
 	}
-	fp := w.methods().FxTruncate
-	return (*(*func(*libc.TLS, uintptr, int64) int32)(unsafe.Pointer(&fp)))(tls, pFile, size)
+	return (*(*func(*libc.TLS, uintptr, int64) int32)(unsafe.Pointer(&m.FxTruncate)))(tls, pFile, size)
 }
 
 func xFileSize(tls *libc.TLS, pFile, pSize uintptr) int32 {
-	w := state(pFile)
-	if rc := w.flush(tls, pFile); rc != sqlite3.SQLITE_OK {
+	m, rc := flushed(tls, pFile)
+	if rc != sqlite3.SQLITE_OK {
 		return rc
 	}
-	fp := w.methods().FxFileSize
-	return (*(*func(*libc.TLS, uintptr, uintptr) int32)(unsafe.Pointer(&fp)))(tls, pFile, pSize)
+	return (*(*func(*libc.TLS, uintptr, uintptr) int32)(unsafe.Pointer(&m.FxFileSize)))(tls, pFile, pSize)
 }
 
 func xFileControl(tls *libc.TLS, pFile uintptr, op int32, pArg uintptr) int32 {
-	w := state(pFile)
-	if rc := w.flush(tls, pFile); rc != sqlite3.SQLITE_OK {
+	m, rc := flushed(tls, pFile)
+	if rc != sqlite3.SQLITE_OK {
 		return rc
 	}
-	fp := w.methods().FxFileControl
-	return (*(*func(*libc.TLS, uintptr, int32, uintptr) int32)(unsafe.Pointer(&fp)))(tls, pFile, op, pArg)
+	return (*(*func(*libc.TLS, uintptr, int32, uintptr) int32)(unsafe.Pointer(&m.FxFileControl)))(tls, pFile, op, pArg)
 }
 
 func xFetch(tls *libc.TLS, pFile uintptr, iOfst int64, iAmt int32, pp uintptr) int32 {
-	w := state(pFile)
-	if rc := w.flush(tls, pFile); rc != sqlite3.SQLITE_OK {
+	m, rc := flushed(tls, pFile)
+	if rc != sqlite3.SQLITE_OK {
 		return rc
 	}
-	fp := w.methods().FxFetch
-	return (*(*func(*libc.TLS, uintptr, int64, int32, uintptr) int32)(unsafe.Pointer(&fp)))(tls, pFile, iOfst, iAmt, pp)
+	return (*(*func(*libc.TLS, uintptr, int64, int32, uintptr) int32)(unsafe.Pointer(&m.FxFetch)))(tls, pFile, iOfst, iAmt, pp)
 }
 
 // xClose writes what is held (an unsynced, so uncommitted, tail), frees
