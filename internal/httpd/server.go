@@ -24,6 +24,10 @@ import (
 	"github.com/wabridge/wabridge/internal/store"
 )
 
+// IdleTimeout is how long a keep-alive connection may wait for its next
+// request.
+const IdleTimeout = 2 * time.Minute
+
 // Config configures the listener and the credentials it checks.
 type Config struct {
 	Listen       string
@@ -154,7 +158,7 @@ func New(cfg Config, deps Deps, log *slog.Logger) (*Server, error) {
 		MaxRequestBodySize:           cfg.MaxBodyBytes,
 		ReadTimeout:                  cfg.ReadTimeout,
 		WriteTimeout:                 cfg.WriteTimeout,
-		IdleTimeout:                  2 * time.Minute,
+		IdleTimeout:                  IdleTimeout,
 		DisablePreParseMultipartForm: true,
 		NoDefaultServerHeader:        false,
 		CloseOnShutdown:              true,

@@ -26,6 +26,8 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/wabridge/wabridge/adapters/twilio"
+	"github.com/wabridge/wabridge/internal/config"
+	"github.com/wabridge/wabridge/internal/httpd"
 	"github.com/wabridge/wabridge/internal/load"
 )
 
@@ -272,9 +274,11 @@ func NoopMain(args []string, stdout, stderr io.Writer) int {
 			_, _ = io.Copy(io.Discard, ctx.RequestBodyStream())
 			ctx.SetBodyString("ok\n")
 		}
+		d := config.Default().HTTP // the daemon's defaults, as app passes them to httpd
 		srv.StreamRequestBody = true
-		srv.MaxRequestBodySize = 4 << 20
-		srv.ReadTimeout, srv.WriteTimeout, srv.IdleTimeout = 10*time.Second, 10*time.Second, 2*time.Minute
+		srv.MaxRequestBodySize = int(d.MaxBodyBytes.Bytes())
+		srv.ReadTimeout, srv.WriteTimeout = d.ReadTimeout.D(), d.WriteTimeout.D()
+		srv.IdleTimeout = httpd.IdleTimeout
 	}
 	fmt.Fprintf(stdout, "noop server on %s\n", *listen)
 	errc := make(chan error, 1)
