@@ -12,6 +12,7 @@
 //	wabload seed [flags]      queue messages straight into a stopped daemon's database
 //	wabload restart [flags]   start the daemon on a full queue: time to accept and to send again
 //	wabload pacing [flags]    send rate per business number against [outbox] number_rate
+//	wabload fsync [flags]     the disk alone: latency of an append made durable (write + fsync)
 //
 // Run "wabload SCENARIO -h" for a scenario's flags. BENCHMARKS.md has the
 // commands and results; bench/run.sh runs every scenario with its peer.
@@ -22,6 +23,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/wabridge/wabridge/internal/load/diskload"
 	"github.com/wabridge/wabridge/internal/load/mailload"
 	"github.com/wabridge/wabridge/internal/load/queueload"
 	"github.com/wabridge/wabridge/internal/load/smppload"
@@ -40,6 +42,7 @@ scenarios:
   seed      queue messages in a stopped daemon's database
   restart   start the daemon on a full queue: time until it accepts and sends
   pacing    achieved send rate per business number against the configured limit
+  fsync     the disk alone: write + fsync latency, the floor under every commit
 `
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
@@ -69,6 +72,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return queueload.RestartMain(rest, stdout, stderr)
 	case "pacing":
 		return queueload.PacingMain(rest, stdout, stderr)
+	case "fsync":
+		return diskload.Main(rest, stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0
