@@ -13,7 +13,11 @@
 #                          TRACE=SECONDS: also a Go execution trace of the daemon for SECONDS
 #                          from 2 s after it is ready (bench/results/NAME.trace); trace_report
 #                          prints where its goroutines spent their time (bench/gstates.py)
+#                          KPERF=SECONDS: also `perf record -g` of the daemon for SECONDS from
+#                          2 s after it is ready (kernel and user, $WORK/perf.data); perf_report
+#                          prints where its CPU went, system calls included (bench/perfsplit.py)
 #   trace_report           wait for that trace and print its summary (nothing without TRACE)
+#   perf_report            wait for that perf record and print its split (nothing without KPERF)
 BENCH_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PIDS=()
 
@@ -73,6 +77,7 @@ start_wabridge() {
 					"http://127.0.0.1:$PPROF_PORT/debug/pprof/profile?seconds=$PPROF") &
 			fi
 			[ -z "${TRACE:-}" ] || start_trace "$BENCH_NAME" "$PPROF_PORT"
+			[ -z "${KPERF:-}" ] || start_perf "$DAEMON"
 			return 0
 		fi
 		kill -0 "$DAEMON" 2>/dev/null || break
@@ -99,4 +104,29 @@ trace_report() {
 	wait "$TRACE_PID" || { echo "trace: not taken" >&2; return 1; }
 	echo "== goroutines over ${TRACE}s of the run (go tool trace -d=parsed $TRACE_FILE | bench/gstates.py)"
 	go tool trace -d=parsed "$TRACE_FILE" 2>/dev/null | python3 "$BENCH_ROOT/bench/gstates.py"
+}
+
+# start_perf PID: `perf record -g` of PID for KPERF seconds, 2 s from now,
+# into $WORK/perf.data. A missing perf fails the report, never silently.
+start_perf() {
+	PERF_DATA=$WORK/perf.data
+	(sleep 2; perf record -F 999 -g -p "$1" -o "$PERF_DATA" -- sleep "$KPERF" >"$WORK/perf.log" 2>&1) &
+	PERF_REC_PID=$!
+}
+
+# perf_report: wait for start_perf's record and print where the daemon's
+# CPU went (bench/perfsplit.py), then the top kernel and user symbols.
+perf_report() {
+	[ -n "${PERF_REC_PID:-}" ] || return 0
+	wait "$PERF_REC_PID"
+	if [ ! -s "$PERF_DATA" ]; then
+		echo "perf: not recorded (is perf installed? kernel.perf_event_paranoid?)" >&2
+		cat "$WORK/perf.log" >&2
+		return 1
+	fi
+	echo "== the daemon's CPU over ${KPERF}s of the run (perf record -g | bench/perfsplit.py)"
+	perf script -i "$PERF_DATA" -F ip,sym,dso 2>/dev/null | python3 "$BENCH_ROOT/bench/perfsplit.py" | sed 's/^/   /'
+	echo "   top symbols by self time:"
+	perf report -i "$PERF_DATA" --no-children --sort symbol --stdio -g none 2>/dev/null |
+		grep -E '^ +[0-9]' | head -15 | awk '{print "     ", $1, $2, $3}'
 }

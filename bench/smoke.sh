@@ -30,6 +30,11 @@ smoke webhook_twilio env CONNS=16 DURATION=2s KIND=twilio-status bash "$ROOT/ben
 # TRACE= takes an execution trace of the daemon and summarises it
 # (bench/gstates.py): the summary must name the store's writer goroutine.
 smoke webhook_trace bash -c "out=\$(CONNS=16 DURATION=3s TRACE=1 bash '$ROOT/bench/webhook/run.sh' 2>&1); echo \"\$out\"; grep -q 'store.(\*committer).loop' <<<\"\$out\""
+# KPERF= records the daemon with perf (system calls included) and splits
+# its CPU (bench/perfsplit.py): the split must name the socket writes.
+smoke webhook_kperf bash -c "out=\$(CONNS=16 DURATION=4s KPERF=1 bash '$ROOT/bench/webhook/run.sh' 2>&1); echo \"\$out\"; grep -q 'syscall write' <<<\"\$out\""
+# The disk alone (bench/run.sh records it in machine.txt).
+smoke fsync "$WABLOAD_BIN" fsync -dir "$WORK" -count 50 -busy 1
 smoke smpp env COUNT=300 BINDS=2 WINDOW=10 bash "$ROOT/bench/smpp/wabridge.sh"
 smoke smpp_rate env COUNT=300 RATE=150 BINDS=2 WINDOW=10 bash "$ROOT/bench/smpp/wabridge.sh"
 # test_smsc's ports are compiled in (2345, 8080, 13000): one more try if

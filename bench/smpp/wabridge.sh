@@ -13,7 +13,8 @@
 #   WORKERS (outbox senders, 64: the default)  NUMBER_RATE (100000)  STATUS_DELAY ("10ms")
 #   WEBHOOK_WORKERS (the sandbox's status webhooks in flight, 64; its default 16 was the limit)
 #   RECEIPT_TIMEOUT (120s)  WABRIDGE_BIN, WABLOAD_BIN (built from this tree if unset)
-#   PERF=1: record the daemon with `perf record -g` during the run and print the top of `perf report`
+#   PERF=1: record the daemon with `perf record -g` during the run and print where its CPU went
+#           (bench/perfsplit.py: system calls by name, kernel, user) and the top of `perf report`
 #   PPROF=SECONDS: take a Go CPU profile of the daemon for SECONDS from 2 s into the run
 #                  (written to bench/results/smpp-cpu.pprof with the binary beside it)
 #   TRACE=SECONDS: take a Go execution trace of the daemon for SECONDS from 2 s into the run
@@ -197,6 +198,8 @@ if [ -n "$PERF_PID" ]; then
 	kill -INT "$PERF_PID" 2>/dev/null
 	wait "$PERF_PID" 2>/dev/null
 	PERF_PID=""
+	echo "--- where the daemon's CPU went, system calls included (bench/perfsplit.py) ---"
+	perf script -i "$WORK/perf.data" -F ip,sym,dso 2>/dev/null | python3 "$ROOT/bench/perfsplit.py"
 	echo "--- perf report (daemon, top symbols by self time) ---"
 	perf report -i "$WORK/perf.data" --no-children --sort dso,symbol --stdio 2>/dev/null |
 		grep -E '^ +[0-9]' | head -40

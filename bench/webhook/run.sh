@@ -13,6 +13,7 @@
 # Environment: CONNS (256) DURATION (10s) KIND (meta-status|meta-message|twilio-status|twilio-message)
 #   EVENTS (events per webhook, 1) RATE (0 = flat out) WABRIDGE_BIN WABLOAD_BIN KEEP=1
 #   PPROF=SECONDS / TRACE=SECONDS: a CPU profile / an execution trace of the daemon (bench/lib.sh)
+#   KPERF=SECONDS: a perf record of the daemon, system calls included (bench/lib.sh, perfsplit.py)
 # Prints both reports (each ends with a RESULT {json} line).
 set -uo pipefail
 source "$(dirname "$0")/../lib.sh"
@@ -56,4 +57,5 @@ echo "   events per fsync: $per ($((f1 - f0)) fsyncs)"
 # The store's group commits over the run: BEGIN -> durable, the COMMIT alone.
 curl -fsS "$BASE/metrics" | python3 "$BENCH_ROOT/bench/histq.py" | sed 's/^/   /'
 trace_report
+perf_report
 exit $code
