@@ -30,8 +30,8 @@ export WABLOAD_BIN=${WABLOAD_BIN:-$OUT/wabload}
 	# The floor under every commit: the disk's write + fsync alone, then
 	# with every core taken by a spinning thread (the wait for a CPU).
 	echo "disk, wabload fsync -dir $OUT -duration 3s (32 KiB per fsync), alone and with -busy $(nproc):"
-	"$WABLOAD_BIN" fsync -dir "$OUT" -duration 3s | grep 'write+fsync'
-	"$WABLOAD_BIN" fsync -dir "$OUT" -duration 3s -busy "$(nproc)" | grep 'write+fsync'
+	"$WABLOAD_BIN" fsync -dir "$OUT" -duration 3s | grep '^   write+fsync'
+	"$WABLOAD_BIN" fsync -dir "$OUT" -duration 3s -busy "$(nproc)" | grep '^   write+fsync'
 } >"$OUT/machine.txt"
 
 scenarios=("$@")

@@ -79,8 +79,8 @@ func Run(ctx context.Context, c Config) (load.Report, error) {
 	}
 	dir, _ := filepath.Abs(c.Dir)
 	r.Settings = map[string]string{"dir": dir, "bytes_per_fsync": strconv.Itoa(c.Size),
-		"wrap_bytes": strconv.FormatInt(c.Wrap, 10), "busy_goroutines": strconv.Itoa(c.Busy),
-		"what": "one writer, write then fsync; busy goroutines spinning beside it"}
+		"wrap_bytes": strconv.FormatInt(c.Wrap, 10), "busy_threads": strconv.Itoa(c.Busy),
+		"what": "one writer, write then fsync; busy threads spinning beside it"}
 	if n := s.ErrorCount(); n > 0 {
 		return r, fmt.Errorf("diskload: %d writes or fsyncs failed: %v", n, s.Errors)
 	}

@@ -27,7 +27,7 @@ func TestRunWithBusyCoresStillCountsEveryFsync(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Ops != 5 || r.Settings["busy_goroutines"] != "2" {
+	if r.Ops != 5 || r.Settings["busy_threads"] != "2" {
 		t.Fatalf("ops %d, settings %v", r.Ops, r.Settings)
 	}
 }
