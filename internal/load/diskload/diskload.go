@@ -4,7 +4,7 @@
 // given size to a file and fsyncs after each, as the store's log does,
 // wrapping to the file's start at a bound (as a checkpointed log is
 // reused), and reports the latency of each write + fsync; with -busy,
-// goroutines spinning beside it take the cores, as a loaded daemon does,
+// threads spinning beside it take the cores, as a loaded daemon's do,
 // which shows how much of a commit's tail is waiting for a CPU.
 package diskload
 
@@ -31,7 +31,7 @@ type Config struct {
 	Wrap     int64         // the file's size bound: writes start again at 0
 	Duration time.Duration // how long to run
 	Count    int64         // stop after this many fsyncs instead (when > 0)
-	// Busy goroutines spin on the CPU during the run: the same disk with
+	// Busy threads spin on the CPU during the run: the same disk with
 	// the cores taken, as under load (0: nothing else runs).
 	Busy int
 }
@@ -54,7 +54,7 @@ func Run(ctx context.Context, c Config) (load.Report, error) {
 	}
 	rec := load.NewRecorder()
 	var off int64
-	op := func(_ context.Context, _ int64, start time.Time) string {
+	op := func(context.Context, int64, time.Time) string {
 		if _, err := f.WriteAt(buf, off); err != nil {
 			return "write"
 		}
@@ -70,7 +70,7 @@ func Run(ctx context.Context, c Config) (load.Report, error) {
 	spun := spin(c.Busy, stop)
 	_, elapsed := load.Run(ctx, load.RunConfig{Concurrency: 1, Duration: c.Duration, Count: c.Count}, op, rec)
 	close(stop)
-	spun.Wait()
+	spun()
 	s := rec.Summary()
 	r := load.Report{Scenario: "fsync", Ops: s.Count, Elapsed: elapsed,
 		Latency: map[string]load.Summary{"write+fsync": s}}
@@ -91,10 +91,12 @@ func Run(ctx context.Context, c Config) (load.Report, error) {
 // each on its own thread, with Go's scheduler given a processor more than
 // they take: the writer never waits for a Go processor, only for the
 // kernel to give its thread a core (as the daemon's writer waits beside
-// the load client and the daemon's other threads).
-func spin(n int, stop <-chan struct{}) *sync.WaitGroup {
+// the load client and the daemon's other threads). The function it
+// returns waits for them to end and puts GOMAXPROCS back.
+func spin(n int, stop <-chan struct{}) (wait func()) {
 	var wg sync.WaitGroup
-	if n > 0 && runtime.GOMAXPROCS(0) < n+1 {
+	procs := runtime.GOMAXPROCS(0)
+	if n > 0 && procs < n+1 {
 		runtime.GOMAXPROCS(n + 1)
 	}
 	for range n {
@@ -116,7 +118,10 @@ func spin(n int, stop <-chan struct{}) *sync.WaitGroup {
 			}
 		}()
 	}
-	return &wg
+	return func() {
+		wg.Wait()
+		runtime.GOMAXPROCS(procs)
+	}
 }
 
 // sink keeps the spinners' arithmetic from being optimised away.

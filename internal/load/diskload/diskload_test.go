@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -23,12 +25,16 @@ func TestRunCountsEveryFsyncAndRemovesItsFile(t *testing.T) {
 }
 
 func TestRunWithBusyCoresStillCountsEveryFsync(t *testing.T) {
-	r, err := Run(context.Background(), Config{Dir: t.TempDir(), Size: 4096, Wrap: 1 << 20, Count: 5, Busy: 2})
+	procs := runtime.GOMAXPROCS(0)
+	r, err := Run(context.Background(), Config{Dir: t.TempDir(), Size: 4096, Wrap: 1 << 20, Count: 5, Busy: procs + 1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Ops != 5 || r.Settings["busy_threads"] != "2" {
+	if r.Ops != 5 || r.Settings["busy_threads"] != strconv.Itoa(procs+1) {
 		t.Fatalf("ops %d, settings %v", r.Ops, r.Settings)
+	}
+	if got := runtime.GOMAXPROCS(0); got != procs {
+		t.Fatalf("GOMAXPROCS %d after the run, want %d back", got, procs)
 	}
 }
 
