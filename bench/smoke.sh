@@ -33,6 +33,8 @@ smoke webhook_trace bash -c "out=\$(CONNS=16 DURATION=3s TRACE=1 bash '$ROOT/ben
 # KPERF= records the daemon with perf (system calls included) and splits
 # its CPU (bench/perfsplit.py): the split must name the socket writes.
 smoke webhook_kperf bash -c "out=\$(CONNS=16 DURATION=4s KPERF=1 bash '$ROOT/bench/webhook/run.sh' 2>&1); echo \"\$out\"; grep -q 'syscall write' <<<\"\$out\""
+# bench/ab.sh alternates two binaries (here the same one twice) and compares them.
+smoke ab bash -c "out=\$(A='$WABRIDGE_BIN' B='$WABRIDGE_BIN' PAIRS=1 CONNS=16 DURATION=2s RATE=500 bash '$ROOT/bench/ab.sh' webhook 2>&1); echo \"\$out\"; grep -q 'sign test' <<<\"\$out\" && echo 'RESULT {}'"
 # The disk alone (bench/run.sh records it in machine.txt).
 smoke fsync "$WABLOAD_BIN" fsync -dir "$WORK" -count 50 -busy 1
 smoke smpp env COUNT=300 BINDS=2 WINDOW=10 bash "$ROOT/bench/smpp/wabridge.sh"

@@ -12,6 +12,7 @@
 #   CONNS=64 DURATION=5s KIND=meta-message bench/webhook/run.sh
 # Environment: CONNS (256) DURATION (10s) KIND (meta-status|meta-message|twilio-status|twilio-message)
 #   EVENTS (events per webhook, 1) RATE (0 = flat out) WABRIDGE_BIN WABLOAD_BIN KEEP=1
+#   NOOP=0: skip the ceiling (the no-op server's run)
 #   PPROF=SECONDS / TRACE=SECONDS: a CPU profile / an execution trace of the daemon (bench/lib.sh)
 #   KPERF=SECONDS: a perf record of the daemon, system calls included (bench/lib.sh, perfsplit.py)
 # Prints both reports (each ends with a RESULT {json} line).
@@ -24,16 +25,18 @@ EVENTS=${EVENTS:-1}
 RATE=${RATE:-0}
 bench_init webhook
 
-# 1. The ceiling.
-NOOP_PORT=$(free_port)
-"$WABLOAD_BIN" noop -listen "127.0.0.1:$NOOP_PORT" >/dev/null 2>&1 &
-PIDS+=($!)
-sleep 0.3
 path=/webhooks/whatsapp
 case $KIND in twilio-*) path=/webhooks/twilio ;; esac
-"$WABLOAD_BIN" webhook -url "http://127.0.0.1:$NOOP_PORT$path" -kind "$KIND" -events "$EVENTS" -connections "$CONNS" \
-	-rate "$RATE" -duration "$DURATION" -settings server=noop | sed 's/"scenario":"webhook /"scenario":"noop webhook /'
-kill "${PIDS[0]}" 2>/dev/null
+# 1. The ceiling (NOOP=0 skips it: bench/ab.sh compares daemons only).
+if [ "${NOOP:-1}" != 0 ]; then
+	NOOP_PORT=$(free_port)
+	"$WABLOAD_BIN" noop -listen "127.0.0.1:$NOOP_PORT" >/dev/null 2>&1 &
+	PIDS+=($!)
+	sleep 0.3
+	"$WABLOAD_BIN" webhook -url "http://127.0.0.1:$NOOP_PORT$path" -kind "$KIND" -events "$EVENTS" -connections "$CONNS" \
+		-rate "$RATE" -duration "$DURATION" -settings server=noop | sed 's/"scenario":"webhook /"scenario":"noop webhook /'
+	kill "${PIDS[0]}" 2>/dev/null
+fi
 
 # 2. wabridge.
 extra=""
