@@ -4,8 +4,9 @@
 #                          WABRIDGE_BIN and WABLOAD_BIN (built from this tree when unset)
 #   free_port              a free loopback TCP port
 #   write_config TOML      only write the config start_wabridge would
-#   start_wabridge TOML    write $WORK/wabridge.toml ([log] warn, [store] in WORK, [http] on
-#                          HTTP_PORT, [api] token "bench-token", then TOML) and start it;
+#   start_wabridge TOML    write $WORK/wabridge.toml ([log] warn, [store] in WORK plus
+#                          STORE_TOML, [http] on HTTP_PORT, [api] token "bench-token", then
+#                          TOML) and start it;
 #                          sets DAEMON (pid) and BASE; exits when it does not get ready.
 #                          PPROF=SECONDS: also a Go CPU profile of the daemon for SECONDS from
 #                          2 s after it is ready (bench/results/NAME-cpu.pprof, the binary
@@ -54,6 +55,7 @@ $pprof_toml
 level = "warn"
 [store]
 path = "$WORK/wabridge.db"
+${STORE_TOML:-}
 [http]
 listen = "127.0.0.1:$HTTP_PORT"
 [api]

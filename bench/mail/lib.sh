@@ -78,6 +78,7 @@ $pprof_toml
 level = "warn"
 [store]
 path = "$WORK/wabridge.db"
+${STORE_TOML:-}
 [http]
 listen = "127.0.0.1:$http"
 [api]

@@ -13,6 +13,8 @@
 # Environment: CONNS (256) DURATION (10s) KIND (meta-status|meta-message|twilio-status|twilio-message)
 #   EVENTS (events per webhook, 1) RATE (0 = flat out) WABRIDGE_BIN WABLOAD_BIN KEEP=1
 #   NOOP=0: skip the ceiling (the no-op server's run)
+#   STORE_TOML: added to the daemon's [store] table (experiments, e.g. 'writer_priority = 0')
+#   EXTRA_TOML: appended to the daemon's config (other tables; [sandbox] is the script's)
 #   PPROF=SECONDS / TRACE=SECONDS: a CPU profile / an execution trace of the daemon (bench/lib.sh)
 #   KPERF=SECONDS: a perf record of the daemon, system calls included (bench/lib.sh, perfsplit.py)
 # Prints both reports (each ends with a RESULT {json} line).
@@ -45,7 +47,8 @@ provider = \"twilio\"" ;; esac
 start_wabridge "[sandbox]
 listen = \"127.0.0.1:$(free_port)\"
 twilio_listen = \"127.0.0.1:$(free_port)\"
-$extra"
+$extra
+${EXTRA_TOML:-}"
 fsyncs() { curl -fsS "$BASE/metrics" | awk '/^wabridge_store_fsyncs_total/ {print $2}'; }
 f0=$(fsyncs)
 out=$("$WABLOAD_BIN" webhook -url "$BASE$path" -kind "$KIND" -events "$EVENTS" -connections "$CONNS" \
