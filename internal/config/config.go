@@ -95,7 +95,8 @@ type StoreConfig struct {
 	Retention   Duration `toml:"retention"`
 	CommitBatch int      `toml:"commit_batch"`
 	CommitDelay Duration `toml:"commit_delay"`
-	// WriterPriority: nice levels the store writer's thread runs above the daemon.
+	// WriterPriority: nice levels the store writer's thread runs above the
+	// daemon; 0 (the default): no thread of its own, no priority.
 	WriterPriority int `toml:"writer_priority"`
 }
 
@@ -383,7 +384,7 @@ func base() *Config {
 			Retention:      Duration(720 * time.Hour),
 			CommitBatch:    256,
 			CommitDelay:    0,
-			WriterPriority: 10,
+			WriterPriority: 0,
 		},
 		HTTP: HTTPConfig{
 			Listen:       "127.0.0.1:8080",
