@@ -23,10 +23,11 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SCENARIO=${1:?usage: A=binary B=binary [PAIRS=8] bench/ab.sh webhook|smpp|smtp}
 : "${A:?A=the first wabridge binary}" "${B:?B=the second wabridge binary}"
 PAIRS=${PAIRS:-8}
-export WABLOAD_BIN=${WABLOAD_BIN:-$(mktemp -d)/wabload}
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+OUT=$TMP/runs.jsonl
+export WABLOAD_BIN=${WABLOAD_BIN:-$TMP/wabload}
 [ -x "$WABLOAD_BIN" ] || (cd "$ROOT" && go build -o "$WABLOAD_BIN" ./cmd/wabload) || exit 1
-OUT=$(mktemp)
-trap 'rm -f "$OUT"' EXIT
 
 one() { # one LABEL BINARY STORE TOML: a run of the scenario, its RESULT line tagged
 	local label=$1 bin=$2 store=$3 toml=$4 res

@@ -19,6 +19,7 @@
 #                          prints where its CPU went, system calls included (bench/perfsplit.py)
 #   trace_report           wait for that trace and print its summary (nothing without TRACE)
 #   perf_report            wait for that perf record and print its split (nothing without KPERF)
+#   perf_split DATA        print the split of any perf record -g file (bench/perfsplit.py)
 BENCH_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PIDS=()
 
@@ -108,6 +109,12 @@ trace_report() {
 	go tool trace -d=parsed "$TRACE_FILE" 2>/dev/null | python3 "$BENCH_ROOT/bench/gstates.py"
 }
 
+# perf_split DATA: where the CPU recorded in perf file DATA went, by
+# system call, kernel and user (bench/perfsplit.py).
+perf_split() {
+	perf script -i "$1" -F ip,sym,dso 2>/dev/null | python3 "$BENCH_ROOT/bench/perfsplit.py"
+}
+
 # start_perf PID: `perf record -g` of PID for KPERF seconds, 2 s from now,
 # into $WORK/perf.data. A missing perf fails the report, never silently.
 start_perf() {
@@ -127,8 +134,9 @@ perf_report() {
 		return 1
 	fi
 	echo "== the daemon's CPU over ${KPERF}s of the run (perf record -g | bench/perfsplit.py)"
-	perf script -i "$PERF_DATA" -F ip,sym,dso 2>/dev/null | python3 "$BENCH_ROOT/bench/perfsplit.py" | sed 's/^/   /'
+	perf_split "$PERF_DATA" | sed 's/^/   /'
 	echo "   top symbols by self time:"
 	perf report -i "$PERF_DATA" --no-children --sort symbol --stdio -g none 2>/dev/null |
 		grep -E '^ +[0-9]' | head -15 | awk '{print "     ", $1, $2, $3}'
+	return 0 # (head closing the pipe early is not a failure)
 }

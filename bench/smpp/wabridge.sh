@@ -32,7 +32,7 @@
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-source "$ROOT/bench/lib.sh" # start_trace, trace_report
+source "$ROOT/bench/lib.sh" # start_trace, trace_report, perf_split
 COUNT=${COUNT:-20000}
 BINDS=${BINDS:-4}
 WINDOW=${WINDOW:-10}
@@ -199,7 +199,7 @@ if [ -n "$PERF_PID" ]; then
 	wait "$PERF_PID" 2>/dev/null
 	PERF_PID=""
 	echo "--- where the daemon's CPU went, system calls included (bench/perfsplit.py) ---"
-	perf script -i "$WORK/perf.data" -F ip,sym,dso 2>/dev/null | python3 "$ROOT/bench/perfsplit.py"
+	perf_split "$WORK/perf.data"
 	echo "--- perf report (daemon, top symbols by self time) ---"
 	perf report -i "$WORK/perf.data" --no-children --sort dso,symbol --stdio 2>/dev/null |
 		grep -E '^ +[0-9]' | head -40

@@ -62,6 +62,7 @@ echo "$out" | sed "s/^RESULT {/RESULT {\"events_per_fsync\":$per,/"
 echo "   events per fsync: $per ($((f1 - f0)) fsyncs)"
 # The store's group commits over the run: BEGIN -> durable, the COMMIT alone.
 curl -fsS "$BASE/metrics" | python3 "$BENCH_ROOT/bench/histq.py" | sed 's/^/   /'
-trace_report
-perf_report
+# A trace or perf record asked for and not taken fails the run.
+trace_report || code=1
+perf_report || code=1
 exit $code
