@@ -92,7 +92,7 @@ var versionRE = regexp.MustCompile(`^v\d+(\.\d+)?$`)
 //
 // Every Graph call waits for the latency knob first, as Meta's own latency.
 func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request) {
-	if !s.waitLatency(r) {
+	if !s.waitLatency(r.Context().Done()) {
 		return
 	}
 	segs := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
@@ -211,6 +211,13 @@ const (
 // mark-as-read form {"messaging_product","status":"read","message_id"}.
 func (s *Server) handleMessages(w http.ResponseWriter, r *http.Request, num *Number) {
 	raw, tooLarge, err := readBody(r)
+	s.handleMessagesBody(w, num, raw, tooLarge, err)
+}
+
+// handleMessagesBody is handleMessages once the body is read (raw; tooLarge
+// when it exceeded maxBodyBytes; err when it could not be read): the part
+// the net/http handler and the fasthttp fast path (fastgraph.go) share.
+func (s *Server) handleMessagesBody(w http.ResponseWriter, num *Number, raw []byte, tooLarge bool, err error) {
 	if tooLarge {
 		(&graphError{status: http.StatusRequestEntityTooLarge, code: 100, message: "(#100) Request body too large", details: fmt.Sprintf("request bodies are limited to %d bytes", maxBodyBytes)}).write(w)
 		return

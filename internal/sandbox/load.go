@@ -86,7 +86,7 @@ func validateKnobs(k *loadKnobs) error {
 // waitLatency sleeps for the latency knob before a Graph call is answered. It
 // reports false when the client went away or the server is closing; the
 // caller then answers nothing.
-func (s *Server) waitLatency(r *http.Request) bool {
+func (s *Server) waitLatency(cancelled <-chan struct{}) bool {
 	d := s.knobs().Latency
 	if d <= 0 {
 		return true
@@ -96,7 +96,7 @@ func (s *Server) waitLatency(r *http.Request) bool {
 	select {
 	case <-t.C:
 		return true
-	case <-r.Context().Done():
+	case <-cancelled:
 		return false
 	case <-s.life.Done():
 		return false

@@ -32,6 +32,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/valyala/fasthttp"
+
 	"github.com/wabridge/wabridge/internal/simlife"
 )
 
@@ -322,7 +324,23 @@ func setDefault(d *time.Duration, def time.Duration) {
 // Start listens on Config.Listen, serves in the background and starts the
 // webhook delivery workers. It may be called once.
 func (s *Server) Start() error {
-	addr, err := s.life.Start(s.cfg.Listen, s.handler, s.log, s.startWorkersLocked)
+	srv := &fasthttp.Server{
+		Handler: s.fastHandler(),
+		Name:    "wabridge-sandbox",
+		// Room for the largest media upload; the handlers apply the finer
+		// limits (maxBodyBytes, MaxUploadBytes) and answer as Graph does.
+		// A body over this one is refused by fasthttp with a plain 413.
+		MaxRequestBodySize:    int(s.cfg.MaxUploadBytes + 2*uploadOverhead),
+		IdleTimeout:           2 * time.Minute,
+		NoDefaultServerHeader: true,
+		NoDefaultContentType:  true,
+		// The adapted handlers parse multipart bodies themselves.
+		DisablePreParseMultipartForm: true,
+		CloseOnShutdown:              true,
+		ErrorHandler:                 requestError,
+		Logger:                       fastLogger{s.log},
+	}
+	addr, err := s.life.StartFast(s.cfg.Listen, srv, s.startWorkersLocked)
 	if err != nil {
 		return err
 	}

@@ -13,6 +13,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/valyala/fasthttp"
 )
 
 // Life is one simulator's lifecycle. Its zero value is not usable; make
@@ -24,7 +26,7 @@ type Life struct {
 	started     bool
 	closed      bool
 	ln          net.Listener
-	srv         *http.Server
+	shutdown    func(context.Context) error // stops the server started (nil: none)
 	serveErr    chan error
 	closeResult error
 
@@ -41,10 +43,32 @@ func New(name string) *Life {
 	return l
 }
 
-// Start listens on addr and serves h in the background; then, still
-// holding the lifecycle's lock, runs started (nil: nothing), which may
-// call GoLocked. It may be called once, and not after Close.
+// Start listens on addr and serves h in the background with net/http;
+// then, still holding the lifecycle's lock, runs started (nil: nothing),
+// which may call GoLocked. Start or StartFast may be called once, and not
+// after Close.
 func (l *Life) Start(addr string, h http.Handler, log *slog.Logger, started func()) (net.Addr, error) {
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	return l.start(addr, started, srv.Serve, func(ctx context.Context) error {
+		err := srv.Shutdown(ctx)
+		if err != nil {
+			_ = srv.Close()
+		}
+		return err
+	})
+}
+
+// StartFast is Start with a fasthttp server (its handler and limits set by
+// the caller): for a simulator whose hot path load tests drive.
+func (l *Life) StartFast(addr string, srv *fasthttp.Server, started func()) (net.Addr, error) {
+	return l.start(addr, started, srv.Serve, srv.ShutdownWithContext)
+}
+
+func (l *Life) start(addr string, started func(), serve func(net.Listener) error, shutdown func(context.Context) error) (net.Addr, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed {
@@ -58,14 +82,10 @@ func (l *Life) Start(addr string, h http.Handler, log *slog.Logger, started func
 		return nil, fmt.Errorf("%s: listen %s: %w", l.name, addr, err)
 	}
 	l.ln = ln
-	l.srv = &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	l.shutdown = shutdown
 	l.started = true
 	l.serveErr = make(chan error, 1)
-	go func(srv *http.Server) { l.serveErr <- srv.Serve(ln) }(l.srv)
+	go func() { l.serveErr <- serve(ln) }()
 	if started != nil {
 		started()
 	}
@@ -93,15 +113,17 @@ func (l *Life) Close(ctx context.Context, stopping func()) error {
 		return l.closeResult
 	}
 	l.closed = true
-	srv := l.srv
+	shutdown, ln := l.shutdown, l.ln
 	l.mu.Unlock()
 
 	var errs []error
-	if srv != nil {
-		if err := srv.Shutdown(ctx); err != nil {
+	if shutdown != nil {
+		if err := shutdown(ctx); err != nil {
 			errs = append(errs, err)
-			_ = srv.Close()
 		}
+		// fasthttp's Shutdown does nothing when it runs before Serve has
+		// taken the listener; closed, the listener ends Serve either way.
+		_ = ln.Close()
 		if err := <-l.serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
 			errs = append(errs, err)
 		}
