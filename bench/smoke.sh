@@ -39,6 +39,10 @@ smoke ab bash -c "out=\$(A='$WABRIDGE_BIN' B='$WABRIDGE_BIN' PAIRS=1 CONNS=16 DU
 smoke fsync "$WABLOAD_BIN" fsync -dir "$WORK" -count 50 -busy 1
 smoke smpp env COUNT=300 BINDS=2 WINDOW=10 bash "$ROOT/bench/smpp/wabridge.sh"
 smoke smpp_rate env COUNT=300 RATE=150 BINDS=2 WINDOW=10 bash "$ROOT/bench/smpp/wabridge.sh"
+# KPERF= on the SMPP script too (bench/lib.sh's start_perf / perf_report).
+smoke smpp_kperf bash -c "out=\$(COUNT=2000 RATE=500 BINDS=2 WINDOW=10 KPERF=1 bash '$ROOT/bench/smpp/wabridge.sh' 2>&1); echo \"\$out\"; grep -q 'syscall write' <<<\"\$out\""
+# bench/rounds.py on a committed suite: the per-round ratios BENCHMARKS.md quotes.
+smoke rounds bash -c "out=\$(python3 '$ROOT/bench/rounds.py' '$ROOT/bench/results/2026-11-23q'); echo \"\$out\"; grep -q '^webhook ratio: per round 0.474' <<<\"\$out\" && grep -q '^SMPP against Kannel' <<<\"\$out\" && echo 'RESULT {}'"
 # test_smsc's ports are compiled in (2345, 8080, 13000): one more try if
 # they were still held when it started.
 smoke kannel bash -c "COUNT=500 bash '$ROOT/bench/smpp/kannel.sh' || { sleep 5; COUNT=500 bash '$ROOT/bench/smpp/kannel.sh'; }"

@@ -13,7 +13,9 @@
 #   WORKERS (outbox senders, 64: the default)  NUMBER_RATE (100000)  STATUS_DELAY ("10ms")
 #   WEBHOOK_WORKERS (the sandbox's status webhooks in flight, 64; its default 16 was the limit)
 #   RECEIPT_TIMEOUT (120s)  WABRIDGE_BIN, WABLOAD_BIN (built from this tree if unset)
-#   PERF=1: record the daemon with `perf record -g` during the run and print where its CPU went
+#   KPERF=SECONDS: `perf record -g` of the daemon for SECONDS from 2 s into the run, then where
+#           its CPU went (bench/lib.sh's perf_report, as bench/webhook/run.sh does)
+#   PERF=1: record the daemon with `perf record -g` during the whole run and print where its CPU went
 #           (bench/perfsplit.py: system calls by name, kernel, user) and the top of `perf report`
 #   PPROF=SECONDS: take a Go CPU profile of the daemon for SECONDS from 2 s into the run
 #                  (written to bench/results/smpp-cpu.pprof with the binary beside it)
@@ -32,7 +34,7 @@
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-source "$ROOT/bench/lib.sh" # start_trace, trace_report, perf_split
+source "$ROOT/bench/lib.sh" # start_trace, trace_report, start_perf, perf_report, perf_split
 COUNT=${COUNT:-20000}
 BINDS=${BINDS:-4}
 WINDOW=${WINDOW:-10}
@@ -129,11 +131,18 @@ if [ "$ready" != 1 ]; then
 	echo "wabridge did not become ready:"; tail -30 "$WORK/daemon.log"; exit 1
 fi
 
-if [ "${PERF:-0}" = 1 ] && command -v perf >/dev/null; then
-	perf record -F 499 -g -p "$DAEMON_PID" -o "$WORK/perf.data" >"$WORK/perf.log" 2>&1 &
-	PERF_PID=$!
-	sleep 0.5
+PERF_MISSING=0
+if [ "${PERF:-0}" = 1 ]; then
+	if command -v perf >/dev/null; then
+		perf record -F 499 -g -p "$DAEMON_PID" -o "$WORK/perf.data" >"$WORK/perf.log" 2>&1 &
+		PERF_PID=$!
+		sleep 0.5
+	else
+		echo "PERF=1: perf is not installed (Debian: linux-perf)" >&2
+		PERF_MISSING=1
+	fi
 fi
+[ -z "${KPERF:-}" ] || start_perf "$DAEMON_PID" # bench/lib.sh: a window of KPERF s, 2 s in
 
 ARGS=(-addr "127.0.0.1:$SMPP_PORT" -system-id bench -password bench1
 	-binds "$BINDS" -window "$WINDOW" -count "$COUNT" -receipt-timeout "$RECEIPT_TIMEOUT"
@@ -192,7 +201,9 @@ if [ -n "${PAGES:-}" ]; then
 	python3 "$ROOT/bench/walpages.py" "$WORK/pages/db" "$WORK/pages/wal"
 fi
 
-trace_report
+trace_report || rc=1
+perf_report || rc=1
+[ "$PERF_MISSING" = 0 ] || rc=1
 
 if [ -n "$PERF_PID" ]; then
 	kill -INT "$PERF_PID" 2>/dev/null
