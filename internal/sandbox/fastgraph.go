@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -25,8 +26,24 @@ import (
 // exactly as before. The fast path checks the same things in the same
 // order as serveGraph and handleMessages and answers with the same code
 // (handleMessagesBody); TestFastPathMatchesNetHTTP holds the two to each other.
+//
+// Answers are buffered whole before they are sent (fasthttp), a media
+// download included, as its upload was on the way in. A handler that
+// panics is answered 500 and logged (net/http's server recovered it; fasthttp
+// would not, and the simulator runs in the daemon's process).
 func (s *Server) fastHandler() fasthttp.RequestHandler {
 	return func(ctx *fasthttp.RequestCtx) {
+		defer func() {
+			if r := recover(); r != nil {
+				s.log.Error("sandbox handler panic", "method", string(ctx.Method()), "path", string(ctx.Path()), "panic", fmt.Sprint(r))
+				ctx.Response.Reset()
+				ctx.SetConnectionClose()
+				w := acquireFastWriter(ctx)
+				(&graphError{status: http.StatusInternalServerError, code: 1, typ: "OAuthException",
+					message: "An unknown error occurred"}).write(w)
+				releaseFastWriter(w)
+			}
+		}()
 		num := s.fastSendTarget(ctx)
 		if num == nil {
 			s.serveNetHTTP(ctx)
@@ -164,7 +181,12 @@ func (w *fastWriter) WriteHeader(code int) {
 	w.wrote = true
 	for k, vs := range w.header {
 		if k == "Content-Length" {
-			continue // fasthttp sets it from the body
+			// fasthttp sets it from the body, which a HEAD answer has none of.
+			if n, err := strconv.Atoi(w.header.Get(k)); err == nil && w.ctx.IsHead() {
+				w.ctx.Response.SkipBody = true
+				w.ctx.Response.Header.SetContentLength(n)
+			}
+			continue
 		}
 		for _, v := range vs {
 			w.ctx.Response.Header.Add(k, v)
@@ -191,12 +213,18 @@ func (w *fastWriter) finish() {
 }
 
 // requestError answers a request fasthttp could not read, in Graph's
-// error shape: 413 for a body over the listener's limit, 400 otherwise.
+// error shape: 413 for a body over the listener's limit, 431 for headers
+// over its read buffer, 400 otherwise.
 func requestError(ctx *fasthttp.RequestCtx, err error) {
 	e := &graphError{code: 100, message: "(#100) Invalid request", details: "the HTTP request could not be read"}
-	if errors.Is(err, fasthttp.ErrBodyTooLarge) {
+	var small *fasthttp.ErrSmallBuffer
+	switch {
+	case errors.Is(err, fasthttp.ErrBodyTooLarge):
 		e = &graphError{status: http.StatusRequestEntityTooLarge, code: 100, message: "(#100) Request body too large",
 			details: "the request body exceeds the simulator's limit"}
+	case errors.As(err, &small):
+		e = &graphError{status: http.StatusRequestHeaderFieldsTooLarge, code: 100, message: "(#100) Request headers too large",
+			details: "the request headers exceed the simulator's limit"}
 	}
 	w := acquireFastWriter(ctx)
 	e.write(w)

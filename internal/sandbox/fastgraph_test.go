@@ -2,7 +2,9 @@ package sandbox
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -183,5 +185,112 @@ func TestListenerBodyLimit(t *testing.T) {
 	} // else: the server closed the connection while the body was sent
 	if n := len(h.messages("")); n != 0 {
 		t.Errorf("%d messages recorded", n)
+	}
+}
+
+// A media download through the listener answers HEAD and Range requests
+// as net/http's server does (http.ServeContent behind both).
+func TestMediaDownloadHeadAndRange(t *testing.T) {
+	h := start(t, nil)
+	ref := httptest.NewServer(h.s.Handler())
+	t.Cleanup(ref.Close)
+	pdf := []byte("%PDF-1.4 a small document for ranges")
+	if code, _ := h.controlMedia("?filename=doc.pdf", "application/pdf", pdf); code != 200 {
+		t.Fatalf("control media: HTTP %d", code)
+	}
+	code, m := h.controlMedia("?filename=doc.pdf", "application/pdf", pdf)
+	if code != 200 {
+		t.Fatalf("control media: HTTP %d", code)
+	}
+	meta := h.mediaMeta(m.ID, "?phone_number_id="+testPNID)
+	path := strings.TrimPrefix(meta.URL, h.url)
+	for _, tc := range []struct{ method, rng string }{{"GET", ""}, {"HEAD", ""}, {"GET", "bytes=5-9"}, {"HEAD", "bytes=5-9"}, {"GET", "bytes=900-"}} {
+		var got [2]string
+		for i, base := range []string{h.url, ref.URL} {
+			req, err := http.NewRequest(tc.method, base+path, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Authorization", "Bearer "+testToken)
+			if tc.rng != "" {
+				req.Header.Set("Range", tc.rng)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			got[i] = fmt.Sprintf("%d len=%s type=%q range=%q body=%q", resp.StatusCode, resp.Header.Get("Content-Length"),
+				resp.Header.Get("Content-Type"), resp.Header.Get("Content-Range"), body)
+		}
+		if got[0] != got[1] {
+			t.Errorf("%s %q: listener %s; net/http %s", tc.method, tc.rng, got[0], got[1])
+		}
+	}
+}
+
+// A handler that panics is answered 500 and the listener goes on serving
+// (net/http's server recovered panics; fasthttp does not).
+func TestListenerRecoversPanic(t *testing.T) {
+	s, err := New(testConfig(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	real := s.handler
+	s.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/boom" {
+			panic("boom")
+		}
+		real.ServeHTTP(w, r)
+	})
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close(context.Background()) })
+	resp, err := http.Get(s.URL() + "/boom")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusInternalServerError || !strings.Contains(string(raw), `"code":1`) {
+		t.Errorf("panic: HTTP %d %s", resp.StatusCode, raw)
+	}
+	resp, err = http.Get(s.URL() + "/sandbox/v1/stats")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("after the panic: HTTP %d", resp.StatusCode)
+	}
+}
+
+// Headers over the listener's read buffer get a Graph-shaped 431.
+func TestListenerHeaderLimit(t *testing.T) {
+	h := start(t, nil)
+	req, err := http.NewRequest("GET", h.url+"/sandbox/v1/stats", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("X-Big", strings.Repeat("a", 20<<10))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge || !strings.Contains(string(raw), `"code":100`) {
+		t.Errorf("HTTP %d %s, want 431 with (#100)", resp.StatusCode, raw)
+	}
+	req.Header.Set("X-Big", strings.Repeat("a", 8<<10)) // over fasthttp's default 4 KiB, under ours
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("8 KiB header: HTTP %d", resp.StatusCode)
 	}
 }

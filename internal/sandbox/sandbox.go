@@ -329,9 +329,10 @@ func (s *Server) Start() error {
 		Name:    "wabridge-sandbox",
 		// Room for the largest media upload; the handlers apply the finer
 		// limits (maxBodyBytes, MaxUploadBytes) and answer as Graph does.
-		// A body over this one is refused by fasthttp with a plain 413.
+		// A body over this one is refused before any handler (requestError).
 		MaxRequestBodySize:    int(s.cfg.MaxUploadBytes + 2*uploadOverhead),
 		IdleTimeout:           2 * time.Minute,
+		ReadBufferSize:        16 << 10, // the request line and headers, per connection (net/http took up to 1 MiB)
 		NoDefaultServerHeader: true,
 		NoDefaultContentType:  true,
 		// The adapted handlers parse multipart bodies themselves.
