@@ -149,9 +149,10 @@ func (s *Server) fastSendTarget(ctx *fasthttp.RequestCtx) *Number {
 	return num
 }
 
-// fastWriter is the http.ResponseWriter the fast path hands to
-// handleMessagesBody: headers gathered in a reused map, copied to the
-// fasthttp response with the status; the body written to it directly.
+// fastWriter is the http.ResponseWriter every handler writes through on
+// this listener: headers gathered in a reused map, copied to the fasthttp
+// response with the status (the Content-Type sniffed on the first Write
+// when none was set, as net/http does); the body written to it directly.
 type fastWriter struct {
 	ctx    *fasthttp.RequestCtx
 	header http.Header
