@@ -12,6 +12,7 @@ package load
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -197,22 +198,42 @@ func ReadProc(pid int) (ProcSample, error) {
 	if err != nil {
 		return s, err
 	}
-	// Fields after the command name, which is in parentheses.
-	rest := string(stat)
-	if i := strings.LastIndexByte(rest, ')'); i >= 0 {
-		rest = rest[i+1:]
+	if s.CPU, err = parseStatCPU(stat); err != nil {
+		return s, fmt.Errorf("load: /proc/%d/stat: %w", pid, err)
 	}
-	f := strings.Fields(rest)
-	if len(f) < 13 {
-		return s, fmt.Errorf("load: short /proc/%d/stat", pid)
-	}
-	utime, _ := strconv.ParseInt(f[11], 10, 64)
-	stime, _ := strconv.ParseInt(f[12], 10, 64)
-	s.CPU = time.Duration(utime+stime) * time.Second / clockTick
 	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return s, err
 	}
+	s.RSS, s.PeakRSS = parseStatusMemory(status)
+	return s, nil
+}
+
+// parseStatCPU is utime + stime of a /proc/pid/stat line (proc(5): fields
+// 14 and 15, in clock ticks). The command name, field 2, is in
+// parentheses and may itself hold spaces and parentheses: the fields are
+// counted from the last ')'.
+func parseStatCPU(stat []byte) (time.Duration, error) {
+	rest := string(stat)
+	i := strings.LastIndexByte(rest, ')')
+	if i < 0 {
+		return 0, errors.New("no command name")
+	}
+	f := strings.Fields(rest[i+1:]) // f[0] is field 3, the state
+	if len(f) < 13 {
+		return 0, errors.New("too few fields")
+	}
+	utime, uerr := strconv.ParseInt(f[11], 10, 64)
+	stime, serr := strconv.ParseInt(f[12], 10, 64)
+	if uerr != nil || serr != nil {
+		return 0, fmt.Errorf("utime %q, stime %q: not clock ticks", f[11], f[12])
+	}
+	return time.Duration(utime+stime) * time.Second / clockTick, nil
+}
+
+// parseStatusMemory is VmRSS and VmHWM (the peak) of /proc/pid/status, in
+// bytes; 0 for a line that is missing.
+func parseStatusMemory(status []byte) (rss, peak int64) {
 	for _, line := range strings.Split(string(status), "\n") {
 		k, v, ok := strings.Cut(line, ":")
 		if !ok {
@@ -221,12 +242,12 @@ func ReadProc(pid int) (ProcSample, error) {
 		kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
 		switch k {
 		case "VmRSS":
-			s.RSS = kb << 10
+			rss = kb << 10
 		case "VmHWM":
-			s.PeakRSS = kb << 10
+			peak = kb << 10
 		}
 	}
-	return s, nil
+	return rss, peak
 }
 
 // Report is one scenario run.
