@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/wabridge/wabridge/bridge"
+	"github.com/wabridge/wabridge/internal/config"
 	"github.com/wabridge/wabridge/internal/load"
 	"github.com/wabridge/wabridge/internal/store"
 )
@@ -36,7 +37,7 @@ func SeedMain(args []string, stdout, stderr io.Writer) int {
 	db := fs.String("db", "wabridge.db", "the daemon's SQLite file (the daemon must be stopped)")
 	n := fs.Int("n", 1000000, "messages to queue")
 	batch := fs.Int("batch", 10000, "messages per transaction")
-	business := fs.String("business", "+15550100001", "business number")
+	business := fs.String("business", config.SandboxBusinessNumber, "business number")
 	template := fs.String("template", "order_update", "approved template to send")
 	language := fs.String("language", "en_US", "its language")
 	if err := fs.Parse(args); err != nil {
@@ -173,7 +174,7 @@ func PacingMain(args []string, stdout, stderr io.Writer) int {
 	base := fs.String("api", "http://127.0.0.1:8080", "the daemon's HTTP base URL")
 	token := fs.String("token", "", "API token")
 	sandbox := fs.String("sandbox", "http://127.0.0.1:8081", "the sandbox's base URL")
-	numbers := fs.String("numbers", "+15550100001", "business numbers, comma separated")
+	numbers := fs.String("numbers", config.SandboxBusinessNumber, "business numbers, comma separated")
 	limit := fs.Float64("limit", 80, "the configured [outbox] number_rate")
 	submitRate := fs.Float64("submit-rate", 0, "submissions per second per number (default 1.5 × limit)")
 	duration := fs.Duration("duration", 10*time.Second, "how long to submit")
@@ -238,22 +239,10 @@ func PacingMain(args []string, stdout, stderr io.Writer) int {
 				rateLimited++
 			}
 		}
-		slices.SortFunc(at, func(a, b time.Time) int { return a.Compare(b) })
-		if len(at) < 3 {
-			r.Notes = append(r.Notes, fmt.Sprintf("%s: only %d sends", num, len(at)))
+		got, busiest, ok := sendRate(at)
+		if !ok {
+			r.Notes = append(r.Notes, fmt.Sprintf("%s: %d sends, too few (or all at one instant) to measure a rate", num, len(at)))
 			continue
-		}
-		// The steady part: the middle 80% of the sends (by count), so
-		// neither the start nor the drain at the end counts.
-		lo, hi := len(at)/10, len(at)-1-len(at)/10
-		got := float64(hi-lo) / at[hi].Sub(at[lo]).Seconds()
-		// The busiest second anywhere (a sliding one-second window).
-		busiest, j := 0, 0
-		for i := range at {
-			for at[i].Sub(at[j]) >= time.Second {
-				j++
-			}
-			busiest = max(busiest, i-j+1)
 		}
 		dev := (got - *limit) / *limit * 100
 		worst = max(worst, abs(dev))
@@ -264,6 +253,31 @@ func PacingMain(args []string, stdout, stderr io.Writer) int {
 	r.Notes = append(r.Notes, fmt.Sprintf("worst deviation %.2f%%", worst))
 	r.Print(stdout)
 	return 0
+}
+
+// sendRate sorts one number's send times and measures them: rate is sends
+// per second over the steady part, the middle 80 % of the sends by count
+// (so neither the start nor the drain at the end counts), and busiest the
+// most sends in any one second (a sliding window). ok is false for fewer
+// than three sends or no time between the steady part's first and last.
+func sendRate(at []time.Time) (rate float64, busiest int, ok bool) {
+	slices.SortFunc(at, func(a, b time.Time) int { return a.Compare(b) })
+	if len(at) < 3 {
+		return 0, len(at), false
+	}
+	lo, hi := len(at)/10, len(at)-1-len(at)/10
+	span := at[hi].Sub(at[lo])
+	j := 0
+	for i := range at {
+		for at[i].Sub(at[j]) >= time.Second {
+			j++
+		}
+		busiest = max(busiest, i-j+1)
+	}
+	if span <= 0 {
+		return 0, busiest, false
+	}
+	return float64(hi-lo) / span.Seconds(), busiest, true
 }
 
 func abs(f float64) float64 {

@@ -129,7 +129,7 @@ func appendCustomer(b []byte, i int64) []byte {
 func (c Config) twilioBody(i int64) ([]byte, string, string, string) {
 	sid := fmt.Sprintf("SM%08x%024x", crc32.ChecksumIEEE([]byte(c.Prefix)), i)
 	customer := "+" + string(appendCustomer(nil, i))
-	v := url.Values{"MessageSid": {sid}, "SmsSid": {sid}, "AccountSid": {"AC00000000000000000000000000000001"},
+	v := url.Values{"MessageSid": {sid}, "SmsSid": {sid}, "AccountSid": {config.SandboxTwilioAccountSID},
 		"ApiVersion": {"2010-04-01"}}
 	if c.Kind == KindTwilioStatus {
 		v.Set("MessageStatus", "delivered")
@@ -223,11 +223,11 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	c := Config{}
 	fs.StringVar(&c.URL, "url", "http://127.0.0.1:8080/webhooks/whatsapp", "webhook URL (…/webhooks/whatsapp or …/webhooks/twilio)")
 	fs.StringVar(&c.Kind, "kind", KindMetaStatus, "meta-status, meta-message, twilio-status or twilio-message")
-	fs.StringVar(&c.AppSecret, "app-secret", "sandbox-app-secret", "Meta app secret")
-	fs.StringVar(&c.TwilioToken, "twilio-token", "sandbox-twilio-auth-token", "Twilio auth token")
-	fs.StringVar(&c.PhoneNumberID, "phone-number-id", "100000000000002", "Meta phone number id")
-	fs.StringVar(&c.Business, "business", "+15550100001", "business number")
-	fs.StringVar(&c.WABAID, "waba-id", "100000000000001", "WABA id")
+	fs.StringVar(&c.AppSecret, "app-secret", config.SandboxAppSecret, "Meta app secret")
+	fs.StringVar(&c.TwilioToken, "twilio-token", config.SandboxTwilioAuthToken, "Twilio auth token")
+	fs.StringVar(&c.PhoneNumberID, "phone-number-id", config.SandboxPhoneNumberID, "Meta phone number id")
+	fs.StringVar(&c.Business, "business", config.SandboxBusinessNumber, "business number")
+	fs.StringVar(&c.WABAID, "waba-id", config.SandboxWABAID, "WABA id")
 	fs.IntVar(&c.Events, "events", 1, "events per webhook (Meta kinds)")
 	fs.IntVar(&c.Run.Concurrency, "connections", 256, "connections (and workers)")
 	fs.Float64Var(&c.Run.Rate, "rate", 0, "webhooks per second, open loop (0: flat out)")
