@@ -20,6 +20,9 @@
 #   trace_report           wait for that trace and print its summary (nothing without TRACE)
 #   perf_report            wait for that perf record and print its split (nothing without KPERF)
 #   perf_split DATA        print the split of any perf record -g file (bench/perfsplit.py)
+#   start_pprof NAME PORT BIN  a PPROF-second Go CPU profile from the pprof listener at PORT,
+#                          2 s from now (bench/results/NAME-cpu.pprof, BIN copied beside it)
+#   pprof_report           wait for that profile; fails when it was not taken
 BENCH_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PIDS=()
 
@@ -73,12 +76,7 @@ start_wabridge() {
 	local _
 	for _ in $(seq 1 200); do
 		if curl -fsS "$BASE/readyz" >/dev/null 2>&1; then
-			if [ -n "${PPROF:-}" ]; then
-				mkdir -p "$BENCH_ROOT/bench/results"
-				cp "$WABRIDGE_BIN" "$BENCH_ROOT/bench/results/$BENCH_NAME-cpu.wabridge"
-				(sleep 2; curl -fsS -o "$BENCH_ROOT/bench/results/$BENCH_NAME-cpu.pprof" \
-					"http://127.0.0.1:$PPROF_PORT/debug/pprof/profile?seconds=$PPROF") &
-			fi
+			[ -z "${PPROF:-}" ] || start_pprof "$BENCH_NAME" "$PPROF_PORT" "$WABRIDGE_BIN"
 			[ -z "${TRACE:-}" ] || start_trace "$BENCH_NAME" "$PPROF_PORT"
 			[ -z "${KPERF:-}" ] || start_perf "$DAEMON"
 			return 0
@@ -115,10 +113,30 @@ perf_split() {
 	perf script -i "$1" -F ip,sym,dso 2>/dev/null | python3 "$BENCH_ROOT/bench/perfsplit.py"
 }
 
+# start_pprof NAME PORT BIN: a PPROF-second CPU profile of the daemon whose
+# pprof listener is at PORT, 2 s from now, into bench/results/NAME-cpu.pprof,
+# with BIN copied beside it (NAME-cpu.wabridge) for go tool pprof.
+start_pprof() {
+	mkdir -p "$BENCH_ROOT/bench/results"
+	cp "$3" "$BENCH_ROOT/bench/results/$1-cpu.wabridge"
+	PPROF_FILE=$BENCH_ROOT/bench/results/$1-cpu.pprof
+	(sleep 2; curl -fsS -o "$PPROF_FILE" "http://127.0.0.1:$2/debug/pprof/profile?seconds=$PPROF") &
+	PPROF_PID=$!
+}
+
+# pprof_report: wait for start_pprof's profile (the daemon must still run;
+# a profile longer than the load also covers the idle time after it) and
+# say where it is; 1 when it was not taken.
+pprof_report() {
+	[ -n "${PPROF_PID:-}" ] || return 0
+	wait "$PPROF_PID" || { echo "pprof: CPU profile not taken (the daemon's pprof listener did not answer)" >&2; return 1; }
+	echo "== CPU profile: go tool pprof ${PPROF_FILE%.pprof}.wabridge $PPROF_FILE"
+}
+
 # start_perf PID: `perf record -g` of PID for KPERF seconds, 2 s from now,
-# into $WORK/perf.data. A missing perf fails the report, never silently.
+# into $WORK/kperf.data. A missing perf fails the report, never silently.
 start_perf() {
-	PERF_DATA=$WORK/perf.data
+	PERF_DATA=$WORK/kperf.data
 	(sleep 2; perf record -F 999 -g -p "$1" -o "$PERF_DATA" -- sleep "$KPERF" >"$WORK/perf.log" 2>&1) &
 	PERF_REC_PID=$!
 }

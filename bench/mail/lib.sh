@@ -8,11 +8,15 @@
 #                          PPROF=SECONDS: also take a Go CPU profile of the daemon for
 #                          SECONDS from 2 s after the start (bench/results/mail-cpu.pprof,
 #                          the binary beside it as mail-cpu.wabridge)
+#   pprof_report           (bench/lib.sh) wait for that profile; fails when it was not taken
 #   free_port, wait_port PORT
 # Everything lives in $WORK (removed at exit; KEEP=1 keeps it); every process
 # started here is stopped by its pid at exit.
 set -euo pipefail
 
+# start_pprof, pprof_report (the rest of bench/lib.sh is redefined below).
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/wabridge-bench-mail.XXXXXX")
 PIDS=()
@@ -111,11 +115,7 @@ TOML
 	for _ in $(seq 1 400); do
 		if curl -fsS "$BASE/readyz" >/dev/null 2>&1; then
 			wait_port "$smtp" && wait_port "$imap" || break
-			if [ -n "$pprof_port" ]; then
-				mkdir -p "$ROOT/bench/results"
-				cp "$bin" "$ROOT/bench/results/mail-cpu.wabridge"
-				(sleep 2; curl -fsS -o "$ROOT/bench/results/mail-cpu.pprof" "http://127.0.0.1:$pprof_port/debug/pprof/profile?seconds=$PPROF") &
-			fi
+			[ -z "$pprof_port" ] || start_pprof mail "$pprof_port" "$bin"
 			return 0
 		fi
 		kill -0 "$PID" 2>/dev/null || break

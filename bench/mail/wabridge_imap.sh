@@ -34,3 +34,4 @@ wabload imap "${common[@]}" -clients "$CLIENTS" -seed "$SEED" -duration "$DURATI
 if [ -n "${IDLE_ONLY:-}" ]; then
 	wabload imap "${common[@]}" -idle-only -clients "$IDLE_ONLY" -duration "$DURATION"
 fi
+pprof_report

@@ -29,3 +29,4 @@ wabload smtp -addr "$SMTP_ADDR" -user "$MAIL_USER" -password "$MAIL_PASS" \
 	-text "Your order %s has shipped and arrives on Monday." \
 	-to-domain "$MAIL_DOMAIN" -to-base +4915100000000 -from "$MAIL_USER@localhost" -from-header "${BIZ#+}@$MAIL_DOMAIN" \
 	-drain "$SANDBOX_URL" -pid "$PID" -settings peer=wabridge -settings "what=SMTP AUTH submission committed (fsync) to the outbox"
+pprof_report

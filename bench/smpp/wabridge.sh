@@ -34,7 +34,7 @@
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-source "$ROOT/bench/lib.sh" # start_trace, trace_report, start_perf, perf_report, perf_split
+source "$ROOT/bench/lib.sh" # start_pprof, start_trace, start_perf, their reports, perf_split
 COUNT=${COUNT:-20000}
 BINDS=${BINDS:-4}
 WINDOW=${WINDOW:-10}
@@ -152,11 +152,7 @@ ARGS=(-addr "127.0.0.1:$SMPP_PORT" -system-id bench -password bench1
 	-settings "outbox=workers $WORKERS, number_rate $NUMBER_RATE, pair_interval 0s"
 	-settings "whatsapp=embedded sandbox, status_delay $STATUS_DELAY, auto_read false, webhook_workers $WEBHOOK_WORKERS")
 [ "$RATE" != 0 ] && ARGS+=(-rate "$RATE")
-if [ -n "${PPROF:-}" ]; then
-	mkdir -p "$ROOT/bench/results"
-	cp "$WABRIDGE_BIN" "$ROOT/bench/results/smpp-cpu.wabridge"
-	(sleep 2; curl -fsS -o "$ROOT/bench/results/smpp-cpu.pprof" "http://127.0.0.1:$PPROF_PORT/debug/pprof/profile?seconds=$PPROF") &
-fi
+[ -z "${PPROF:-}" ] || start_pprof smpp "$PPROF_PORT" "$WABRIDGE_BIN"
 [ -z "${TRACE:-}" ] || start_trace smpp "$PPROF_PORT"
 if [ -n "${PAGES:-}" ]; then
 	# The database and its log copied together (the log first: pages it
@@ -201,6 +197,7 @@ if [ -n "${PAGES:-}" ]; then
 	python3 "$ROOT/bench/walpages.py" "$WORK/pages/db" "$WORK/pages/wal"
 fi
 
+pprof_report || rc=1
 trace_report || rc=1
 perf_report || rc=1
 [ "$PERF_MISSING" = 0 ] || rc=1

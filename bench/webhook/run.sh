@@ -62,7 +62,8 @@ echo "$out" | sed "s/^RESULT {/RESULT {\"events_per_fsync\":$per,/"
 echo "   events per fsync: $per ($((f1 - f0)) fsyncs)"
 # The store's group commits over the run: BEGIN -> durable, the COMMIT alone.
 curl -fsS "$BASE/metrics" | python3 "$BENCH_ROOT/bench/histq.py" | sed 's/^/   /'
-# A trace or perf record asked for and not taken fails the run.
+# A profile, trace or perf record asked for and not taken fails the run.
+pprof_report || code=1
 trace_report || code=1
 perf_report || code=1
 exit $code
