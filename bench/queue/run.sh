@@ -11,6 +11,7 @@
 #   bench/queue/run.sh restart            N=1000000 RUNS=1
 #   LIMIT=1000 bench/queue/run.sh pacing  LIMIT (80) DURATION (10s)
 # Environment: WORKERS (outbox senders, 64) WABRIDGE_BIN WABLOAD_BIN KEEP=1
+#   pacing also takes PPROF, TRACE and KPERF (bench/lib.sh's start_wabridge)
 set -uo pipefail
 source "$(dirname "$0")/../lib.sh"
 WHAT=${1:-restart}
@@ -42,6 +43,12 @@ pacing)
 	start_wabridge "$(outbox "$LIMIT")"
 	"$WABLOAD_BIN" pacing -api "http://127.0.0.1:$HTTP_PORT" -token bench-token -sandbox "http://127.0.0.1:$SANDBOX_PORT" \
 		-limit "$LIMIT" -duration "${DURATION:-10s}"
+	code=$?
+	# A profile, trace or perf record asked for (bench/lib.sh) and not taken fails the run.
+	pprof_report || code=1
+	trace_report || code=1
+	perf_report || code=1
+	exit $code
 	;;
 *)
 	echo "usage: $0 restart|pacing" >&2
