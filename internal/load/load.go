@@ -124,7 +124,8 @@ type Op func(ctx context.Context, i int64, start time.Time) (errKind string)
 
 // Run drives op as cfg says and records each operation's latency (end −
 // start, start being the due time in open loop) into rec. It returns how
-// many operations ran and the elapsed time.
+// many operations were started (op called; one the deadline then cut short
+// included, one still waiting for its due time not) and the elapsed time.
 func Run(ctx context.Context, cfg RunConfig, op Op, rec *Recorder) (int64, time.Duration) {
 	if cfg.Concurrency < 1 {
 		cfg.Concurrency = 1
@@ -137,7 +138,7 @@ func Run(ctx context.Context, cfg RunConfig, op Op, rec *Recorder) (int64, time.
 		ctx, cancel = context.WithTimeout(ctx, cfg.Duration)
 		defer cancel()
 	}
-	var next atomic.Int64
+	var next, started atomic.Int64
 	begin := time.Now()
 	var wg sync.WaitGroup
 	for range cfg.Concurrency {
@@ -162,6 +163,7 @@ func Run(ctx context.Context, cfg RunConfig, op Op, rec *Recorder) (int64, time.
 						}
 					}
 				}
+				started.Add(1)
 				if kind := op(ctx, i, start); kind != "" {
 					if ctx.Err() == nil {
 						rec.Error(kind)
@@ -173,11 +175,7 @@ func Run(ctx context.Context, cfg RunConfig, op Op, rec *Recorder) (int64, time.
 		}()
 	}
 	wg.Wait()
-	n := next.Load()
-	if cfg.Count > 0 && n > cfg.Count {
-		n = cfg.Count
-	}
-	return n, time.Since(begin)
+	return started.Load(), time.Since(begin)
 }
 
 // ProcSample is a process's CPU time and memory from /proc.

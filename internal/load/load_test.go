@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -167,6 +168,17 @@ func TestRunDurationEndsTheRun(t *testing.T) {
 	}
 	if elapsed < 50*time.Millisecond {
 		t.Errorf("elapsed %v, shorter than the duration", elapsed)
+	}
+}
+
+// TestRunCountsOnlyStartedOperations: in open loop, workers waiting for a
+// due time past the deadline started nothing, and Run does not count them.
+func TestRunCountsOnlyStartedOperations(t *testing.T) {
+	var calls atomic.Int64
+	n, _ := Run(context.Background(), RunConfig{Rate: 10, Concurrency: 8, Duration: 250 * time.Millisecond},
+		func(context.Context, int64, time.Time) string { calls.Add(1); return "" }, NewRecorder())
+	if n != calls.Load() || n > 3 {
+		t.Errorf("Run says %d started, op was called %d times; at 10 /s for 0.25 s at most 3 are due", n, calls.Load())
 	}
 }
 
