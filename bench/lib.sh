@@ -15,7 +15,7 @@
 #                          from 2 s after it is ready (bench/results/NAME.trace); trace_report
 #                          prints where its goroutines spent their time (bench/gstates.py)
 #                          KPERF=SECONDS: also `perf record -g` of the daemon for SECONDS from
-#                          2 s after it is ready (kernel and user, $WORK/perf.data); perf_report
+#                          2 s after it is ready (kernel and user, $WORK/kperf.data); perf_report
 #                          prints where its CPU went, system calls included (bench/perfsplit.py)
 #   trace_report           wait for that trace and print its summary (nothing without TRACE)
 #   perf_report            wait for that perf record and print its split (nothing without KPERF)
