@@ -51,6 +51,13 @@ def mmm(xs, fmt="{:,.0f}"):
     return " / ".join(fmt.format(x) for x in (xs[0], statistics.median(xs), xs[-1]))
 
 
+def client_us(runs):
+    """The load client's own µs per operation (results since the
+    twenty-second round), or nothing for older results."""
+    xs = [r["client_cpu_per_op_ns"] / 1e3 for r in runs.values() if r.get("client_cpu_per_op_ns")]
+    return "; the client's µs per request " + mmm(xs, "{:.1f}") if xs else ""
+
+
 def ratio_line(name, ours, peer):
     rounds = sorted(set(ours) & set(peer))
     per = [tput(ours[i]) / tput(peer[i]) for i in rounds if tput(peer[i])]
@@ -70,9 +77,12 @@ def main(d):
         print("webhooks flat out: rate " + mmm([tput(r) for r in hook.values()]) +
               " /s; p99 " + mmm([p99ms(r, "webhook") for r in hook.values()], "{:.1f}") +
               " ms; events per fsync " + mmm([r.get("events_per_fsync") for r in hook.values()], "{:.1f}") +
-              "; µs per event " + mmm([r.get("cpu_per_op_ns", 0) / 1e3 for r in hook.values()], "{:.1f}"))
+              "; µs per event " + mmm([r.get("cpu_per_op_ns", 0) / 1e3 for r in hook.values()], "{:.1f}") +
+              client_us(hook))
         print("no-op: rate " + mmm([tput(r) for r in noop.values()]) + " /s; p99 " +
-              mmm([p99ms(r, "webhook") for r in noop.values()], "{:.1f}") + " ms")
+              mmm([p99ms(r, "webhook") for r in noop.values()], "{:.1f}") + " ms" +
+              ("; µs per request " + mmm([r["cpu_per_op_ns"] / 1e3 for r in noop.values() if r.get("cpu_per_op_ns")], "{:.1f}")
+               if any(r.get("cpu_per_op_ns") for r in noop.values()) else "") + client_us(noop))
         ratio_line("webhook ratio", hook, noop)
     h30 = pick(by, "webhook_30k", "webhook meta-status")
     n30 = pick(by, "webhook_30k", "noop webhook meta-status")

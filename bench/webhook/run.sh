@@ -35,8 +35,10 @@ if [ "${NOOP:-1}" != 0 ]; then
 	"$WABLOAD_BIN" noop -listen "127.0.0.1:$NOOP_PORT" >/dev/null 2>&1 &
 	PIDS+=($!)
 	sleep 0.3
+	# -pid: the ceiling's own CPU per request, beside the daemon's per event
+	# (and the client's in both runs: how the two cores were shared).
 	"$WABLOAD_BIN" webhook -url "http://127.0.0.1:$NOOP_PORT$path" -kind "$KIND" -events "$EVENTS" -connections "$CONNS" \
-		-rate "$RATE" -duration "$DURATION" -settings server=noop | sed 's/"scenario":"webhook /"scenario":"noop webhook /'
+		-rate "$RATE" -duration "$DURATION" -pid "${PIDS[0]}" -settings server=noop | sed 's/"scenario":"webhook /"scenario":"noop webhook /'
 	kill "${PIDS[0]}" 2>/dev/null
 fi
 

@@ -1,7 +1,8 @@
 // Command wabload is wabridge's load tool: it drives a running daemon
 // through one front door at a time and prints throughput, latency
-// percentiles (open loop when a rate is set), errors, and — given the
-// daemon's pid — its CPU time per operation and peak RSS.
+// percentiles (open loop when a rate is set), errors, its own CPU time per
+// operation (the load client shares the cores), and — given the daemon's
+// pid — the daemon's CPU time per operation and peak RSS.
 //
 //	wabload webhook [flags]   signed Meta status/message webhooks, or Twilio form webhooks
 //	wabload smpp [flags]      transceiver binds submitting submit_sm, waiting for every receipt

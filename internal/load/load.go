@@ -263,24 +263,42 @@ type Report struct {
 	CPU      time.Duration `json:"cpu_ns,omitempty"`
 	PeakRSS  int64         `json:"peak_rss_bytes,omitempty"`
 	RSS      int64         `json:"rss_bytes,omitempty"`
-	Notes    []string      `json:"notes,omitempty"`
+	// The load client's own CPU over the run (this process, from /proc as
+	// the daemon's): the share of the machine the measuring took, which on
+	// cores shared with the daemon is CPU the daemon did not get.
+	ClientCPUPerOp time.Duration `json:"client_cpu_per_op_ns,omitempty"`
+	ClientCPU      time.Duration `json:"client_cpu_ns,omitempty"`
+	Notes          []string      `json:"notes,omitempty"`
 }
 
-// Daemon measures a process over a run: Start before, Finish after.
+// Daemon measures a process over a run, and the load client itself beside
+// it: Start before, Finish after.
 type Daemon struct {
 	PID    int
 	before ProcSample
+	self   ProcSample // this process at Start
+	selfOK bool
 }
 
-// Start samples the process (a zero PID measures nothing).
+// Start samples the process (a zero PID measures only the client).
 func (d *Daemon) Start() {
+	var err error
+	d.self, err = ReadProc(os.Getpid())
+	d.selfOK = err == nil
 	if d.PID > 0 {
 		d.before, _ = ReadProc(d.PID)
 	}
 }
 
-// Finish fills the report's resource fields.
+// Finish fills the report's resource fields: the client's CPU always (when
+// Start could read it), the daemon's when a PID was given.
 func (d *Daemon) Finish(r *Report) {
+	if self, err := ReadProc(os.Getpid()); err == nil && d.selfOK {
+		r.ClientCPU = self.CPU - d.self.CPU
+		if r.Ops > 0 {
+			r.ClientCPUPerOp = r.ClientCPU / time.Duration(r.Ops)
+		}
+	}
 	if d.PID <= 0 {
 		return
 	}
@@ -322,6 +340,10 @@ func (r Report) Print(w io.Writer) {
 	if r.CPU > 0 || r.PeakRSS > 0 {
 		fmt.Fprintf(w, "   daemon cpu %.2fs (%s per op), rss %.1f MiB, peak rss %.1f MiB\n",
 			r.CPU.Seconds(), r.CPUPerOp, float64(r.RSS)/(1<<20), float64(r.PeakRSS)/(1<<20))
+	}
+	if r.ClientCPU > 0 {
+		fmt.Fprintf(w, "   client cpu %.2fs (%s per op): this load tool's own, on the same cores\n",
+			r.ClientCPU.Seconds(), r.ClientCPUPerOp)
 	}
 	for _, n := range r.Notes {
 		fmt.Fprintf(w, "   note: %s\n", n)

@@ -232,19 +232,44 @@ func TestDaemonMeasuresAProcess(t *testing.T) {
 	if r.CPU <= 0 || r.CPUPerOp != r.CPU/10 || r.RSS <= 0 || r.PeakRSS < r.RSS {
 		t.Errorf("report %+v: want CPU > 0, CPU per op = CPU / 10, 0 < RSS ≤ peak", r)
 	}
+	// The client is this process too here: its CPU is counted beside.
+	if r.ClientCPU <= 0 || r.ClientCPUPerOp != r.ClientCPU/10 {
+		t.Errorf("report %+v: want client CPU > 0, client CPU per op = client CPU / 10", r)
+	}
 	missing := Report{}
 	(&Daemon{PID: 1 << 30}).Finish(&missing)
-	if len(missing.Notes) != 1 || missing.CPU != 0 {
-		t.Errorf("a process that is not there: %+v, want a note and no figures", missing)
+	if len(missing.Notes) != 1 || missing.CPU != 0 || missing.ClientCPU != 0 {
+		t.Errorf("a process that is not there, never started: %+v, want a note and no figures", missing)
+	}
+
+	// Without a pid only the client is measured.
+	c := &Daemon{}
+	c.Start()
+	for give := time.Now().Add(10 * time.Second); ; {
+		if p, err := ReadProc(os.Getpid()); err == nil && p.CPU > c.self.CPU+20*time.Millisecond {
+			break
+		}
+		if time.Now().After(give) {
+			t.Fatal("no CPU time counted in /proc after 10 s of spinning")
+		}
+		for range 1_000_000 {
+			spin++
+		}
+	}
+	own := Report{Ops: 4}
+	c.Finish(&own)
+	if own.ClientCPU <= 0 || own.ClientCPUPerOp != own.ClientCPU/4 || own.CPU != 0 || own.RSS != 0 || len(own.Notes) != 0 {
+		t.Errorf("no pid: %+v, want the client's CPU only", own)
 	}
 }
 
 // TestReportPrintsResultJSON: the RESULT line carries what the bench
 // scripts read (bench/lib.sh, rounds.py): scenario, ops, throughput,
-// latency percentiles in ns, CPU per op.
+// latency percentiles in ns, CPU per op (the daemon's and the client's).
 func TestReportPrintsResultJSON(t *testing.T) {
 	r := Report{Scenario: "webhook meta-status", Settings: map[string]string{"connections": "256"}, Ops: 3,
 		Elapsed: time.Second, Throughput: 3, CPU: 3 * time.Millisecond, CPUPerOp: time.Millisecond, PeakRSS: 1 << 20,
+		ClientCPU: 6 * time.Millisecond, ClientCPUPerOp: 2 * time.Millisecond,
 		Latency: map[string]Summary{"webhook": {Count: 3, P50: ms1(2), P99: ms1(3), P999: ms1(3), Max: ms1(3), Errors: map[string]int64{"http_500": 1}}}}
 	var out bytes.Buffer
 	r.Print(&out)
@@ -258,6 +283,7 @@ func TestReportPrintsResultJSON(t *testing.T) {
 		Ops        int64   `json:"ops"`
 		Throughput float64 `json:"throughput_per_s"`
 		CPUPerOp   int64   `json:"cpu_per_op_ns"`
+		ClientPer  int64   `json:"client_cpu_per_op_ns"`
 		Latency    map[string]struct {
 			P99    int64            `json:"p99_ns"`
 			Errors map[string]int64 `json:"errors"`
@@ -267,12 +293,13 @@ func TestReportPrintsResultJSON(t *testing.T) {
 		t.Fatal(err)
 	}
 	w := got.Latency["webhook"]
-	if got.Scenario != r.Scenario || got.Ops != 3 || got.Throughput != 3 || got.CPUPerOp != int64(time.Millisecond) ||
+	if got.Scenario != r.Scenario || got.Ops != 3 || got.Throughput != 3 || got.CPUPerOp != int64(time.Millisecond) || got.ClientPer != int64(2*time.Millisecond) ||
 		w.P99 != int64(ms1(3)) || w.Errors["http_500"] != 1 {
 		t.Errorf("RESULT %s", last)
 	}
 	for _, want := range []string{"== webhook meta-status", "connections            256", "ops 3 in 1.00s: 3/s",
-		"p99=3.00ms", "errors=1", "daemon cpu 0.00s (1ms per op)"} {
+		"p99=3.00ms", "errors=1", "daemon cpu 0.00s (1ms per op)",
+		"client cpu 0.01s (2ms per op)"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, out.String())
 		}

@@ -57,28 +57,29 @@ type treeSample struct {
 }
 
 func (m *procMeter) Start() {
-	if m.pid <= 0 {
-		return
-	}
+	// single measures the client (this process) in every mode, and the
+	// server too when it is one process.
+	m.single = load.Daemon{}
 	if !m.tree {
-		m.single = load.Daemon{PID: m.pid}
-		m.single.Start()
-		return
+		m.single.PID = m.pid
 	}
-	m.before, _ = sampleTree(m.pid)
+	m.single.Start()
+	if m.pid > 0 && m.tree {
+		m.before, _ = sampleTree(m.pid)
+	}
 }
 
 // Finish fills r's resource fields; call it while the clients are still
 // connected, so their server-side cost is in the figures.
 func (m *procMeter) Finish(r *load.Report) {
+	m.single.Finish(r) // the client's CPU; the server's too when it is one process
 	if m.pid <= 0 {
 		return
 	}
-	if pss, err := readPSS(m.pid); err == nil && !m.tree {
-		r.Notes = append(r.Notes, fmt.Sprintf("server pss %.1f MiB", float64(pss)/(1<<20)))
-	}
 	if !m.tree {
-		m.single.Finish(r)
+		if pss, err := readPSS(m.pid); err == nil {
+			r.Notes = append(r.Notes, fmt.Sprintf("server pss %.1f MiB", float64(pss)/(1<<20)))
+		}
 		return
 	}
 	after, err := sampleTree(m.pid)
