@@ -562,7 +562,7 @@ func scanLiteral(b []byte, i int, lit string) int {
 // scanString checks the string at b[i] (a quote) and returns the index just
 // past it, or -1. Bytes from 0x20 up are taken as they are (encoding/json
 // does not check UTF-8); control characters must be escaped. Runs of
-// ordinary bytes are stepped over eight at a time.
+// ordinary bytes are stepped over four at a time.
 func scanString(b []byte, i int) int {
 	for i++; ; i++ {
 		for i+4 <= len(b) && plainByte[b[i]] && plainByte[b[i+1]] && plainByte[b[i+2]] && plainByte[b[i+3]] {
