@@ -89,12 +89,18 @@ start_wabridge() {
 	exit 1
 }
 
+# fetch_later FILE URL: fetch URL into FILE (under bench/results, made if
+# missing) 2 s from now, in the background; $! is the fetch.
+fetch_later() {
+	mkdir -p "$BENCH_ROOT/bench/results"
+	(sleep 2; curl -fsS -o "$1" "$2") &
+}
+
 # start_trace NAME PORT: fetch a TRACE-second execution trace from the
 # daemon's pprof listener at PORT, 2 s from now, into bench/results/NAME.trace.
 start_trace() {
-	mkdir -p "$BENCH_ROOT/bench/results"
 	TRACE_FILE=$BENCH_ROOT/bench/results/$1.trace
-	(sleep 2; curl -fsS -o "$TRACE_FILE" "http://127.0.0.1:$2/debug/pprof/trace?seconds=$TRACE") &
+	fetch_later "$TRACE_FILE" "http://127.0.0.1:$2/debug/pprof/trace?seconds=$TRACE"
 	TRACE_PID=$!
 }
 
@@ -117,11 +123,10 @@ perf_split() {
 # pprof listener is at PORT, 2 s from now, into bench/results/NAME-cpu.pprof,
 # with BIN copied beside it (NAME-cpu.wabridge) for go tool pprof.
 start_pprof() {
-	mkdir -p "$BENCH_ROOT/bench/results"
-	cp "$3" "$BENCH_ROOT/bench/results/$1-cpu.wabridge"
 	PPROF_FILE=$BENCH_ROOT/bench/results/$1-cpu.pprof
-	(sleep 2; curl -fsS -o "$PPROF_FILE" "http://127.0.0.1:$2/debug/pprof/profile?seconds=$PPROF") &
+	fetch_later "$PPROF_FILE" "http://127.0.0.1:$2/debug/pprof/profile?seconds=$PPROF"
 	PPROF_PID=$!
+	cp "$3" "$BENCH_ROOT/bench/results/$1-cpu.wabridge"
 }
 
 # pprof_report: wait for start_pprof's profile (the daemon must still run;
