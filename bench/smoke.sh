@@ -43,6 +43,8 @@ smoke smpp_rate env COUNT=300 RATE=150 BINDS=2 WINDOW=10 bash "$ROOT/bench/smpp/
 smoke smpp_kperf bash -c "out=\$(COUNT=2000 RATE=500 BINDS=2 WINDOW=10 KPERF=1 bash '$ROOT/bench/smpp/wabridge.sh' 2>&1); echo \"\$out\"; grep -q 'syscall write' <<<\"\$out\""
 # bench/rounds.py on a committed suite: the per-round ratios BENCHMARKS.md quotes.
 smoke rounds bash -c "out=\$(python3 '$ROOT/bench/rounds.py' '$ROOT/bench/results/2026-11-23q'); echo \"\$out\"; grep -q '^webhook ratio: per round 0.474' <<<\"\$out\" && grep -q '^SMPP against Kannel' <<<\"\$out\" && echo 'RESULT {}'"
+# ... and on a suite with each side's CPU (since the twenty-second round): the client's share.
+smoke rounds_cpu bash -c "out=\$(python3 '$ROOT/bench/rounds.py' '$ROOT/bench/results/2026-11-24d'); echo \"\$out\"; grep -q '^no-op: .*µs per request 11.4 / 13.9 / 14.7; the client.s µs per request 15.0 / 18.7 / 19.6' <<<\"\$out\" && echo 'RESULT {}'"
 # test_smsc's ports are compiled in (2345, 8080, 13000): one more try if
 # they were still held when it started.
 smoke kannel bash -c "COUNT=500 bash '$ROOT/bench/smpp/kannel.sh' || { sleep 5; COUNT=500 bash '$ROOT/bench/smpp/kannel.sh'; }"
